@@ -1,0 +1,90 @@
+"""The ``driftloop`` command line.
+
+Every command resolves the configuration once (``settings_from``); a :class:`DriftloopError` becomes one
+line ``error: <what went wrong> — <what to change>`` and its exit code (2 for usage/config/input errors,
+1 for runtime failures); ``--debug`` (or ``DRIFTLOOP_DEBUG=1``) shows the traceback instead.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import traceback
+from pathlib import Path
+
+import click
+import typer
+
+from driftloop import __version__
+from driftloop.cli import config_cmd, monitor, runs, stack, workflow
+from driftloop.cli._common import CliState, err_console, parse_assignments, setup_logging
+from driftloop.errors import DriftloopError
+
+__all__ = ["app", "main"]
+
+app = typer.Typer(
+    name="driftloop",
+    help="Event-driven retraining for ML models on Argo — and the same loop on one machine.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"driftloop {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def root(
+    ctx: typer.Context,
+    config: Path | None = typer.Option(
+        None, "--config", "-c", envvar="DRIFTLOOP_CONFIG", help="config file (default ./driftloop.yaml)"
+    ),
+    set_: list[str] = typer.Option(
+        [], "--set", help="override a setting, e.g. --set kafka.bootstrap_servers=host:9092 (repeatable)"
+    ),
+    debug: bool = typer.Option(False, "--debug", help="show tracebacks and debug logs"),
+    version: bool = typer.Option(
+        False, "--version", callback=_version, is_eager=True, help="print the version"
+    ),
+) -> None:
+    ctx.obj = CliState(config_path=config, overrides=parse_assignments(set_), debug=debug)
+    setup_logging(debug)
+
+
+app.command("up")(stack.up)
+app.command("down")(stack.down)
+app.command("status")(stack.status)
+app.add_typer(config_cmd.app, name="config")
+app.add_typer(monitor.app, name="monitor")
+app.add_typer(workflow.app, name="workflow")
+app.add_typer(runs.app, name="runs")
+
+
+def _debug_requested(argv: list[str]) -> bool:
+    return "--debug" in argv or os.environ.get("DRIFTLOOP_DEBUG", "") not in ("", "0", "false")
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Console-script entry point: run the CLI and map errors to one line and an exit code."""
+    args = sys.argv[1:] if argv is None else argv
+    debug = _debug_requested(args)
+    try:
+        result = app(args=args, prog_name="driftloop", standalone_mode=False)
+    except DriftloopError as exc:
+        if debug:
+            traceback.print_exc()
+        err_console.print(f"error: {exc}", markup=False, highlight=False, soft_wrap=True)
+        sys.exit(exc.exit_code)
+    except click.exceptions.Exit as exc:
+        sys.exit(exc.exit_code)
+    except click.ClickException as exc:
+        exc.show()
+        sys.exit(exc.exit_code)
+    except (KeyboardInterrupt, click.exceptions.Abort):
+        err_console.print("interrupted")
+        sys.exit(130)
+    sys.exit(result if isinstance(result, int) else 0)

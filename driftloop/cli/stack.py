@@ -1,0 +1,186 @@
+"""``driftloop up`` / ``down`` / ``status``: local mode's embedded stack."""
+
+from __future__ import annotations
+
+import json
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+import typer
+from rich.table import Table
+
+from driftloop.cli._common import console, err_console, settings_from
+from driftloop.config import Settings
+from driftloop.errors import ServiceError
+
+
+def _self_check(settings: Settings) -> dict[str, float]:
+    """Round-trip one Kafka message and one S3 object through driftloop's own I/O layer."""
+    from driftloop.kafka import Consumer, Publisher, ensure_topics
+    from driftloop.s3 import S3Store
+
+    timings: dict[str, float] = {}
+    topic = f"driftloop.selfcheck.{uuid.uuid4().hex[:8]}"
+    t0 = time.monotonic()
+    ensure_topics(settings, [topic])
+    payload = {"check": uuid.uuid4().hex}
+    with Publisher(settings) as pub:
+        pub.publish(topic, payload, key="self-check", wait=True)
+    with Consumer(settings, [topic], group_id=f"selfcheck-{payload['check'][:8]}") as consumer:
+        deadline = time.monotonic() + 20
+        got: list[Any] = []
+        while not got and time.monotonic() < deadline:
+            got = [r for r in consumer.poll(200) if json.loads(r.value) == payload]
+        if not got:
+            raise ServiceError(
+                f"self-check: the message sent to {topic} did not come back within 20 s",
+                "see <data_dir>/logs/kafka.log",
+            )
+        consumer.commit()
+    timings["kafka_roundtrip_s"] = time.monotonic() - t0
+    t0 = time.monotonic()
+    store = S3Store(settings)
+    key = f"_selfcheck/{payload['check']}.json"
+    store.put_json(key, payload)
+    if store.get_json(key) != payload:
+        raise ServiceError(
+            "self-check: the S3 object read back differs from the one written", "see logs/s3.log"
+        )
+    store.delete(key)
+    timings["s3_roundtrip_s"] = time.monotonic() - t0
+    return timings
+
+
+def up(
+    ctx: typer.Context,
+    data_dir: Path | None = typer.Option(None, help="state/log/data directory [data_dir]"),
+    kafka_port: int | None = typer.Option(None, help="embedded Kafka port [embedded.kafka_port]"),
+    s3_port: int | None = typer.Option(None, help="embedded S3 port [embedded.s3_port]"),
+    self_check: bool = typer.Option(
+        False, "--self-check", help="round-trip a Kafka message and an S3 object"
+    ),
+    once: bool = typer.Option(False, "--once", help="stop again after starting (and the self-check)"),
+    components: bool = typer.Option(
+        True,
+        "--components/--services-only",
+        help="also start the local-mode components (sensor, scheduler, ...)",
+    ),
+) -> None:
+    """Start local mode: embedded Kafka (Tansu) and S3 (SeaweedFS), then the local components.
+
+    A configured kafka.bootstrap_servers or s3.endpoint_url is used instead of the embedded one.
+    Ctrl-C or `driftloop down` stops everything.
+    """
+    from driftloop.runtime import Supervisor, registered_components
+
+    settings = settings_from(
+        ctx, **{"data_dir": data_dir, "embedded.kafka_port": kafka_port, "embedded.s3_port": s3_port}
+    )
+    comps = [factory(settings) for factory in registered_components().values()] if components else []
+    sup = Supervisor(settings, comps)
+    sup.install_signal_handlers()
+    sup.start()
+    try:
+        table = Table(title="driftloop is up", show_header=True)
+        table.add_column("service")
+        table.add_column("endpoint")
+        table.add_column("mode")
+        table.add_row(
+            "kafka", settings.bootstrap_servers, "embedded" if settings.kafka_is_embedded else "external"
+        )
+        table.add_row("s3", settings.s3_endpoint, "embedded" if settings.s3_is_embedded else "external")
+        table.add_row("bucket", settings.s3.bucket, "")
+        table.add_row("topics", ", ".join(settings.topics.all()), "")
+        err_console.print(table)
+        if self_check:
+            timings = _self_check(settings)
+            err_console.print(
+                f"self-check passed: kafka round trip {timings['kafka_roundtrip_s']:.2f}s, "
+                f"s3 round trip {timings['s3_roundtrip_s']:.2f}s"
+            )
+        if not once:
+            err_console.print("running — Ctrl-C or `driftloop down` stops everything")
+            sup.wait()
+    finally:
+        sup.stop()
+
+
+def down(
+    ctx: typer.Context,
+    data_dir: Path | None = typer.Option(None, help="state directory of the stack [data_dir]"),
+) -> None:
+    """Stop the local stack started by `driftloop up` (from its state file); leaves no process behind."""
+    from driftloop.embedded import stop_from_state
+
+    settings = settings_from(ctx, data_dir=data_dir)
+    stopped = stop_from_state(settings.data_dir, grace_s=settings.embedded.stop_grace_s)
+    if stopped:
+        err_console.print(f"stopped: {', '.join(stopped)}")
+    else:
+        err_console.print(f"nothing is running from {Path(settings.data_dir).resolve()}")
+
+
+def _reachable(settings: Settings) -> dict[str, bool]:
+    from driftloop.errors import ConnectionError_
+    from driftloop.kafka import wait_for_kafka
+    from driftloop.s3 import wait_for_s3
+
+    out = {}
+    for name, probe in (("kafka", wait_for_kafka), ("s3", wait_for_s3)):
+        try:
+            probe(settings, 2.0)
+            out[name] = True
+        except ConnectionError_:
+            out[name] = False
+    return out
+
+
+def status(
+    ctx: typer.Context,
+    as_json: bool = typer.Option(False, "--json", help="machine-readable output"),
+) -> None:
+    """Show what local mode runs and what is reachable."""
+    from driftloop.embedded import _pid_alive, read_state
+
+    settings = settings_from(ctx)
+    state = read_state(settings.data_dir) or {}
+    running = {
+        s["name"]: {"pid": s["pid"], "alive": _pid_alive(int(s["pid"]))} for s in state.get("services", [])
+    }
+    reach = _reachable(settings)
+    report = {
+        "data_dir": str(Path(settings.data_dir).resolve()),
+        "owner_pid": state.get("owner_pid"),
+        "services": {
+            "kafka": {
+                "endpoint": settings.bootstrap_servers,
+                "embedded": settings.kafka_is_embedded,
+                "reachable": reach["kafka"],
+                **running.get("kafka", {}),
+            },
+            "s3": {
+                "endpoint": settings.s3_endpoint,
+                "embedded": settings.s3_is_embedded,
+                "reachable": reach["s3"],
+                **running.get("s3", {}),
+            },
+        },
+    }
+    if as_json:
+        console.print_json(json.dumps(report))
+        return
+    table = Table(title=f"driftloop status ({report['data_dir']})")
+    for col in ("service", "endpoint", "mode", "process", "reachable"):
+        table.add_column(col)
+    for name, svc in report["services"].items():
+        proc = (f"pid {svc['pid']} " + ("running" if svc["alive"] else "dead")) if "pid" in svc else "-"
+        table.add_row(
+            name,
+            svc["endpoint"],
+            "embedded" if svc["embedded"] else "external",
+            proc,
+            "[green]yes[/]" if svc["reachable"] else "[red]no[/]",
+        )
+    console.print(table)

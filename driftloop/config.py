@@ -1,0 +1,267 @@
+"""driftloop's configuration, resolved once at the entry point.
+
+Precedence, highest first: CLI flags (``--set section.key=value`` and command flags) > ``DRIFTLOOP_*``
+environment variables (``DRIFTLOOP_KAFKA__BOOTSTRAP_SERVERS``: sections and keys joined by ``__``) >
+the YAML file (``driftloop.yaml`` in the working directory, or ``--config`` / ``DRIFTLOOP_CONFIG``) >
+defaults. Unknown keys are rejected wherever they come from, naming the key.
+
+When ``kafka.bootstrap_servers`` or ``s3.endpoint_url`` is empty, driftloop uses the embedded service
+(Tansu / SeaweedFS on loopback, started by ``driftloop up``) at the ports under ``embedded``.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
+
+from driftloop.errors import ConfigError
+
+__all__ = ["ENV_PREFIX", "Settings", "load_settings", "masked_dict"]
+
+ENV_PREFIX = "DRIFTLOOP_"
+DEFAULT_CONFIG_FILE = "driftloop.yaml"
+# Environment variables with the prefix that are not settings.
+_ENV_NOT_SETTINGS = {"DRIFTLOOP_CONFIG", "DRIFTLOOP_DEBUG", "DRIFTLOOP_UPDATE_GOLDEN"}
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+
+class KafkaSettings(_Section):
+    bootstrap_servers: str = Field("", description="host:port[,host:port]; empty = the embedded broker")
+    security_protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] = "PLAINTEXT"
+    sasl_mechanism: Literal["", "PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"] = ""
+    sasl_username: str = ""
+    sasl_password: SecretStr = SecretStr("")
+    ssl_cafile: str = Field("", description="CA bundle for SSL / SASL_SSL")
+    client_id: str = "driftloop"
+    # kafka-python 3.x joins a consumer group only after the rebalance timeout, which follows
+    # max_poll_interval_ms; a small value keeps local consumers quick to start.
+    max_poll_interval_ms: int = Field(3_000, ge=1_000)
+    request_timeout_ms: int = Field(10_000, ge=1_000)
+
+
+class TopicSettings(_Section):
+    drift_events: str = "driftloop.drift-events"
+    inference_log: str = "driftloop.inference-log"
+    feedback: str = "driftloop.feedback"
+    outcomes: str = "driftloop.retrain-outcomes"
+    dead_letters: str = "driftloop.dead-letters"
+    partitions: int = Field(1, ge=1)
+
+    def all(self) -> list[str]:
+        return [self.drift_events, self.inference_log, self.feedback, self.outcomes, self.dead_letters]
+
+
+class S3Settings(_Section):
+    endpoint_url: str = Field("", description="http(s)://host:port; empty = the embedded SeaweedFS")
+    region: str = "us-east-1"
+    bucket: str = "driftloop"
+    access_key_id: str = "driftloop"
+    secret_access_key: SecretStr = SecretStr("driftloop-secret")
+
+
+class EmbeddedSettings(_Section):
+    host: str = "127.0.0.1"
+    kafka_port: int = Field(19092, ge=1, le=65535)
+    s3_port: int = Field(18333, ge=1, le=65535)
+    # SeaweedFS needs a master, a volume server and a filer behind its S3 gateway; their gRPC ports are
+    # the HTTP port + 10000, so keep these below 55536.
+    weed_master_port: int = Field(19333, ge=1, le=55535)
+    weed_volume_port: int = Field(18080, ge=1, le=55535)
+    weed_filer_port: int = Field(18888, ge=1, le=55535)
+    start_timeout_s: float = Field(30.0, gt=0)
+    stop_grace_s: float = Field(5.0, ge=0)
+
+
+class ArgoSettings(_Section):
+    server_url: str = Field("", description="Argo Server URL; empty = run workflows in the local executor")
+    namespace: str = "driftloop"
+    token: SecretStr = SecretStr("")
+    verify_ssl: bool = True
+    service_account: str = "driftloop-workflow"
+
+
+class DeploySettings(_Section):
+    target: Literal["local", "kubernetes", "kserve"] = "local"
+    namespace: str = "driftloop"
+
+
+class ServingSettings(_Section):
+    host: str = "127.0.0.1"
+    port: int = Field(8080, ge=0, le=65535)
+    canary_fraction: float = Field(0.2, ge=0, le=1)
+    log_queue_size: int = Field(10_000, ge=1)
+    log_batch_size: int = Field(200, ge=1)
+
+
+class SensorSettings(_Section):
+    consumer_group: str = "driftloop-sensor"
+    cooldown_s: float = Field(600.0, ge=0)
+    concurrency_policy: Literal["skip", "queue", "replace"] = "skip"
+    max_pending: int = Field(20, ge=1)
+    storm_max_per_hour: int = Field(6, ge=1)
+
+
+class Settings(_Section):
+    """The whole configuration. Sections mirror the YAML file and the ``DRIFTLOOP_*`` variables."""
+
+    data_dir: Path = Field(Path(".driftloop"), description="state, logs, runs and embedded-service data")
+    manifests_dir: Path = Field(Path("manifests"), description="where `driftloop compile` writes YAML")
+    kafka: KafkaSettings = KafkaSettings()
+    topics: TopicSettings = TopicSettings()
+    s3: S3Settings = S3Settings()
+    embedded: EmbeddedSettings = EmbeddedSettings()
+    argo: ArgoSettings = ArgoSettings()
+    deploy: DeploySettings = DeploySettings()
+    serving: ServingSettings = ServingSettings()
+    sensor: SensorSettings = SensorSettings()
+
+    @property
+    def kafka_is_embedded(self) -> bool:
+        return not self.kafka.bootstrap_servers
+
+    @property
+    def s3_is_embedded(self) -> bool:
+        return not self.s3.endpoint_url
+
+    @property
+    def bootstrap_servers(self) -> str:
+        """The Kafka address clients use: the configured one, or the embedded broker's."""
+        if self.kafka.bootstrap_servers:
+            return self.kafka.bootstrap_servers
+        return f"{self.embedded.host}:{self.embedded.kafka_port}"
+
+    @property
+    def s3_endpoint(self) -> str:
+        """The S3 endpoint clients use: the configured one, or the embedded SeaweedFS gateway."""
+        if self.s3.endpoint_url:
+            return self.s3.endpoint_url
+        return f"http://{self.embedded.host}:{self.embedded.s3_port}"
+
+
+def _deep_merge(base: dict[str, Any], top: Mapping[str, Any]) -> dict[str, Any]:
+    out = dict(base)
+    for key, value in top.items():
+        if isinstance(value, Mapping) and isinstance(out.get(key), dict):
+            out[key] = _deep_merge(out[key], value)
+        else:
+            out[key] = value
+    return out
+
+
+def _set_path(target: dict[str, Any], dotted: str, value: Any, origin: str) -> None:
+    parts = [p for p in dotted.split(".") if p]
+    if not parts:
+        raise ConfigError(
+            f"empty setting name in {origin}", "use section.key=value, e.g. kafka.bootstrap_servers"
+        )
+    node = target
+    for part in parts[:-1]:
+        node = node.setdefault(part, {})
+        if not isinstance(node, dict):
+            raise ConfigError(f"setting {dotted!r} in {origin} conflicts with another value", "set it once")
+    node[parts[-1]] = value
+
+
+def _from_env(env: Mapping[str, str]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for name, value in env.items():
+        if not name.startswith(ENV_PREFIX) or name in _ENV_NOT_SETTINGS:
+            continue
+        dotted = name[len(ENV_PREFIX) :].lower().replace("__", ".")
+        _set_path(out, dotted, value, f"environment variable {name}")
+    return out
+
+
+def _from_file(path: Path, explicit: bool) -> dict[str, Any]:
+    if not path.exists():
+        if explicit:
+            raise ConfigError(f"config file {path} does not exist", "fix --config / DRIFTLOOP_CONFIG")
+        return {}
+    try:
+        data = yaml.safe_load(path.read_text()) or {}
+    except yaml.YAMLError as exc:
+        line = getattr(getattr(exc, "problem_mark", None), "line", None)
+        where = f" (line {line + 1})" if line is not None else ""
+        raise ConfigError(f"config file {path} is not valid YAML{where}", "fix the YAML syntax") from exc
+    if not isinstance(data, dict):
+        raise ConfigError(f"config file {path} must hold a mapping of sections", "see README: Configuration")
+    return data
+
+
+def _describe(err: ValidationError, origins: dict[str, str]) -> ConfigError:
+    first = err.errors()[0]
+    key = ".".join(str(p) for p in first["loc"])
+    origin = origins.get(key, origins.get(key.split(".")[0], "configuration"))
+    if origin == "environment":
+        origin = f"environment variable {ENV_PREFIX}{key.upper().replace('.', '__')}"
+    if first["type"] == "extra_forbidden":
+        return ConfigError(
+            f"unknown setting {key!r} (from {origin})",
+            "remove it or fix its spelling; `driftloop config show` lists every setting",
+        )
+    return ConfigError(f"invalid value for {key!r} (from {origin}): {first['msg']}", "change that value")
+
+
+def _origins(layers: list[tuple[str, dict[str, Any]]]) -> dict[str, str]:
+    origins: dict[str, str] = {}
+
+    def walk(prefix: str, node: Mapping[str, Any], origin: str) -> None:
+        for key, value in node.items():
+            dotted = f"{prefix}{key}"
+            origins[dotted] = origin
+            if isinstance(value, Mapping):
+                walk(f"{dotted}.", value, origin)
+
+    for origin, layer in layers:
+        walk("", layer, origin)
+    return origins
+
+
+def load_settings(
+    config_path: str | Path | None = None,
+    overrides: Mapping[str, Any] | None = None,
+    env: Mapping[str, str] | None = None,
+) -> Settings:
+    """Resolve the configuration: ``overrides`` (dotted keys) > env > file > defaults.
+
+    ``config_path`` None means ``DRIFTLOOP_CONFIG`` or ``./driftloop.yaml`` if it exists.
+    """
+    env = os.environ if env is None else env
+    explicit = config_path is not None or bool(env.get("DRIFTLOOP_CONFIG"))
+    path = Path(config_path or env.get("DRIFTLOOP_CONFIG") or DEFAULT_CONFIG_FILE)
+    file_layer = _from_file(path, explicit)
+    env_layer = _from_env(env)
+    flag_layer: dict[str, Any] = {}
+    for dotted, value in (overrides or {}).items():
+        _set_path(flag_layer, dotted, value, f"flag {dotted}")
+    layers = [(f"file {path}", file_layer), ("environment", env_layer), ("command line", flag_layer)]
+    merged: dict[str, Any] = {}
+    for _, layer in layers:
+        merged = _deep_merge(merged, layer)
+    try:
+        return Settings.model_validate(merged)
+    except ValidationError as err:
+        raise _describe(err, _origins(layers)) from None
+
+
+def masked_dict(settings: Settings) -> dict[str, Any]:
+    """The effective settings as plain data, every secret shown as ``****`` (or empty when unset)."""
+
+    def mask(node: Any) -> Any:
+        if isinstance(node, BaseModel):
+            return {name: mask(getattr(node, name)) for name in type(node).model_fields}
+        if isinstance(node, SecretStr):
+            return "****" if node.get_secret_value() else ""
+        if isinstance(node, Path):
+            return str(node)
+        return node
+
+    return mask(settings)

@@ -1,0 +1,122 @@
+"""Local mode's supervisor: the embedded services plus the in-process components that run on them.
+
+``driftloop up`` builds a :class:`Supervisor`, which starts the embedded Kafka and S3 (unless real ones
+are configured), then each component (the monitor scheduler, the local sensor, the executor, the model
+server — each plugged in by its own module through :func:`register_component`), and stops everything,
+components first, on Ctrl-C / SIGTERM or when a service dies.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import signal
+import threading
+import time
+from collections.abc import Callable
+from types import FrameType
+from typing import Protocol
+
+from driftloop.config import Settings
+from driftloop.embedded import EmbeddedStack
+from driftloop.errors import ServiceError
+
+__all__ = ["Component", "Supervisor", "register_component", "registered_components"]
+
+log = logging.getLogger("driftloop.up")
+
+
+class Component(Protocol):
+    """A long-running part of local mode. ``start`` returns once it runs (in its own thread or
+    process); ``stop`` returns once it has stopped; ``healthy`` is polled by the supervisor."""
+
+    name: str
+
+    def start(self) -> None: ...
+
+    def stop(self) -> None: ...
+
+    def healthy(self) -> bool: ...
+
+
+ComponentFactory = Callable[[Settings], Component]
+_FACTORIES: dict[str, ComponentFactory] = {}
+
+
+def register_component(name: str, factory: ComponentFactory) -> None:
+    """Make ``driftloop up`` start a component (later registrations of a name replace earlier ones)."""
+    _FACTORIES[name] = factory
+
+
+def registered_components() -> dict[str, ComponentFactory]:
+    return dict(_FACTORIES)
+
+
+class Supervisor:
+    def __init__(
+        self,
+        settings: Settings,
+        components: list[Component] | None = None,
+        stack: EmbeddedStack | None = None,
+    ) -> None:
+        self.settings = settings
+        self.stack = stack or EmbeddedStack(settings)
+        self.components = components or []
+        self._stop = threading.Event()
+        self._started: list[Component] = []
+
+    def start(self) -> None:
+        names = [s.name for s in self.stack.services]
+        if names:
+            log.info("starting embedded %s under %s", " and ".join(names), self.stack.data_dir)
+        t0 = time.monotonic()
+        self.stack.start()
+        if not names:
+            self.stack.wait_ready()
+            self.stack.provision()
+        log.info(
+            "kafka %s and s3 %s ready in %.1fs",
+            self.settings.bootstrap_servers,
+            self.settings.s3_endpoint,
+            time.monotonic() - t0,
+        )
+        try:
+            for comp in self.components:
+                comp.start()
+                self._started.append(comp)
+                log.info("component %s started", comp.name)
+        except BaseException:
+            self.stop()
+            raise
+
+    def request_stop(self, *_: object) -> None:
+        self._stop.set()
+
+    def install_signal_handlers(self) -> None:
+        def handler(signum: int, frame: FrameType | None) -> None:
+            log.info("received %s, stopping", signal.Signals(signum).name)
+            self._stop.set()
+
+        signal.signal(signal.SIGTERM, handler)
+        signal.signal(signal.SIGINT, handler)
+
+    def wait(self, poll_s: float = 0.5) -> None:
+        """Block until a stop is requested; raise ServiceError when a service or component dies."""
+        while not self._stop.wait(poll_s):
+            for name, alive in self.stack.alive().items():
+                if not alive:
+                    raise ServiceError(
+                        f"embedded {name} exited unexpectedly", f"see {self.stack.data_dir}/logs/{name}.log"
+                    )
+            for comp in self._started:
+                if not comp.healthy():
+                    raise ServiceError(f"component {comp.name} failed", "see the log above")
+
+    def stop(self) -> None:
+        for comp in reversed(self._started):
+            with contextlib.suppress(Exception):
+                comp.stop()
+                log.info("component %s stopped", comp.name)
+        self._started.clear()
+        self.stack.stop()
+        log.info("stopped")

@@ -1,0 +1,192 @@
+"""S3 access through boto3: bytes, JSON and Parquet objects, listing, and small pointer objects.
+
+A pointer (a registry alias such as ``champion``) is one small JSON object written with a single PUT.
+S3 replaces an object atomically — a reader gets the old body or the new one, never a mix — so no reader
+ever sees a half-written alias. The same code runs against the embedded SeaweedFS gateway and a real
+S3 / MinIO; only ``Settings`` differ.
+"""
+
+from __future__ import annotations
+
+import builtins
+import io
+import json
+import time
+from typing import TYPE_CHECKING, Any
+
+from driftloop.config import Settings
+from driftloop.errors import ConnectionError_, DataError
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+__all__ = ["S3Store", "parse_s3_uri", "wait_for_s3"]
+
+
+def parse_s3_uri(uri: str) -> tuple[str, str]:
+    """``s3://bucket/a/b`` -> ``("bucket", "a/b")``."""
+    if not uri.startswith("s3://"):
+        raise DataError(f"{uri!r} is not an s3:// URI", "write it as s3://bucket/key")
+    bucket, _, key = uri[5:].partition("/")
+    if not bucket:
+        raise DataError(f"{uri!r} names no bucket", "write it as s3://bucket/key")
+    return bucket, key
+
+
+def _client(settings: Settings) -> Any:
+    import boto3
+    from botocore.config import Config
+
+    return boto3.client(
+        "s3",
+        endpoint_url=settings.s3_endpoint,
+        region_name=settings.s3.region,
+        aws_access_key_id=settings.s3.access_key_id or None,
+        aws_secret_access_key=settings.s3.secret_access_key.get_secret_value() or None,
+        config=Config(
+            retries={"max_attempts": 4, "mode": "standard"},
+            connect_timeout=3,
+            read_timeout=30,
+            s3={"addressing_style": "path"},
+        ),
+    )
+
+
+def _unreachable(settings: Settings, exc: Exception) -> ConnectionError_:
+    hint = (
+        "start the embedded stack with `driftloop up`"
+        if settings.s3_is_embedded
+        else "check s3.endpoint_url / DRIFTLOOP_S3__ENDPOINT_URL and the credentials"
+    )
+    return ConnectionError_(f"S3 at {settings.s3_endpoint} is unreachable ({type(exc).__name__})", hint)
+
+
+class S3Store:
+    """Objects in one bucket (``settings.s3.bucket`` unless given)."""
+
+    def __init__(self, settings: Settings, bucket: str | None = None, client: Any = None) -> None:
+        self.settings = settings
+        self.bucket = bucket or settings.s3.bucket
+        self._s3 = client or _client(settings)
+
+    def with_bucket(self, bucket: str) -> S3Store:
+        return S3Store(self.settings, bucket, self._s3)
+
+    def uri(self, key: str) -> str:
+        return f"s3://{self.bucket}/{key}"
+
+    # --- errors -----------------------------------------------------------------------------------
+    def _call(self, op: str, key: str, **kwargs: Any) -> Any:
+        from botocore.exceptions import BotoCoreError, ClientError, EndpointConnectionError
+
+        try:
+            return getattr(self._s3, op)(Bucket=self.bucket, **kwargs)
+        except ClientError as exc:
+            code = exc.response.get("Error", {}).get("Code", "")
+            if code in {"NoSuchKey", "404", "NotFound"}:
+                raise KeyError(key) from None
+            if code == "NoSuchBucket":
+                raise DataError(
+                    f"bucket {self.bucket!r} does not exist",
+                    "create it (`driftloop up` does for the configured bucket) or fix s3.bucket",
+                ) from None
+            raise ConnectionError_(
+                f"S3 {op} {self.uri(key)} failed: {code or exc}", "check S3 access"
+            ) from exc
+        except (EndpointConnectionError, BotoCoreError) as exc:
+            raise _unreachable(self.settings, exc) from exc
+
+    # --- bucket -----------------------------------------------------------------------------------
+    def ensure_bucket(self) -> bool:
+        """Create the bucket when missing; True when created."""
+        from botocore.exceptions import BotoCoreError, ClientError
+
+        try:
+            self._s3.head_bucket(Bucket=self.bucket)
+            return False
+        except ClientError:
+            pass
+        except BotoCoreError as exc:
+            raise _unreachable(self.settings, exc) from exc
+        self._call("create_bucket", "")
+        return True
+
+    # --- objects ----------------------------------------------------------------------------------
+    def put_bytes(self, key: str, data: bytes, content_type: str = "application/octet-stream") -> str:
+        self._call("put_object", key, Key=key, Body=data, ContentType=content_type)
+        return self.uri(key)
+
+    def get_bytes(self, key: str) -> bytes:
+        body: bytes = self._call("get_object", key, Key=key)["Body"].read()
+        return body
+
+    def put_json(self, key: str, obj: Any) -> str:
+        data = json.dumps(obj, indent=2, sort_keys=True, default=str).encode()
+        return self.put_bytes(key, data, "application/json")
+
+    def get_json(self, key: str) -> Any:
+        raw = self.get_bytes(key)
+        try:
+            return json.loads(raw)
+        except json.JSONDecodeError as exc:
+            raise DataError(f"{self.uri(key)} is not valid JSON", "rewrite the object") from exc
+
+    def put_parquet(self, key: str, df: pd.DataFrame) -> str:
+        buf = io.BytesIO()
+        df.to_parquet(buf, index=False)
+        return self.put_bytes(key, buf.getvalue(), "application/vnd.apache.parquet")
+
+    def get_parquet(self, key: str) -> pd.DataFrame:
+        import pandas as pd
+
+        return pd.read_parquet(io.BytesIO(self.get_bytes(key)))
+
+    def exists(self, key: str) -> bool:
+        try:
+            self._call("head_object", key, Key=key)
+            return True
+        except KeyError:
+            return False
+
+    def delete(self, key: str) -> None:
+        self._call("delete_object", key, Key=key)
+
+    def list(self, prefix: str = "") -> builtins.list[str]:
+        keys: builtins.list[str] = []
+        token: str | None = None
+        while True:
+            extra = {"ContinuationToken": token} if token else {}
+            page = self._call("list_objects_v2", prefix, Prefix=prefix, **extra)
+            keys.extend(obj["Key"] for obj in page.get("Contents", []))
+            if not page.get("IsTruncated"):
+                return keys
+            token = page.get("NextContinuationToken")
+
+    # --- pointers ---------------------------------------------------------------------------------
+    def put_pointer(self, key: str, target: dict[str, Any]) -> None:
+        """Replace a small pointer object in one PUT (atomic for every reader)."""
+        self.put_json(key, {**target, "updated_at": time.time()})
+
+    def get_pointer(self, key: str) -> dict[str, Any] | None:
+        try:
+            value = self.get_json(key)
+        except KeyError:
+            return None
+        return value if isinstance(value, dict) else None
+
+
+def wait_for_s3(settings: Settings, timeout_s: float = 30.0) -> None:
+    """Block until the S3 endpoint answers ListBuckets, or raise ConnectionError_."""
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    client = _client(settings)
+    deadline = time.monotonic() + timeout_s
+    last: Exception = TimeoutError()
+    while time.monotonic() < deadline:
+        try:
+            client.list_buckets()
+            return
+        except (BotoCoreError, ClientError) as exc:
+            last = exc
+            time.sleep(0.2)
+    raise _unreachable(settings, last)
