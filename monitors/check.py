@@ -1,0 +1,355 @@
+"""The drift check: data-quality checks, then per-column drift tests, then dataset drift.
+
+Columns are independent, so they run on a thread pool: the heavy parts (sorting, ``searchsorted``,
+hashing) are numpy / hashlib calls that release the GIL, which lets a 2-core machine use both cores.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Literal
+
+import numpy as np
+
+from driftloop.errors import DataError
+from monitors.definition import MonitorDefinition
+from monitors.profile import ColumnProfile, ReferenceProfile, _json_key
+from monitors.quality import QualityProblem, check_columns, check_schema
+from monitors.stattests import (
+    StatResult,
+    choose_stattest,
+    default_threshold,
+    evidently_stattest,
+    jensenshannon_counts,
+    jensenshannon_numeric_sorted,
+    wasserstein_norm_sorted,
+)
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from driftloop.events import CloudEvent
+
+__all__ = ["CheckResult", "ColumnResult", "WindowInfo", "run_check"]
+
+Status = Literal["ok", "drift", "quality"]
+EVENT_SOURCE = "driftloop/monitor"
+SCHEMA_URI = "https://driftloop.dev/schemas/drift_event.v1.json"
+
+
+@dataclass(frozen=True)
+class WindowInfo:
+    """Where a window came from: enough to tell two windows apart and to show its bounds."""
+
+    source: str = "memory"
+    start: str | None = None  # ISO-8601 time of the first record, when known
+    end: str | None = None
+    offsets: dict[str, list[int]] | None = None  # Kafka: partition -> [first, last] offset
+
+    def to_dict(self) -> dict[str, Any]:
+        return {k: v for k, v in self.__dict__.items() if v is not None}
+
+
+@dataclass(frozen=True)
+class ColumnResult:
+    test: str
+    score: float
+    threshold: float
+    drifted: bool
+    kind: str
+    role: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return dict(self.__dict__)
+
+
+@dataclass
+class CheckResult:
+    """The outcome of one check. ``status`` is ``quality`` when the window failed a data-quality check
+    (then no drift was computed), ``drift`` when the dataset drifted, else ``ok``."""
+
+    model: str
+    model_version: str
+    status: Status
+    dataset_drift: bool
+    drift_share: float
+    drift_share_threshold: float
+    number_of_columns: int
+    number_of_drifted_columns: int
+    columns: dict[str, ColumnResult]
+    quality: list[QualityProblem]
+    reference_rows: int
+    current_rows: int
+    window: WindowInfo
+    content_hash: str
+    config_hash: str
+    profile_fingerprint: str
+    duration_s: float
+    target_drift: bool | None = None
+    prediction_drift: bool | None = None
+    report_uri: str | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def drifted_columns(self) -> list[str]:
+        return sorted(n for n, c in self.columns.items() if c.drifted and c.role == "feature")
+
+    @property
+    def event_id(self) -> str:
+        """Deterministic: the same model, reference, window and monitor configuration give the same id."""
+        from driftloop.events import deterministic_id
+
+        return deterministic_id(
+            "driftloop.monitor.check",
+            self.model,
+            self.model_version,
+            self.profile_fingerprint,
+            self.config_hash,
+            self.window.source,
+            self.current_rows,
+            self.content_hash,
+        )
+
+    @property
+    def event_type(self) -> str:
+        from driftloop.events import DATA_QUALITY, DRIFT_CHECKED, DRIFT_DETECTED
+
+        return {"quality": DATA_QUALITY, "drift": DRIFT_DETECTED, "ok": DRIFT_CHECKED}[self.status]
+
+    def to_dict(self) -> dict[str, Any]:
+        """The event ``data`` (also what ``driftloop monitor run --json`` prints)."""
+        return {
+            "model": self.model,
+            "model_version": self.model_version,
+            "status": self.status,
+            "dataset_drift": self.dataset_drift,
+            "drift_share": self.drift_share,
+            "drift_share_threshold": self.drift_share_threshold,
+            "number_of_columns": self.number_of_columns,
+            "number_of_drifted_columns": self.number_of_drifted_columns,
+            "drifted_columns": self.drifted_columns,
+            "target_drift": self.target_drift,
+            "prediction_drift": self.prediction_drift,
+            "columns": {n: c.to_dict() for n, c in self.columns.items()},
+            "quality": [p.to_dict() for p in self.quality],
+            "rows": {"reference": self.reference_rows, "current": self.current_rows},
+            "window": {**self.window.to_dict(), "content_hash": self.content_hash},
+            "report_uri": self.report_uri,
+            "config_hash": self.config_hash,
+            "profile_fingerprint": self.profile_fingerprint,
+            "duration_s": round(self.duration_s, 6),
+        }
+
+    def to_event(self, source: str = EVENT_SOURCE, report_uri: str | None = None) -> CloudEvent:
+        """The CloudEvents 1.0 envelope published to the drift topic (keyed by model)."""
+        from driftloop.events import CloudEvent
+
+        if report_uri is not None:
+            self.report_uri = report_uri
+        return CloudEvent(
+            id=self.event_id,
+            source=source,
+            type=self.event_type,
+            subject=self.model,
+            dataschema=SCHEMA_URI,
+            data=self.to_dict(),
+        )
+
+
+@dataclass
+class _ColumnOutcome:
+    name: str
+    digest: bytes
+    result: StatResult | None
+    problems: list[QualityProblem]
+
+
+def run_check(
+    profile: ReferenceProfile,
+    current: pd.DataFrame,
+    definition: MonitorDefinition | None = None,
+    *,
+    window: WindowInfo | None = None,
+    workers: int | None = None,
+) -> CheckResult:
+    """Check ``current`` against ``profile``. Never raises for a bad window: problems end up in
+    ``result.quality`` with ``status="quality"``. Raises :class:`DataError` only when the definition and
+    the profile disagree (the profile must then be rebuilt)."""
+    started = time.perf_counter()
+    definition = definition or profile.definition
+    window = window or WindowInfo()
+    names = _names(profile, definition)
+    problems = check_schema(current, profile, names, definition)
+    present = [n for n in names if n in current.columns and not _blocked(problems, n)]
+    outcomes: list[_ColumnOutcome] = []
+    if len(current):
+        n_workers = workers or min(len(present), os.cpu_count() or 1) or 1
+        tasks = [(n, current[n], profile.columns[n], definition) for n in present]
+        if n_workers > 1:
+            with ThreadPoolExecutor(max_workers=n_workers, thread_name_prefix="drift") as pool:
+                outcomes = list(pool.map(lambda t: _column(*t), tasks))
+        else:
+            outcomes = [_column(*t) for t in tasks]
+    for out in outcomes:
+        problems.extend(out.problems)
+    content = hashlib.sha256()
+    for out in sorted(outcomes, key=lambda o: o.name):
+        content.update(out.name.encode() + b"\x1f" + out.digest)
+    blocking = any(p.severity == "error" for p in problems)
+    columns = (
+        {}
+        if blocking
+        else {
+            o.name: _column_result(o.result, profile.columns[o.name])
+            for o in outcomes
+            if o.result is not None
+        }
+    )
+    features = [c for c in columns.values() if c.role == "feature"]
+    drifted = sum(c.drifted for c in features)
+    share = drifted / len(features) if features else 0.0
+    dataset_drift = bool(features) and share >= definition.drift_share
+    status: Status = "quality" if blocking else ("drift" if dataset_drift else "ok")
+    return CheckResult(
+        model=profile.model,
+        model_version=profile.model_version,
+        status=status,
+        dataset_drift=dataset_drift and not blocking,
+        drift_share=share,
+        drift_share_threshold=definition.drift_share,
+        number_of_columns=len(features),
+        number_of_drifted_columns=drifted,
+        columns=columns,
+        quality=problems,
+        reference_rows=profile.rows,
+        current_rows=len(current),
+        window=window,
+        content_hash=content.hexdigest()[:32],
+        config_hash=definition.config_hash(),
+        profile_fingerprint=profile.fingerprint,
+        duration_s=time.perf_counter() - started,
+        target_drift=_role_drift(columns, "target"),
+        prediction_drift=_role_drift(columns, "prediction"),
+    )
+
+
+def _names(profile: ReferenceProfile, definition: MonitorDefinition) -> list[str]:
+    if definition.features is not None:
+        names = [c.name for c in definition.features]
+        names += [c for c in (definition.target, definition.prediction) if c]
+    else:
+        names = list(profile.columns)
+    unknown = [n for n in names if n not in profile.columns]
+    if unknown:
+        raise DataError(
+            f"the reference profile of {profile.model!r} lacks columns {unknown}",
+            "rebuild the profile with the current monitor definition",
+        )
+    return names
+
+
+def _blocked(problems: list[QualityProblem], name: str) -> bool:
+    return any(p.column == name and p.severity == "error" for p in problems)
+
+
+def _role_drift(columns: dict[str, ColumnResult], role: str) -> bool | None:
+    hits = [c.drifted for c in columns.values() if c.role == role]
+    return any(hits) if hits else None
+
+
+def _column_result(res: StatResult, ref: ColumnProfile) -> ColumnResult:
+    return ColumnResult(res.test, res.score, res.threshold, res.drifted, ref.kind, ref.role)
+
+
+def _digest(series: pd.Series, values: np.ndarray | None) -> bytes:
+    import pandas as pd
+
+    h = hashlib.blake2b(digest_size=16)
+    if values is not None:
+        h.update(memoryview(np.ascontiguousarray(values)).cast("B"))
+    else:
+        h.update(memoryview(np.ascontiguousarray(pd.util.hash_pandas_object(series, index=False).to_numpy())))
+    return h.digest()
+
+
+def _column(
+    name: str, series: pd.Series, ref: ColumnProfile, definition: MonitorDefinition
+) -> _ColumnOutcome:
+    if ref.kind == "numerical":
+        return _numerical(name, series, ref, definition)
+    return _categorical(name, series, ref, definition)
+
+
+def _numerical(
+    name: str, series: pd.Series, ref: ColumnProfile, definition: MonitorDefinition
+) -> _ColumnOutcome:
+    import pandas as pd
+
+    values = series.to_numpy(dtype=np.float64, na_value=np.nan, copy=False)
+    digest = _digest(series, values)
+    finite_mask = np.isfinite(values)
+    n_finite = int(np.count_nonzero(finite_mask))
+    cur = values if n_finite == values.size else values[finite_mask]
+    problems = check_columns(name, ref, values.size - n_finite, values.size, None, definition)
+    if any(p.severity == "error" for p in problems):
+        return _ColumnOutcome(name, digest, None, problems)
+    spec = definition.spec(name)
+    test = spec.stattest
+    auto = test is None
+    if auto:
+        ref_unique = ref.nunique
+        n_values = ref_unique if ref_unique > 5 else int(np.union1d(ref.unique_values(), np.unique(cur)).size)
+        test = choose_stattest("numerical", ref.rows, n_values)
+    threshold = spec.threshold if spec.threshold is not None else default_threshold(test)
+    assert ref.values is not None and ref.std is not None
+    if test == "wasserstein":
+        result = wasserstein_norm_sorted(ref.values, ref.std, cur, threshold)
+    elif test == "jensenshannon" and ref.nunique > 20:
+        result = jensenshannon_numeric_sorted(ref.values, cur, threshold)
+    elif test == "jensenshannon":
+        ref_keys, ref_n = np.unique(ref.values, return_counts=True)
+        cur_keys, cur_n = np.unique(cur, return_counts=True)
+        result = jensenshannon_counts(
+            dict(zip(ref_keys.tolist(), ref_n.tolist(), strict=True)),
+            ref.rows,
+            dict(zip(cur_keys.tolist(), cur_n.tolist(), strict=True)),
+            int(cur.size),
+            threshold,
+        )
+    else:
+        result = evidently_stattest(
+            None if auto else test, "numerical", ref.as_series(), pd.Series(cur, name=name), threshold
+        )
+    return _ColumnOutcome(name, digest, result, problems)
+
+
+def _categorical(
+    name: str, series: pd.Series, ref: ColumnProfile, definition: MonitorDefinition
+) -> _ColumnOutcome:
+    digest = _digest(series, None)
+    clean = series.replace([-np.inf, np.inf], np.nan).dropna() if ref.family == "float" else series.dropna()
+    counts = clean.value_counts(sort=False)
+    if len(counts) > definition.max_categories:
+        cur_counts: dict[Any, int] = dict.fromkeys(range(len(counts)), 1)  # only the size matters
+    else:
+        cur_counts = {_json_key(k): int(v) for k, v in counts.items()}
+    problems = check_columns(
+        name, ref, int(series.size - clean.size), int(series.size), cur_counts, definition
+    )
+    if any(p.severity == "error" for p in problems):
+        return _ColumnOutcome(name, digest, None, problems)
+    spec = definition.spec(name)
+    test = spec.stattest
+    auto = test is None
+    if auto:
+        test = choose_stattest("categorical", ref.rows, len(set(ref.counts) | set(cur_counts)))
+    threshold = spec.threshold if spec.threshold is not None else default_threshold(test)
+    if test == "jensenshannon":
+        result = jensenshannon_counts(ref.counts, ref.rows, cur_counts, int(clean.size), threshold)
+    else:
+        result = evidently_stattest(None if auto else test, "categorical", ref.as_series(), clean, threshold)
+    return _ColumnOutcome(name, digest, result, problems)
