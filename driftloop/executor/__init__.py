@@ -1,0 +1,155 @@
+"""The local executor: run compiled Argo Workflow / WorkflowTemplate YAML on this machine.
+
+:func:`run_workflow` loads the manifest (:mod:`.model`), then walks its templates (:mod:`.engine`): DAG
+and steps in a deterministic order, ``when`` (:mod:`.expr`), ``{{...}}`` substitution (:mod:`.template`),
+retries (:mod:`.retry`), mutexes (:mod:`.sync`), S3 artifacts with Argo's keys (:mod:`.artifacts`), one
+host process per pod (:mod:`.runner`). Each run is recorded under ``<data_dir>/runs/<workflow-name>/``
+(:mod:`.record`).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import secrets
+import shutil
+import string
+import tempfile
+import time
+import uuid
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any, Protocol
+
+from driftloop.errors import UsageError, WorkflowError
+from driftloop.executor import sync
+from driftloop.executor.artifacts import ArtifactStore
+from driftloop.executor.engine import Run
+from driftloop.executor.model import load_workflow
+from driftloop.executor.record import list_runs, load_run, run_dir, save_run
+from driftloop.executor.result import NodeResult, WorkflowResult
+from driftloop.executor.retry import parse_duration
+from driftloop.executor.template import render
+
+__all__ = ["ArtifactStore", "NodeResult", "WorkflowResult", "list_runs", "load_run", "load_workflow",
+           "run_workflow"]
+
+logger = logging.getLogger("driftloop.executor")
+
+
+class _Settings(Protocol):
+    data_dir: Any
+
+
+def _name(meta: Mapping[str, Any]) -> str:
+    if meta.get("name"):
+        return str(meta["name"])
+    alphabet = string.ascii_lowercase + string.digits
+    return str(meta.get("generateName") or "workflow-") + "".join(secrets.choice(alphabet) for _ in range(5))
+
+
+def _workflow_parameters(spec: Mapping[str, Any], given: Mapping[str, str]) -> dict[str, str]:
+    declared = {str(p["name"]): p for p in (spec.get("arguments") or {}).get("parameters") or []}
+    unknown = sorted(set(given) - set(declared))
+    if unknown:
+        raise UsageError(f"unknown workflow parameter {unknown[0]!r}",
+                         f"the workflow declares: {', '.join(declared) or 'no parameters'}")
+    values: dict[str, str] = {}
+    for pname, p in declared.items():
+        if pname in given:
+            value = str(given[pname])
+        elif "value" in p:
+            value = str(p["value"])
+        elif "default" in p:
+            value = str(p["default"])
+        else:
+            raise UsageError(f"workflow parameter {pname!r} has no value", f"pass -p {pname}=...")
+        if p.get("enum") and value not in [str(e) for e in p["enum"]]:
+            raise UsageError(f"workflow parameter {pname}={value!r} is not one of {p['enum']}",
+                             "pass one of the allowed values")
+        values[pname] = value
+    return values
+
+
+def _default_store(settings: Any) -> Callable[[], ArtifactStore]:
+    def make() -> ArtifactStore:
+        try:
+            from driftloop.s3 import S3Store
+        except ImportError:
+            raise WorkflowError("this workflow uses S3 artifacts but driftloop.s3 is not available",
+                                "configure S3 (driftloop up) and install driftloop completely") from None
+        return S3Store(settings)
+
+    return make
+
+
+def run_workflow(doc_or_path: Mapping[str, Any] | str | Path, parameters: Mapping[str, str] | None,
+                 settings: _Settings, *, templates_dir: Path | str | None = None,
+                 on_event: Callable[[NodeResult], None] | None = None,
+                 artifact_store: ArtifactStore | None = None) -> WorkflowResult:
+    """Run a Workflow / WorkflowTemplate (a dict or a YAML path) to completion on this machine.
+
+    Args:
+        doc_or_path: the manifest, parsed or as a file path.
+        parameters: workflow parameters (``-p key=value``); undeclared names are a UsageError.
+        settings: resolved settings; ``settings.data_dir`` holds run records and mutex locks.
+        templates_dir: where ``workflowTemplateRef`` names are looked up (e.g. ``manifests/``).
+        on_event: called with a node each time its phase changes (for progress output).
+        artifact_store: object storage for S3 artifacts; defaults to ``driftloop.s3.S3Store(settings)``.
+
+    Returns:
+        The :class:`WorkflowResult`; a failed step gives ``phase == "Failed"``, not an exception.
+    """
+    wf = load_workflow(doc_or_path, Path(templates_dir) if templates_dir else None)
+    spec, meta = wf["spec"], wf.get("metadata") or {}
+    values = _workflow_parameters(spec, dict(parameters or {}))
+    name, uid = _name(meta), str(uuid.uuid4())
+    data_dir = Path(settings.data_dir)
+    rdir = run_dir(data_dir, name)
+    logs = rdir / "logs"
+    logs.mkdir(parents=True, exist_ok=True)
+    sandbox = Path(tempfile.mkdtemp(prefix=f"driftloop-{name}-"))
+    store = (lambda: artifact_store) if artifact_store is not None else _default_store(settings)
+    run = Run(wf, name, uid, sandbox, logs, data_dir / "locks", store, on_event, logger.info)
+    started = time.time()
+    run.globals.update({"workflow.name": name, "workflow.uid": uid, "workflow.namespace": "default",
+                        "workflow.mainEntrypoint": str(spec["entrypoint"]),
+                        "workflow.creationTimestamp": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(started)),
+                        "workflow.parameters": json.dumps([{"name": k, "value": v} for k, v in values.items()])})
+    run.globals.update({f"workflow.parameters.{k}": v for k, v in values.items()})
+    for kind in ("labels", "annotations"):
+        run.globals.update({f"workflow.{kind}.{k}": str(v) for k, v in (meta.get(kind) or {}).items()})
+    result = WorkflowResult(name=name, uid=uid, phase="Running", nodes=run.nodes, started=started,
+                            parameters=values)
+    try:
+        mutexes = [render(m, run.globals) for m in sync.mutex_names(spec.get("synchronization"),
+                                                                    "spec.synchronization")]
+        with sync.hold_mutexes(data_dir / "locks", mutexes, lambda m: logger.info("waiting for mutex %s", m)):
+            _run_main(run, spec, values, result)
+    finally:
+        shutil.rmtree(sandbox, ignore_errors=True)
+        result.finished = time.time()
+        result.record_path = str(save_run(data_dir, result))
+    return result
+
+
+def _run_main(run: Run, spec: Mapping[str, Any], values: Mapping[str, str], result: WorkflowResult) -> None:
+    if spec.get("activeDeadlineSeconds") is not None:
+        run.deadline = time.monotonic() + parse_duration(spec["activeDeadlineSeconds"],
+                                                         "spec.activeDeadlineSeconds")
+    main = run.run_template(str(spec["entrypoint"]), run.name, run.name, values, {})
+    phase = main.phase if main.phase in ("Failed", "Error") else "Succeeded"
+    message = main.message
+    if run.deadline is not None and time.monotonic() >= run.deadline and phase != "Succeeded":
+        phase, message = "Failed", "Max duration limit exceeded"
+    run.deadline = None  # the exit handler runs after a deadline, as on Argo
+    failures = [{"displayName": n.display_name, "message": n.message, "templateName": n.template_name,
+                 "phase": n.phase, "podName": n.pod_name, "finishedAt": n.finished}
+                for n in run.nodes if n.type == "Pod" and n.phase in ("Failed", "Error")]
+    run.globals.update({"workflow.status": phase, "workflow.failures": json.dumps(failures),
+                        "workflow.duration": f"{time.time() - (result.started or 0):.3f}"})
+    if spec.get("onExit"):
+        exit_node = run.run_template(str(spec["onExit"]), f"{run.name}.onExit", f"{run.name}.onExit", {}, {})
+        if exit_node.phase in ("Failed", "Error") and phase == "Succeeded":
+            phase, message = exit_node.phase, f"exit handler failed: {exit_node.message}"
+    result.phase, result.message = phase, message

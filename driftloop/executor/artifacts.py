@@ -1,0 +1,87 @@
+"""S3 artifacts with the keys and archive format Argo uses.
+
+Argo's default artifact repository ``keyFormat`` is ``{{workflow.name}}/{{pod.name}}``; an output artifact
+is stored under that prefix as ``<artifact name>.tgz`` (a gzipped tar of the path) or, with
+``archive: {none: {}}``, as the file itself under its base name. An explicit ``s3.key`` is used as is. An
+input artifact that is a gzipped tar is unpacked at its path, as the Argo executor does
+(https://argo-workflows.readthedocs.io/en/latest/configure-artifact-repository/ and
+https://argo-workflows.readthedocs.io/en/latest/walk-through/artifacts/).
+"""
+
+from __future__ import annotations
+
+import io
+import shutil
+import tarfile
+import tempfile
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, Protocol
+
+from driftloop.errors import WorkflowError
+
+__all__ = ["DEFAULT_KEY_FORMAT", "ArtifactStore", "download", "upload"]
+
+DEFAULT_KEY_FORMAT = "{{workflow.name}}/{{pod.name}}"
+
+
+class ArtifactStore(Protocol):
+    """What the executor needs from object storage (``driftloop.s3.S3Store`` fits)."""
+
+    def put_bytes(self, key: str, data: bytes) -> Any: ...
+
+    def get_bytes(self, key: str) -> bytes: ...
+
+
+def _is_none_archive(art: Mapping[str, Any]) -> bool:
+    archive = art.get("archive") or {}
+    return "none" in archive
+
+
+def upload(store: ArtifactStore, art: Mapping[str, Any], local: Path, key_prefix: str) -> dict[str, Any]:
+    """Upload the output artifact at ``local``; returns the artifact as Argo records it (with ``s3.key``)."""
+    s3 = dict(art.get("s3") or {})
+    if not local.exists():
+        if art.get("optional"):
+            return {}
+        raise WorkflowError(f"output artifact {art['name']!r}: {art.get('path')} was not written by the step",
+                            "write the file, or mark the artifact optional")
+    if _is_none_archive(art):
+        key = s3.get("key") or f"{key_prefix}/{local.name}"
+        if local.is_dir():
+            for f in sorted(p for p in local.rglob("*") if p.is_file()):
+                store.put_bytes(f"{key}/{f.relative_to(local).as_posix()}", f.read_bytes())
+        else:
+            store.put_bytes(key, local.read_bytes())
+    else:
+        key = s3.get("key") or f"{key_prefix}/{art['name']}.tgz"
+        buf = io.BytesIO()
+        with tarfile.open(fileobj=buf, mode="w:gz") as tar:
+            tar.add(local, arcname=local.name)
+        store.put_bytes(key, buf.getvalue())
+    s3["key"] = key
+    return {"name": art["name"], "path": art.get("path"), "s3": s3}
+
+
+def download(store: ArtifactStore, key: str, local: Path) -> None:
+    """Fetch ``key`` into ``local``, unpacking a gzipped tar like the Argo executor."""
+    data = store.get_bytes(key)
+    local.parent.mkdir(parents=True, exist_ok=True)
+    if data[:2] != b"\x1f\x8b":
+        local.write_bytes(data)
+        return
+    try:
+        tar = tarfile.open(fileobj=io.BytesIO(data), mode="r:gz")
+    except tarfile.TarError:
+        local.write_bytes(data)
+        return
+    with tar, tempfile.TemporaryDirectory(dir=local.parent) as tmp:
+        tar.extractall(tmp, filter="data")
+        entries = list(Path(tmp).iterdir())
+        src = entries[0] if len(entries) == 1 else Path(tmp)
+        if local.exists():
+            shutil.rmtree(local) if local.is_dir() else local.unlink()
+        if src == Path(tmp):
+            shutil.copytree(src, local)
+        else:
+            shutil.move(str(src), local)

@@ -1,0 +1,185 @@
+"""Load a Workflow / WorkflowTemplate and check that every field in it can run locally.
+
+A WorkflowTemplate (or ClusterWorkflowTemplate) is run as a Workflow with its spec; a Workflow with
+``spec.workflowTemplateRef`` gets the referenced template's spec from ``templates_dir`` (for example
+``manifests/``), with the Workflow's own ``arguments`` winning. Fields that cannot mean the same thing on
+one machine raise :class:`~driftloop.errors.WorkflowError` naming the field path; fields that only affect
+scheduling on Kubernetes (node selectors, service accounts, pod GC, ...) are ignored.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from driftloop.errors import WorkflowError
+
+__all__ = ["find_template", "load_workflow"]
+
+_KINDS = ("Workflow", "WorkflowTemplate", "ClusterWorkflowTemplate")
+_IGNORED_SPEC = {
+    "serviceAccountName", "podGC", "ttlStrategy", "ttlSecondsAfterFinished", "artifactRepositoryRef",
+    "metrics", "parallelism", "podMetadata", "workflowMetadata", "nodeSelector", "tolerations", "affinity",
+    "securityContext", "podDisruptionBudget", "archiveLogs", "artifactGC", "volumes", "imagePullSecrets",
+    "priority", "podPriority", "podPriorityClassName", "schedulerName", "hostNetwork", "dnsPolicy",
+    "dnsConfig", "automountServiceAccountToken", "executor", "hostAliases", "podSpecPatch",
+    "volumeClaimTemplates", "volumeClaimGC", "retryStrategy", "templateDefaults",
+}
+_SPEC = {"entrypoint", "arguments", "templates", "onExit", "synchronization", "activeDeadlineSeconds",
+         "workflowTemplateRef"} | _IGNORED_SPEC
+_TEMPLATE = {
+    "name", "inputs", "outputs", "dag", "steps", "script", "container", "retryStrategy",
+    "activeDeadlineSeconds", "timeout", "synchronization", "metadata", "nodeSelector", "tolerations",
+    "affinity", "serviceAccountName", "automountServiceAccountToken", "securityContext", "volumes",
+    "parallelism", "failFast", "priority", "priorityClassName", "schedulerName", "archiveLocation",
+    "podSpecPatch", "metrics", "hostAliases", "executor",
+}
+_CONTAINER = {"image", "command", "args", "env", "workingDir", "resources", "imagePullPolicy", "volumeMounts",
+              "securityContext", "name", "ports", "source", "terminationMessagePath",
+              "terminationMessagePolicy", "livenessProbe", "readinessProbe", "startupProbe"}
+_TASK = {"name", "template", "arguments", "when", "depends", "dependencies", "withItems", "withParam",
+         "withSequence", "continueOn", "templateRef", "description"}
+
+
+def load_workflow(doc_or_path: Mapping[str, Any] | str | Path,
+                  templates_dir: Path | None = None) -> dict[str, Any]:
+    """A normalised Workflow manifest (``kind: Workflow``) with every field checked."""
+    doc = _read(doc_or_path)
+    kind = doc.get("kind", "Workflow")
+    if kind not in _KINDS:
+        raise WorkflowError(f"kind {kind!r} cannot be run", f"give a {' / '.join(_KINDS)} manifest")
+    wf = copy.deepcopy(doc)
+    wf["kind"] = "Workflow"
+    spec = wf.setdefault("spec", {})
+    ref = spec.get("workflowTemplateRef")
+    if ref:
+        name = ref.get("name") if isinstance(ref, Mapping) else None
+        if not name:
+            raise WorkflowError("spec.workflowTemplateRef.name is missing", "name the WorkflowTemplate to run")
+        base = find_template(str(name), templates_dir)
+        merged = copy.deepcopy(base.get("spec") or {})
+        own_args = spec.get("arguments") or {}
+        merged_args = _merge_arguments(merged.get("arguments") or {}, own_args)
+        merged.update({k: v for k, v in spec.items() if k not in ("workflowTemplateRef", "arguments")})
+        merged["arguments"] = merged_args
+        spec = wf["spec"] = merged
+        meta = wf.setdefault("metadata", {})
+        if not meta.get("name") and not meta.get("generateName"):
+            meta["generateName"] = f"{name}-"
+    _validate(spec)
+    return wf
+
+
+def _merge_arguments(base: Mapping[str, Any], own: Mapping[str, Any]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key in ("parameters", "artifacts"):
+        items = {p["name"]: dict(p) for p in base.get(key) or []}
+        for p in own.get(key) or []:
+            items[p["name"]] = {**items.get(p["name"], {}), **p}
+        if items:
+            out[key] = list(items.values())
+    return out
+
+
+def _read(doc_or_path: Mapping[str, Any] | str | Path) -> dict[str, Any]:
+    if isinstance(doc_or_path, Mapping):
+        return dict(doc_or_path)
+    path = Path(doc_or_path)
+    if not path.is_file():
+        raise WorkflowError(f"workflow file {path} does not exist", "check the path given with --file")
+    try:
+        docs = [d for d in yaml.safe_load_all(path.read_text()) if d]
+    except yaml.YAMLError as exc:
+        raise WorkflowError(f"{path} is not valid YAML: {exc}", "fix the YAML syntax") from None
+    runnable = [d for d in docs if isinstance(d, dict) and d.get("kind") in _KINDS]
+    if len(runnable) != 1:
+        raise WorkflowError(f"{path} holds {len(runnable)} Workflow/WorkflowTemplate documents",
+                            "give a file with exactly one")
+    return runnable[0]
+
+
+def find_template(name: str, templates_dir: Path | None) -> dict[str, Any]:
+    """The WorkflowTemplate called ``name`` in a YAML file under ``templates_dir``."""
+    if templates_dir is None or not Path(templates_dir).is_dir():
+        raise WorkflowError(f"WorkflowTemplate {name!r} cannot be looked up: no templates directory",
+                            "run from the project root (manifests/) or pass --file")
+    for path in sorted(Path(templates_dir).rglob("*.y*ml")):
+        try:
+            docs = list(yaml.safe_load_all(path.read_text()))
+        except yaml.YAMLError:
+            continue
+        for d in docs:
+            if (isinstance(d, dict) and d.get("kind") in ("WorkflowTemplate", "ClusterWorkflowTemplate")
+                    and (d.get("metadata") or {}).get("name") == name):
+                return d
+    raise WorkflowError(f"no WorkflowTemplate named {name!r} under {templates_dir}",
+                        "run `driftloop compile` or check the name")
+
+
+def _unsupported(path: str, what: str = "is not supported by the local executor") -> WorkflowError:
+    return WorkflowError(f"{path} {what}", "remove it or run the workflow on Argo (`driftloop workflow submit`)")
+
+
+def _validate(spec: Mapping[str, Any]) -> None:
+    for key in spec:
+        if key not in _SPEC:
+            raise _unsupported(f"spec.{key}")
+    if not spec.get("entrypoint"):
+        raise WorkflowError("spec.entrypoint is missing", "name the template to start with")
+    names = set()
+    for i, tmpl in enumerate(spec.get("templates") or []):
+        where = f"spec.templates[{i}]"
+        names.add(tmpl.get("name"))
+        for key in tmpl:
+            if key not in _TEMPLATE:
+                raise _unsupported(f"{where}.{key}")
+        kinds = [k for k in ("dag", "steps", "script", "container") if k in tmpl]
+        if len(kinds) != 1:
+            raise WorkflowError(f"{where} ({tmpl.get('name')}) needs exactly one of dag, steps, script, container",
+                                "fix the template")
+        kind = kinds[0]
+        if kind in ("script", "container"):
+            for key in tmpl[kind]:
+                if key not in _CONTAINER:
+                    raise _unsupported(f"{where}.{kind}.{key}")
+            for j, env in enumerate(tmpl[kind].get("env") or []):
+                if "valueFrom" in env:
+                    raise _unsupported(f"{where}.{kind}.env[{j}].valueFrom",
+                                       "(secrets/config maps) is not supported by the local executor")
+        if "podSpecPatch" in tmpl and any(w in str(tmpl["podSpecPatch"]) for w in ("command", "args", "env")):
+            raise _unsupported(f"{where}.podSpecPatch", "changes the container and cannot be applied locally")
+        if kind == "dag":
+            for key in tmpl["dag"]:
+                if key not in ("tasks", "target", "failFast"):
+                    raise _unsupported(f"{where}.dag.{key}")
+            for j, task in enumerate(tmpl["dag"].get("tasks") or []):
+                _validate_task(task, f"{where}.dag.tasks[{j}]")
+        if kind == "steps":
+            for g, group in enumerate(tmpl["steps"] or []):
+                for j, step in enumerate(group or []):
+                    _validate_task(step, f"{where}.steps[{g}][{j}]", steps=True)
+        for io in ("inputs", "outputs"):
+            for j, art in enumerate((tmpl.get(io) or {}).get("artifacts") or []):
+                for key in art:
+                    if key not in ("name", "path", "s3", "archive", "optional", "from", "raw", "mode",
+                                   "globalName", "recurseMode", "archiveLogs", "deleted", "artifactGC"):
+                        raise _unsupported(f"{where}.{io}.artifacts[{j}].{key}")
+            for j, par in enumerate((tmpl.get(io) or {}).get("parameters") or []):
+                for key in (par.get("valueFrom") or {}):
+                    if key not in ("path", "parameter", "expression", "default"):
+                        raise _unsupported(f"{where}.{io}.parameters[{j}].valueFrom.{key}")
+    for field in ("entrypoint", "onExit"):
+        if spec.get(field) and spec[field] not in names:
+            raise WorkflowError(f"spec.{field}: no template named {spec[field]!r}", "fix the template name")
+
+
+def _validate_task(task: Mapping[str, Any], where: str, steps: bool = False) -> None:
+    for key in task:
+        if key not in _TASK or (steps and key in ("depends", "dependencies")):
+            raise _unsupported(f"{where}.{key}")
+    if not task.get("template") and not task.get("templateRef"):
+        raise WorkflowError(f"{where} ({task.get('name')}) names no template", "set 'template'")

@@ -1,0 +1,119 @@
+"""A leaf node: stage input artifacts, run the process, collect ``outputs`` (result, parameters, artifacts)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+
+from driftloop.errors import WorkflowError
+from driftloop.executor import artifacts as arts
+from driftloop.executor.naming import pod_name
+from driftloop.executor.result import NodeResult
+from driftloop.executor.runner import run_process, sandbox_path
+from driftloop.executor.template import render, render_obj
+
+if TYPE_CHECKING:
+    from driftloop.executor.engine import Run
+
+__all__ = ["run_pod"]
+
+
+def run_pod(run: Run, tmpl: Mapping[str, Any], node: NodeResult, scope: dict[str, str],
+            in_artifacts: Mapping[str, Mapping[str, Any]], timeout: float | None) -> None:
+    """Run ``tmpl`` (script or container) for ``node``; sets the node's phase, message and outputs."""
+    kind = "script" if "script" in tmpl else "container"
+    name = str(tmpl["name"])
+    node.pod_name = pod_name(run.name, node.name, name)
+    scope = {**scope, "pod.name": node.pod_name}
+    outputs = tmpl.get("outputs") or {}
+    out_params = [render_obj(p, scope) for p in outputs.get("parameters") or []]
+    out_arts = [render_obj(a, scope) for a in outputs.get("artifacts") or []]
+    for p in out_params:
+        if (p.get("valueFrom") or {}).get("path"):
+            scope[f"outputs.parameters.{p['name']}.path"] = p["valueFrom"]["path"]
+    for a in out_arts:
+        if a.get("path"):
+            scope[f"outputs.artifacts.{a['name']}.path"] = a["path"]
+    spec = render_obj(dict(tmpl[kind]), scope)
+    run.note_image(spec.get("image"))
+    sandbox = run.sandbox_root / node.pod_name
+    declared = [str(p["valueFrom"]["path"]) for p in out_params if (p.get("valueFrom") or {}).get("path")]
+    declared += [str(a["path"]) for a in out_arts if a.get("path")]
+    for art in (tmpl.get("inputs") or {}).get("artifacts") or []:
+        art = render_obj(art, scope)
+        if art.get("path"):
+            declared.append(str(art["path"]))
+        _stage_input(run, art, in_artifacts.get(art["name"]), sandbox)
+    log = run.logs_dir / f"{node.pod_name}.log"
+    node.log = str(log)
+    outcome = run_process(kind, spec, declared, sandbox, log, timeout, env_extra={})
+    node.exit_code = outcome.exit_code
+    if outcome.error:
+        node.phase, node.message = "Error", outcome.error
+        return
+    node.result = outcome.stdout.strip()
+    if outcome.timed_out:
+        node.phase, node.message = "Failed", "Pod was active on the node longer than the specified deadline"
+    elif outcome.exit_code:
+        node.phase, node.message = "Failed", f"Error (exit code {outcome.exit_code})"
+    else:
+        node.phase = "Succeeded"
+    for p in out_params:
+        _collect_param(node, p, sandbox, run)
+    for a in out_arts:
+        try:
+            key_prefix = render(arts.DEFAULT_KEY_FORMAT, {**run.globals, "pod.name": node.pod_name})
+            local = sandbox_path(sandbox, str(a.get("path", "")))
+            record = arts.upload(run.store(), a, local, key_prefix) if a.get("path") else {}
+        except WorkflowError as exc:
+            if node.phase == "Succeeded":
+                node.phase, node.message = "Error", exc.message
+            continue
+        if record:
+            node.artifacts.append(record)
+
+
+def _collect_param(node: NodeResult, p: Mapping[str, Any], sandbox: Any, run: Run) -> None:
+    vf = p.get("valueFrom") or {}
+    value: str | None = None
+    if vf.get("path"):
+        local = sandbox_path(sandbox, str(vf["path"]))
+        if local.is_file():
+            value = local.read_text(errors="replace").strip()
+        elif local.is_dir():
+            value = json.dumps(sorted(f.name for f in local.iterdir()))
+    elif "value" in p:
+        value = str(p["value"])
+    if value is None and "default" in vf:
+        value = str(vf["default"])
+    if value is None:
+        if node.phase == "Succeeded":
+            node.phase = "Error"
+            node.message = f"cannot save parameter {p['name']}: {vf.get('path')} was not written"
+        return
+    node.parameters[str(p["name"])] = value
+    if p.get("globalName"):
+        run.globals[f"workflow.outputs.parameters.{p['globalName']}"] = value
+
+
+def _stage_input(run: Run, art: Mapping[str, Any], given: Mapping[str, Any] | None, sandbox: Any) -> None:
+    source = dict(art)
+    if given:
+        source.update(given)
+    path = art.get("path")
+    if not path:
+        raise WorkflowError(f"input artifact {art['name']!r} has no path", "set the path to put it at")
+    local = sandbox_path(sandbox, str(path))
+    local.parent.mkdir(parents=True, exist_ok=True)
+    if "raw" in source:
+        local.write_text(str((source["raw"] or {}).get("data", "")))
+        return
+    key = (source.get("s3") or {}).get("key")
+    if key:
+        arts.download(run.store(), str(key), local)
+        return
+    if art.get("optional"):
+        return
+    raise WorkflowError(f"input artifact {art['name']!r} has no source",
+                        "pass it with `from:`, an `s3.key` or `raw.data`")

@@ -1,0 +1,108 @@
+"""What a run produced: one :class:`NodeResult` per Argo node and the :class:`WorkflowResult`."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+__all__ = ["NodeResult", "WorkflowResult"]
+
+
+@dataclass
+class NodeResult:
+    """A node as Argo would show it in ``status.nodes`` (names follow Argo's scheme)."""
+
+    name: str
+    display_name: str
+    type: str  # Pod | DAG | Steps | StepGroup | TaskGroup | Retry | Skipped
+    template_name: str | None
+    phase: str = "Pending"  # Pending | Running | Succeeded | Failed | Error | Skipped | Omitted
+    message: str = ""
+    started: float | None = None
+    finished: float | None = None
+    result: str | None = None
+    parameters: dict[str, str] = field(default_factory=dict)
+    artifacts: list[dict[str, Any]] = field(default_factory=list)
+    exit_code: int | None = None
+    pod_name: str | None = None
+    log: str | None = None
+    children: list[str] = field(default_factory=list)
+
+    @property
+    def outputs(self) -> dict[str, Any]:
+        return {"result": self.result, "parameters": dict(self.parameters)}
+
+    def to_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["displayName"] = data.pop("display_name")
+        data["templateName"] = data.pop("template_name")
+        data["exitCode"] = data.pop("exit_code")
+        data["podName"] = data.pop("pod_name")
+        data["outputs"] = {**self.outputs, "artifacts": data.pop("artifacts")}
+        data.pop("result")
+        data.pop("parameters")
+        return data
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> NodeResult:
+        outputs = data.get("outputs") or {}
+        return cls(
+            name=data["name"], display_name=data["displayName"], type=data["type"],
+            template_name=data.get("templateName"), phase=data["phase"], message=data.get("message", ""),
+            started=data.get("started"), finished=data.get("finished"), result=outputs.get("result"),
+            parameters=dict(outputs.get("parameters") or {}), artifacts=list(outputs.get("artifacts") or []),
+            exit_code=data.get("exitCode"), pod_name=data.get("podName"), log=data.get("log"),
+            children=list(data.get("children") or []),
+        )
+
+
+@dataclass
+class WorkflowResult:
+    """The outcome of :func:`driftloop.executor.run_workflow`."""
+
+    name: str
+    uid: str
+    phase: str  # Succeeded | Failed | Error
+    nodes: list[NodeResult]
+    message: str = ""
+    started: float | None = None
+    finished: float | None = None
+    parameters: dict[str, str] = field(default_factory=dict)
+    record_path: str | None = None
+
+    def node(self, display_name: str) -> NodeResult:
+        """The first node with this display name (a task or step name)."""
+        for n in self.nodes:
+            if n.display_name == display_name:
+                return n
+        raise KeyError(display_name)
+
+    def to_json(self) -> dict[str, Any]:
+        """``{phase, nodes: [{name, displayName, phase, outputs: {result, parameters}}]}`` (+ a few extras)."""
+        return {
+            "name": self.name,
+            "phase": self.phase,
+            "message": self.message,
+            "nodes": [
+                {"name": n.name, "displayName": n.display_name, "type": n.type, "phase": n.phase,
+                 "message": n.message, "outputs": n.outputs}
+                for n in self.nodes
+            ],
+        }
+
+    def to_record(self) -> dict[str, Any]:
+        """Everything, for the run record under ``<data_dir>/runs/<name>/run.json``."""
+        return {"name": self.name, "uid": self.uid, "phase": self.phase, "message": self.message,
+                "started": self.started, "finished": self.finished, "parameters": self.parameters,
+                "nodes": [n.to_dict() for n in self.nodes]}
+
+    @classmethod
+    def from_record(cls, data: dict[str, Any]) -> WorkflowResult:
+        return cls(name=data["name"], uid=data["uid"], phase=data["phase"], message=data.get("message", ""),
+                   started=data.get("started"), finished=data.get("finished"),
+                   parameters=dict(data.get("parameters") or {}),
+                   nodes=[NodeResult.from_dict(n) for n in data.get("nodes") or []])
+
+    def dumps(self) -> str:
+        return json.dumps(self.to_json(), indent=2)

@@ -1,0 +1,141 @@
+"""Run one leaf node (a ``script`` or ``container`` template) as a host process.
+
+How a pod is mapped onto this machine:
+
+* ``container``: ``command + args`` run on the host; the image is ignored (the engine says so once).
+* ``script``: ``source`` is written to a file and run as ``command + args + [file]``, as Argo does with
+  ``/argo/staging/script``.
+* Hera runner steps (args ``-m hera.workflows.runner``) run through :mod:`driftloop.executor.hera_shim`,
+  which calls Hera's runner with its absolute paths mapped into the sandbox.
+* ``python`` / ``python3`` run with this interpreter (``sys.executable``), so the project's code and Hera are
+  importable and start-up is fast.
+* Absolute paths a template declares (output parameter ``valueFrom.path``, artifact ``path``, Hera's
+  outputs directory) are **rewritten** to ``<sandbox>/<path>`` in the command, args, source and env before
+  the process starts, so two nodes never share ``/tmp/out.txt``. ``DRIFTLOOP_SANDBOX`` holds the sandbox
+  root. A path a step computes at run time (not written literally in the template) is not rewritten.
+* ``activeDeadlineSeconds``: the process runs in its own session; on timeout the whole process group is
+  killed.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+__all__ = ["ProcessOutcome", "is_hera_runner", "run_process", "sandbox_path"]
+
+HERA_OUTPUTS_DEFAULT = "/tmp/hera-outputs"
+_PY = {"python", "python3", sys.executable}
+
+
+@dataclass
+class ProcessOutcome:
+    """How a process ended."""
+
+    exit_code: int | None
+    stdout: str
+    timed_out: bool
+    duration: float
+    error: str | None = None  # the process could not be started
+
+
+def sandbox_path(root: Path, path: str) -> Path:
+    """Where the absolute pod path ``path`` lives for this node."""
+    return root / path.lstrip("/")
+
+
+def is_hera_runner(args: Sequence[str]) -> bool:
+    """Whether ``args`` start Hera's runner module (``-m hera.workflows.runner``)."""
+    return any(a == "-m" and b == "hera.workflows.runner" for a, b in zip(args, args[1:], strict=False))
+
+
+def _rewrite(value: str, mapping: Sequence[tuple[str, str]]) -> str:
+    for old, new in mapping:
+        value = value.replace(old, new)
+    return value
+
+
+def run_process(kind: str, spec: Mapping[str, Any], declared_paths: Sequence[str], sandbox: Path,
+                log_file: Path, timeout: float | None, env_extra: Mapping[str, str]) -> ProcessOutcome:
+    """Run a rendered ``script``/``container`` spec; stdout and stderr go to ``log_file``."""
+    sandbox.mkdir(parents=True, exist_ok=True)
+    command = [str(c) for c in spec.get("command") or []]
+    args = [str(a) for a in spec.get("args") or []]
+    env_spec = {str(e["name"]): str(e.get("value", "")) for e in spec.get("env") or []}
+    hera = is_hera_runner(args)
+    paths = list(declared_paths)
+    if hera:
+        paths.append(env_spec.get("hera__outputs_directory", HERA_OUTPUTS_DEFAULT))
+    mapping = sorted({(p, str(sandbox_path(sandbox, p))) for p in paths if p.startswith("/")},
+                     key=lambda m: -len(m[0]))
+    command = [_rewrite(c, mapping) for c in command]
+    args = [_rewrite(a, mapping) for a in args]
+    env = dict(os.environ)
+    env.update({k: _rewrite(v, mapping) for k, v in env_spec.items()})
+    env.update(env_extra)
+    env["DRIFTLOOP_SANDBOX"] = str(sandbox)
+    env["DRIFTLOOP_OUTPUTS_DIR"] = str(sandbox)
+    if hera:
+        env.setdefault("hera__outputs_directory", str(sandbox_path(sandbox, HERA_OUTPUTS_DEFAULT)))
+        i = next(i for i, (a, b) in enumerate(zip(args, args[1:], strict=False))
+                 if a == "-m" and b == "hera.workflows.runner")
+        args[i + 1] = "driftloop.executor.hera_shim"
+        cwd = os.getcwd()
+        env["PYTHONPATH"] = os.pathsep.join(p for p in (cwd, env.get("PYTHONPATH", "")) if p)
+    if kind == "script":
+        script = sandbox / ".driftloop-script"
+        script.write_text(_rewrite(str(spec.get("source") or ""), mapping))
+        args = [*args, str(script)]
+    argv = [*command, *args]
+    if not argv:
+        return ProcessOutcome(None, "", False, 0.0, error="the container has no command; the image entrypoint "
+                                                          "cannot run locally")
+    if argv[0] in _PY:
+        argv[0] = sys.executable
+    for p in paths:  # parents of declared outputs exist in a pod's image (/tmp); create them here
+        if p.startswith("/"):
+            sandbox_path(sandbox, p).parent.mkdir(parents=True, exist_ok=True)
+    workdir = spec.get("workingDir")
+    cwd_run = str(sandbox_path(sandbox, workdir)) if workdir else None
+    if cwd_run:
+        Path(cwd_run).mkdir(parents=True, exist_ok=True)
+    start = time.monotonic()
+    out_path = log_file.with_suffix(".stdout")
+    log_file.parent.mkdir(parents=True, exist_ok=True)
+    with open(out_path, "wb") as out, open(log_file, "ab") as err:
+        try:
+            proc = subprocess.Popen(argv, stdout=out, stderr=err, stdin=subprocess.DEVNULL, env=env,
+                                    cwd=cwd_run, start_new_session=True)
+        except OSError as exc:
+            return ProcessOutcome(None, "", False, 0.0, error=f"cannot start {argv[0]!r}: {exc.strerror}")
+        timed_out = False
+        try:
+            code: int | None = proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            timed_out = True
+            _kill_tree(proc)
+            code = proc.returncode
+    stdout = out_path.read_text(errors="replace")
+    with open(log_file, "a") as log:
+        log.write(stdout)
+    out_path.unlink()
+    return ProcessOutcome(code, stdout, timed_out, time.monotonic() - start)
+
+
+def _kill_tree(proc: subprocess.Popen[bytes]) -> None:
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(proc.pid, signal.SIGTERM)
+    try:
+        proc.wait(timeout=2)
+    except subprocess.TimeoutExpired:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
