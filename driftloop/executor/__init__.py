@@ -133,6 +133,10 @@ def run_workflow(doc_or_path: Mapping[str, Any] | str | Path, parameters: Mappin
     return result
 
 
+def _rfc3339(ts: float | None) -> str | None:
+    return None if ts is None else time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(ts))
+
+
 def _run_main(run: Run, spec: Mapping[str, Any], values: Mapping[str, str], result: WorkflowResult) -> None:
     if spec.get("activeDeadlineSeconds") is not None:
         run.deadline = time.monotonic() + parse_duration(spec["activeDeadlineSeconds"],
@@ -144,7 +148,7 @@ def _run_main(run: Run, spec: Mapping[str, Any], values: Mapping[str, str], resu
         phase, message = "Failed", "Max duration limit exceeded"
     run.deadline = None  # the exit handler runs after a deadline, as on Argo
     failures = [{"displayName": n.display_name, "message": n.message, "templateName": n.template_name,
-                 "phase": n.phase, "podName": n.pod_name, "finishedAt": n.finished}
+                 "phase": n.phase, "podName": n.pod_name, "finishedAt": _rfc3339(n.finished)}
                 for n in run.nodes if n.type == "Pod" and n.phase in ("Failed", "Error")]
     run.globals.update({"workflow.status": phase, "workflow.failures": json.dumps(failures),
                         "workflow.duration": f"{time.time() - (result.started or 0):.3f}"})
