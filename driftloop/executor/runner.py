@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -58,9 +59,12 @@ def is_hera_runner(args: Sequence[str]) -> bool:
 
 
 def _rewrite(value: str, mapping: Sequence[tuple[str, str]]) -> str:
-    for old, new in mapping:
-        value = value.replace(old, new)
-    return value
+    """Replace each declared path in one pass, only where it is a whole path (or a prefix of one)."""
+    if not mapping:
+        return value
+    table = dict(mapping)
+    pattern = re.compile(r"(?<![\w./-])(" + "|".join(re.escape(old) for old, _ in mapping) + r")(?![\w.-])")
+    return pattern.sub(lambda m: table[m.group(1)], value)
 
 
 def run_process(kind: str, spec: Mapping[str, Any], declared_paths: Sequence[str], sandbox: Path,
