@@ -1,0 +1,198 @@
+"""``driftloop monitor``: run a drift check of one model's current window against its reference.
+
+Exit codes: 0 the check completed (also when drift was found, unless ``--fail-on-drift``: then 3);
+2 bad usage or input (including a window that fails the data-quality checks — its event is still
+published); 1 a runtime failure (Kafka / S3 unreachable).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import typer
+
+from driftloop.cli._common import console, settings_from
+from driftloop.errors import DataError, UsageError
+
+if TYPE_CHECKING:
+    from driftloop.config import Settings
+    from monitors import MonitorDefinition, ReferenceProfile
+
+__all__ = ["app"]
+
+app = typer.Typer(
+    help="Drift monitors: check a model's current data against its reference.", no_args_is_help=True
+)
+
+EXIT_DRIFT = 3
+
+
+def _definition(model: str, path: Path | None) -> MonitorDefinition:
+    from pydantic import ValidationError
+
+    from monitors import MonitorDefinition
+
+    if path is None:
+        try:
+            return MonitorDefinition(model=model)
+        except ValidationError:
+            raise UsageError(
+                f"--model {model!r} is not a valid model name", "use lowercase RFC 1123 (a-z, 0-9, -)"
+            ) from None
+    if not path.is_file():
+        raise UsageError(f"{path}: no such file", "pass a monitor definition (YAML or JSON)")
+    import yaml
+
+    try:
+        raw = yaml.safe_load(path.read_text()) or {}
+        return MonitorDefinition.model_validate({"model": model, **raw})
+    except (yaml.YAMLError, ValidationError) as exc:
+        first = str(exc).splitlines()[0:3]
+        raise UsageError(f"{path}: invalid monitor definition: {' '.join(first)}", "fix the file") from None
+
+
+def _read_bytes(uri: str, settings: Settings) -> bytes:
+    if uri.startswith("s3://"):
+        from driftloop.s3 import S3Store, parse_s3_uri
+
+        bucket, key = parse_s3_uri(uri)
+        try:
+            return S3Store(settings, bucket=bucket).get_bytes(key)
+        except KeyError:
+            raise DataError(f"{uri} does not exist", "check the bucket and key") from None
+    path = Path(uri)
+    if not path.is_file():
+        raise UsageError(f"{uri}: no such file", "pass an existing reference file or s3:// URI")
+    return path.read_bytes()
+
+
+def _reference(
+    uri: str | None, model: str, definition: MonitorDefinition, settings: Settings
+) -> ReferenceProfile:
+    """A profile from ``--reference`` (a stored profile or a CSV/Parquet table to build one from), or the
+    registered champion's profile at ``models/<model>/<version>/reference_profile.bin``."""
+    from monitors import ReferenceProfile, build_profile
+    from monitors.profile import MAGIC
+    from monitors.window import load_table
+
+    if uri is None:
+        return _registered_profile(model, settings)
+    raw = _read_bytes(uri, settings)
+    if raw.startswith(MAGIC):
+        return ReferenceProfile.from_bytes(raw)
+    return build_profile(load_table(uri, settings), definition)
+
+
+def _registered_profile(model: str, settings: Settings) -> ReferenceProfile:
+    from driftloop.s3 import S3Store
+    from monitors import ReferenceProfile
+
+    store = S3Store(settings)
+    pointer = store.get_pointer(f"models/{model}/champion")
+    version = (pointer or {}).get("version")
+    if version is None:
+        raise UsageError(f"model {model!r} has no registered champion", "pass --reference PATH|s3://...")
+    key = f"models/{model}/{version}/reference_profile.bin"
+    try:
+        return ReferenceProfile.from_bytes(store.get_bytes(key))
+    except KeyError:
+        raise DataError(
+            f"{store.uri(key)} is missing", "rebuild the model version's reference profile"
+        ) from None
+
+
+def _print(result: Any, event_id: str) -> None:
+    from rich.table import Table
+
+    table = Table(
+        title=f"{result.model} (version {result.model_version}): "
+        f"{result.current_rows} rows vs {result.reference_rows} reference rows"
+    )
+    for col in ("column", "kind", "test", "score", "threshold", "drifted"):
+        table.add_column(col)
+    for name, c in result.columns.items():
+        label = name if c.role == "feature" else f"{name} ({c.role})"
+        table.add_row(
+            label, c.kind, c.test, f"{c.score:.4g}", f"{c.threshold:g}", "[red]yes[/]" if c.drifted else "no"
+        )
+    if result.columns:
+        console.print(table)
+    for p in result.quality:
+        console.print(f"[{'red' if p.severity == 'error' else 'yellow'}]{p.severity}[/]: {p.message}")
+    verdict = {
+        "drift": "[red]dataset drift[/]",
+        "ok": "[green]no dataset drift[/]",
+        "quality": "[red]data-quality problem[/]",
+    }
+    console.print(
+        f"{verdict[result.status]}: {result.number_of_drifted_columns}/{result.number_of_columns} "
+        f"columns drifted (share {result.drift_share:.2f}, threshold {result.drift_share_threshold}) "
+        f"in {result.duration_s:.3f}s "
+        f"· event {event_id}"
+    )
+
+
+@app.command("run")
+def run(
+    ctx: typer.Context,
+    model: str = typer.Option(..., "--model", "-m", help="model name (the event subject)"),
+    reference: str | None = typer.Option(
+        None,
+        "--reference",
+        help="reference table (CSV/Parquet) or stored profile, path or s3://; "
+        "default: the registered champion's profile",
+    ),
+    current: str = typer.Option(
+        ..., "--current", help="current window: path, s3://..., or kafka (inference log)"
+    ),
+    last: int | None = typer.Option(None, "--last", min=1, help="with --current kafka: the last N records"),
+    minutes: float | None = typer.Option(
+        None, "--minutes", min=0.0, help="with --current kafka: the last T minutes"
+    ),
+    definition_file: Path | None = typer.Option(None, "--definition", help="monitor definition (YAML/JSON)"),
+    publish: bool = typer.Option(True, "--publish/--no-publish", help="publish the event to the drift topic"),
+    report: Path | None = typer.Option(None, "--report", help="also write the Evidently HTML report here"),
+    as_json: bool = typer.Option(False, "--json", help="print the result as JSON"),
+    fail_on_drift: bool = typer.Option(
+        False, "--fail-on-drift", help=f"exit {EXIT_DRIFT} when drift is found"
+    ),
+) -> None:
+    """Check a model's current window for drift (Evidently's stattests) and publish a CloudEvent."""
+    from monitors import run_check
+    from monitors.metrics import metrics
+    from monitors.window import load_window
+
+    settings = settings_from(ctx)
+    definition = _definition(model, definition_file)
+    profile = _reference(reference, model, definition, settings)
+    if definition_file is None:
+        definition = profile.definition.model_copy(update={"model": model})
+    window, info = load_window(current, settings, model=model, last=last, minutes=minutes)
+    result = run_check(profile, window, definition, window=info)
+    metrics().record(result)
+    if report is not None:
+        from monitors.report import render_report
+
+        report.write_text(render_report(profile, window))
+    report_uri: str | None = str(report.resolve()) if report is not None else None
+    if publish and result.status != "ok":
+        from monitors.publish import upload_report
+
+        report_uri = upload_report(settings, profile, window, result)
+    event = result.to_event(report_uri=report_uri)
+    if publish:
+        from monitors.publish import publish_event
+
+        publish_event(settings, event)
+    if as_json:
+        out = {**result.to_dict(), "event_id": event.id, "event_type": event.type, "published": publish}
+        typer.echo(json.dumps(out, indent=2, default=str))
+    else:
+        _print(result, event.id)
+    if result.status == "quality":
+        first = next(p for p in result.quality if p.severity == "error")
+        raise DataError(f"the window failed data-quality checks: {first.message}", "fix the input data")
+    if fail_on_drift and result.dataset_drift:
+        raise typer.Exit(EXIT_DRIFT)

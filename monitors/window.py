@@ -1,0 +1,176 @@
+"""Loading the current window: CSV / Parquet (local or ``s3://``) or the tail of the inference-log topic.
+
+Inference-log records (JSON, one per Kafka message) are accepted in these shapes::
+
+    {"model": "credit", "model_version": "3", "features": {"age": 41, ...}, "prediction": 1,
+     "timestamp": 1732500000000, "request_id": "..."}                       # one prediction
+    {"model": "credit", "features": [{...}, {...}], "predictions": [1, 0]}  # a batch
+    {"age": 41, ..., "prediction": 1}                                       # flat columns
+
+Records of other models are skipped; metadata fields (model, version, ids, timestamps, latency) are not
+columns of the window.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from driftloop.errors import DataError, UsageError
+from monitors.check import WindowInfo
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from driftloop.config import Settings
+
+__all__ = ["frame_from_records", "load_table", "load_window"]
+
+log = logging.getLogger("driftloop.monitor")
+
+_META = {
+    "model",
+    "model_version",
+    "version",
+    "request_id",
+    "timestamp",
+    "ts",
+    "latency_ms",
+    "latency_s",
+    "id",
+}
+
+
+def _read_table(data: bytes | Path, name: str) -> pd.DataFrame:
+    import io
+
+    import pandas as pd
+
+    src: Any = io.BytesIO(data) if isinstance(data, bytes) else data
+    lower = name.lower()
+    try:
+        if lower.endswith((".parquet", ".pq")):
+            return pd.read_parquet(src)
+        if lower.endswith((".csv", ".csv.gz", ".txt")):
+            return pd.read_csv(src)
+    except (ValueError, OSError, pd.errors.ParserError) as exc:
+        raise DataError(f"cannot read {name}: {exc}", "pass a valid CSV or Parquet file") from None
+    raise UsageError(f"{name}: unknown table format", "use a .csv or .parquet file")
+
+
+def load_table(uri: str, settings: Settings | None = None) -> pd.DataFrame:
+    """Read a CSV / Parquet table from a local path or ``s3://bucket/key``."""
+    if uri.startswith("s3://"):
+        from driftloop.s3 import S3Store, parse_s3_uri
+
+        if settings is None:
+            raise UsageError(f"{uri}: reading from S3 needs settings")
+        bucket, key = parse_s3_uri(uri)
+        try:
+            data = S3Store(settings, bucket=bucket).get_bytes(key)
+        except KeyError:
+            raise DataError(f"{uri} does not exist", "check the bucket and key") from None
+        return _read_table(data, key)
+    path = Path(uri)
+    if not path.is_file():
+        raise UsageError(f"{uri}: no such file", "pass an existing CSV / Parquet file or an s3:// URI")
+    return _read_table(path, path.name)
+
+
+def frame_from_records(values: list[dict[str, Any]], model: str | None = None) -> pd.DataFrame:
+    """Flatten inference-log records (see the module docstring) into one row per prediction."""
+    import pandas as pd
+
+    rows: list[dict[str, Any]] = []
+    for rec in values:
+        if model is not None and rec.get("model", model) != model:
+            continue
+        feats = rec.get("features")
+        if feats is None:
+            rows.append({k: v for k, v in rec.items() if k not in _META})
+            continue
+        preds = rec.get("predictions", rec.get("prediction"))
+        if isinstance(feats, dict):
+            feats, preds = [feats], [preds]
+        elif not isinstance(preds, list):
+            preds = [preds] * len(feats)
+        for f, p in zip(feats, preds, strict=False):
+            rows.append({**f, "prediction": p} if p is not None else dict(f))
+    return pd.DataFrame.from_records(rows)
+
+
+def load_window(
+    current: str,
+    settings: Settings | None = None,
+    *,
+    model: str | None = None,
+    last: int | None = None,
+    minutes: float | None = None,
+    topic: str | None = None,
+) -> tuple[pd.DataFrame, WindowInfo]:
+    """Load the current window named by ``current``: a path, an ``s3://`` URI, or ``kafka`` /
+    ``kafka://<topic>`` (the inference log: the last ``last`` records and/or the last ``minutes``)."""
+    if current == "kafka" or current.startswith("kafka://"):
+        if settings is None:
+            raise UsageError("reading the inference log needs settings")
+        name = (
+            current.removeprefix("kafka://")
+            if current != "kafka"
+            else (topic or settings.topics.inference_log)
+        )
+        return _from_kafka(settings, name, model, last, minutes)
+    if last is not None or minutes is not None:
+        raise UsageError("--last / --minutes apply only to --current kafka", "drop them for a file window")
+    return load_table(current, settings), WindowInfo(source=current)
+
+
+def _iso(ms: int) -> str:
+    return datetime.fromtimestamp(ms / 1000, UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def _from_kafka(
+    settings: Settings, topic: str, model: str | None, last: int | None, minutes: float | None
+) -> tuple[pd.DataFrame, WindowInfo]:
+    from driftloop.kafka import read_recent
+
+    if last is None and minutes is None:
+        raise UsageError(
+            "--current kafka needs --last N and/or --minutes T", "say how much of the log to check"
+        )
+    since = int((time.time() - minutes * 60) * 1000) if minutes is not None else None
+    records = read_recent(settings, topic, max_records=last, since_ms=since)
+    values: list[dict[str, Any]] = []
+    bad = 0
+    for rec in records:
+        try:
+            value = json.loads(rec.value)
+        except (json.JSONDecodeError, UnicodeDecodeError):
+            bad += 1
+            continue
+        if isinstance(value, dict):
+            values.append(value)
+        else:
+            bad += 1
+    if records and not values:
+        raise DataError(
+            f"none of the {len(records)} records on {topic!r} is a JSON object",
+            "log predictions as JSON objects (see monitors/window.py)",
+        )
+    if bad:
+        log.warning("skipped %d inference-log records on %s that are not JSON objects", bad, topic)
+    frame = frame_from_records(values, model)
+    offsets: dict[str, list[int]] = {}
+    for rec in records:
+        lo_hi = offsets.setdefault(str(rec.partition), [rec.offset, rec.offset])
+        lo_hi[0], lo_hi[1] = min(lo_hi[0], rec.offset), max(lo_hi[1], rec.offset)
+    info = WindowInfo(
+        source=f"kafka://{topic}",
+        start=_iso(records[0].timestamp_ms) if records else None,
+        end=_iso(records[-1].timestamp_ms) if records else None,
+        offsets=offsets or None,
+    )
+    return frame, info
