@@ -1,0 +1,55 @@
+"""`driftloop workflow run`: run a compiled workflow on this machine with the local executor."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from driftloop.cli._common import console, err_console, parse_assignments, settings_from
+from driftloop.errors import UsageError
+
+app = typer.Typer(help="Run Argo workflows locally (compiled YAML from manifests/ or any file).",
+                  no_args_is_help=True)
+
+_STYLE = {"Running": "cyan", "Succeeded": "green", "Failed": "red", "Error": "red", "Skipped": "yellow",
+          "Omitted": "yellow"}
+
+
+@app.command("run")
+def run(
+    ctx: typer.Context,
+    name: Annotated[str | None, typer.Argument(help="WorkflowTemplate name, looked up under manifests/")] = None,
+    file: Annotated[Path | None, typer.Option("--file", "-f", help="a Workflow / WorkflowTemplate YAML")] = None,
+    param: Annotated[list[str] | None, typer.Option("--param", "-p", help="workflow parameter key=value")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="print {phase, nodes} as JSON on stdout")] = False,
+    templates_dir: Annotated[Path | None, typer.Option(help="where to look up template names")] = None,
+) -> None:
+    """Run NAME (or --file PATH) to completion; exit 0 when it Succeeded, 1 otherwise."""
+    from driftloop.executor import model, run_workflow
+    from driftloop.executor.result import NodeResult
+
+    if (name is None) == (file is None):
+        raise UsageError("give a template NAME or --file PATH (one of them)",
+                         "e.g. `driftloop workflow run driftloop-retrain -p model=iris`")
+    settings = settings_from(ctx)
+    tdir = templates_dir or Path(getattr(settings, "manifests_dir", "manifests"))
+    params = parse_assignments(list(param or []), "-p")
+    doc = file if file is not None else model.find_template(str(name), tdir)
+
+    def on_event(node: NodeResult) -> None:
+        if node.type in ("StepGroup",) or (node.phase == "Running" and node.type != "Pod"):
+            return
+        style = _STYLE.get(node.phase, "white")
+        extra = f" — {node.message}" if node.message and node.phase != "Succeeded" else ""
+        err_console.print(f"[{style}]{node.phase:<9}[/] {node.name}{extra}", highlight=False, soft_wrap=True)
+
+    result = run_workflow(doc, params, settings, templates_dir=tdir, on_event=on_event)
+    if as_json:
+        console.print_json(json.dumps(result.to_json()))
+    style = _STYLE.get(result.phase, "white")
+    err_console.print(f"[{style}]{result.name} {result.phase}[/]" + (f": {result.message}" if result.message else "")
+                      + f" (record: {result.record_path})", highlight=False, soft_wrap=True)
+    raise typer.Exit(0 if result.phase == "Succeeded" else 1)
