@@ -12,7 +12,6 @@ import sys
 import traceback
 from pathlib import Path
 
-import click
 import typer
 
 from driftloop import __version__
@@ -79,12 +78,16 @@ def main(argv: list[str] | None = None) -> None:
             traceback.print_exc()
         err_console.print(f"error: {exc}", markup=False, highlight=False, soft_wrap=True)
         sys.exit(exc.exit_code)
-    except click.exceptions.Exit as exc:
+    except typer.Exit as exc:
         sys.exit(exc.exit_code)
-    except click.ClickException as exc:
-        exc.show()
-        sys.exit(exc.exit_code)
-    except (KeyboardInterrupt, click.exceptions.Abort):
+    except typer.TyperException as exc:  # typer's (vendored click) usage errors: exit 2
+        show = getattr(exc, "show", None)
+        if show is not None:
+            show()
+        else:
+            err_console.print(f"error: {exc}", markup=False)
+        sys.exit(getattr(exc, "exit_code", 2))
+    except (KeyboardInterrupt, typer.Abort):
         err_console.print("interrupted")
         sys.exit(130)
     sys.exit(result if isinstance(result, int) else 0)

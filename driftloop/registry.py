@@ -1,0 +1,266 @@
+"""The model registry on S3.
+
+Layout under ``<prefix>/<model>/`` (prefix ``models`` by default)::
+
+    v1/model.joblib            the model file
+    v1/metadata.json           version, sha256 of model.joblib, metrics, lineage, data snapshots, records
+    v1/reference_profile.bin   the monitors' reference profile of the training data
+    aliases/champion.json      pointer {"version": "v1", ...} — replaced in one PUT (atomic for readers)
+    aliases/canary.json
+    history.json               alias changes, newest last (promote / rollback read it)
+
+The sha256 in ``metadata.json`` is checked before any model bytes are handed out, so a tampered or
+truncated model file is refused, never loaded.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import re
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from driftloop.errors import DataError, IntegrityError, UsageError
+from driftloop.s3 import S3Store
+
+__all__ = ["ALIASES", "ModelVersion", "Registry"]
+
+ALIASES = ("champion", "canary")
+MODEL_FILE = "model.joblib"
+PROFILE_FILE = "reference_profile.bin"
+_NAME = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
+_VERSION = re.compile(r"^v(\d+)$")
+
+
+def check_model_name(model: str) -> str:
+    """Model names become Kubernetes label values and resource names: RFC 1123 labels."""
+    if not _NAME.match(model):
+        raise UsageError(
+            f"model name {model!r} is not a valid name",
+            "use lowercase letters, digits and '-', at most 63 characters (RFC 1123)",
+        )
+    return model
+
+
+@dataclass
+class ModelVersion:
+    model: str
+    version: str
+    sha256: str
+    metrics: dict[str, Any] = field(default_factory=dict)
+    lineage: dict[str, Any] = field(default_factory=dict)
+    data_snapshots: list[str] = field(default_factory=list)
+    created_at: float = 0.0
+    files: list[str] = field(default_factory=list)
+    records: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def number(self) -> int:
+        m = _VERSION.match(self.version)
+        return int(m.group(1)) if m else 0
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "model": self.model,
+            "version": self.version,
+            "sha256": self.sha256,
+            "metrics": self.metrics,
+            "lineage": self.lineage,
+            "data_snapshots": self.data_snapshots,
+            "created_at": self.created_at,
+            "files": self.files,
+            "records": self.records,
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> ModelVersion:
+        return cls(**{k: data[k] for k in cls.__dataclass_fields__ if k in data})
+
+
+class Registry:
+    def __init__(self, store: S3Store, prefix: str = "models") -> None:
+        self.store = store
+        self.prefix = prefix.strip("/")
+
+    # --- keys -------------------------------------------------------------------------------------
+    def _key(self, model: str, *parts: str) -> str:
+        return "/".join([self.prefix, model, *parts])
+
+    def uri(self, model: str, version: str, name: str = MODEL_FILE) -> str:
+        return self.store.uri(self._key(model, version, name))
+
+    # --- versions ---------------------------------------------------------------------------------
+    def models(self) -> list[str]:
+        names = {k[len(self.prefix) + 1 :].split("/", 1)[0] for k in self.store.list(self.prefix + "/")}
+        return sorted(n for n in names if n)
+
+    def _version_numbers(self, model: str) -> list[int]:
+        nums = set()
+        for key in self.store.list(self._key(model) + "/"):
+            part = key.split("/")[-2]
+            m = _VERSION.match(part)
+            if m and key.endswith("/metadata.json"):
+                nums.add(int(m.group(1)))
+        return sorted(nums)
+
+    def versions(self, model: str) -> list[ModelVersion]:
+        return [self.get(model, f"v{n}") for n in self._version_numbers(model)]
+
+    def get(self, model: str, version: str) -> ModelVersion:
+        try:
+            return ModelVersion.from_dict(self.store.get_json(self._key(model, version, "metadata.json")))
+        except KeyError:
+            raise DataError(
+                f"model {model!r} has no version {version!r}",
+                "`driftloop registry list " + model + "` shows its versions",
+            ) from None
+
+    def resolve(self, model: str, version_or_alias: str) -> ModelVersion:
+        """A version ("v3"), an alias ("champion", "canary") or "latest"."""
+        if version_or_alias in ALIASES:
+            version = self.get_alias(model, version_or_alias)
+            if version is None:
+                raise DataError(
+                    f"model {model!r} has no {version_or_alias}", "train and promote a version first"
+                )
+            return self.get(model, version)
+        if version_or_alias == "latest":
+            nums = self._version_numbers(model)
+            if not nums:
+                raise DataError(f"model {model!r} has no versions", "train one first")
+            return self.get(model, f"v{nums[-1]}")
+        return self.get(model, version_or_alias)
+
+    def register(
+        self,
+        model: str,
+        model_bytes: bytes,
+        *,
+        metrics: dict[str, Any] | None = None,
+        lineage: dict[str, Any] | None = None,
+        reference_profile: bytes | None = None,
+        data_snapshots: list[str] | None = None,
+        files: dict[str, bytes] | None = None,
+    ) -> ModelVersion:
+        """Store a new version (the next number). Files first, metadata last: a version exists for
+        readers only once its metadata.json — which carries the sha256 — is written."""
+        check_model_name(model)
+        nums = self._version_numbers(model)
+        version = f"v{(nums[-1] if nums else 0) + 1}"
+        extra = dict(files or {})
+        if reference_profile is not None:
+            extra[PROFILE_FILE] = reference_profile
+        self.store.put_bytes(self._key(model, version, MODEL_FILE), model_bytes)
+        for name, data in extra.items():
+            self.store.put_bytes(self._key(model, version, name), data)
+        mv = ModelVersion(
+            model=model,
+            version=version,
+            sha256=hashlib.sha256(model_bytes).hexdigest(),
+            metrics=metrics or {},
+            lineage=lineage or {},
+            data_snapshots=data_snapshots or [],
+            created_at=time.time(),
+            files=[MODEL_FILE, *sorted(extra)],
+        )
+        self.store.put_json(self._key(model, version, "metadata.json"), mv.to_dict())
+        return mv
+
+    def record(self, model: str, version: str, key: str, value: Any) -> ModelVersion:
+        """Attach a record (e.g. a canary verdict) to a version's metadata."""
+        mv = self.get(model, version)
+        mv.records[key] = value
+        self.store.put_json(self._key(model, version, "metadata.json"), mv.to_dict())
+        return mv
+
+    # --- files ------------------------------------------------------------------------------------
+    def put_file(self, model: str, version: str, name: str, data: bytes) -> str:
+        return self.store.put_bytes(self._key(model, version, name), data)
+
+    def get_file(self, model: str, version: str, name: str) -> bytes:
+        try:
+            return self.store.get_bytes(self._key(model, version, name))
+        except KeyError:
+            raise DataError(
+                f"model {model} {version} has no file {name!r}", "was it registered with it?"
+            ) from None
+
+    def load_model_bytes(self, model: str, version: str) -> bytes:
+        """The model file's bytes, after checking them against the recorded sha256."""
+        mv = self.get(model, version)
+        data = self.get_file(model, version, MODEL_FILE)
+        digest = hashlib.sha256(data).hexdigest()
+        if digest != mv.sha256:
+            raise IntegrityError(
+                f"model {model} {version}: sha256 of {MODEL_FILE} is {digest[:12]}…, registry says {mv.sha256[:12]}…",
+                "the file was modified or corrupted; re-register the model, do not load it",
+            )
+        return data
+
+    def load_model(self, model: str, version_or_alias: str = "champion") -> tuple[ModelVersion, Any]:
+        import joblib
+
+        mv = self.resolve(model, version_or_alias)
+        return mv, joblib.load(io.BytesIO(self.load_model_bytes(model, mv.version)))
+
+    # --- aliases ----------------------------------------------------------------------------------
+    def get_alias(self, model: str, alias: str) -> str | None:
+        pointer = self.store.get_pointer(self._key(model, "aliases", f"{alias}.json"))
+        return str(pointer["version"]) if pointer and pointer.get("version") else None
+
+    def aliases(self, model: str) -> dict[str, str | None]:
+        return {alias: self.get_alias(model, alias) for alias in ALIASES}
+
+    def set_alias(self, model: str, alias: str, version: str, reason: str = "") -> None:
+        if alias not in ALIASES:
+            raise UsageError(f"unknown alias {alias!r}", f"use one of {', '.join(ALIASES)}")
+        self.get(model, version)  # must exist
+        previous = self.get_alias(model, alias)
+        self.store.put_pointer(
+            self._key(model, "aliases", f"{alias}.json"), {"version": version, "reason": reason}
+        )
+        self._append_history(model, {"alias": alias, "from": previous, "to": version, "reason": reason})
+
+    def clear_alias(self, model: str, alias: str, reason: str = "") -> None:
+        previous = self.get_alias(model, alias)
+        if previous is None:
+            return
+        self.store.delete(self._key(model, "aliases", f"{alias}.json"))
+        self._append_history(model, {"alias": alias, "from": previous, "to": None, "reason": reason})
+
+    def history(self, model: str) -> list[dict[str, Any]]:
+        try:
+            data = self.store.get_json(self._key(model, "history.json"))
+        except KeyError:
+            return []
+        return list(data) if isinstance(data, list) else []
+
+    def _append_history(self, model: str, entry: dict[str, Any]) -> None:
+        entries = self.history(model)
+        entries.append({**entry, "at": time.time()})
+        self.store.put_json(self._key(model, "history.json"), entries[-500:])
+
+    def promote(self, model: str, version: str, reason: str = "") -> None:
+        """Make ``version`` the champion; a canary of that version is retired."""
+        self.set_alias(model, "champion", version, reason or "promote")
+        if self.get_alias(model, "canary") == version:
+            self.clear_alias(model, "canary", reason or "promoted")
+
+    def rollback(self, model: str, reason: str = "") -> str | None:
+        """Drop the canary, if any; with no canary, put the previous champion back. Returns the
+        champion version afterwards."""
+        if self.get_alias(model, "canary") is not None:
+            self.clear_alias(model, "canary", reason or "rollback")
+            return self.get_alias(model, "champion")
+        current = self.get_alias(model, "champion")
+        for entry in reversed(self.history(model)):
+            if entry["alias"] != "champion" or str(entry.get("reason", "")).startswith("rollback"):
+                continue
+            if entry["to"] == current and entry["from"]:
+                self.set_alias(model, "champion", entry["from"], reason or f"rollback from {current}")
+                return str(entry["from"])
+        raise DataError(
+            f"model {model!r} has no earlier champion to roll back to", "promote a version instead"
+        )

@@ -1,0 +1,101 @@
+"""The CLI's contract for user errors: one line, the documented exit code, no traceback."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import free_port
+
+
+def run(
+    *args: str, env: dict[str, str] | None = None, cwd: Path | None = None
+) -> subprocess.CompletedProcess[str]:
+    base = {k: v for k, v in os.environ.items() if not k.startswith("DRIFTLOOP_")}
+    return subprocess.run(
+        [sys.executable, "-m", "driftloop", *args],
+        capture_output=True,
+        text=True,
+        env={**base, **(env or {})},
+        cwd=cwd,
+        timeout=120,
+    )
+
+
+def assert_one_line_error(proc: subprocess.CompletedProcess[str], code: int, *needles: str) -> None:
+    assert proc.returncode == code, proc.stderr
+    lines = [ln for ln in proc.stderr.splitlines() if ln.strip() and not ln[:2].isdigit()]
+    assert len(lines) == 1, proc.stderr
+    assert lines[0].startswith("error: ")
+    assert " — " in lines[0], "the message must say what to change"
+    assert "Traceback" not in proc.stderr
+    for needle in needles:
+        assert needle in lines[0]
+
+
+def test_config_show_masks_secrets(tmp_path: Path) -> None:
+    proc = run("config", "show", "--json", env={"DRIFTLOOP_KAFKA__SASL_PASSWORD": "s3cr3t"}, cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    assert "s3cr3t" not in proc.stdout
+    assert '"sasl_password": "****"' in proc.stdout
+
+
+def test_unknown_config_key_env(tmp_path: Path) -> None:
+    proc = run("config", "show", env={"DRIFTLOOP_KAFKA__BOOTSTRAP": "x"}, cwd=tmp_path)
+    assert_one_line_error(proc, 2, "DRIFTLOOP_KAFKA__BOOTSTRAP")
+
+
+def test_unknown_config_key_file(tmp_path: Path) -> None:
+    (tmp_path / "driftloop.yaml").write_text("s3:\n  buckett: x\n")
+    proc = run("config", "show", cwd=tmp_path)
+    assert_one_line_error(proc, 2, "s3.buckett")
+
+
+def test_bad_set_flag(tmp_path: Path) -> None:
+    proc = run("--set", "novalue", "config", "show", cwd=tmp_path)
+    assert_one_line_error(proc, 2, "--set")
+
+
+def test_debug_shows_traceback(tmp_path: Path) -> None:
+    proc = run("--debug", "config", "show", env={"DRIFTLOOP_NOPE": "1"}, cwd=tmp_path)
+    assert proc.returncode == 2
+    assert "Traceback" in proc.stderr
+
+
+def test_port_in_use_names_port_and_setting(tmp_path: Path) -> None:
+    port = free_port()
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", port))
+        busy.listen()
+        proc = run("up", "--once", "--kafka-port", str(port), "--data-dir", str(tmp_path / "d"), cwd=tmp_path)
+    assert_one_line_error(proc, 2, f"port {port}", "embedded.kafka_port")
+
+
+@pytest.mark.timeout(120)
+def test_unreachable_bootstrap_server(tmp_path: Path) -> None:
+    port = free_port()  # nothing listens there
+    env = {
+        "DRIFTLOOP_KAFKA__BOOTSTRAP_SERVERS": f"127.0.0.1:{port}",
+        "DRIFTLOOP_S3__ENDPOINT_URL": f"http://127.0.0.1:{free_port()}",
+        "DRIFTLOOP_EMBEDDED__START_TIMEOUT_S": "3",
+    }
+    proc = run("up", "--once", "--data-dir", str(tmp_path / "d"), env=env, cwd=tmp_path)
+    assert_one_line_error(proc, 1, f"127.0.0.1:{port}", "unreachable", "kafka.bootstrap_servers")
+
+
+def test_usage_error_exit_code(tmp_path: Path) -> None:
+    proc = run("config", "show", "--no-such-flag", cwd=tmp_path)
+    assert proc.returncode == 2
+    assert "Traceback" not in proc.stderr
+
+
+def test_help_is_fast_and_lists_commands(tmp_path: Path) -> None:
+    proc = run("--help", cwd=tmp_path)
+    assert proc.returncode == 0
+    for cmd in ("up", "down", "status", "config"):
+        assert cmd in proc.stdout
