@@ -23,15 +23,22 @@ def _took(start: float | None, end: float | None) -> str:
 
 
 @app.command("list")
-def list_(ctx: typer.Context,
-          as_json: Annotated[bool, typer.Option("--json", help="print as JSON")] = False) -> None:
+def list_(
+    ctx: typer.Context, as_json: Annotated[bool, typer.Option("--json", help="print as JSON")] = False
+) -> None:
     """List recorded runs, newest first."""
     from driftloop.executor import list_runs
 
     runs = list_runs(settings_from(ctx).data_dir)
     if as_json:
-        console.print_json(json.dumps([{"name": r.name, "phase": r.phase, "started": r.started,
-                                        "finished": r.finished} for r in runs]))
+        console.print_json(
+            json.dumps(
+                [
+                    {"name": r.name, "phase": r.phase, "started": r.started, "finished": r.finished}
+                    for r in runs
+                ]
+            )
+        )
         return
     table = Table("NAME", "PHASE", "STARTED", "DURATION", "NODES")
     for r in runs:
@@ -40,8 +47,11 @@ def list_(ctx: typer.Context,
 
 
 @app.command("show")
-def show(ctx: typer.Context, run: Annotated[str, typer.Argument(help="run (workflow) name")],
-         as_json: Annotated[bool, typer.Option("--json", help="print the whole record as JSON")] = False) -> None:
+def show(
+    ctx: typer.Context,
+    run: Annotated[str, typer.Argument(help="run (workflow) name")],
+    as_json: Annotated[bool, typer.Option("--json", help="print the whole record as JSON")] = False,
+) -> None:
     """Show one run: its nodes, phases, timings, outputs and log files."""
     from driftloop.executor import load_run
 
@@ -49,11 +59,17 @@ def show(ctx: typer.Context, run: Annotated[str, typer.Argument(help="run (workf
     if as_json:
         console.print_json(json.dumps(result.to_record()))
         return
-    console.print(f"{result.name}  {result.phase}  {_when(result.started)}  {_took(result.started, result.finished)}"
-                  + (f"  {result.message}" if result.message else ""), highlight=False)
+    console.print(
+        f"{result.name}  {result.phase}  {_when(result.started)}  {_took(result.started, result.finished)}"
+        + (f"  {result.message}" if result.message else ""),
+        highlight=False,
+    )
     table = Table("NODE", "TYPE", "PHASE", "DURATION", "RESULT / MESSAGE", "LOG")
     for n in result.nodes:
-        detail = n.message if n.phase != "Succeeded" else (n.result or json.dumps(n.parameters) if n.parameters
-                                                           else n.result or "")
+        detail = (
+            n.message
+            if n.phase != "Succeeded"
+            else (n.result or json.dumps(n.parameters) if n.parameters else n.result or "")
+        )
         table.add_row(n.name, n.type, n.phase, _took(n.started, n.finished), (detail or "")[:60], n.log or "")
     console.print(table)

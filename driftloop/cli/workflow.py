@@ -11,19 +11,32 @@ import typer
 from driftloop.cli._common import console, err_console, parse_assignments, settings_from
 from driftloop.errors import UsageError
 
-app = typer.Typer(help="Run Argo workflows locally (compiled YAML from manifests/ or any file).",
-                  no_args_is_help=True)
+app = typer.Typer(
+    help="Run Argo workflows locally (compiled YAML from manifests/ or any file).", no_args_is_help=True
+)
 
-_STYLE = {"Running": "cyan", "Succeeded": "green", "Failed": "red", "Error": "red", "Skipped": "yellow",
-          "Omitted": "yellow"}
+_STYLE = {
+    "Running": "cyan",
+    "Succeeded": "green",
+    "Failed": "red",
+    "Error": "red",
+    "Skipped": "yellow",
+    "Omitted": "yellow",
+}
 
 
 @app.command("run")
 def run(
     ctx: typer.Context,
-    name: Annotated[str | None, typer.Argument(help="WorkflowTemplate name, looked up under manifests/")] = None,
-    file: Annotated[Path | None, typer.Option("--file", "-f", help="a Workflow / WorkflowTemplate YAML")] = None,
-    param: Annotated[list[str] | None, typer.Option("--param", "-p", help="workflow parameter key=value")] = None,
+    name: Annotated[
+        str | None, typer.Argument(help="WorkflowTemplate name, looked up under manifests/")
+    ] = None,
+    file: Annotated[
+        Path | None, typer.Option("--file", "-f", help="a Workflow / WorkflowTemplate YAML")
+    ] = None,
+    param: Annotated[
+        list[str] | None, typer.Option("--param", "-p", help="workflow parameter key=value")
+    ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="print {phase, nodes} as JSON on stdout")] = False,
     templates_dir: Annotated[Path | None, typer.Option(help="where to look up template names")] = None,
 ) -> None:
@@ -32,8 +45,10 @@ def run(
     from driftloop.executor.result import NodeResult
 
     if (name is None) == (file is None):
-        raise UsageError("give a template NAME or --file PATH (one of them)",
-                         "e.g. `driftloop workflow run driftloop-retrain -p model=iris`")
+        raise UsageError(
+            "give a template NAME or --file PATH (one of them)",
+            "e.g. `driftloop workflow run driftloop-retrain -p model=iris`",
+        )
     settings = settings_from(ctx)
     tdir = templates_dir or Path(getattr(settings, "manifests_dir", "manifests"))
     params = parse_assignments(list(param or []), "-p")
@@ -50,6 +65,11 @@ def run(
     if as_json:
         console.print_json(json.dumps(result.to_json()))
     style = _STYLE.get(result.phase, "white")
-    err_console.print(f"[{style}]{result.name} {result.phase}[/]" + (f": {result.message}" if result.message else "")
-                      + f" (record: {result.record_path})", highlight=False, soft_wrap=True)
+    err_console.print(
+        f"[{style}]{result.name} {result.phase}[/]"
+        + (f": {result.message}" if result.message else "")
+        + f" (record: {result.record_path})",
+        highlight=False,
+        soft_wrap=True,
+    )
     raise typer.Exit(0 if result.phase == "Succeeded" else 1)

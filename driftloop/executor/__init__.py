@@ -31,8 +31,15 @@ from driftloop.executor.result import NodeResult, WorkflowResult
 from driftloop.executor.retry import parse_duration
 from driftloop.executor.template import render
 
-__all__ = ["ArtifactStore", "NodeResult", "WorkflowResult", "list_runs", "load_run", "load_workflow",
-           "run_workflow"]
+__all__ = [
+    "ArtifactStore",
+    "NodeResult",
+    "WorkflowResult",
+    "list_runs",
+    "load_run",
+    "load_workflow",
+    "run_workflow",
+]
 
 logger = logging.getLogger("driftloop.executor")
 
@@ -52,8 +59,10 @@ def _workflow_parameters(spec: Mapping[str, Any], given: Mapping[str, str]) -> d
     declared = {str(p["name"]): p for p in (spec.get("arguments") or {}).get("parameters") or []}
     unknown = sorted(set(given) - set(declared))
     if unknown:
-        raise UsageError(f"unknown workflow parameter {unknown[0]!r}",
-                         f"the workflow declares: {', '.join(declared) or 'no parameters'}")
+        raise UsageError(
+            f"unknown workflow parameter {unknown[0]!r}",
+            f"the workflow declares: {', '.join(declared) or 'no parameters'}",
+        )
     values: dict[str, str] = {}
     for pname, p in declared.items():
         if pname in given:
@@ -65,8 +74,10 @@ def _workflow_parameters(spec: Mapping[str, Any], given: Mapping[str, str]) -> d
         else:
             raise UsageError(f"workflow parameter {pname!r} has no value", f"pass -p {pname}=...")
         if p.get("enum") and value not in [str(e) for e in p["enum"]]:
-            raise UsageError(f"workflow parameter {pname}={value!r} is not one of {p['enum']}",
-                             "pass one of the allowed values")
+            raise UsageError(
+                f"workflow parameter {pname}={value!r} is not one of {p['enum']}",
+                "pass one of the allowed values",
+            )
         values[pname] = value
     return values
 
@@ -76,17 +87,24 @@ def _default_store(settings: Any) -> Callable[[], ArtifactStore]:
         try:
             from driftloop.s3 import S3Store
         except ImportError:
-            raise WorkflowError("this workflow uses S3 artifacts but driftloop.s3 is not available",
-                                "configure S3 (driftloop up) and install driftloop completely") from None
+            raise WorkflowError(
+                "this workflow uses S3 artifacts but driftloop.s3 is not available",
+                "configure S3 (driftloop up) and install driftloop completely",
+            ) from None
         return S3Store(settings)
 
     return make
 
 
-def run_workflow(doc_or_path: Mapping[str, Any] | str | Path, parameters: Mapping[str, str] | None,
-                 settings: _Settings, *, templates_dir: Path | str | None = None,
-                 on_event: Callable[[NodeResult], None] | None = None,
-                 artifact_store: ArtifactStore | None = None) -> WorkflowResult:
+def run_workflow(
+    doc_or_path: Mapping[str, Any] | str | Path,
+    parameters: Mapping[str, str] | None,
+    settings: _Settings,
+    *,
+    templates_dir: Path | str | None = None,
+    on_event: Callable[[NodeResult], None] | None = None,
+    artifact_store: ArtifactStore | None = None,
+) -> WorkflowResult:
     """Run a Workflow / WorkflowTemplate (a dict or a YAML path) to completion on this machine.
 
     Args:
@@ -112,18 +130,27 @@ def run_workflow(doc_or_path: Mapping[str, Any] | str | Path, parameters: Mappin
     store = (lambda: artifact_store) if artifact_store is not None else _default_store(settings)
     run = Run(wf, name, uid, sandbox, logs, data_dir / "locks", store, on_event, logger.info)
     started = time.time()
-    run.globals.update({"workflow.name": name, "workflow.uid": uid, "workflow.namespace": "default",
-                        "workflow.mainEntrypoint": str(spec["entrypoint"]),
-                        "workflow.creationTimestamp": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(started)),
-                        "workflow.parameters": json.dumps([{"name": k, "value": v} for k, v in values.items()])})
+    run.globals.update(
+        {
+            "workflow.name": name,
+            "workflow.uid": uid,
+            "workflow.namespace": "default",
+            "workflow.mainEntrypoint": str(spec["entrypoint"]),
+            "workflow.creationTimestamp": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(started)),
+            "workflow.parameters": json.dumps([{"name": k, "value": v} for k, v in values.items()]),
+        }
+    )
     run.globals.update({f"workflow.parameters.{k}": v for k, v in values.items()})
     for kind in ("labels", "annotations"):
         run.globals.update({f"workflow.{kind}.{k}": str(v) for k, v in (meta.get(kind) or {}).items()})
-    result = WorkflowResult(name=name, uid=uid, phase="Running", nodes=run.nodes, started=started,
-                            parameters=values)
+    result = WorkflowResult(
+        name=name, uid=uid, phase="Running", nodes=run.nodes, started=started, parameters=values
+    )
     try:
-        mutexes = [render(m, run.globals) for m in sync.mutex_names(spec.get("synchronization"),
-                                                                    "spec.synchronization")]
+        mutexes = [
+            render(m, run.globals)
+            for m in sync.mutex_names(spec.get("synchronization"), "spec.synchronization")
+        ]
         with sync.hold_mutexes(data_dir / "locks", mutexes, lambda m: logger.info("waiting for mutex %s", m)):
             _run_main(run, spec, values, result)
     finally:
@@ -139,19 +166,34 @@ def _rfc3339(ts: float | None) -> str | None:
 
 def _run_main(run: Run, spec: Mapping[str, Any], values: Mapping[str, str], result: WorkflowResult) -> None:
     if spec.get("activeDeadlineSeconds") is not None:
-        run.deadline = time.monotonic() + parse_duration(spec["activeDeadlineSeconds"],
-                                                         "spec.activeDeadlineSeconds")
+        run.deadline = time.monotonic() + parse_duration(
+            spec["activeDeadlineSeconds"], "spec.activeDeadlineSeconds"
+        )
     main = run.run_template(str(spec["entrypoint"]), run.name, run.name, values, {})
     phase = main.phase if main.phase in ("Failed", "Error") else "Succeeded"
     message = main.message
     if run.deadline is not None and time.monotonic() >= run.deadline and phase != "Succeeded":
         phase, message = "Failed", "Max duration limit exceeded"
     run.deadline = None  # the exit handler runs after a deadline, as on Argo
-    failures = [{"displayName": n.display_name, "message": n.message, "templateName": n.template_name,
-                 "phase": n.phase, "podName": n.pod_name, "finishedAt": _rfc3339(n.finished)}
-                for n in run.nodes if n.type == "Pod" and n.phase in ("Failed", "Error")]
-    run.globals.update({"workflow.status": phase, "workflow.failures": json.dumps(failures),
-                        "workflow.duration": f"{time.time() - (result.started or 0):.3f}"})
+    failures = [
+        {
+            "displayName": n.display_name,
+            "message": n.message,
+            "templateName": n.template_name,
+            "phase": n.phase,
+            "podName": n.pod_name,
+            "finishedAt": _rfc3339(n.finished),
+        }
+        for n in run.nodes
+        if n.type == "Pod" and n.phase in ("Failed", "Error")
+    ]
+    run.globals.update(
+        {
+            "workflow.status": phase,
+            "workflow.failures": json.dumps(failures),
+            "workflow.duration": f"{time.time() - (result.started or 0):.3f}",
+        }
+    )
     if spec.get("onExit"):
         exit_node = run.run_template(str(spec["onExit"]), f"{run.name}.onExit", f"{run.name}.onExit", {}, {})
         if exit_node.phase in ("Failed", "Error") and phase == "Succeeded":

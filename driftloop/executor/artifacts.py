@@ -44,8 +44,10 @@ def upload(store: ArtifactStore, art: Mapping[str, Any], local: Path, key_prefix
     if not local.exists():
         if art.get("optional"):
             return {}
-        raise WorkflowError(f"output artifact {art['name']!r}: {art.get('path')} was not written by the step",
-                            "write the file, or mark the artifact optional")
+        raise WorkflowError(
+            f"output artifact {art['name']!r}: {art.get('path')} was not written by the step",
+            "write the file, or mark the artifact optional",
+        )
     if _is_none_archive(art):
         key = s3.get("key") or f"{key_prefix}/{local.name}"
         if local.is_dir():
@@ -71,17 +73,19 @@ def download(store: ArtifactStore, key: str, local: Path) -> None:
         local.write_bytes(data)
         return
     try:
-        tar = tarfile.open(fileobj=io.BytesIO(data), mode="r:gz")
-    except tarfile.TarError:
+        with tarfile.open(fileobj=io.BytesIO(data), mode="r:gz") as tar, \
+                tempfile.TemporaryDirectory(dir=local.parent) as tmp:
+            tar.extractall(tmp, filter="data")
+            _place(Path(tmp), local)
+    except tarfile.TarError:  # gzip but not a tar: keep the bytes as they are
         local.write_bytes(data)
-        return
-    with tar, tempfile.TemporaryDirectory(dir=local.parent) as tmp:
-        tar.extractall(tmp, filter="data")
-        entries = list(Path(tmp).iterdir())
-        src = entries[0] if len(entries) == 1 else Path(tmp)
-        if local.exists():
-            shutil.rmtree(local) if local.is_dir() else local.unlink()
-        if src == Path(tmp):
-            shutil.copytree(src, local)
-        else:
-            shutil.move(str(src), local)
+
+
+def _place(extracted: Path, local: Path) -> None:
+    entries = list(extracted.iterdir())
+    if local.exists():
+        shutil.rmtree(local) if local.is_dir() else local.unlink()
+    if len(entries) == 1:  # one file or directory in the archive: it becomes the artifact path
+        shutil.move(str(entries[0]), local)
+    else:
+        shutil.copytree(extracted, local)

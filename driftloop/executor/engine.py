@@ -32,16 +32,26 @@ _BAD = ("Failed", "Error")
 class Run:
     """The state of one workflow run (its nodes, global scope and deadline)."""
 
-    def __init__(self, wf: Mapping[str, Any], name: str, uid: str, sandbox_root: Path, logs_dir: Path,
-                 lock_dir: Path, store_factory: Callable[[], ArtifactStore],
-                 on_event: Callable[[NodeResult], None] | None, log: Callable[[str], None]) -> None:
+    def __init__(
+        self,
+        wf: Mapping[str, Any],
+        name: str,
+        uid: str,
+        sandbox_root: Path,
+        logs_dir: Path,
+        lock_dir: Path,
+        store_factory: Callable[[], ArtifactStore],
+        on_event: Callable[[NodeResult], None] | None,
+        log: Callable[[str], None],
+    ) -> None:
         self.spec = wf["spec"]
         self.name, self.uid = name, uid
         self.templates = {t["name"]: t for t in self.spec.get("templates") or []}
         self.nodes: list[NodeResult] = []
         self.globals: dict[str, str] = {}
         self.sandbox_root, self.logs_dir, self.lock_dir = sandbox_root, logs_dir, lock_dir
-        self._store_factory, self._store = store_factory, None
+        self._store_factory = store_factory
+        self._store: ArtifactStore | None = None
         self.on_event, self.log = on_event, log
         self.deadline: float | None = None
         self._image_noted = False
@@ -62,8 +72,14 @@ class Run:
             self.on_event(node)
 
     def new_node(self, name: str, display: str, type_: str, template: str | None) -> NodeResult:
-        node = NodeResult(name=name, display_name=display, type=type_, template_name=template,
-                          phase="Running", started=time.time())
+        node = NodeResult(
+            name=name,
+            display_name=display,
+            type=type_,
+            template_name=template,
+            phase="Running",
+            started=time.time(),
+        )
         self.nodes.append(node)
         return node
 
@@ -83,13 +99,21 @@ class Run:
         return self.templates[name]
 
     # -- templates ------------------------------------------------------------------------------
-    def run_template(self, tmpl_name: str, node_name: str, display: str, params: Mapping[str, str],
-                     artifacts: Mapping[str, Mapping[str, Any]]) -> NodeResult:
+    def run_template(
+        self,
+        tmpl_name: str,
+        node_name: str,
+        display: str,
+        params: Mapping[str, str],
+        artifacts: Mapping[str, Mapping[str, Any]],
+    ) -> NodeResult:
         """Run a template as a node (with its retries); WorkflowErrors become an Error node."""
         tmpl = self.template(tmpl_name)
         leaf = "script" in tmpl or "container" in tmpl
         spec_retry = self.spec.get("retryStrategy") if leaf else None
-        policy = RetryPolicy.from_spec(tmpl.get("retryStrategy") or spec_retry, f"template {tmpl_name}.retryStrategy")
+        policy = RetryPolicy.from_spec(
+            tmpl.get("retryStrategy") or spec_retry, f"template {tmpl_name}.retryStrategy"
+        )
         if policy is None:
             return self._run_once(tmpl, node_name, display, params, artifacts, 0)
         parent = self.new_node(node_name, display, "Retry", tmpl_name)
@@ -97,8 +121,9 @@ class Run:
         first = time.monotonic()
         attempt = 0
         while True:
-            child = self._run_once(tmpl, f"{node_name}({attempt})", f"{display}({attempt})", params, artifacts,
-                                   attempt)
+            child = self._run_once(
+                tmpl, f"{node_name}({attempt})", f"{display}({attempt})", params, artifacts, attempt
+            )
             parent.children.append(child.name)
             elapsed = time.monotonic() - first
             dur = (child.finished or 0) - (child.started or 0)
@@ -113,8 +138,15 @@ class Run:
         parent.exit_code = child.exit_code
         return self.finish(parent, child.phase, child.message)
 
-    def _run_once(self, tmpl: Mapping[str, Any], node_name: str, display: str, params: Mapping[str, str],
-                  artifacts: Mapping[str, Mapping[str, Any]], retries: int) -> NodeResult:
+    def _run_once(
+        self,
+        tmpl: Mapping[str, Any],
+        node_name: str,
+        display: str,
+        params: Mapping[str, str],
+        artifacts: Mapping[str, Mapping[str, Any]],
+        retries: int,
+    ) -> NodeResult:
         kind = next(k for k in ("dag", "steps", "script", "container") if k in tmpl)
         type_ = {"dag": "DAG", "steps": "Steps"}.get(kind, "Pod")
         node = self.new_node(node_name, display, type_, str(tmpl["name"]))
@@ -122,14 +154,22 @@ class Run:
         try:
             scope = self._input_scope(tmpl, params)
             scope.update({"retries": str(retries), "node.name": node_name})
-            mutexes = [render(m, scope) for m in sync.mutex_names(tmpl.get("synchronization"),
-                                                                   f"template {tmpl['name']}.synchronization")]
+            mutexes = [
+                render(m, scope)
+                for m in sync.mutex_names(
+                    tmpl.get("synchronization"), f"template {tmpl['name']}.synchronization"
+                )
+            ]
             timeout = self.remaining()
             ads = tmpl.get("activeDeadlineSeconds") or tmpl.get("timeout")
             if ads is not None:
-                own = parse_duration(render(str(ads), scope), f"template {tmpl['name']}.activeDeadlineSeconds")
+                own = parse_duration(
+                    render(str(ads), scope), f"template {tmpl['name']}.activeDeadlineSeconds"
+                )
                 timeout = own if timeout is None else min(own, timeout)
-            with sync.hold_mutexes(self.lock_dir, mutexes, lambda m: self.log(f"{node_name}: waiting for mutex {m}")):
+            with sync.hold_mutexes(
+                self.lock_dir, mutexes, lambda m: self.log(f"{node_name}: waiting for mutex {m}")
+            ):
                 if kind == "dag":
                     self._run_dag(tmpl, node, scope)
                 elif kind == "steps":
@@ -152,11 +192,15 @@ class Run:
             elif "default" in p:
                 value = render(str(p["default"]), scope)
             else:
-                raise WorkflowError(f"inputs.parameters.{pname} was not supplied to template {tmpl['name']!r}",
-                                    "pass it in the step's/task's arguments")
+                raise WorkflowError(
+                    f"inputs.parameters.{pname} was not supplied to template {tmpl['name']!r}",
+                    "pass it in the step's/task's arguments",
+                )
             if p.get("enum") and value not in [str(e) for e in p["enum"]]:
-                raise WorkflowError(f"inputs.parameters.{pname}: {value!r} is not one of {p['enum']}",
-                                    "pass one of the allowed values")
+                raise WorkflowError(
+                    f"inputs.parameters.{pname}: {value!r} is not one of {p['enum']}",
+                    "pass one of the allowed values",
+                )
             scope[f"inputs.parameters.{pname}"] = value
             values.append({"name": pname, "value": value})
         scope["inputs.parameters"] = json.dumps(values)
@@ -165,8 +209,13 @@ class Run:
                 scope[f"inputs.artifacts.{a['name']}.path"] = str(a["path"])
         return scope
 
-    def _template_outputs(self, tmpl: Mapping[str, Any], node: NodeResult, scope: dict[str, str],
-                          art_scope: Mapping[str, Mapping[str, Any]]) -> None:
+    def _template_outputs(
+        self,
+        tmpl: Mapping[str, Any],
+        node: NodeResult,
+        scope: dict[str, str],
+        art_scope: Mapping[str, Mapping[str, Any]],
+    ) -> None:
         outputs = tmpl.get("outputs") or {}
         for p in outputs.get("parameters") or []:
             vf = p.get("valueFrom") or {}
@@ -216,8 +265,11 @@ class Run:
                 phases[name] = self.finish(omitted, "Omitted", "omitted: depends condition not met").phase
                 continue
             phases[name] = self._run_task(task, child_name, name, scope, art_scope, "tasks", node, dag=True)
-        leaves = list(wanted) if target else [
-            n for n in order if not any(n in graph.dependencies_of(by_name[o]) for o in order)]
+        leaves = (
+            list(wanted)
+            if target
+            else [n for n in order if not any(n in graph.dependencies_of(by_name[o]) for o in order)]
+        )
         effective: dict[str, str] = {}
         for name in order:
             phase = phases.get(name, "Omitted")
@@ -263,9 +315,17 @@ class Run:
             self.finish(gnode, "Succeeded")
         self._template_outputs(tmpl, node, scope, art_scope)
 
-    def _run_task(self, task: Mapping[str, Any], child_name: str, display: str, scope: dict[str, str],
-                  art_scope: dict[str, Mapping[str, Any]], prefix: str, parent: NodeResult,
-                  dag: bool = False) -> str:
+    def _run_task(
+        self,
+        task: Mapping[str, Any],
+        child_name: str,
+        display: str,
+        scope: dict[str, str],
+        art_scope: dict[str, Mapping[str, Any]],
+        prefix: str,
+        parent: NodeResult,
+        dag: bool = False,
+    ) -> str:
         """Run one DAG task / step (with fan-out); publish its outputs into ``scope``; return its phase."""
         name = str(task["name"])
         items = self._items(task, scope)
@@ -286,24 +346,49 @@ class Run:
         kids = []
         for i, item in enumerate(items):
             label = item_label(i, item)
-            kids.append(self._run_one(task, tmpl_name, f"{child_name}{label}", f"{display}{label}",
-                                      scope, art_scope, item_scope(item), group))
+            kids.append(
+                self._run_one(
+                    task,
+                    tmpl_name,
+                    f"{child_name}{label}",
+                    f"{display}{label}",
+                    scope,
+                    art_scope,
+                    item_scope(item),
+                    group,
+                )
+            )
         phases = [k.phase for k in kids]
-        phase = "Error" if "Error" in phases else "Failed" if "Failed" in phases else (
-            "Skipped" if all(p == "Skipped" for p in phases) else "Succeeded")
+        phase = (
+            "Error"
+            if "Error" in phases
+            else "Failed"
+            if "Failed" in phases
+            else ("Skipped" if all(p == "Skipped" for p in phases) else "Succeeded")
+        )
         agg = NodeResult(child_name, display, "TaskGroup", tmpl_name, phase=phase)
         agg.result = json.dumps([_jsonish(k.result) for k in kids if k.phase == "Succeeded"])
         for pname in {p for k in kids for p in k.parameters}:
-            agg.parameters[pname] = json.dumps([k.parameters.get(pname) for k in kids if pname in k.parameters])
+            agg.parameters[pname] = json.dumps(
+                [k.parameters.get(pname) for k in kids if pname in k.parameters]
+            )
         self._publish(prefix, name, agg, scope, art_scope)
         scope[f"{prefix}.{name}#children"] = ",".join(phases)
         if dag:
             self.finish(group, phase)
         return phase
 
-    def _run_one(self, task: Mapping[str, Any], tmpl_name: str, node_name: str, display: str,
-                 scope: dict[str, str], art_scope: Mapping[str, Mapping[str, Any]], extra: dict[str, str],
-                 parent: NodeResult) -> NodeResult:
+    def _run_one(
+        self,
+        task: Mapping[str, Any],
+        tmpl_name: str,
+        node_name: str,
+        display: str,
+        scope: dict[str, str],
+        art_scope: Mapping[str, Mapping[str, Any]],
+        extra: dict[str, str],
+        parent: NodeResult,
+    ) -> NodeResult:
         local = {**scope, **extra}
         parent.children.append(node_name)
         when = task.get("when")
@@ -320,15 +405,20 @@ class Run:
                 skipped = self.new_node(node_name, display, "Skipped", tmpl_name)
                 return self.finish(skipped, "Skipped", f"when '{rendered}' evaluated false")
         args = task.get("arguments") or {}
-        params = {str(p["name"]): render(str(p.get("value", "")), local) for p in args.get("parameters") or []}
+        params = {
+            str(p["name"]): render(str(p.get("value", "")), local) for p in args.get("parameters") or []
+        }
         artifacts: dict[str, Mapping[str, Any]] = {}
         for a in args.get("artifacts") or []:
             a = render_obj(a, local)
             if "from" in a:
                 ref = str(a["from"]).strip("{} ")
                 if ref not in art_scope:
-                    return self.finish(self.new_node(node_name, display, "Pod", tmpl_name), "Error",
-                                       f"artifact {a['name']!r}: cannot resolve {a['from']!r}")
+                    return self.finish(
+                        self.new_node(node_name, display, "Pod", tmpl_name),
+                        "Error",
+                        f"artifact {a['name']!r}: cannot resolve {a['from']!r}",
+                    )
                 artifacts[str(a["name"])] = art_scope[ref]
             else:
                 artifacts[str(a["name"])] = a
@@ -337,8 +427,14 @@ class Run:
         except WorkflowError as exc:
             return self.finish(self.new_node(node_name, display, "Pod", tmpl_name), "Error", str(exc))
 
-    def _publish(self, prefix: str, name: str, node: NodeResult, scope: dict[str, str],
-                 art_scope: dict[str, Mapping[str, Any]]) -> None:
+    def _publish(
+        self,
+        prefix: str,
+        name: str,
+        node: NodeResult,
+        scope: dict[str, str],
+        art_scope: dict[str, Mapping[str, Any]],
+    ) -> None:
         base = f"{prefix}.{name}"
         scope[f"{base}.status"] = node.phase
         scope[f"{base}.id"] = node.name
@@ -359,10 +455,14 @@ class Run:
             try:
                 items = json.loads(text)
             except ValueError:
-                raise WorkflowError(f"withParam of {task['name']!r} is not a JSON list: {text[:80]!r}",
-                                    "make the parameter a JSON list") from None
+                raise WorkflowError(
+                    f"withParam of {task['name']!r} is not a JSON list: {text[:80]!r}",
+                    "make the parameter a JSON list",
+                ) from None
             if not isinstance(items, list):
-                raise WorkflowError(f"withParam of {task['name']!r} is not a JSON list", "make it a JSON list")
+                raise WorkflowError(
+                    f"withParam of {task['name']!r} is not a JSON list", "make it a JSON list"
+                )
             return items
         if "withSequence" in task:
             seq = render_obj(task["withSequence"], scope)

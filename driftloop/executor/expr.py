@@ -48,8 +48,10 @@ def _tokenize(text: str) -> list[_Tok]:
             break
         m = _TOKEN.match(text, pos)
         if not m or m.end() == pos:
-            raise WorkflowError(f"cannot parse expression {text!r} at position {pos}",
-                                "quote string values that contain special characters")
+            raise WorkflowError(
+                f"cannot parse expression {text!r} at position {pos}",
+                "quote string values that contain special characters",
+            )
         pos = m.end()
         kind = m.lastgroup or "op"
         value = m.group(kind)
@@ -94,8 +96,10 @@ class _Parser:
     def parse(self) -> Any:
         value = self.ternary()
         if self.peek().kind != "end":
-            raise WorkflowError(f"unexpected {self.peek().text!r} in expression {self.text!r}",
-                                "quote string values that contain spaces or operators")
+            raise WorkflowError(
+                f"unexpected {self.peek().text!r} in expression {self.text!r}",
+                "quote string values that contain spaces or operators",
+            )
         return value
 
     def ternary(self) -> Any:
@@ -241,8 +245,10 @@ def evaluate_when(text: str) -> bool:
         return True
     value = evaluate(text)
     if not isinstance(value, bool):
-        raise WorkflowError(f"when condition {text!r} does not evaluate to true or false",
-                            "write a comparison, e.g. \"{{inputs.parameters.x}} == yes\"")
+        raise WorkflowError(
+            f"when condition {text!r} does not evaluate to true or false",
+            'write a comparison, e.g. "{{inputs.parameters.x}} == yes"',
+        )
     return value
 
 

@@ -30,8 +30,9 @@ _RESULTS = {
 
 def _depends_of(task: Mapping[str, Any]) -> str:
     if "depends" in task and "dependencies" in task:
-        raise WorkflowError(f"task {task.get('name')!r} sets both 'depends' and 'dependencies'",
-                            "use one of them")
+        raise WorkflowError(
+            f"task {task.get('name')!r} sets both 'depends' and 'dependencies'", "use one of them"
+        )
     if "depends" in task:
         return str(task["depends"] or "")
     return " && ".join(str(d) for d in task.get("dependencies") or [])
@@ -54,8 +55,10 @@ def topological_order(tasks: Sequence[Mapping[str, Any]]) -> list[str]:
     for name, ds in deps.items():
         for d in ds:
             if d not in deps:
-                raise WorkflowError(f"task {name!r} depends on {d!r}, which is not a task of this DAG",
-                                    f"add a task named {d!r} or fix the name in 'depends'")
+                raise WorkflowError(
+                    f"task {name!r} depends on {d!r}, which is not a task of this DAG",
+                    f"add a task named {d!r} or fix the name in 'depends'",
+                )
     done: list[str] = []
     remaining = list(names)
     while remaining:
@@ -67,8 +70,9 @@ def topological_order(tasks: Sequence[Mapping[str, Any]]) -> list[str]:
     return done
 
 
-def depends_satisfied(task: Mapping[str, Any], phases: Mapping[str, str],
-                      continue_on: Mapping[str, Mapping[str, Any]]) -> bool:
+def depends_satisfied(
+    task: Mapping[str, Any], phases: Mapping[str, str], continue_on: Mapping[str, Mapping[str, Any]]
+) -> bool:
     """Evaluate the task's ``depends`` (or ``dependencies``) against the phases of finished tasks."""
     text = _depends_of(task)
     if not text.strip():
@@ -76,7 +80,7 @@ def depends_satisfied(task: Mapping[str, Any], phases: Mapping[str, str],
     py: list[str] = []
     pos = 0
     for tok in re.finditer(r"\s*(&&|\|\||!|\(|\)|[A-Za-z0-9][\w\-]*(?:\.\w+)?)", text):
-        if tok.start() != pos and text[pos:tok.start()].strip():
+        if tok.start() != pos and text[pos : tok.start()].strip():
             break
         pos = tok.end()
         word = tok.group(1)
@@ -85,8 +89,9 @@ def depends_satisfied(task: Mapping[str, Any], phases: Mapping[str, str],
             continue
         py.append(str(_check(word, phases, continue_on)))
     if text[pos:].strip():
-        raise WorkflowError(f"cannot parse depends {text!r}",
-                            "use task names, .Succeeded/.Failed/..., &&, ||, !")
+        raise WorkflowError(
+            f"cannot parse depends {text!r}", "use task names, .Succeeded/.Failed/..., &&, ||, !"
+        )
     return _eval_bool(py, text)
 
 
@@ -108,8 +113,10 @@ def _check(ref: str, phases: Mapping[str, str], continue_on: Mapping[str, Mappin
             return "Succeeded" in kid_phases
         return all(p == "Failed" for p in kid_phases)
     if result not in _RESULTS:
-        raise WorkflowError(f"unknown task result {ref!r} in depends",
-                            f"use one of {', '.join([*_RESULTS, 'AnySucceeded', 'AllFailed'])}")
+        raise WorkflowError(
+            f"unknown task result {ref!r} in depends",
+            f"use one of {', '.join([*_RESULTS, 'AnySucceeded', 'AllFailed'])}",
+        )
     return phase in _RESULTS[result]
 
 

@@ -45,8 +45,12 @@ def _patch(root: str) -> None:
 
         return inner
 
-    for name in ("get_annotated_output_param", "get_annotated_output_artifact", "get_annotated_artifact_value",
-                 "_get_outputs_path"):
+    for name in (
+        "get_annotated_output_param",
+        "get_annotated_output_artifact",
+        "get_annotated_artifact_value",
+        "_get_outputs_path",
+    ):
         wrapped = wrap(getattr(sau, name))
         setattr(sau, name, wrapped)
         if hasattr(util, name):

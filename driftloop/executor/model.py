@@ -22,31 +22,118 @@ __all__ = ["find_template", "load_workflow"]
 
 _KINDS = ("Workflow", "WorkflowTemplate", "ClusterWorkflowTemplate")
 _IGNORED_SPEC = {
-    "serviceAccountName", "podGC", "ttlStrategy", "ttlSecondsAfterFinished", "artifactRepositoryRef",
-    "metrics", "parallelism", "podMetadata", "workflowMetadata", "nodeSelector", "tolerations", "affinity",
-    "securityContext", "podDisruptionBudget", "archiveLogs", "artifactGC", "volumes", "imagePullSecrets",
-    "priority", "podPriority", "podPriorityClassName", "schedulerName", "hostNetwork", "dnsPolicy",
-    "dnsConfig", "automountServiceAccountToken", "executor", "hostAliases", "podSpecPatch",
-    "volumeClaimTemplates", "volumeClaimGC", "retryStrategy", "templateDefaults",
+    "serviceAccountName",
+    "podGC",
+    "ttlStrategy",
+    "ttlSecondsAfterFinished",
+    "artifactRepositoryRef",
+    "metrics",
+    "parallelism",
+    "podMetadata",
+    "workflowMetadata",
+    "nodeSelector",
+    "tolerations",
+    "affinity",
+    "securityContext",
+    "podDisruptionBudget",
+    "archiveLogs",
+    "artifactGC",
+    "volumes",
+    "imagePullSecrets",
+    "priority",
+    "podPriority",
+    "podPriorityClassName",
+    "schedulerName",
+    "hostNetwork",
+    "dnsPolicy",
+    "dnsConfig",
+    "automountServiceAccountToken",
+    "executor",
+    "hostAliases",
+    "podSpecPatch",
+    "volumeClaimTemplates",
+    "volumeClaimGC",
+    "retryStrategy",
+    "templateDefaults",
 }
-_SPEC = {"entrypoint", "arguments", "templates", "onExit", "synchronization", "activeDeadlineSeconds",
-         "workflowTemplateRef"} | _IGNORED_SPEC
+_SPEC = {
+    "entrypoint",
+    "arguments",
+    "templates",
+    "onExit",
+    "synchronization",
+    "activeDeadlineSeconds",
+    "workflowTemplateRef",
+} | _IGNORED_SPEC
 _TEMPLATE = {
-    "name", "inputs", "outputs", "dag", "steps", "script", "container", "retryStrategy",
-    "activeDeadlineSeconds", "timeout", "synchronization", "metadata", "nodeSelector", "tolerations",
-    "affinity", "serviceAccountName", "automountServiceAccountToken", "securityContext", "volumes",
-    "parallelism", "failFast", "priority", "priorityClassName", "schedulerName", "archiveLocation",
-    "podSpecPatch", "metrics", "hostAliases", "executor",
+    "name",
+    "inputs",
+    "outputs",
+    "dag",
+    "steps",
+    "script",
+    "container",
+    "retryStrategy",
+    "activeDeadlineSeconds",
+    "timeout",
+    "synchronization",
+    "metadata",
+    "nodeSelector",
+    "tolerations",
+    "affinity",
+    "serviceAccountName",
+    "automountServiceAccountToken",
+    "securityContext",
+    "volumes",
+    "parallelism",
+    "failFast",
+    "priority",
+    "priorityClassName",
+    "schedulerName",
+    "archiveLocation",
+    "podSpecPatch",
+    "metrics",
+    "hostAliases",
+    "executor",
 }
-_CONTAINER = {"image", "command", "args", "env", "workingDir", "resources", "imagePullPolicy", "volumeMounts",
-              "securityContext", "name", "ports", "source", "terminationMessagePath",
-              "terminationMessagePolicy", "livenessProbe", "readinessProbe", "startupProbe"}
-_TASK = {"name", "template", "arguments", "when", "depends", "dependencies", "withItems", "withParam",
-         "withSequence", "continueOn", "templateRef", "description"}
+_CONTAINER = {
+    "image",
+    "command",
+    "args",
+    "env",
+    "workingDir",
+    "resources",
+    "imagePullPolicy",
+    "volumeMounts",
+    "securityContext",
+    "name",
+    "ports",
+    "source",
+    "terminationMessagePath",
+    "terminationMessagePolicy",
+    "livenessProbe",
+    "readinessProbe",
+    "startupProbe",
+}
+_TASK = {
+    "name",
+    "template",
+    "arguments",
+    "when",
+    "depends",
+    "dependencies",
+    "withItems",
+    "withParam",
+    "withSequence",
+    "continueOn",
+    "templateRef",
+    "description",
+}
 
 
-def load_workflow(doc_or_path: Mapping[str, Any] | str | Path,
-                  templates_dir: Path | None = None) -> dict[str, Any]:
+def load_workflow(
+    doc_or_path: Mapping[str, Any] | str | Path, templates_dir: Path | None = None
+) -> dict[str, Any]:
     """A normalised Workflow manifest (``kind: Workflow``) with every field checked."""
     doc = _read(doc_or_path)
     kind = doc.get("kind", "Workflow")
@@ -59,7 +146,9 @@ def load_workflow(doc_or_path: Mapping[str, Any] | str | Path,
     if ref:
         name = ref.get("name") if isinstance(ref, Mapping) else None
         if not name:
-            raise WorkflowError("spec.workflowTemplateRef.name is missing", "name the WorkflowTemplate to run")
+            raise WorkflowError(
+                "spec.workflowTemplateRef.name is missing", "name the WorkflowTemplate to run"
+            )
         base = find_template(str(name), templates_dir)
         merged = copy.deepcopy(base.get("spec") or {})
         own_args = spec.get("arguments") or {}
@@ -97,31 +186,42 @@ def _read(doc_or_path: Mapping[str, Any] | str | Path) -> dict[str, Any]:
         raise WorkflowError(f"{path} is not valid YAML: {exc}", "fix the YAML syntax") from None
     runnable = [d for d in docs if isinstance(d, dict) and d.get("kind") in _KINDS]
     if len(runnable) != 1:
-        raise WorkflowError(f"{path} holds {len(runnable)} Workflow/WorkflowTemplate documents",
-                            "give a file with exactly one")
+        raise WorkflowError(
+            f"{path} holds {len(runnable)} Workflow/WorkflowTemplate documents",
+            "give a file with exactly one",
+        )
     return runnable[0]
 
 
 def find_template(name: str, templates_dir: Path | None) -> dict[str, Any]:
     """The WorkflowTemplate called ``name`` in a YAML file under ``templates_dir``."""
     if templates_dir is None or not Path(templates_dir).is_dir():
-        raise WorkflowError(f"WorkflowTemplate {name!r} cannot be looked up: no templates directory",
-                            "run from the project root (manifests/) or pass --file")
+        raise WorkflowError(
+            f"WorkflowTemplate {name!r} cannot be looked up: no templates directory",
+            "run from the project root (manifests/) or pass --file",
+        )
     for path in sorted(Path(templates_dir).rglob("*.y*ml")):
         try:
             docs = list(yaml.safe_load_all(path.read_text()))
         except yaml.YAMLError:
             continue
         for d in docs:
-            if (isinstance(d, dict) and d.get("kind") in ("WorkflowTemplate", "ClusterWorkflowTemplate")
-                    and (d.get("metadata") or {}).get("name") == name):
+            if (
+                isinstance(d, dict)
+                and d.get("kind") in ("WorkflowTemplate", "ClusterWorkflowTemplate")
+                and (d.get("metadata") or {}).get("name") == name
+            ):
                 return d
-    raise WorkflowError(f"no WorkflowTemplate named {name!r} under {templates_dir}",
-                        "run `driftloop compile` or check the name")
+    raise WorkflowError(
+        f"no WorkflowTemplate named {name!r} under {templates_dir}",
+        "run `driftloop compile` or check the name",
+    )
 
 
 def _unsupported(path: str, what: str = "is not supported by the local executor") -> WorkflowError:
-    return WorkflowError(f"{path} {what}", "remove it or run the workflow on Argo (`driftloop workflow submit`)")
+    return WorkflowError(
+        f"{path} {what}", "remove it or run the workflow on Argo (`driftloop workflow submit`)"
+    )
 
 
 def _validate(spec: Mapping[str, Any]) -> None:
@@ -139,8 +239,10 @@ def _validate(spec: Mapping[str, Any]) -> None:
                 raise _unsupported(f"{where}.{key}")
         kinds = [k for k in ("dag", "steps", "script", "container") if k in tmpl]
         if len(kinds) != 1:
-            raise WorkflowError(f"{where} ({tmpl.get('name')}) needs exactly one of dag, steps, script, container",
-                                "fix the template")
+            raise WorkflowError(
+                f"{where} ({tmpl.get('name')}) needs exactly one of dag, steps, script, container",
+                "fix the template",
+            )
         kind = kinds[0]
         if kind in ("script", "container"):
             for key in tmpl[kind]:
@@ -148,8 +250,10 @@ def _validate(spec: Mapping[str, Any]) -> None:
                     raise _unsupported(f"{where}.{kind}.{key}")
             for j, env in enumerate(tmpl[kind].get("env") or []):
                 if "valueFrom" in env:
-                    raise _unsupported(f"{where}.{kind}.env[{j}].valueFrom",
-                                       "(secrets/config maps) is not supported by the local executor")
+                    raise _unsupported(
+                        f"{where}.{kind}.env[{j}].valueFrom",
+                        "(secrets/config maps) is not supported by the local executor",
+                    )
         if "podSpecPatch" in tmpl and any(w in str(tmpl["podSpecPatch"]) for w in ("command", "args", "env")):
             raise _unsupported(f"{where}.podSpecPatch", "changes the container and cannot be applied locally")
         if kind == "dag":
@@ -165,11 +269,24 @@ def _validate(spec: Mapping[str, Any]) -> None:
         for io in ("inputs", "outputs"):
             for j, art in enumerate((tmpl.get(io) or {}).get("artifacts") or []):
                 for key in art:
-                    if key not in ("name", "path", "s3", "archive", "optional", "from", "raw", "mode",
-                                   "globalName", "recurseMode", "archiveLogs", "deleted", "artifactGC"):
+                    if key not in (
+                        "name",
+                        "path",
+                        "s3",
+                        "archive",
+                        "optional",
+                        "from",
+                        "raw",
+                        "mode",
+                        "globalName",
+                        "recurseMode",
+                        "archiveLogs",
+                        "deleted",
+                        "artifactGC",
+                    ):
                         raise _unsupported(f"{where}.{io}.artifacts[{j}].{key}")
             for j, par in enumerate((tmpl.get(io) or {}).get("parameters") or []):
-                for key in (par.get("valueFrom") or {}):
+                for key in par.get("valueFrom") or {}:
                     if key not in ("path", "parameter", "expression", "default"):
                         raise _unsupported(f"{where}.{io}.parameters[{j}].valueFrom.{key}")
     for field in ("entrypoint", "onExit"):

@@ -1,4 +1,4 @@
-"""A leaf node: stage input artifacts, run the process, collect ``outputs`` (result, parameters, artifacts)."""
+"""A leaf node: stage input artifacts, run the process, collect outputs (result, parameters, artifacts)."""
 
 from __future__ import annotations
 
@@ -19,8 +19,14 @@ if TYPE_CHECKING:
 __all__ = ["run_pod"]
 
 
-def run_pod(run: Run, tmpl: Mapping[str, Any], node: NodeResult, scope: dict[str, str],
-            in_artifacts: Mapping[str, Mapping[str, Any]], timeout: float | None) -> None:
+def run_pod(
+    run: Run,
+    tmpl: Mapping[str, Any],
+    node: NodeResult,
+    scope: dict[str, str],
+    in_artifacts: Mapping[str, Mapping[str, Any]],
+    timeout: float | None,
+) -> None:
     """Run ``tmpl`` (script or container) for ``node``; sets the node's phase, message and outputs."""
     kind = "script" if "script" in tmpl else "container"
     name = str(tmpl["name"])
@@ -115,5 +121,6 @@ def _stage_input(run: Run, art: Mapping[str, Any], given: Mapping[str, Any] | No
         return
     if art.get("optional"):
         return
-    raise WorkflowError(f"input artifact {art['name']!r} has no source",
-                        "pass it with `from:`, an `s3.key` or `raw.data`")
+    raise WorkflowError(
+        f"input artifact {art['name']!r} has no source", "pass it with `from:`, an `s3.key` or `raw.data`"
+    )

@@ -40,8 +40,10 @@ def list_runs(data_dir: Path) -> list[WorkflowResult]:
 def load_run(data_dir: Path, name: str) -> WorkflowResult:
     path = run_dir(data_dir, name) / "run.json"
     if not path.is_file():
-        raise UsageError(f"no run named {name!r} under {Path(data_dir) / 'runs'}",
-                         "see `driftloop runs list` for the names")
+        raise UsageError(
+            f"no run named {name!r} under {Path(data_dir) / 'runs'}",
+            "see `driftloop runs list` for the names",
+        )
     result = WorkflowResult.from_record(json.loads(path.read_text()))
     result.record_path = str(path)
     return result

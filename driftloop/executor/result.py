@@ -48,11 +48,20 @@ class NodeResult:
     def from_dict(cls, data: dict[str, Any]) -> NodeResult:
         outputs = data.get("outputs") or {}
         return cls(
-            name=data["name"], display_name=data["displayName"], type=data["type"],
-            template_name=data.get("templateName"), phase=data["phase"], message=data.get("message", ""),
-            started=data.get("started"), finished=data.get("finished"), result=outputs.get("result"),
-            parameters=dict(outputs.get("parameters") or {}), artifacts=list(outputs.get("artifacts") or []),
-            exit_code=data.get("exitCode"), pod_name=data.get("podName"), log=data.get("log"),
+            name=data["name"],
+            display_name=data["displayName"],
+            type=data["type"],
+            template_name=data.get("templateName"),
+            phase=data["phase"],
+            message=data.get("message", ""),
+            started=data.get("started"),
+            finished=data.get("finished"),
+            result=outputs.get("result"),
+            parameters=dict(outputs.get("parameters") or {}),
+            artifacts=list(outputs.get("artifacts") or []),
+            exit_code=data.get("exitCode"),
+            pod_name=data.get("podName"),
+            log=data.get("log"),
             children=list(data.get("children") or []),
         )
 
@@ -79,30 +88,49 @@ class WorkflowResult:
         raise KeyError(display_name)
 
     def to_json(self) -> dict[str, Any]:
-        """``{phase, nodes: [{name, displayName, phase, outputs: {result, parameters}}]}`` (+ a few extras)."""
+        """``{phase, nodes: [{name, displayName, phase, outputs: {result, parameters}}]}`` (+ name/type)."""
         return {
             "name": self.name,
             "phase": self.phase,
             "message": self.message,
             "nodes": [
-                {"name": n.name, "displayName": n.display_name, "type": n.type, "phase": n.phase,
-                 "message": n.message, "outputs": n.outputs}
+                {
+                    "name": n.name,
+                    "displayName": n.display_name,
+                    "type": n.type,
+                    "phase": n.phase,
+                    "message": n.message,
+                    "outputs": n.outputs,
+                }
                 for n in self.nodes
             ],
         }
 
     def to_record(self) -> dict[str, Any]:
         """Everything, for the run record under ``<data_dir>/runs/<name>/run.json``."""
-        return {"name": self.name, "uid": self.uid, "phase": self.phase, "message": self.message,
-                "started": self.started, "finished": self.finished, "parameters": self.parameters,
-                "nodes": [n.to_dict() for n in self.nodes]}
+        return {
+            "name": self.name,
+            "uid": self.uid,
+            "phase": self.phase,
+            "message": self.message,
+            "started": self.started,
+            "finished": self.finished,
+            "parameters": self.parameters,
+            "nodes": [n.to_dict() for n in self.nodes],
+        }
 
     @classmethod
     def from_record(cls, data: dict[str, Any]) -> WorkflowResult:
-        return cls(name=data["name"], uid=data["uid"], phase=data["phase"], message=data.get("message", ""),
-                   started=data.get("started"), finished=data.get("finished"),
-                   parameters=dict(data.get("parameters") or {}),
-                   nodes=[NodeResult.from_dict(n) for n in data.get("nodes") or []])
+        return cls(
+            name=data["name"],
+            uid=data["uid"],
+            phase=data["phase"],
+            message=data.get("message", ""),
+            started=data.get("started"),
+            finished=data.get("finished"),
+            parameters=dict(data.get("parameters") or {}),
+            nodes=[NodeResult.from_dict(n) for n in data.get("nodes") or []],
+        )
 
     def dumps(self) -> str:
         return json.dumps(self.to_json(), indent=2)

@@ -31,8 +31,7 @@ def parse_duration(value: Any, field: str) -> float:
         pass
     parts = _PART.findall(text)
     if not parts or "".join(n + u for n, u in parts) != text:
-        raise WorkflowError(f"{field}: {text!r} is not a duration",
-                            "write seconds (\"30\") or e.g. \"2m\", \"1h\"")
+        raise WorkflowError(f"{field}: {text!r} is not a duration", 'write seconds ("30") or e.g. "2m", "1h"')
     return sum(float(n) * _UNITS[u] for n, u in parts)
 
 
@@ -54,12 +53,16 @@ class RetryPolicy:
             return None
         unknown = set(spec) - {"limit", "retryPolicy", "backoff", "expression", "affinity"}
         if unknown:
-            raise WorkflowError(f"{field}.{sorted(unknown)[0]} is not supported by the local executor",
-                                "remove it or run the workflow on Argo")
+            raise WorkflowError(
+                f"{field}.{sorted(unknown)[0]} is not supported by the local executor",
+                "remove it or run the workflow on Argo",
+            )
         policy = str(spec.get("retryPolicy") or "OnFailure")
         if policy not in ("Always", "OnFailure", "OnError", "OnTransientError"):
-            raise WorkflowError(f"{field}.retryPolicy: unknown policy {policy!r}",
-                                "use Always, OnFailure, OnError or OnTransientError")
+            raise WorkflowError(
+                f"{field}.retryPolicy: unknown policy {policy!r}",
+                "use Always, OnFailure, OnError or OnTransientError",
+            )
         backoff = spec.get("backoff") or {}
         limit = spec.get("limit")
         try:
@@ -72,13 +75,23 @@ class RetryPolicy:
             duration=parse_duration(backoff.get("duration", 0), f"{field}.backoff.duration"),
             factor=float(str(backoff.get("factor", 1))),
             cap=parse_duration(backoff["cap"], f"{field}.backoff.cap") if "cap" in backoff else None,
-            max_duration=(parse_duration(backoff["maxDuration"], f"{field}.backoff.maxDuration")
-                          if "maxDuration" in backoff else None),
+            max_duration=(
+                parse_duration(backoff["maxDuration"], f"{field}.backoff.maxDuration")
+                if "maxDuration" in backoff
+                else None
+            ),
             expression=spec.get("expression"),
         )
 
-    def should_retry(self, retries_done: int, phase: str, exit_code: int | None, message: str,
-                     elapsed: float, attempt_duration: float) -> bool:
+    def should_retry(
+        self,
+        retries_done: int,
+        phase: str,
+        exit_code: int | None,
+        message: str,
+        elapsed: float,
+        attempt_duration: float,
+    ) -> bool:
         """Whether to start another attempt after one finished in ``phase``."""
         if phase == "Succeeded":
             return False
@@ -102,7 +115,7 @@ class RetryPolicy:
 
     def delay(self, retries_done: int) -> float:
         """Seconds to wait before retry number ``retries_done`` (0-based)."""
-        wait = self.duration * (self.factor ** retries_done)
+        wait = self.duration * (self.factor**retries_done)
         if self.cap is not None:
             wait = min(wait, self.cap)
         return wait

@@ -20,6 +20,7 @@ How a pod is mapped onto this machine:
 from __future__ import annotations
 
 import contextlib
+import itertools
 import os
 import re
 import signal
@@ -55,7 +56,7 @@ def sandbox_path(root: Path, path: str) -> Path:
 
 def is_hera_runner(args: Sequence[str]) -> bool:
     """Whether ``args`` start Hera's runner module (``-m hera.workflows.runner``)."""
-    return any(a == "-m" and b == "hera.workflows.runner" for a, b in zip(args, args[1:], strict=False))
+    return any(a == "-m" and b == "hera.workflows.runner" for a, b in itertools.pairwise(args))
 
 
 def _rewrite(value: str, mapping: Sequence[tuple[str, str]]) -> str:
@@ -67,8 +68,15 @@ def _rewrite(value: str, mapping: Sequence[tuple[str, str]]) -> str:
     return pattern.sub(lambda m: table[m.group(1)], value)
 
 
-def run_process(kind: str, spec: Mapping[str, Any], declared_paths: Sequence[str], sandbox: Path,
-                log_file: Path, timeout: float | None, env_extra: Mapping[str, str]) -> ProcessOutcome:
+def run_process(
+    kind: str,
+    spec: Mapping[str, Any],
+    declared_paths: Sequence[str],
+    sandbox: Path,
+    log_file: Path,
+    timeout: float | None,
+    env_extra: Mapping[str, str],
+) -> ProcessOutcome:
     """Run a rendered ``script``/``container`` spec; stdout and stderr go to ``log_file``."""
     sandbox.mkdir(parents=True, exist_ok=True)
     command = [str(c) for c in spec.get("command") or []]
@@ -78,8 +86,9 @@ def run_process(kind: str, spec: Mapping[str, Any], declared_paths: Sequence[str
     paths = list(declared_paths)
     if hera:
         paths.append(env_spec.get("hera__outputs_directory", HERA_OUTPUTS_DEFAULT))
-    mapping = sorted({(p, str(sandbox_path(sandbox, p))) for p in paths if p.startswith("/")},
-                     key=lambda m: -len(m[0]))
+    mapping = sorted(
+        {(p, str(sandbox_path(sandbox, p))) for p in paths if p.startswith("/")}, key=lambda m: -len(m[0])
+    )
     command = [_rewrite(c, mapping) for c in command]
     args = [_rewrite(a, mapping) for a in args]
     env = dict(os.environ)
@@ -89,8 +98,11 @@ def run_process(kind: str, spec: Mapping[str, Any], declared_paths: Sequence[str
     env["DRIFTLOOP_OUTPUTS_DIR"] = str(sandbox)
     if hera:
         env.setdefault("hera__outputs_directory", str(sandbox_path(sandbox, HERA_OUTPUTS_DEFAULT)))
-        i = next(i for i, (a, b) in enumerate(zip(args, args[1:], strict=False))
-                 if a == "-m" and b == "hera.workflows.runner")
+        i = next(
+            i
+            for i, (a, b) in enumerate(itertools.pairwise(args))
+            if a == "-m" and b == "hera.workflows.runner"
+        )
         args[i + 1] = "driftloop.executor.hera_shim"
         cwd = os.getcwd()
         env["PYTHONPATH"] = os.pathsep.join(p for p in (cwd, env.get("PYTHONPATH", "")) if p)
@@ -100,8 +112,13 @@ def run_process(kind: str, spec: Mapping[str, Any], declared_paths: Sequence[str
         args = [*args, str(script)]
     argv = [*command, *args]
     if not argv:
-        return ProcessOutcome(None, "", False, 0.0, error="the container has no command; the image entrypoint "
-                                                          "cannot run locally")
+        return ProcessOutcome(
+            None,
+            "",
+            False,
+            0.0,
+            error="the container has no command; the image entrypoint cannot run locally",
+        )
     if argv[0] in _PY:
         argv[0] = sys.executable
     for p in paths:  # parents of declared outputs exist in a pod's image (/tmp); create them here
@@ -116,8 +133,15 @@ def run_process(kind: str, spec: Mapping[str, Any], declared_paths: Sequence[str
     log_file.parent.mkdir(parents=True, exist_ok=True)
     with open(out_path, "wb") as out, open(log_file, "ab") as err:
         try:
-            proc = subprocess.Popen(argv, stdout=out, stderr=err, stdin=subprocess.DEVNULL, env=env,
-                                    cwd=cwd_run, start_new_session=True)
+            proc = subprocess.Popen(
+                argv,
+                stdout=out,
+                stderr=err,
+                stdin=subprocess.DEVNULL,
+                env=env,
+                cwd=cwd_run,
+                start_new_session=True,
+            )
         except OSError as exc:
             return ProcessOutcome(None, "", False, 0.0, error=f"cannot start {argv[0]!r}: {exc.strerror}")
         timed_out = False

@@ -28,8 +28,10 @@ def mutex_names(sync: Mapping[str, Any] | None, field: str) -> list[str]:
         return []
     unknown = set(sync) - {"mutex", "mutexes"}
     if unknown:
-        raise WorkflowError(f"{field}.{sorted(unknown)[0]} is not supported by the local executor",
-                            "use a mutex, or run the workflow on Argo")
+        raise WorkflowError(
+            f"{field}.{sorted(unknown)[0]} is not supported by the local executor",
+            "use a mutex, or run the workflow on Argo",
+        )
     items = list(sync.get("mutexes") or [])
     if sync.get("mutex"):
         items.append(sync["mutex"])
@@ -48,8 +50,9 @@ def _lock_path(lock_dir: Path, name: str) -> Path:
 
 
 @contextlib.contextmanager
-def hold_mutexes(lock_dir: Path, names: list[str],
-                 on_wait: Callable[[str], None] | None = None, poll: float = 0.05) -> Iterator[None]:
+def hold_mutexes(
+    lock_dir: Path, names: list[str], on_wait: Callable[[str], None] | None = None, poll: float = 0.05
+) -> Iterator[None]:
     """Hold every named mutex (acquired in sorted order, so two runs never deadlock)."""
     lock_dir.mkdir(parents=True, exist_ok=True)
     fds: list[int] = []

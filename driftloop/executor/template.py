@@ -31,8 +31,10 @@ def render(text: str, scope: Mapping[str, str]) -> str:
             try:
                 return expr.format_value(expr.evaluate(name, _expr_vars(scope)))
             except WorkflowError as exc:
-                raise WorkflowError(f"cannot evaluate expression tag {m.group(0)!r}: {exc.message}",
-                                    "only simple expressions (comparisons, ?:, &&, ||) run locally") from None
+                raise WorkflowError(
+                    f"cannot evaluate expression tag {m.group(0)!r}: {exc.message}",
+                    "only simple expressions (comparisons, ?:, &&, ||) run locally",
+                ) from None
         return scope.get(name, m.group(0))
 
     return _TAG.sub(sub, text)

@@ -19,10 +19,19 @@ REPEATS = 3
 
 
 def _workflow() -> dict:
-    noop = {"name": "noop", "container": {"image": "python:3.11", "command": ["python", "-c"], "args": ["pass"]}}
-    tasks = [{"name": f"s{i}", "template": "noop", **({"depends": f"s{i - 1}"} if i else {})} for i in range(STEPS)]
-    return {"apiVersion": "argoproj.io/v1alpha1", "kind": "Workflow", "metadata": {"generateName": "bench-"},
-            "spec": {"entrypoint": "main", "templates": [{"name": "main", "dag": {"tasks": tasks}}, noop]}}
+    noop = {
+        "name": "noop",
+        "container": {"image": "python:3.11", "command": ["python", "-c"], "args": ["pass"]},
+    }
+    tasks = [
+        {"name": f"s{i}", "template": "noop", **({"depends": f"s{i - 1}"} if i else {})} for i in range(STEPS)
+    ]
+    return {
+        "apiVersion": "argoproj.io/v1alpha1",
+        "kind": "Workflow",
+        "metadata": {"generateName": "bench-"},
+        "spec": {"entrypoint": "main", "templates": [{"name": "main", "dag": {"tasks": tasks}}, noop]},
+    }
 
 
 def _bare() -> float:

@@ -16,13 +16,15 @@ CASES = Path(__file__).parent / "executor_cases"
 def test_workflow_run_json_exit_codes_and_runs(tmp_path: Path, monkeypatch) -> None:
     monkeypatch.setenv("DRIFTLOOP_DATA_DIR", str(tmp_path / "data"))
     runner = CliRunner()
-    ok = runner.invoke(app, ["workflow", "run", "--file", str(CASES / "conditionals.yaml"),
-                             "-p", "should-print=true", "--json"])
+    ok = runner.invoke(
+        app,
+        ["workflow", "run", "--file", str(CASES / "conditionals.yaml"), "-p", "should-print=true", "--json"],
+    )
     assert ok.exit_code == 0, ok.output
-    body = json.loads(ok.stdout[ok.stdout.index("{"):])
+    body = json.loads(ok.stdout[ok.stdout.index("{") :])
     assert body["phase"] == "Succeeded"
     assert {"name", "displayName", "phase", "outputs"} <= set(body["nodes"][0])
-    hello = [n for n in body["nodes"] if n["displayName"] == "print-hello"][0]
+    hello = next(n for n in body["nodes"] if n["displayName"] == "print-hello")
     assert hello["outputs"] == {"result": "hello", "parameters": {}}
     failed = runner.invoke(app, ["workflow", "run", "--file", str(CASES / "exit-handlers.yaml")])
     assert failed.exit_code == 1
@@ -41,8 +43,11 @@ def test_workflow_run_by_template_name(tmp_path: Path, monkeypatch) -> None:
     (tmp_path / "m").mkdir()
     (tmp_path / "m" / "t.yaml").write_text(
         "kind: WorkflowTemplate\nmetadata: {name: hi}\nspec:\n  entrypoint: main\n"
-        "  templates:\n  - name: main\n    container: {image: x, command: [echo, hi]}\n")
-    result = CliRunner().invoke(app, ["workflow", "run", "hi", "--templates-dir", str(tmp_path / "m"), "--json"])
+        "  templates:\n  - name: main\n    container: {image: x, command: [echo, hi]}\n"
+    )
+    result = CliRunner().invoke(
+        app, ["workflow", "run", "hi", "--templates-dir", str(tmp_path / "m"), "--json"]
+    )
     assert result.exit_code == 0, result.output
     both = CliRunner().invoke(app, ["workflow", "run", "hi", "--file", "x.yaml"])
     assert isinstance(both.exception, UsageError)

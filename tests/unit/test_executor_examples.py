@@ -79,8 +79,12 @@ def test_loops_maps_substitutes_item_keys(settings):
     result = run_workflow(CASES / "loops-maps.yaml", {}, settings)
     assert result.phase == "Succeeded"
     names = [n.display_name for n in result.nodes if n.type == "Pod"]
-    assert names == ["test-linux(0:image:debian,tag:9.1)", "test-linux(1:image:debian,tag:8.9)",
-                     "test-linux(2:image:alpine,tag:3.6)", "test-linux(3:image:ubuntu,tag:17.10)"]
+    assert names == [
+        "test-linux(0:image:debian,tag:9.1)",
+        "test-linux(1:image:debian,tag:8.9)",
+        "test-linux(2:image:alpine,tag:3.6)",
+        "test-linux(3:image:ubuntu,tag:17.10)",
+    ]
     assert all("ID=" in n.result for n in result.nodes if n.type == "Pod")
 
 
@@ -116,7 +120,9 @@ def test_exit_handler_runs_after_failure_with_workflow_status(settings):
     assert by_display(result, "cry")[0].result == "boohoo!"
     notify = by_display(result, "notify")[0]
     assert notify.result.startswith(f"send e-mail: {result.name} Failed ")
-    assert f"displayName: {result.name}, message: Error (exit code 1)" in notify.result  # {{workflow.failures}} (sh drops the quotes)
+    assert (
+        f"displayName: {result.name}, message: Error (exit code 1)" in notify.result
+    )  # {{workflow.failures}} (sh drops the quotes)
     assert by_display(result, "notify")[0].name == f"{result.name}.onExit[0].notify"
 
 
@@ -131,8 +137,14 @@ def test_steps_run_groups_in_order_with_argo_node_names(settings):
     result = run_workflow(CASES / "steps.yaml", {}, settings)
     assert result.phase == "Succeeded"
     wf = result.name
-    assert [n.name for n in result.nodes] == [wf, f"{wf}[0]", f"{wf}[0].hello1", f"{wf}[1]",
-                                              f"{wf}[1].hello2a", f"{wf}[1].hello2b"]
+    assert [n.name for n in result.nodes] == [
+        wf,
+        f"{wf}[0]",
+        f"{wf}[0].hello1",
+        f"{wf}[1]",
+        f"{wf}[1].hello2a",
+        f"{wf}[1].hello2b",
+    ]
     assert [n.type for n in result.nodes] == ["Steps", "StepGroup", "Pod", "StepGroup", "Pod", "Pod"]
 
 
@@ -145,8 +157,20 @@ _CONCURRENT = textwrap.dedent("""
 
 
 def test_mutex_wf_level_serialises_two_processes(settings, tmp_path):
-    procs = [subprocess.Popen([sys.executable, "-c", _CONCURRENT, str(CASES / "synchronization-mutex-wf-level.yaml"),
-                               str(settings.data_dir)], stdout=subprocess.PIPE, text=True) for _ in range(2)]
+    procs = [
+        subprocess.Popen(
+            [
+                sys.executable,
+                "-c",
+                _CONCURRENT,
+                str(CASES / "synchronization-mutex-wf-level.yaml"),
+                str(settings.data_dir),
+            ],
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        for _ in range(2)
+    ]
     outs = [json.loads(p.communicate(timeout=60)[0].strip().splitlines()[-1]) for p in procs]
     assert [o[0] for o in outs] == ["Succeeded", "Succeeded"]
     spans = sorted(tuple(map(float, re.findall(r"[\d.]+", o[1])[-2:])) for o in outs)

@@ -9,22 +9,25 @@ from driftloop.executor.expr import evaluate, evaluate_when
 from driftloop.executor.template import render
 
 
-@pytest.mark.parametrize(("text", "expected"), [
-    ("heads == heads", True),
-    ("tails == heads", False),
-    ("false == true", False),
-    ("Failed != Succeeded", True),
-    ("5 > 3 && 2 < 1", False),
-    ("5 > 3 || 2 < 1", True),
-    ("!(1 == 2)", True),
-    ("'a b' == \"a b\"", True),
-    ("abc =~ '^a'", True),
-    ("abc !~ '^a'", False),
-    ("10 >= 10.0", True),
-    ("'5' == 5", False),
-    ("drift in ('drift', 'manual')", True),
-    ("(1 + 2) * 3 == 9", True),
-])
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("heads == heads", True),
+        ("tails == heads", False),
+        ("false == true", False),
+        ("Failed != Succeeded", True),
+        ("5 > 3 && 2 < 1", False),
+        ("5 > 3 || 2 < 1", True),
+        ("!(1 == 2)", True),
+        ("'a b' == \"a b\"", True),
+        ("abc =~ '^a'", True),
+        ("abc !~ '^a'", False),
+        ("10 >= 10.0", True),
+        ("'5' == 5", False),
+        ("drift in ('drift', 'manual')", True),
+        ("(1 + 2) * 3 == 9", True),
+    ],
+)
 def test_when(text: str, expected: bool) -> None:
     assert evaluate_when(text) is expected
 
@@ -40,7 +43,10 @@ def test_when_rejects_non_boolean_and_garbage() -> None:
 
 def test_expression_with_variables_and_ternary() -> None:
     v = {"tasks.a.outputs.result": "heads", "tasks.b.outputs.result": "B", "tasks.c.outputs.result": None}
-    assert evaluate("tasks.a.outputs.result == 'heads' ? tasks.b.outputs.result : tasks.c.outputs.result", v) == "B"
+    assert (
+        evaluate("tasks.a.outputs.result == 'heads' ? tasks.b.outputs.result : tasks.c.outputs.result", v)
+        == "B"
+    )
     assert evaluate("tasks.c.outputs.result ?? 'none'", v) == "none"
 
 
