@@ -64,7 +64,7 @@ def test_unknown_key_is_rejected_naming_it(tmp_path: Path, source: str, expected
 def test_unknown_section_and_bad_value(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="unknown setting 'kafak'"):
         load_settings(write(tmp_path, "kafak: {}\n"), env={})
-    with pytest.raises(ConfigError, match="invalid value for 'deploy.target'"):
+    with pytest.raises(ConfigError, match=r"invalid value for 'deploy\.target'"):
         load_settings(None, {"deploy.target": "mars"}, env={})
     with pytest.raises(ConfigError, match="not valid YAML"):
         load_settings(write(tmp_path, "kafka: [\n"), env={})
