@@ -68,8 +68,10 @@ def check_schema(
     missing = [n for n in names if n not in present]
     if missing:
         problems.append(QualityProblem("missing_columns", f"columns missing from the window: {missing}"))
+    # With an explicit feature list the window may carry other columns (they are simply not monitored);
+    # with inferred features the reference's columns *are* the schema, so anything else is a mismatch.
     allowed = set(profile.columns) | set(definition.ignore_columns)
-    extra = sorted(present - allowed)
+    extra = sorted(present - allowed) if definition.features is None else []
     if extra:
         problems.append(
             QualityProblem(

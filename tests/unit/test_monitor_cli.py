@@ -1,0 +1,109 @@
+"""``driftloop monitor run`` on files, without Kafka (``--no-publish``): output, exit codes."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from monitors import MonitorDefinition, build_profile
+from monitors.datasets import make_credit
+
+
+def _run(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "driftloop", "monitor", "run", *args],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+@pytest.fixture(scope="module")
+def files(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    d = tmp_path_factory.mktemp("monitor")
+    out = {
+        "ref": d / "ref.csv",
+        "same": d / "same.csv",
+        "drift": d / "drift.parquet",
+        "bad": d / "bad.csv",
+        "profile": d / "credit.dlprofile",
+    }
+    make_credit(5000, seed=0).to_csv(out["ref"], index=False)
+    make_credit(2000, seed=1).to_csv(out["same"], index=False)
+    make_credit(2000, seed=2, drift=0.7).to_parquet(out["drift"])
+    make_credit(2000, seed=3).drop(columns=["age"]).to_csv(out["bad"], index=False)
+    out["profile"].write_bytes(
+        build_profile(make_credit(5000, seed=0), MonitorDefinition(model="credit")).to_bytes()
+    )
+    return out
+
+
+def test_json_output_and_exit_0(files: dict[str, Path]) -> None:
+    proc = _run(
+        "--model",
+        "credit",
+        "--reference",
+        str(files["ref"]),
+        "--current",
+        str(files["same"]),
+        "--no-publish",
+        "--json",
+    )
+    assert proc.returncode == 0, proc.stderr
+    out = json.loads(proc.stdout)
+    assert out["dataset_drift"] is False and out["quality"] == []
+    assert isinstance(out["drift_share"], float)
+    assert set(out["columns"]["income"]) >= {"test", "score", "threshold", "drifted"}
+
+
+def test_drift_with_fail_on_drift_exits_3_and_writes_report(files: dict[str, Path], tmp_path: Path) -> None:
+    report = tmp_path / "r.html"
+    proc = _run(
+        "--model",
+        "credit",
+        "--reference",
+        str(files["profile"]),
+        "--current",
+        str(files["drift"]),
+        "--no-publish",
+        "--json",
+        "--fail-on-drift",
+        "--report",
+        str(report),
+    )
+    assert proc.returncode == 3, proc.stderr
+    assert json.loads(proc.stdout)["dataset_drift"] is True
+    assert "<html" in report.read_text()[:2000].lower()
+    assert (
+        _run(
+            "--model",
+            "credit",
+            "--reference",
+            str(files["profile"]),
+            "--current",
+            str(files["drift"]),
+            "--no-publish",
+        ).returncode
+        == 0
+    )
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--current", "{bad}"], "data-quality"),
+        (["--current", "/nonexistent.csv"], "no such file"),
+        (["--current", "{same}", "--last", "5"], "--last"),
+        (["--current", "kafka"], "--last N"),
+    ],
+)
+def test_bad_input_exits_2_with_one_line(files: dict[str, Path], args: list[str], message: str) -> None:
+    args = [a.format(**{k: str(v) for k, v in files.items()}) for a in args]
+    proc = _run("--model", "credit", "--reference", str(files["ref"]), "--no-publish", *args)
+    assert proc.returncode == 2, proc.stderr
+    assert message in proc.stderr
+    assert proc.stderr.strip().count("\n") == 0 and "Traceback" not in proc.stderr
