@@ -1,0 +1,72 @@
+"""``driftloop serve --model M``: the model server (see :mod:`driftloop.serving`).
+
+Also the local-mode component: :func:`register` makes ``driftloop up`` run a server for every model in
+the registry on ``serving.host:serving.port``.
+"""
+
+from __future__ import annotations
+
+import threading
+from typing import TYPE_CHECKING
+
+import typer
+
+from driftloop.cli._common import err_console, settings_from
+from driftloop.config import Settings
+
+if TYPE_CHECKING:
+    from driftloop.runtime import Component
+
+__all__ = ["register", "serve", "server_component"]
+
+
+def serve(
+    ctx: typer.Context,
+    model: list[str] = typer.Option(
+        [], "--model", "-m", help="model to serve (repeatable; none = every model in the registry)"
+    ),
+    model_version: str | None = typer.Option(
+        None,
+        "--model-version",
+        help="serve only this version ('v3'), or 'champion' to follow the champion without a canary",
+    ),
+    host: str | None = typer.Option(None, help="address to listen on [serving.host]"),
+    port: int | None = typer.Option(None, help="port to listen on [serving.port]"),
+) -> None:
+    """Serve a model's champion — and its canary for serving.canary_fraction of requests — over HTTP.
+
+    POST /v1/models/<model>/predict {"instances": [...]}; GET /healthz, /readyz, /metrics,
+    /v1/models/<model>; POST /v1/feedback {"request_id", "label"}. Ctrl-C stops.
+    """
+    import signal
+
+    from driftloop.serving import ModelServer
+
+    settings = settings_from(ctx, **{"serving.host": host, "serving.port": port})
+    server = ModelServer(settings, list(model) or None, version=model_version)
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    signal.signal(signal.SIGINT, lambda *_: stop.set())
+    server.start()
+    what = ", ".join(model) or "every registered model"
+    err_console.print(f"serving {what} at {server.url} — Ctrl-C stops")
+    try:
+        while not stop.wait(0.5):
+            if not server.healthy():
+                break
+    finally:
+        server.stop()
+
+
+def server_component(settings: Settings) -> Component:
+    """``driftloop up``'s model server: every registry model, discovered as they appear."""
+    from driftloop.serving import ModelServer
+
+    return ModelServer(settings, None)
+
+
+def register() -> None:
+    """Plug the model server into ``driftloop up`` (the lead calls this)."""
+    from driftloop.runtime import register_component
+
+    register_component("server", server_component)

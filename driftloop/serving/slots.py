@@ -1,0 +1,187 @@
+"""The model versions a server holds (champion and canary, or one pinned version) and the thread that
+keeps them in step with the registry's alias pointers.
+
+Every ``poll_s`` the watcher reads the alias pointers (one small S3 GET each). When one names a new
+version, that version is loaded *off the request path* — the registry checks its sha256 first — and then
+swapped in with one attribute assignment, so a request sees either the old or the new model, never a
+half-loaded one. A version that fails to load (a tampered file: :class:`IntegrityError`) is refused with
+an error in the log and in ``/v1/models/<model>``; the server keeps the model it had (and is not ready if
+it had none). The refused version is retried only after ``retry_failed_s`` or when the pointer moves.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from driftloop.errors import DataError, DriftloopError, IntegrityError, UsageError
+from driftloop.registry import Registry
+from driftloop.serving.metrics import ServingMetrics
+
+__all__ = ["LoadedModel", "ModelSlots"]
+
+log = logging.getLogger("driftloop.serving")
+
+
+@dataclass
+class LoadedModel:
+    """One loaded model version and how to turn JSON instances into its input."""
+
+    model: str
+    version: str
+    estimator: Any
+    sha256: str = ""
+    loaded_at: float = field(default_factory=time.time)
+
+    def __post_init__(self) -> None:
+        names = getattr(self.estimator, "feature_names_in_", None)
+        self.features: list[str] | None = [str(n) for n in names] if names is not None else None
+        self.classes = getattr(self.estimator, "classes_", None)
+        self.has_proba = hasattr(self.estimator, "predict_proba") and self.classes is not None
+
+    def frame(self, instances: list[dict[str, Any]]) -> Any:
+        """The model input: a DataFrame with the model's feature columns (when it was fitted on one)."""
+        if self.features is None:
+            import numpy as np
+
+            return np.asarray([list(inst.values()) for inst in instances], dtype=float)
+        missing = sorted({n for inst in instances for n in self.features if n not in inst})
+        if missing:
+            raise DataError(
+                f"instances lack features of {self.model} {self.version}: {missing}",
+                f"send every feature: {self.features}",
+            )
+        import pandas as pd
+
+        return pd.DataFrame.from_records(instances, columns=self.features)
+
+    def predict(self, instances: list[dict[str, Any]]) -> tuple[list[Any], list[float] | None]:
+        """Predictions and, for classifiers, the probability of each predicted class."""
+        x = self.frame(instances)
+        if self.has_proba:
+            proba = self.estimator.predict_proba(x)
+            idx = proba.argmax(axis=1)
+            preds = self.classes[idx].tolist()
+            return preds, proba[range(len(idx)), idx].tolist()
+        out = self.estimator.predict(x)
+        return (out.tolist() if hasattr(out, "tolist") else list(out)), None
+
+
+class ModelSlots:
+    """What a server holds. ``version`` None: follow ``champion`` and ``canary``; ``"champion"``: follow
+    the champion only (a Kubernetes stable pod — the canary runs in its own Deployment); ``"vN"``: that
+    version only (``pinned``; a canary pod, or a stable pod after a promote)."""
+
+    def __init__(
+        self,
+        registry: Registry,
+        model: str,
+        metrics: ServingMetrics,
+        version: str | None = None,
+        poll_s: float = 1.0,
+        retry_failed_s: float = 30.0,
+    ) -> None:
+        self.registry = registry
+        self.model = model
+        self.metrics = metrics
+        if version == "canary":
+            raise UsageError("a server cannot follow the canary alias alone",
+                             "pin a version (--model-version v3) or follow the champion")
+        self.pinned = version if version and version != "champion" else None
+        self.follow: tuple[str, ...] = ("champion",) if version == "champion" else ("champion", "canary")
+        self.poll_s = poll_s
+        self.retry_failed_s = retry_failed_s
+        self.champion: LoadedModel | None = None
+        self.canary: LoadedModel | None = None
+        self.errors: dict[str, str] = {}  # alias -> last load error
+        self._failed: dict[str, tuple[str, float]] = {}  # alias -> (version, when)
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self.last_poll = 0.0
+
+    @property
+    def ready(self) -> bool:
+        return self.champion is not None
+
+    def start(self) -> None:
+        self.refresh()
+        self._stop.clear()
+        self._thread = threading.Thread(target=self._run, name=f"alias-watch-{self.model}", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(5)
+            self._thread = None
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.poll_s):
+            self.refresh()
+
+    def refresh(self) -> None:
+        """Read the alias pointers once and load whatever changed."""
+        try:
+            if self.pinned:
+                wanted: dict[str, str | None] = {"champion": self.pinned, "canary": None}
+            else:
+                wanted = {
+                    a: self.registry.get_alias(self.model, a) if a in self.follow else None
+                    for a in ("champion", "canary")
+                }
+        except DriftloopError as exc:
+            log.warning("reading the aliases of %s failed: %s", self.model, exc)
+            return
+        self.last_poll = time.time()
+        for alias, version in wanted.items():
+            self._sync(alias, version)
+
+    def _sync(self, alias: str, version: str | None) -> None:
+        current: LoadedModel | None = getattr(self, alias)
+        if version is None:
+            if current is not None and alias == "canary":
+                log.info("%s: canary %s retired", self.model, current.version)
+                self.canary = None
+            self.errors.pop(alias, None)
+            return
+        if current is not None and current.version == version:
+            return
+        if alias == "champion" and self.canary is not None and self.canary.version == version:
+            self.champion = self.canary  # a promoted canary: already loaded and verified
+            log.info("%s: serving %s as champion (promoted canary)", self.model, version)
+            return
+        failed = self._failed.get(alias)
+        if failed and failed[0] == version and time.monotonic() - failed[1] < self.retry_failed_s:
+            return
+        loaded = self._load(alias, version)
+        if loaded is not None:
+            setattr(self, alias, loaded)  # the swap: one attribute assignment
+            log.info("%s: serving %s as %s", self.model, version, alias)
+
+    def _load(self, alias: str, version: str) -> LoadedModel | None:
+        started = time.perf_counter()
+        try:
+            mv, estimator = self.registry.load_model(self.model, version)
+        except IntegrityError as exc:
+            return self._refuse(alias, version, "integrity_error", exc)
+        except DriftloopError as exc:
+            return self._refuse(alias, version, "error", exc)
+        except Exception as exc:  # unpickling arbitrary model files can raise anything
+            return self._refuse(alias, version, "error", exc)
+        self.metrics.reloads.labels(self.model, alias, "ok").inc()
+        self.errors.pop(alias, None)
+        self._failed.pop(alias, None)
+        log.debug("%s %s loaded in %.3fs", self.model, version, time.perf_counter() - started)
+        return LoadedModel(self.model, mv.version, estimator, mv.sha256)
+
+    def _refuse(self, alias: str, version: str, outcome: str, exc: Exception) -> None:
+        message = f"refused to load {self.model} {version} as {alias}: {exc}"
+        if self.errors.get(alias) != message:
+            log.error("%s", message)
+        self.errors[alias] = message
+        self._failed[alias] = (version, time.monotonic())
+        self.metrics.reloads.labels(self.model, alias, outcome).inc()
+        return None
