@@ -121,11 +121,28 @@ class ReferenceProfile:
     columns: dict[str, ColumnProfile]
     definition: MonitorDefinition
     created_at: str
-    sample: pd.DataFrame | None = None
+    sample_parquet: bytes | None = None  # the report's joint sample, parsed only when a report needs it
+
+    @property
+    def sample(self) -> pd.DataFrame | None:
+        """The reference sample for the HTML report (parsing Parquet loads pyarrow: only on demand)."""
+        if self.sample_parquet is None:
+            return None
+        import pandas as pd
+
+        return pd.read_parquet(io.BytesIO(self.sample_parquet))
+
+    _fingerprint: str | None = field(default=None, repr=False, compare=False)
 
     @property
     def fingerprint(self) -> str:
-        """A short stable hash of the reference content (changes when the reference data changes)."""
+        """A short stable hash of the reference content (changes when the reference data changes).
+        Computed once (hashing a large reference takes a while) and carried in the serialised header."""
+        if self._fingerprint is None:
+            self._fingerprint = self._compute_fingerprint()
+        return self._fingerprint
+
+    def _compute_fingerprint(self) -> str:
         h = hashlib.sha256()
         h.update(f"{self.model}\x1f{self.model_version}\x1f{self.rows}".encode())
         for name in sorted(self.columns):
@@ -160,11 +177,7 @@ class ReferenceProfile:
             else:
                 entry["counts"] = [[_json_key(k), int(v)] for k, v in col.counts.items()]
             cols.append(entry)
-        sample = b""
-        if self.sample is not None:
-            buf = io.BytesIO()
-            self.sample.to_parquet(buf, index=False)
-            sample = buf.getvalue()
+        sample = self.sample_parquet or b""
         body = b"".join(arrays) + sample
         header = {
             "format": 1,
@@ -177,6 +190,7 @@ class ReferenceProfile:
             "arrays_length": offset,
             "sample_length": len(sample),
             "sha256": hashlib.sha256(body).hexdigest(),
+            "fingerprint": self.fingerprint,
         }
         head = json.dumps(header, separators=(",", ":")).encode()
         return MAGIC + struct.pack("<Q", len(head)) + head + body
@@ -206,10 +220,8 @@ class ReferenceProfile:
             columns[col.name] = col
         sample = None
         if header["sample_length"]:
-            import pandas as pd
-
             a = header["arrays_length"]
-            sample = pd.read_parquet(io.BytesIO(bytes(body[a : a + header["sample_length"]])))
+            sample = bytes(body[a : a + header["sample_length"]])
         return cls(
             model=header["model"],
             model_version=header["model_version"],
@@ -217,7 +229,8 @@ class ReferenceProfile:
             columns=columns,
             definition=MonitorDefinition.model_validate(header["definition"]),
             created_at=header["created_at"],
-            sample=sample,
+            sample_parquet=sample,
+            _fingerprint=header.get("fingerprint"),
         )
 
 
@@ -252,6 +265,8 @@ def build_profile(
         columns[name] = _column_profile(reference[name], definition.spec(name).kind, definition.role(name))
     n = sample_rows or definition.report_sample_rows
     sample = reference[names].sample(n=min(n, len(reference)), random_state=0).reset_index(drop=True)
+    buf = io.BytesIO()
+    sample.to_parquet(buf, index=False)
     return ReferenceProfile(
         model=definition.model,
         model_version=model_version,
@@ -259,7 +274,7 @@ def build_profile(
         columns=columns,
         definition=definition,
         created_at=datetime.now(UTC).isoformat(timespec="seconds"),
-        sample=sample,
+        sample_parquet=buf.getvalue(),
     )
 
 
