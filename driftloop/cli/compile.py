@@ -1,0 +1,44 @@
+"""``driftloop compile [--check]``: render every workflow (and sensor) to YAML under ``manifests/``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from driftloop.cli._common import console, settings_from
+from driftloop.errors import WorkflowError
+
+__all__ = ["compile"]
+
+
+def compile(
+    ctx: typer.Context,
+    check: Annotated[
+        bool,
+        typer.Option("--check", help="compare the committed YAML with a fresh rendering; exit 1 if stale"),
+    ] = False,
+    output: Annotated[
+        Path | None,
+        typer.Option("--output", "-o", help="manifests directory (default: settings manifests_dir)"),
+    ] = None,
+) -> None:
+    """Render the Hera workflow definitions to YAML (one object per file)."""
+    from workflows.compile import stale, write
+
+    settings = settings_from(ctx)
+    out_dir = output or Path(settings.manifests_dir)
+    if check:
+        bad = stale(settings, out_dir)
+        if bad:
+            raise WorkflowError(
+                f"{len(bad)} compiled file(s) under {out_dir} are stale or missing: {', '.join(bad)}",
+                "run `driftloop compile` and commit the result",
+            )
+        console.print(f"compiled YAML under {out_dir} is up to date")
+        return
+    changed = write(settings, out_dir)
+    for rel in changed:
+        console.print(f"wrote {out_dir / rel}", highlight=False)
+    console.print(f"{len(changed)} file(s) changed under {out_dir}")

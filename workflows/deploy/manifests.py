@@ -1,0 +1,244 @@
+"""Serving manifests, built as plain dicts and rendered to YAML (a pure function of the arguments).
+
+Per model: a stable Deployment ``serve-<model>`` (follows the champion, or a version after a promote), a
+canary Deployment ``serve-<model>-canary`` kept at 0 replicas until a canary is deployed, and one
+Service selecting both — so the canary's traffic share is its share of the ready replicas. Shared: the
+pods' ServiceAccount (no API token mounted) and a Role + RoleBinding for the workflow's service account
+with only ``get`` and ``patch`` on exactly those Deployments (or the InferenceServices for ``kserve``).
+
+Why the canary Deployment is pre-created at 0 replicas instead of created and deleted: RBAC cannot
+restrict ``create`` by ``resourceNames`` (the name is not known when a create is authorised — see
+https://kubernetes.io/docs/reference/access-authn-authz/rbac/#referring-to-resources), so creating it
+would need create on *every* Deployment in the namespace. Scaling to 0 removes the canary's pods.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+import yaml
+
+from driftloop.config import Settings
+from driftloop.errors import UsageError
+from driftloop.registry import check_model_name
+from workflows.pod import CONFIG_SECRET, DEFAULT_IMAGE, RUN_AS_USER
+
+__all__ = [
+    "CONTAINER",
+    "SERVING_ACCOUNT",
+    "canary_name",
+    "deployment",
+    "render_serving_manifests",
+    "serving_objects",
+    "stable_name",
+]
+
+CONTAINER = "server"
+SERVING_ACCOUNT = "driftloop-serving"
+DEPLOY_ROLE = "driftloop-deploy"
+PORT = 8080
+APP = "driftloop-serving"
+
+
+def stable_name(model: str) -> str:
+    return f"serve-{model}"
+
+
+def canary_name(model: str) -> str:
+    return f"serve-{model}-canary"
+
+
+def _check(model: str) -> str:
+    check_model_name(model)
+    if len(canary_name(model)) > 63:
+        raise UsageError(
+            f"model name {model!r} is too long for serving resources",
+            "use at most 50 characters (serve-<model>-canary must fit 63)",
+        )
+    return model
+
+
+def labels(model: str, track: str | None = None) -> dict[str, str]:
+    out = {
+        "app.kubernetes.io/name": APP,
+        "app.kubernetes.io/instance": model,
+        "app.kubernetes.io/part-of": "driftloop",
+        "app.kubernetes.io/component": "model-server",
+    }
+    if track:
+        out["driftloop.io/track"] = track
+    return out
+
+
+def server_args(model: str, version: str) -> list[str]:
+    return ["serve", "--model", model, "--model-version", version]
+
+
+def _container(model: str, version: str, image: str) -> dict[str, Any]:
+    def probe(path: str, period: int) -> dict[str, Any]:
+        return {
+            "httpGet": {"path": path, "port": "http"},
+            "periodSeconds": period,
+            "timeoutSeconds": 2,
+            "failureThreshold": 3,
+        }
+
+    return {
+        "name": CONTAINER,
+        "image": image,
+        "imagePullPolicy": "IfNotPresent",
+        "args": server_args(model, version),
+        "ports": [{"name": "http", "containerPort": PORT, "protocol": "TCP"}],
+        "env": [
+            {"name": "DRIFTLOOP_CONFIG", "value": "/etc/driftloop/driftloop.yaml"},
+            {"name": "DRIFTLOOP_SERVING__HOST", "value": "0.0.0.0"},
+            {"name": "DRIFTLOOP_SERVING__PORT", "value": str(PORT)},
+            {"name": "DRIFTLOOP_DATA_DIR", "value": "/tmp/driftloop"},
+            {"name": "HOME", "value": "/tmp"},
+        ],
+        "resources": {
+            "requests": {"cpu": "250m", "memory": "256Mi"},
+            "limits": {"cpu": "1", "memory": "1Gi"},
+        },
+        "livenessProbe": probe("/healthz", 10),
+        "readinessProbe": probe("/readyz", 2),
+        "startupProbe": {**probe("/healthz", 2), "failureThreshold": 30},
+        "securityContext": {
+            "allowPrivilegeEscalation": False,
+            "readOnlyRootFilesystem": True,
+            "runAsNonRoot": True,
+            "runAsUser": RUN_AS_USER,
+            "runAsGroup": RUN_AS_USER,
+            "capabilities": {"drop": ["ALL"]},
+            "seccompProfile": {"type": "RuntimeDefault"},
+        },
+        "volumeMounts": [
+            {"name": "tmp", "mountPath": "/tmp"},
+            {"name": "config", "mountPath": "/etc/driftloop", "readOnly": True},
+        ],
+    }
+
+
+def deployment(
+    model: str, track: str, version: str, replicas: int, namespace: str, image: str
+) -> dict[str, Any]:
+    name = stable_name(model) if track == "stable" else canary_name(model)
+    return {
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": {
+            "name": name,
+            "namespace": namespace,
+            "labels": {**labels(model, track), "driftloop.io/model-version": version},
+        },
+        "spec": {
+            "replicas": replicas,
+            "selector": {"matchLabels": labels(model, track)},
+            "strategy": {"type": "RollingUpdate", "rollingUpdate": {"maxSurge": 1, "maxUnavailable": 0}},
+            "template": {
+                "metadata": {"labels": {**labels(model, track), "driftloop.io/model-version": version}},
+                "spec": {
+                    "serviceAccountName": SERVING_ACCOUNT,
+                    "automountServiceAccountToken": False,
+                    "securityContext": {
+                        "runAsNonRoot": True,
+                        "runAsUser": RUN_AS_USER,
+                        "runAsGroup": RUN_AS_USER,
+                        "fsGroup": RUN_AS_USER,
+                        "seccompProfile": {"type": "RuntimeDefault"},
+                    },
+                    "containers": [_container(model, version, image)],
+                    "volumes": [
+                        {"name": "tmp", "emptyDir": {"sizeLimit": "256Mi"}},
+                        {"name": "config", "secret": {"secretName": CONFIG_SECRET, "optional": True}},
+                    ],
+                },
+            },
+        },
+    }
+
+
+def _service(model: str, namespace: str) -> dict[str, Any]:
+    return {
+        "apiVersion": "v1",
+        "kind": "Service",
+        "metadata": {"name": stable_name(model), "namespace": namespace, "labels": labels(model)},
+        "spec": {
+            "selector": labels(model),  # both tracks: traffic splits by ready replicas
+            "ports": [{"name": "http", "port": 80, "targetPort": "http", "protocol": "TCP"}],
+        },
+    }
+
+
+def _rbac(models: list[str], settings: Settings) -> list[dict[str, Any]]:
+    ns = settings.deploy.namespace
+    if settings.deploy.target == "kserve":
+        rule = {
+            "apiGroups": ["serving.kserve.io"],
+            "resources": ["inferenceservices"],
+            "resourceNames": models,
+            "verbs": ["get", "patch"],
+        }
+    else:
+        names = [n for m in models for n in (stable_name(m), canary_name(m))]
+        rule = {
+            "apiGroups": ["apps"],
+            "resources": ["deployments"],
+            "resourceNames": names,
+            "verbs": ["get", "patch"],
+        }
+    meta = {"namespace": ns, "labels": {"app.kubernetes.io/part-of": "driftloop"}}
+    return [
+        {
+            "apiVersion": "v1",
+            "kind": "ServiceAccount",
+            "metadata": {"name": SERVING_ACCOUNT, **meta},
+            "automountServiceAccountToken": False,
+        },
+        {
+            "apiVersion": "rbac.authorization.k8s.io/v1",
+            "kind": "Role",
+            "metadata": {"name": DEPLOY_ROLE, **meta},
+            "rules": [rule],
+        },
+        {
+            "apiVersion": "rbac.authorization.k8s.io/v1",
+            "kind": "RoleBinding",
+            "metadata": {"name": DEPLOY_ROLE, **meta},
+            "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": DEPLOY_ROLE},
+            "subjects": [
+                {
+                    "kind": "ServiceAccount",
+                    "name": settings.argo.service_account,
+                    "namespace": settings.argo.namespace,
+                }
+            ],
+        },
+    ]
+
+
+def serving_objects(
+    settings: Settings, models: Iterable[str], image: str = DEFAULT_IMAGE, replicas: int = 4
+) -> dict[str, list[dict[str, Any]]]:
+    """Relative path -> the objects in that file."""
+    names = [_check(m) for m in models]
+    ns = settings.deploy.namespace
+    out: dict[str, list[dict[str, Any]]] = {"serving/rbac.yaml": _rbac(names, settings)}
+    for m in names:
+        out[f"serving/{m}.yaml"] = [
+            deployment(m, "stable", "champion", replicas, ns, image),
+            deployment(m, "canary", "champion", 0, ns, image),
+            _service(m, ns),
+        ]
+    return out
+
+
+def render_serving_manifests(
+    settings: Settings, models: Iterable[str] = ("credit",), image: str = DEFAULT_IMAGE, replicas: int = 4
+) -> dict[str, str]:
+    """Relative path (under ``manifests/``) -> YAML: ``serving/rbac.yaml`` and ``serving/<model>.yaml``."""
+    return {
+        path: yaml.safe_dump_all(docs, sort_keys=False, explicit_start=True)
+        for path, docs in serving_objects(settings, models, image, replicas).items()
+    }

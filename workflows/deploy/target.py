@@ -1,0 +1,79 @@
+"""The deploy-target interface and what every target shares: the registry, canary analysis, and the
+promote guard."""
+
+from __future__ import annotations
+
+import time
+from typing import Any, Protocol
+
+from driftloop.config import Settings
+from driftloop.errors import WorkflowError
+from driftloop.registry import Registry
+from driftloop.serving.analysis import CanaryLimits, Verdict, analyze_canary
+
+__all__ = ["BaseTarget", "DeployTarget"]
+
+
+class DeployTarget(Protocol):
+    name: str
+
+    def deploy_canary(self, model: str, version: str) -> dict[str, Any]: ...
+
+    def analyze(self, model: str, version: str, **limits: Any) -> Verdict: ...
+
+    def promote(self, model: str, version: str) -> dict[str, Any]: ...
+
+    def rollback(self, model: str, version: str) -> dict[str, Any]: ...
+
+
+class BaseTarget:
+    name = "base"
+
+    def __init__(self, settings: Settings, registry: Registry | None = None) -> None:
+        self.settings = settings
+        if registry is None:
+            from driftloop.s3 import S3Store
+
+            registry = Registry(S3Store(settings))
+        self.registry = registry
+
+    def _mark_canary(self, model: str, version: str) -> None:
+        """Point the canary alias at ``version`` (if not yet) and note when it started taking traffic:
+        the analysis window starts there."""
+        if self.registry.get_alias(model, "canary") != version:
+            self.registry.set_alias(model, "canary", version, reason=f"canary via {self.name}")
+        self.registry.record(
+            model,
+            version,
+            "canary_deploy",
+            {
+                "started_ms": int(time.time() * 1000),
+                "target": self.name,
+                "fraction": self.settings.serving.canary_fraction,
+            },
+        )
+
+    def analyze(self, model: str, version: str, **limits: Any) -> Verdict:
+        return analyze_canary(
+            self.settings, self.registry, model, version, CanaryLimits.from_kwargs(**limits)
+        )
+
+    def check_promotable(self, model: str, version: str) -> None:
+        """The champion is never replaced by a version whose canary analysis did not say promote."""
+        record = self.registry.get(model, version).records.get("canary_analysis") or {}
+        if record.get("decision") != "promote":
+            raise WorkflowError(
+                f"refusing to promote {model} {version}: its canary analysis says "
+                f"{record.get('decision') or 'nothing (not analysed)'}",
+                "run the canary analysis first; only a 'promote' verdict can replace the champion",
+            )
+
+    def _promote_aliases(self, model: str, version: str) -> None:
+        if self.registry.get_alias(model, "champion") != version:
+            self.registry.promote(model, version, reason=f"promoted via {self.name}")
+        elif self.registry.get_alias(model, "canary") == version:
+            self.registry.clear_alias(model, "canary", reason="promoted")
+
+    def _clear_canary(self, model: str, version: str) -> None:
+        if self.registry.get_alias(model, "canary") == version:
+            self.registry.clear_alias(model, "canary", reason=f"rolled back via {self.name}")

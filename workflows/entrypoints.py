@@ -1,0 +1,235 @@
+"""The functions the Hera runner calls in each pod (``python -m hera.workflows.runner -e
+workflows.entrypoints:<name>``).
+
+Each one only adapts a plain step function of :mod:`workflows.steps` to Argo: inputs arrive as template
+input parameters named after the arguments, results leave as output parameters (the ``Output`` classes)
+and as files at output-artifact paths. A :class:`~driftloop.errors.DriftloopError` ends the pod with one
+line on stderr and exit code 1, as the CLI does.
+"""
+
+import logging
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Annotated, Any, TypeVar
+
+from hera.workflows import Artifact, NoneArchiveStrategy, Parameter
+from hera.workflows.io import Output
+
+from driftloop.errors import DriftloopError
+
+__all__ = [
+    "analyze_canary",
+    "deploy_canary",
+    "evaluate",
+    "monitor_check",
+    "preprocess",
+    "promote",
+    "publish_outcome",
+    "rollback",
+    "train",
+    "validate_data",
+]
+
+T = TypeVar("T")
+
+
+def _call(fn: Callable[..., T], **kwargs: Any) -> T:
+    logging.basicConfig(stream=sys.stderr, level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    try:
+        return fn(**kwargs)
+    except DriftloopError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        raise SystemExit(1) from None
+
+
+def _file(name: str, optional: bool = False) -> Artifact:
+    """A one-file output artifact, stored un-archived so the Argo UI and `aws s3 cp` show it as is."""
+    return Artifact(name=name, output=True, archive=NoneArchiveStrategy(), optional=optional or None)
+
+
+class ValidateOutput(Output):
+    dataset_uri: Annotated[str, Parameter(name="dataset_uri", description="the table that was checked")]
+    rows: Annotated[int, Parameter(name="rows")]
+
+
+def validate_data(
+    model: str,
+    report: Annotated[Path, _file("validation-report")],
+    dataset_uri: str = "",
+    target: str = "default",
+    min_rows: int = 100,
+) -> ValidateOutput:
+    import json
+
+    from workflows.steps import data
+
+    out = _call(data.validate_data, model=model, dataset_uri=dataset_uri, target=target, min_rows=min_rows)
+    report.parent.mkdir(parents=True, exist_ok=True)
+    report.write_text(json.dumps(out, indent=2, sort_keys=True))
+    return ValidateOutput(dataset_uri=out["dataset_uri"], rows=out["rows"])
+
+
+class PreprocessOutput(Output):
+    train_uri: Annotated[str, Parameter(name="train_uri", description="train snapshot (Parquet)")]
+    holdout_uri: Annotated[str, Parameter(name="holdout_uri", description="holdout snapshot (Parquet)")]
+
+
+def preprocess(
+    model: str,
+    dataset_uri: str,
+    workflow_name: str = "",
+    target: str = "default",
+    holdout_share: float = 0.2,
+    seed: int = 0,
+) -> PreprocessOutput:
+    from workflows.steps import data
+
+    out = _call(
+        data.preprocess,
+        model=model,
+        dataset_uri=dataset_uri,
+        workflow_name=workflow_name,
+        target=target,
+        holdout_share=holdout_share,
+        seed=seed,
+    )
+    return PreprocessOutput(train_uri=out["train_uri"], holdout_uri=out["holdout_uri"])
+
+
+def train(
+    model: str,
+    train_uri: str,
+    model_file: Annotated[Path, _file("model")],
+    target: str = "default",
+    algorithm: str = "hgb",
+    hyperparameters: str = "",
+    seed: int = 0,
+) -> None:
+    from workflows.steps import train as steps
+
+    _call(
+        steps.train,
+        model=model,
+        train_uri=train_uri,
+        model_path=model_file,
+        target=target,
+        algorithm=algorithm,
+        hyperparameters=hyperparameters,
+        seed=seed,
+    )
+
+
+class EvaluateOutput(Output):
+    verdict: Annotated[str, Parameter(name="verdict", description="passed | rejected")]
+    version: Annotated[str, Parameter(name="version", description="the registered version, or empty")]
+    challenger_score: Annotated[float, Parameter(name="challenger_score")]
+    champion_version: Annotated[str, Parameter(name="champion_version")]
+
+
+def evaluate(
+    model: str,
+    model_file: Annotated[Path, Artifact(name="challenger")],
+    train_uri: str,
+    holdout_uri: str,
+    metrics: Annotated[Path, _file("metrics")],
+    reference_profile: Annotated[Path | None, _file("reference-profile", optional=True)],
+    target: str = "default",
+    primary_metric: str = "roc_auc",
+    gate_margin: float = 0.02,
+    min_score: float = 0.7,
+    reason: str = "manual",
+    event_id: str = "",
+    report_uri: str = "",
+    dataset_uri: str = "",
+    workflow_name: str = "",
+    workflow_uid: str = "",
+) -> EvaluateOutput:
+    from workflows.steps import evaluate as steps
+
+    out = _call(
+        steps.evaluate,
+        model=model,
+        model_file=model_file,
+        train_uri=train_uri,
+        holdout_uri=holdout_uri,
+        metrics_path=metrics,
+        profile_path=reference_profile,
+        target=target,
+        primary_metric=primary_metric,
+        gate_margin=gate_margin,
+        min_score=min_score,
+        reason=reason,
+        event_id=event_id,
+        report_uri=report_uri,
+        dataset_uri=dataset_uri,
+        workflow_name=workflow_name,
+        workflow_uid=workflow_uid,
+    )
+    return EvaluateOutput(
+        verdict=out["verdict"],
+        version=out["version"],
+        challenger_score=out["gate"]["challenger"],
+        champion_version=out["champion_version"],
+    )
+
+
+def deploy_canary(model: str, version: str, workflow_name: str = "") -> None:
+    from workflows.steps import deploy
+
+    _call(deploy.deploy_canary, model=model, version=version, workflow_name=workflow_name)
+
+
+class AnalyzeOutput(Output):
+    verdict: Annotated[str, Parameter(name="verdict", description="promote | rollback")]
+
+
+def analyze_canary(model: str, version: str, workflow_name: str = "") -> AnalyzeOutput:
+    from workflows.steps import deploy
+
+    out = _call(deploy.analyze_canary, model=model, version=version, workflow_name=workflow_name)
+    return AnalyzeOutput(verdict=out["verdict"])
+
+
+def promote(model: str, version: str, workflow_name: str = "") -> None:
+    from workflows.steps import deploy
+
+    _call(deploy.promote, model=model, version=version, workflow_name=workflow_name)
+
+
+def rollback(model: str, version: str, workflow_name: str = "") -> None:
+    from workflows.steps import deploy
+
+    _call(deploy.rollback, model=model, version=version, workflow_name=workflow_name)
+
+
+def publish_outcome(
+    model: str,
+    status: str,
+    reason: str = "",
+    event_id: str = "",
+    workflow_name: str = "",
+    workflow_uid: str = "",
+    failures: str = "",
+) -> None:
+    from workflows.steps import outcome
+
+    out = _call(
+        outcome.publish_outcome,
+        model=model,
+        status=status,
+        reason=reason,
+        event_id=event_id,
+        workflow_name=workflow_name,
+        workflow_uid=workflow_uid,
+        failures=failures,
+    )
+    print(out["type"], file=sys.stderr)
+
+
+def monitor_check(
+    model: str = "", current: str = "kafka", minutes: float = 60.0, publish: bool = True
+) -> None:
+    from workflows.steps import monitor
+
+    _call(monitor.check_all, model=model, current=current, minutes=minutes, publish=publish)

@@ -1,0 +1,125 @@
+"""What every driftloop pod gets: the image, a restricted security context, resources, /tmp, the config.
+
+Each template runs as a non-root user with a read-only root filesystem, no privilege escalation, every
+capability dropped and the RuntimeDefault seccomp profile (the Kubernetes "restricted" Pod Security
+Standard). ``/tmp`` is an ``emptyDir`` (Hera's runner writes its outputs under ``/tmp/hera-outputs``);
+the ``driftloop-config`` Secret (a ``driftloop.yaml`` with the S3 / Kafka endpoints and credentials) is
+mounted read-only at ``/etc/driftloop`` and read by :func:`workflows.steps.context.step_settings`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+__all__ = [
+    "CONFIG_SECRET",
+    "DEFAULT_IMAGE",
+    "IO_RETRY",
+    "PodSize",
+    "runner_step",
+]
+
+DEFAULT_IMAGE = "ghcr.io/driftloop/driftloop:0.1.0"
+CONFIG_SECRET = "driftloop-config"
+RUN_AS_USER = 10001
+
+
+@dataclass(frozen=True)
+class PodSize:
+    """Requests = what the step usually needs; limits = what it may burst to."""
+
+    cpu: str = "250m"
+    memory: str = "512Mi"
+    cpu_limit: str = "1"
+    memory_limit: str = "1Gi"
+
+
+SMALL = PodSize()
+LARGE = PodSize(cpu="1", memory="2Gi", cpu_limit="2", memory_limit="4Gi")
+
+#: I/O steps (S3, Kafka, the registry, the deploy target) are retried: 4 attempts, 10s, 20s, 40s apart.
+#: ``Always`` covers both a failed process (a timeout surfacing as an exception) and a lost pod (Error).
+#: Argo's schema types these IntOrString fields as strings; strings validate strictly and mean the same.
+IO_RETRY: dict[str, Any] = {
+    "limit": "3",
+    "retry_policy": "Always",
+    "backoff": {"duration": "10s", "factor": "2", "cap": "2m"},
+}
+
+
+def _security() -> tuple[Any, Any]:
+    from hera.workflows import models as m
+
+    seccomp = m.SeccompProfile(type="RuntimeDefault")
+    container = m.SecurityContext(
+        allow_privilege_escalation=False,
+        read_only_root_filesystem=True,
+        run_as_non_root=True,
+        run_as_user=RUN_AS_USER,
+        run_as_group=RUN_AS_USER,
+        capabilities=m.Capabilities(drop=["ALL"]),
+        seccomp_profile=seccomp,
+    )
+    pod = m.PodSecurityContext(
+        run_as_non_root=True,
+        run_as_user=RUN_AS_USER,
+        run_as_group=RUN_AS_USER,
+        fs_group=RUN_AS_USER,
+        seccomp_profile=seccomp,
+    )
+    return container, pod
+
+
+def runner_step(
+    fn: Callable[..., Any],
+    name: str,
+    *,
+    image: str = DEFAULT_IMAGE,
+    size: PodSize = SMALL,
+    retry: bool = False,
+    deadline_s: int = 1800,
+    component: str = "retrain",
+) -> Callable[..., Any]:
+    """``fn`` as a Hera runner script template (``@script(constructor="runner")``) with driftloop's pod
+    settings; call the result inside a DAG context to add a task."""
+    from hera.workflows import EmptyDirVolume, Env, Resources, RetryStrategy, SecretVolume, script
+    from hera.workflows import models as m
+
+    container_security, pod_security = _security()
+    retry_strategy = None
+    if retry:
+        retry_strategy = RetryStrategy(
+            limit=IO_RETRY["limit"],
+            retry_policy=IO_RETRY["retry_policy"],
+            backoff=m.Backoff(**IO_RETRY["backoff"]),
+        )
+    return script(
+        name=name,
+        constructor="runner",
+        image=image,
+        image_pull_policy="IfNotPresent",
+        labels={
+            "app.kubernetes.io/name": "driftloop",
+            "app.kubernetes.io/component": component,
+            "driftloop.io/step": name,
+        },
+        resources=Resources(
+            cpu_request=size.cpu,
+            cpu_limit=size.cpu_limit,
+            memory_request=size.memory,
+            memory_limit=size.memory_limit,
+        ),
+        security_context=container_security,
+        pod_security_context=pod_security,
+        volumes=[
+            EmptyDirVolume(name="tmp", mount_path="/tmp", size_limit="2Gi"),
+            SecretVolume(
+                name="config", secret_name=CONFIG_SECRET, mount_path="/etc/driftloop", optional=True
+            ),
+        ],
+        env=[Env(name="PYTHONDONTWRITEBYTECODE", value="1")],
+        retry_strategy=retry_strategy,
+        active_deadline_seconds=str(deadline_s),  # IntOrString in Argo's schema
+    )(fn)

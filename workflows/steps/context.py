@@ -1,0 +1,140 @@
+"""What every step shares: settings at entry, the code version, tables on S3 and the run record.
+
+The run record (``retrain-runs/<model>/<workflow name>.json`` in the bucket) collects what each step
+decided (gate verdict, registered version, canary verdict). The exit handler reads it instead of
+``{{workflow.outputs.parameters.*}}``: Argo cannot resolve a global output in an exit handler when the
+step producing it never ran (argoproj/argo-workflows#4680, #1759), and a failed run is exactly when the
+outcome event matters.
+"""
+
+from __future__ import annotations
+
+import functools
+import io
+import os
+import subprocess
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from driftloop.config import Settings, load_settings
+from driftloop.errors import DataError
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from driftloop.s3 import S3Store
+
+__all__ = [
+    "CONFIG_FILE",
+    "code_version",
+    "default_dataset_uri",
+    "read_run_record",
+    "read_table",
+    "step_settings",
+    "update_run_record",
+    "write_table",
+]
+
+#: In a pod the ``driftloop-config`` Secret is mounted here (see :mod:`workflows.pod`); locally the file
+#: does not exist and the usual precedence applies (``DRIFTLOOP_*`` env > ./driftloop.yaml > defaults).
+CONFIG_FILE = Path("/etc/driftloop/driftloop.yaml")
+
+
+def step_settings() -> Settings:
+    """The settings of a step process, resolved once at its entry."""
+    return load_settings(CONFIG_FILE if CONFIG_FILE.is_file() else None)
+
+
+@functools.cache
+def code_version() -> str:
+    """``<driftloop version>+<git sha>``: the sha from ``GIT_SHA`` (set when the image is built) or
+    ``git rev-parse`` in a checkout; just the version when neither is available."""
+    from driftloop import __version__
+
+    sha = os.environ.get("GIT_SHA", "").strip()
+    if not sha:
+        try:
+            out = subprocess.run(
+                ["git", "rev-parse", "--short=12", "HEAD"],
+                cwd=Path(__file__).resolve().parent,
+                capture_output=True,
+                text=True,
+                timeout=5,
+                check=False,
+            )
+            sha = out.stdout.strip() if out.returncode == 0 else ""
+        except (OSError, subprocess.SubprocessError):
+            sha = ""
+    return f"{__version__}+{sha[:12]}" if sha else __version__
+
+
+def default_dataset_uri(settings: Settings, model: str) -> str:
+    """Where a model's training data lives when the run names none."""
+    return f"s3://{settings.s3.bucket}/datasets/{model}/current.parquet"
+
+
+def _store_for(settings: Settings, uri: str) -> tuple[S3Store, str]:
+    from driftloop.s3 import S3Store, parse_s3_uri
+
+    bucket, key = parse_s3_uri(uri)
+    return S3Store(settings, bucket=bucket), key
+
+
+def read_table(settings: Settings, uri: str) -> pd.DataFrame:
+    """A Parquet or CSV table from ``s3://bucket/key`` or a local path."""
+    import pandas as pd
+
+    if uri.startswith("s3://"):
+        store, key = _store_for(settings, uri)
+        try:
+            data = store.get_bytes(key)
+        except KeyError:
+            raise DataError(f"{uri} does not exist", "upload the data set or pass dataset_uri") from None
+        source: Any = io.BytesIO(data)
+    else:
+        path = Path(uri)
+        if not path.is_file():
+            raise DataError(f"{uri}: no such file", "pass an s3:// URI or an existing path as dataset_uri")
+        source = path
+    try:
+        if uri.endswith(".csv"):
+            return pd.read_csv(source)
+        return pd.read_parquet(source)
+    except (ValueError, OSError) as exc:
+        raise DataError(
+            f"{uri} is not a readable Parquet/CSV table ({exc})", "store Parquet or .csv"
+        ) from None
+
+
+def write_table(settings: Settings, uri: str, df: pd.DataFrame) -> str:
+    """Write ``df`` as Parquet to ``s3://bucket/key``; returns the URI."""
+    store, key = _store_for(settings, uri)
+    buf = io.BytesIO()
+    df.to_parquet(buf, index=False)
+    store.put_bytes(key, buf.getvalue())
+    return uri
+
+
+def _record_key(model: str, workflow_name: str) -> str:
+    return f"retrain-runs/{model}/{workflow_name or 'local'}.json"
+
+
+def read_run_record(settings: Settings, model: str, workflow_name: str) -> dict[str, Any]:
+    """What the run's steps recorded so far (``{}`` when nothing yet)."""
+    from driftloop.s3 import S3Store
+
+    try:
+        data = S3Store(settings).get_json(_record_key(model, workflow_name))
+    except KeyError:
+        return {}
+    return dict(data) if isinstance(data, dict) else {}
+
+
+def update_run_record(settings: Settings, model: str, workflow_name: str, **fields: Any) -> dict[str, Any]:
+    """Merge ``fields`` into the run record. Steps of one run never write it concurrently (the DAG is a
+    chain and the model's mutex serialises runs), so read-merge-write is enough."""
+    from driftloop.s3 import S3Store
+
+    record = {**read_run_record(settings, model, workflow_name), **fields}
+    S3Store(settings).put_json(_record_key(model, workflow_name), record)
+    return record

@@ -1,0 +1,103 @@
+"""The exit handler's step: publish the run's outcome CloudEvent to ``topics.outcomes``.
+
+``succeeded`` — the workflow Succeeded and the challenger is the new champion (or, with no canary
+stage, registered); ``rejected`` — the quality gate or the canary analysis turned it down (the champion is
+unchanged); ``failed`` — the workflow did not succeed. The event id is derived from the workflow uid, so a
+retried exit handler publishes the same event again rather than a second one.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from driftloop.errors import DriftloopError
+from driftloop.events import RETRAIN_FAILED, RETRAIN_REJECTED, RETRAIN_SUCCEEDED, CloudEvent, deterministic_id
+from workflows.steps.context import read_run_record, step_settings
+
+__all__ = ["SOURCE", "outcome_event", "publish_outcome"]
+
+log = logging.getLogger("driftloop.workflows")
+
+SOURCE = "driftloop/workflows/driftloop-retrain"
+
+
+def outcome_event(
+    model: str,
+    status: str,
+    record: dict[str, Any],
+    *,
+    reason: str = "",
+    event_id: str = "",
+    workflow_name: str = "",
+    workflow_uid: str = "",
+    failures: str = "",
+) -> CloudEvent:
+    """The outcome of a run in ``status`` (Argo's ``workflow.status``) given its run record."""
+    canary = record.get("canary") or {}
+    if status != "Succeeded":
+        kind, stage = RETRAIN_FAILED, "workflow"
+    elif record.get("verdict") == "rejected":
+        kind, stage = RETRAIN_REJECTED, "gate"
+    elif canary.get("decision") == "rollback":
+        kind, stage = RETRAIN_REJECTED, "canary"
+    else:
+        kind, stage = RETRAIN_SUCCEEDED, "promoted" if record.get("promoted") else "registered"
+    evaluation = record.get("evaluate") or {}
+    data: dict[str, Any] = {
+        "model": model,
+        "outcome": kind.rsplit(".", 1)[-1],
+        "stage": stage,
+        "workflow_status": status,
+        "workflow_name": workflow_name,
+        "workflow_uid": workflow_uid,
+        "reason": reason,
+        "trigger_event_id": event_id,
+        "version": record.get("version") or "",
+        "champion_version": evaluation.get("champion_version", ""),
+        "gate": evaluation.get("gate"),
+        "canary": canary or None,
+    }
+    if failures and kind == RETRAIN_FAILED:
+        data["failures"] = failures
+    return CloudEvent(
+        id=deterministic_id("retrain-outcome", workflow_uid or workflow_name, model),
+        source=SOURCE,
+        type=kind,
+        subject=model,
+        data=data,
+    )
+
+
+def publish_outcome(
+    model: str,
+    status: str,
+    reason: str = "",
+    event_id: str = "",
+    workflow_name: str = "",
+    workflow_uid: str = "",
+    failures: str = "",
+) -> dict[str, Any]:
+    """Build the outcome event from the run record and publish it (keyed by model, acks=all)."""
+    from driftloop.kafka import Publisher
+
+    settings = step_settings()
+    try:
+        record = read_run_record(settings, model, workflow_name)
+    except DriftloopError as exc:  # S3 down must not hide the outcome: publish what we know
+        log.warning("cannot read the run record: %s", exc)
+        record = {}
+    event = outcome_event(
+        model,
+        status,
+        record,
+        reason=reason,
+        event_id=event_id,
+        workflow_name=workflow_name,
+        workflow_uid=workflow_uid,
+        failures=failures,
+    )
+    with Publisher(settings) as pub:
+        pub.publish(settings.topics.outcomes, event.to_json(), key=model, wait=True)
+        pub.flush()
+    return {"id": event.id, "type": event.type, "topic": settings.topics.outcomes}
