@@ -1,7 +1,7 @@
 """The local executor: run compiled Argo Workflow / WorkflowTemplate YAML on this machine.
 
 :func:`run_workflow` loads the manifest (:mod:`.model`), then walks its templates (:mod:`.engine`): DAG
-and steps in a deterministic order, ``when`` (:mod:`.expr`), ``{{...}}`` substitution (:mod:`.template`),
+(:mod:`.dag`) and steps (:mod:`.steps`) with fan-out (:mod:`.fanout`), ``when`` (:mod:`.expr`), ``{{...}}`` substitution (:mod:`.template`),
 retries (:mod:`.retry`), mutexes (:mod:`.sync`), S3 artifacts with Argo's keys (:mod:`.artifacts`), one
 host process per pod (:mod:`.runner`). Each run is recorded under ``<data_dir>/runs/<workflow-name>/``
 (:mod:`.record`).

@@ -1,9 +1,10 @@
-"""Walk a workflow's templates on this machine, sequentially, in a deterministic order.
+"""The state of one run and how a template becomes a node (inputs, retries, deadline, mutexes).
 
 Argo runs independent DAG tasks and the steps of one group in parallel; here they run one after the
-other (DAG: topological order with ties broken by declaration order; steps: in written order), like
-KFP's local runner. Outcomes match Argo's for workflows whose steps do not race each other. DAG
-``failFast`` is not applied: every task whose dependencies allow it runs, as if all had been started.
+other (DAG: topological order with ties broken by declaration order, :mod:`.dag`; steps: in written
+order, :mod:`.steps`), like KFP's local runner. Outcomes match Argo's for workflows whose steps do not
+race each other. DAG ``failFast`` is not applied: every task whose dependencies allow it runs, as if all
+had been started.
 """
 
 from __future__ import annotations
@@ -15,18 +16,17 @@ from pathlib import Path
 from typing import Any
 
 from driftloop.errors import WorkflowError
-from driftloop.executor import graph, sync
+from driftloop.executor import sync
 from driftloop.executor.artifacts import ArtifactStore
-from driftloop.executor.expr import evaluate, evaluate_when, format_value
-from driftloop.executor.naming import item_label, item_scope
+from driftloop.executor.dag import run_dag
+from driftloop.executor.expr import evaluate, format_value
 from driftloop.executor.pod import run_pod
 from driftloop.executor.result import NodeResult
 from driftloop.executor.retry import RetryPolicy, parse_duration
-from driftloop.executor.template import render, render_obj, unresolved
+from driftloop.executor.steps import run_steps
+from driftloop.executor.template import render, unresolved
 
 __all__ = ["Run"]
-
-_BAD = ("Failed", "Error")
 
 
 class Run:
@@ -171,9 +171,9 @@ class Run:
                 self.lock_dir, mutexes, lambda m: self.log(f"{node_name}: waiting for mutex {m}")
             ):
                 if kind == "dag":
-                    self._run_dag(tmpl, node, scope)
+                    run_dag(self, tmpl, node, scope)
                 elif kind == "steps":
-                    self._run_steps(tmpl, node, scope)
+                    run_steps(self, tmpl, node, scope)
                 else:
                     run_pod(self, tmpl, node, scope, artifacts, timeout)
         except WorkflowError as exc:
@@ -209,7 +209,7 @@ class Run:
                 scope[f"inputs.artifacts.{a['name']}.path"] = str(a["path"])
         return scope
 
-    def _template_outputs(
+    def template_outputs(
         self,
         tmpl: Mapping[str, Any],
         node: NodeResult,
@@ -234,251 +234,6 @@ class Run:
             src = art_scope.get(str(a.get("from", "")).strip("{} "))
             if src:
                 node.artifacts.append({**src, "name": a["name"]})
-
-    # -- dag / steps -----------------------------------------------------------------------------
-    def _run_dag(self, tmpl: Mapping[str, Any], node: NodeResult, scope: dict[str, str]) -> None:
-        tasks = list(tmpl["dag"].get("tasks") or [])
-        by_name = {str(t["name"]): t for t in tasks}
-        order = graph.topological_order(tasks)
-        target = tmpl["dag"].get("target")
-        if target:
-            wanted = set(render(str(target), scope).replace(",", " ").split())
-            stack = list(wanted)
-            while stack:
-                for d in graph.dependencies_of(by_name[stack.pop()]):
-                    if d not in wanted:
-                        wanted.add(d)
-                        stack.append(d)
-            order = [n for n in order if n in wanted]
-        phases: dict[str, str] = {}
-        art_scope: dict[str, Mapping[str, Any]] = {}
-        continue_on = {n: t.get("continueOn") or {} for n, t in by_name.items()}
-        for name in order:
-            task = by_name[name]
-            child_name = f"{node.name}.{name}"
-            if self.deadline is not None and time.monotonic() >= self.deadline:
-                phases[name] = "Omitted"
-                continue
-            if not graph.depends_satisfied(task, phases, continue_on):
-                omitted = self.new_node(child_name, name, "Skipped", task.get("template"))
-                node.children.append(child_name)
-                phases[name] = self.finish(omitted, "Omitted", "omitted: depends condition not met").phase
-                continue
-            phases[name] = self._run_task(task, child_name, name, scope, art_scope, "tasks", node, dag=True)
-        leaves = (
-            list(wanted)
-            if target
-            else [n for n in order if not any(n in graph.dependencies_of(by_name[o]) for o in order)]
-        )
-        effective: dict[str, str] = {}
-        for name in order:
-            phase = phases.get(name, "Omitted")
-            co = continue_on[name]
-            if phase == "Omitted":
-                parents = [effective.get(d, "Succeeded") for d in graph.dependencies_of(by_name[name])]
-                phase = "Error" if "Error" in parents else "Failed" if "Failed" in parents else "Succeeded"
-            elif (phase == "Failed" and co.get("failed")) or (phase == "Error" and co.get("error")):
-                phase = "Succeeded"
-            effective[name] = phase
-        bad = [n for n in leaves if effective.get(n) in _BAD]
-        if self.deadline is not None and time.monotonic() >= self.deadline:
-            node.phase, node.message = "Failed", "Max duration limit exceeded"
-        elif bad:
-            node.phase = "Error" if any(effective[n] == "Error" for n in bad) else "Failed"
-            node.message = f"child '{node.name}.{bad[0]}' failed"
-        else:
-            node.phase = "Succeeded"
-            self._template_outputs(tmpl, node, scope, art_scope)
-
-    def _run_steps(self, tmpl: Mapping[str, Any], node: NodeResult, scope: dict[str, str]) -> None:
-        art_scope: dict[str, Mapping[str, Any]] = {}
-        node.phase = "Succeeded"
-        for i, group in enumerate(tmpl["steps"] or []):
-            if self.deadline is not None and time.monotonic() >= self.deadline:
-                node.phase, node.message = "Failed", "Max duration limit exceeded"
-                return
-            gnode = self.new_node(f"{node.name}[{i}]", f"[{i}]", "StepGroup", None)
-            node.children.append(gnode.name)
-            self.emit(gnode)
-            failed = []
-            for step in group or []:
-                sname = str(step["name"])
-                phase = self._run_task(step, f"{gnode.name}.{sname}", sname, scope, art_scope, "steps", gnode)
-                co = step.get("continueOn") or {}
-                if (phase == "Failed" and not co.get("failed")) or (phase == "Error" and not co.get("error")):
-                    failed.append((sname, phase))
-            if failed:
-                phase = "Error" if any(p == "Error" for _, p in failed) else "Failed"
-                self.finish(gnode, phase, f"child '{gnode.name}.{failed[0][0]}' failed")
-                node.phase, node.message = phase, gnode.message
-                return
-            self.finish(gnode, "Succeeded")
-        self._template_outputs(tmpl, node, scope, art_scope)
-
-    def _run_task(
-        self,
-        task: Mapping[str, Any],
-        child_name: str,
-        display: str,
-        scope: dict[str, str],
-        art_scope: dict[str, Mapping[str, Any]],
-        prefix: str,
-        parent: NodeResult,
-        dag: bool = False,
-    ) -> str:
-        """Run one DAG task / step (with fan-out); publish its outputs into ``scope``; return its phase."""
-        name = str(task["name"])
-        items = self._items(task, scope)
-        tmpl_name = str(task.get("template") or (task.get("templateRef") or {}).get("template"))
-        if items is None:
-            child = self._run_one(task, tmpl_name, child_name, display, scope, art_scope, {}, parent)
-            self._publish(prefix, name, child, scope, art_scope)
-            return child.phase
-        if not items:
-            skipped = self.new_node(child_name, display, "Skipped", tmpl_name)
-            parent.children.append(child_name)
-            return self.finish(skipped, "Skipped", "Skipped, empty params").phase
-        group = parent
-        if dag:
-            group = self.new_node(child_name, display, "TaskGroup", tmpl_name)
-            parent.children.append(child_name)
-            self.emit(group)
-        kids = []
-        for i, item in enumerate(items):
-            label = item_label(i, item)
-            kids.append(
-                self._run_one(
-                    task,
-                    tmpl_name,
-                    f"{child_name}{label}",
-                    f"{display}{label}",
-                    scope,
-                    art_scope,
-                    item_scope(item),
-                    group,
-                )
-            )
-        phases = [k.phase for k in kids]
-        phase = (
-            "Error"
-            if "Error" in phases
-            else "Failed"
-            if "Failed" in phases
-            else ("Skipped" if all(p == "Skipped" for p in phases) else "Succeeded")
-        )
-        agg = NodeResult(child_name, display, "TaskGroup", tmpl_name, phase=phase)
-        agg.result = json.dumps([_jsonish(k.result) for k in kids if k.phase == "Succeeded"])
-        for pname in {p for k in kids for p in k.parameters}:
-            agg.parameters[pname] = json.dumps(
-                [k.parameters.get(pname) for k in kids if pname in k.parameters]
-            )
-        self._publish(prefix, name, agg, scope, art_scope)
-        scope[f"{prefix}.{name}#children"] = ",".join(phases)
-        if dag:
-            self.finish(group, phase)
-        return phase
-
-    def _run_one(
-        self,
-        task: Mapping[str, Any],
-        tmpl_name: str,
-        node_name: str,
-        display: str,
-        scope: dict[str, str],
-        art_scope: Mapping[str, Mapping[str, Any]],
-        extra: dict[str, str],
-        parent: NodeResult,
-    ) -> NodeResult:
-        local = {**scope, **extra}
-        parent.children.append(node_name)
-        when = task.get("when")
-        if when:
-            rendered = render(str(when), local)
-            left = unresolved(rendered)
-            try:
-                if left:
-                    raise WorkflowError(f"when {when!r}: cannot resolve {left[0]!r}", "fix the variable name")
-                run_it = evaluate_when(rendered)
-            except WorkflowError as exc:
-                return self.finish(self.new_node(node_name, display, "Skipped", tmpl_name), "Error", str(exc))
-            if not run_it:
-                skipped = self.new_node(node_name, display, "Skipped", tmpl_name)
-                return self.finish(skipped, "Skipped", f"when '{rendered}' evaluated false")
-        args = task.get("arguments") or {}
-        params = {
-            str(p["name"]): render(str(p.get("value", "")), local) for p in args.get("parameters") or []
-        }
-        artifacts: dict[str, Mapping[str, Any]] = {}
-        for a in args.get("artifacts") or []:
-            a = render_obj(a, local)
-            if "from" in a:
-                ref = str(a["from"]).strip("{} ")
-                if ref not in art_scope:
-                    return self.finish(
-                        self.new_node(node_name, display, "Pod", tmpl_name),
-                        "Error",
-                        f"artifact {a['name']!r}: cannot resolve {a['from']!r}",
-                    )
-                artifacts[str(a["name"])] = art_scope[ref]
-            else:
-                artifacts[str(a["name"])] = a
-        try:
-            return self.run_template(tmpl_name, node_name, display, params, artifacts)
-        except WorkflowError as exc:
-            return self.finish(self.new_node(node_name, display, "Pod", tmpl_name), "Error", str(exc))
-
-    def _publish(
-        self,
-        prefix: str,
-        name: str,
-        node: NodeResult,
-        scope: dict[str, str],
-        art_scope: dict[str, Mapping[str, Any]],
-    ) -> None:
-        base = f"{prefix}.{name}"
-        scope[f"{base}.status"] = node.phase
-        scope[f"{base}.id"] = node.name
-        if node.exit_code is not None:
-            scope[f"{base}.exitCode"] = str(node.exit_code)
-        if node.result is not None:
-            scope[f"{base}.outputs.result"] = node.result
-        for k, v in node.parameters.items():
-            scope[f"{base}.outputs.parameters.{k}"] = v
-        for a in node.artifacts:
-            art_scope[f"{base}.outputs.artifacts.{a['name']}"] = a
-
-    def _items(self, task: Mapping[str, Any], scope: Mapping[str, str]) -> list[Any] | None:
-        if "withItems" in task:
-            return list(render_obj(task["withItems"], scope) or [])
-        if "withParam" in task:
-            text = render(str(task["withParam"]), scope)
-            try:
-                items = json.loads(text)
-            except ValueError:
-                raise WorkflowError(
-                    f"withParam of {task['name']!r} is not a JSON list: {text[:80]!r}",
-                    "make the parameter a JSON list",
-                ) from None
-            if not isinstance(items, list):
-                raise WorkflowError(
-                    f"withParam of {task['name']!r} is not a JSON list", "make it a JSON list"
-                )
-            return items
-        if "withSequence" in task:
-            seq = render_obj(task["withSequence"], scope)
-            start = int(seq.get("start", 0))
-            end = int(seq["end"]) if "end" in seq else start + int(seq.get("count", 0)) - 1
-            step = 1 if end >= start else -1
-            fmt = seq.get("format")
-            return [fmt % i if fmt else str(i) for i in range(start, end + step, step)]
-        return None
-
-
-def _jsonish(text: str | None) -> Any:
-    try:
-        return json.loads(text or "")
-    except ValueError:
-        return text
 
 
 def _expr_vars(scope: Mapping[str, str]) -> dict[str, Any]:
