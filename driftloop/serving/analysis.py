@@ -159,11 +159,15 @@ def judge(champion: VariantStats, canary: VariantStats, limits: CanaryLimits) ->
     """The decision and its reasons (pure: see the module docstring)."""
     bad: list[str] = []
     if canary.requests and canary.error_rate > champion.error_rate + limits.max_error_rate_increase:
-        bad.append(f"error rate {canary.error_rate:.3f} vs champion {champion.error_rate:.3f} "
-                   f"(allowed +{limits.max_error_rate_increase})")
+        bad.append(
+            f"error rate {canary.error_rate:.3f} vs champion {champion.error_rate:.3f} "
+            f"(allowed +{limits.max_error_rate_increase})"
+        )
     if canary.p95_latency_ms is not None and champion.p95_latency_ms is not None:
-        ceiling = max(champion.p95_latency_ms * limits.max_p95_latency_ratio,
-                      champion.p95_latency_ms + limits.latency_slack_ms)
+        ceiling = max(
+            champion.p95_latency_ms * limits.max_p95_latency_ratio,
+            champion.p95_latency_ms + limits.latency_slack_ms,
+        )
         if canary.p95_latency_ms > ceiling:
             bad.append(f"p95 latency {canary.p95_latency_ms:.1f} ms > {ceiling:.1f} ms")
     labeled = canary.labeled >= limits.min_labels and champion.labeled >= limits.min_labels
@@ -173,8 +177,10 @@ def judge(champion: VariantStats, canary: VariantStats, limits: CanaryLimits) ->
         and champion.accuracy is not None
         and canary.accuracy < champion.accuracy - limits.accuracy_margin
     ):
-        bad.append(f"accuracy {canary.accuracy:.3f} vs champion {champion.accuracy:.3f} "
-                   f"on {canary.labeled}/{champion.labeled} labels")
+        bad.append(
+            f"accuracy {canary.accuracy:.3f} vs champion {champion.accuracy:.3f} "
+            f"on {canary.labeled}/{champion.labeled} labels"
+        )
     enough = canary.requests >= limits.min_requests
     # A canary that already failed _EARLY_ERRORS requests is rolled back without waiting for min_requests.
     if bad and (enough or canary.errors >= _EARLY_ERRORS):
@@ -182,8 +188,10 @@ def judge(champion: VariantStats, canary: VariantStats, limits: CanaryLimits) ->
     if not enough:
         return "inconclusive", [f"canary served {canary.requests} requests, {limits.min_requests} needed"]
     if limits.require_labels and not labeled:
-        return "inconclusive", [f"labels: canary {canary.labeled}, champion {champion.labeled}, "
-                                f"{limits.min_labels} needed on each side"]
+        return "inconclusive", [
+            f"labels: canary {canary.labeled}, champion {champion.labeled}, "
+            f"{limits.min_labels} needed on each side"
+        ]
     ok = [f"error rate {canary.error_rate:.3f} vs {champion.error_rate:.3f}"]
     if labeled:
         ok.append(f"accuracy {canary.accuracy:.3f} vs {champion.accuracy:.3f}")
@@ -257,8 +265,19 @@ def analyze_canary(
         decision = "rollback"
         reasons = [*reasons, "still inconclusive after one extension: rolling back"]
         break
-    verdict = Verdict(decision, model, version, champion_version, reasons, canary, champion, extended,
-                      since_ms, int(clock() * 1000), asdict(limits))
+    verdict = Verdict(
+        decision,
+        model,
+        version,
+        champion_version,
+        reasons,
+        canary,
+        champion,
+        extended,
+        since_ms,
+        int(clock() * 1000),
+        asdict(limits),
+    )
     registry.record(model, version, "canary_analysis", verdict.to_dict())
     log.info("canary %s %s: %s (%s)", model, version, decision, "; ".join(reasons))
     return verdict

@@ -73,8 +73,8 @@ class _Handler(BaseHTTPRequestHandler):
             self._send(200, self.server.metrics.render(), CONTENT_TYPE)
         elif path == "/v1/models":
             self._json(200, {"models": sorted(services)})
-        elif path.startswith(_MODELS) and "/" not in path[len(_MODELS):]:
-            model = path[len(_MODELS):]
+        elif path.startswith(_MODELS) and "/" not in path[len(_MODELS) :]:
+            model = path[len(_MODELS) :]
             svc = services.get(model)
             if svc is None:
                 self._unknown(model)
@@ -92,7 +92,7 @@ class _Handler(BaseHTTPRequestHandler):
             self._json(400, {"error": f"the body is not valid JSON: {exc}", "hint": "send a JSON object"})
             return
         if path.startswith(_MODELS) and path.endswith(_PREDICT_SUFFIX):
-            model = path[len(_MODELS):-len(_PREDICT_SUFFIX)]
+            model = path[len(_MODELS) : -len(_PREDICT_SUFFIX)]
             svc = services.get(model)
             if svc is None:
                 self._unknown(model)

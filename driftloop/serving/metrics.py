@@ -45,7 +45,8 @@ class ServingMetrics:
             registry=self.registry,
         )
         self.queue_depth = Gauge(
-            "driftloop_serving_log_queue_depth", "Inference-log records waiting to be published",
+            "driftloop_serving_log_queue_depth",
+            "Inference-log records waiting to be published",
             registry=self.registry,
         )
         self.reloads = Counter(
@@ -55,7 +56,9 @@ class ServingMetrics:
             registry=self.registry,
         )
         self.feedback = Counter(
-            "driftloop_serving_feedback_labels", "Ground-truth labels received", ["model"],
+            "driftloop_serving_feedback_labels",
+            "Ground-truth labels received",
+            ["model"],
             registry=self.registry,
         )
 

@@ -56,8 +56,11 @@ class PredictionService:
     def predict(self, model: str, body: Any) -> Reply:
         started = time.perf_counter()
         if model != self.model:
-            return _problem(404, f"this server serves model {self.model!r}, not {model!r}",
-                            f"POST /v1/models/{self.model}/predict")
+            return _problem(
+                404,
+                f"this server serves model {self.model!r}, not {model!r}",
+                f"POST /v1/models/{self.model}/predict",
+            )
         try:
             instances, request_id = self._parse(body)
         except DataError as exc:
@@ -86,8 +89,11 @@ class PredictionService:
             self._log(served, instances, ids, None, None, elapsed, error=f"{type(exc).__name__}: {exc}")
             self.metrics.requests.labels(model, served.version, route, "error").inc()
             self.metrics.latency.labels(model, route).observe(elapsed)
-            return _problem(500, f"model {model} {served.version} failed: {type(exc).__name__}: {exc}",
-                            "see the server log")
+            return _problem(
+                500,
+                f"model {model} {served.version} failed: {type(exc).__name__}: {exc}",
+                "see the server log",
+            )
         elapsed = time.perf_counter() - started
         self._log(served, instances, ids, preds, probas, elapsed)
         self.metrics.requests.labels(model, served.version, route, "ok").inc()
@@ -107,12 +113,15 @@ class PredictionService:
     @staticmethod
     def _parse(body: Any) -> tuple[list[dict[str, Any]], str | None]:
         if not isinstance(body, dict) or not isinstance(body.get("instances"), list):
-            raise DataError('the body must be a JSON object with "instances": [{feature: value, ...}]',
-                            'send {"instances": [{"age": 41, ...}], "request_id": "optional"}')
+            raise DataError(
+                'the body must be a JSON object with "instances": [{feature: value, ...}]',
+                'send {"instances": [{"age": 41, ...}], "request_id": "optional"}',
+            )
         instances = body["instances"]
         if not instances or len(instances) > MAX_INSTANCES:
-            raise DataError(f"send between 1 and {MAX_INSTANCES} instances, not {len(instances)}",
-                            "split the batch")
+            raise DataError(
+                f"send between 1 and {MAX_INSTANCES} instances, not {len(instances)}", "split the batch"
+            )
         if not all(isinstance(i, dict) for i in instances):
             raise DataError("every instance must be a JSON object of feature values", "fix the instances")
         rid = body.get("request_id")
@@ -175,10 +184,19 @@ class PredictionService:
         records = []
         for item in items:
             if not isinstance(item, dict) or "label" not in item or not item.get("request_id"):
-                return _problem(400, "every label needs a request_id and a label",
-                                'send {"request_id": "r-17", "label": 1}')
-            records.append({"request_id": str(item["request_id"]), "label": item["label"],
-                            "model": str(item.get("model") or self.model), "timestamp": now_ms})
+                return _problem(
+                    400,
+                    "every label needs a request_id and a label",
+                    'send {"request_id": "r-17", "label": 1}',
+                )
+            records.append(
+                {
+                    "request_id": str(item["request_id"]),
+                    "label": item["label"],
+                    "model": str(item.get("model") or self.model),
+                    "timestamp": now_ms,
+                }
+            )
         topic = self.settings.topics.feedback
         try:
             pub = self.sink.publisher()

@@ -88,8 +88,10 @@ class ModelSlots:
         self.model = model
         self.metrics = metrics
         if version == "canary":
-            raise UsageError("a server cannot follow the canary alias alone",
-                             "pin a version (--model-version v3) or follow the champion")
+            raise UsageError(
+                "a server cannot follow the canary alias alone",
+                "pin a version (--model-version v3) or follow the champion",
+            )
         self.pinned = version if version and version != "champion" else None
         self.follow: tuple[str, ...] = ("champion",) if version == "champion" else ("champion", "canary")
         self.poll_s = poll_s

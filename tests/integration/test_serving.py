@@ -62,8 +62,12 @@ def served(settings_for: Any, bucket: str, topic: Any, unique_name: Any) -> Any:
     """A registry with champion v1 of model ``credit`` and a server on a free port, logging to fresh topics."""
     log_topic, feedback_topic = topic(), topic()
     settings = settings_for(
-        **{"s3.bucket": bucket, "topics.inference_log": log_topic, "topics.feedback": feedback_topic,
-           "serving.log_batch_size": 50}
+        **{
+            "s3.bucket": bucket,
+            "topics.inference_log": log_topic,
+            "topics.feedback": feedback_topic,
+            "serving.log_batch_size": 50,
+        }
     )
     registry = Registry(S3Store(settings))
     model, df = train()
@@ -78,7 +82,7 @@ def served(settings_for: Any, bucket: str, topic: Any, unique_name: Any) -> Any:
 
 
 def test_predict_health_info_and_metrics(served: Any) -> None:
-    settings, registry, server, df = served
+    _settings, _registry, server, df = served
     with httpx.Client(base_url=server.url) as http:
         assert http.get("/healthz").status_code == 200
         assert http.get("/readyz").json()["ready"] is True
@@ -94,7 +98,10 @@ def test_predict_health_info_and_metrics(served: Any) -> None:
         assert bad.status_code == 400 and "income" in bad.json()["error"]
         assert http.post("/v1/models/other/predict", json={"instances": [{}]}).status_code == 404
         metrics = http.get("/metrics").text
-    assert 'driftloop_serving_requests_total{model="credit",outcome="ok",route="champion",version="v1"} 1.0' in metrics
+    assert (
+        'driftloop_serving_requests_total{model="credit",outcome="ok",route="champion",version="v1"} 1.0'
+        in metrics
+    )
     assert "driftloop_serving_request_latency_seconds_bucket" in metrics
     assert "driftloop_serving_log_queue_depth" in metrics
 
@@ -104,10 +111,12 @@ def test_log_window_feeds_a_monitor_check(served: Any) -> None:
     from monitors import MonitorDefinition, build_profile, run_check
     from monitors.window import frame_from_records
 
-    settings, registry, server, df = served
+    settings, _registry, server, df = served
     with httpx.Client(base_url=server.url) as http:
         for i in range(0, 300, 30):
-            assert http.post("/v1/models/credit/predict", json={"instances": rows(df, 30, i)}).status_code == 200
+            assert (
+                http.post("/v1/models/credit/predict", json={"instances": rows(df, 30, i)}).status_code == 200
+            )
     assert server.sink.wait_empty(15)
     records = read_recent(settings, settings.topics.inference_log)
     values = [json.loads(r.value) for r in records]
@@ -124,7 +133,7 @@ def test_log_window_feeds_a_monitor_check(served: Any) -> None:
 
 
 def test_alias_change_is_picked_up_and_tampered_model_refused(served: Any) -> None:
-    settings, registry, server, df = served
+    _settings, registry, server, df = served
     model2, _ = train(seed=1)
     registry.register("credit", dump(model2))
     registry.promote("credit", "v2")
@@ -150,7 +159,10 @@ def test_tampered_model_without_a_previous_one_is_not_ready(settings_for: Any, b
     registry.register("credit", dump(model))
     registry.store.put_bytes("models/credit/v1/model.joblib", dump(model) + b"x")
     registry.promote("credit", "v1")
-    with ModelServer(settings, "credit", registry=registry, port=0) as server, httpx.Client(base_url=server.url) as http:
+    with (
+        ModelServer(settings, "credit", registry=registry, port=0) as server,
+        httpx.Client(base_url=server.url) as http,
+    ):
         ready = http.get("/readyz")
         assert ready.status_code == 503
         assert "sha256" in ready.json()["errors"]["credit"]["champion"]
@@ -159,17 +171,25 @@ def test_tampered_model_without_a_previous_one_is_not_ready(settings_for: Any, b
 
 
 def test_feedback_lands_on_the_feedback_topic(served: Any) -> None:
-    settings, registry, server, df = served
+    settings, _registry, server, _df = served
     with httpx.Client(base_url=server.url) as http:
-        r = http.post("/v1/feedback", json={"labels": [{"request_id": "a", "label": 1}, {"request_id": "b", "label": 0}]})
+        r = http.post(
+            "/v1/feedback",
+            json={"labels": [{"request_id": "a", "label": 1}, {"request_id": "b", "label": 0}]},
+        )
         assert r.status_code == 202 and r.json()["accepted"] == 2
         assert http.post("/v1/feedback", json={"label": 1}).status_code == 400
     got = [json.loads(r.value) for r in read_recent(settings, settings.topics.feedback)]
-    assert [(g["request_id"], g["label"], g["model"]) for g in got] == [("a", 1, "credit"), ("b", 0, "credit")]
+    assert [(g["request_id"], g["label"], g["model"]) for g in got] == [
+        ("a", 1, "credit"),
+        ("b", 0, "credit"),
+    ]
 
 
 def test_full_log_queue_drops_and_counts_without_blocking(settings_for: Any, bucket: str, topic: Any) -> None:
-    settings = settings_for(**{"s3.bucket": bucket, "topics.inference_log": topic(), "serving.log_queue_size": 5})
+    settings = settings_for(
+        **{"s3.bucket": bucket, "topics.inference_log": topic(), "serving.log_queue_size": 5}
+    )
     registry = Registry(S3Store(settings))
     model, df = train()
     registry.register("credit", dump(model))

@@ -31,11 +31,16 @@ class BaseTarget:
 
     def __init__(self, settings: Settings, registry: Registry | None = None) -> None:
         self.settings = settings
-        if registry is None:
+        self._registry = registry
+
+    @property
+    def registry(self) -> Registry:
+        """The model registry (created on first use: the cluster-side operations do not need it)."""
+        if self._registry is None:
             from driftloop.s3 import S3Store
 
-            registry = Registry(S3Store(settings))
-        self.registry = registry
+            self._registry = Registry(S3Store(self.settings))
+        return self._registry
 
     def _mark_canary(self, model: str, version: str) -> None:
         """Point the canary alias at ``version`` (if not yet) and note when it started taking traffic:

@@ -1,0 +1,129 @@
+"""The ``kserve`` target: an InferenceService per model (named like the model) whose predictor runs the
+driftloop model server; KServe's own canary rollout splits the traffic.
+
+deploy-canary pins the predictor container to the version and sets ``canaryTrafficPercent`` (KServe
+sends that share to the new revision, the rest to the last rolled-out one); promote removes
+``canaryTrafficPercent`` (the new revision takes all traffic); rollback sets it to 0 (all traffic back on
+the previous revision) — https://kserve.github.io/website/latest/modelserving/v1beta1/rollout/canary/.
+Patches are JSON merge patches through ``CustomObjectsApi``.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from driftloop.config import Settings
+from driftloop.errors import WorkflowError
+from driftloop.registry import Registry
+from workflows.deploy.k8s import api_error, kube_client
+from workflows.deploy.manifests import server_args
+from workflows.deploy.target import BaseTarget
+
+__all__ = ["KServeTarget"]
+
+GROUP, VERSION, PLURAL = "serving.kserve.io", "v1beta1", "inferenceservices"
+
+
+class KServeTarget(BaseTarget):
+    name = "kserve"
+
+    def __init__(
+        self,
+        settings: Settings,
+        registry: Registry | None = None,
+        api_client: Any = None,
+        ready_timeout_s: float = 300.0,
+        poll_s: float = 2.0,
+    ) -> None:
+        super().__init__(settings, registry)
+        from kubernetes import client
+
+        self.api = client.CustomObjectsApi(api_client or kube_client())
+        self.namespace = settings.deploy.namespace
+        self.ready_timeout_s = ready_timeout_s
+        self.poll_s = poll_s
+
+    def _call(self, what: str, fn: Any, *args: Any) -> Any:
+        from kubernetes.client.exceptions import ApiException
+
+        try:
+            return fn(GROUP, VERSION, self.namespace, PLURAL, *args)
+        except ApiException as exc:
+            raise api_error(exc, what) from None
+
+    def _get(self, model: str) -> dict[str, Any]:
+        return dict(self._call(f"get inferenceservice {model}", self.api.get_namespaced_custom_object, model))
+
+    def _patch(self, model: str, predictor: dict[str, Any]) -> None:
+        self._call(
+            f"patch inferenceservice {model}",
+            self.api.patch_namespaced_custom_object,
+            model,
+            {"spec": {"predictor": predictor}},
+        )
+
+    def wait_ready(self, model: str) -> None:
+        deadline = time.monotonic() + self.ready_timeout_s
+        while True:
+            isvc = self._get(model)
+            status = isvc.get("status") or {}
+            ready = any(
+                c.get("type") == "Ready" and c.get("status") == "True" for c in status.get("conditions") or []
+            )
+            current = (status.get("observedGeneration") or 0) >= (
+                isvc.get("metadata", {}).get("generation") or 0
+            )
+            if ready and current:
+                return
+            if time.monotonic() >= deadline:
+                raise WorkflowError(
+                    f"inferenceservice {model} not ready within {self.ready_timeout_s:.0f}s",
+                    f"see `kubectl -n {self.namespace} describe inferenceservice {model}`",
+                )
+            time.sleep(self.poll_s)
+
+    # --- cluster operations (no registry) ---------------------------------------------------------
+    def start_canary(self, model: str, version: str) -> int:
+        """Pin the predictor to ``version`` with ``canaryTrafficPercent``; wait until ready. Returns it."""
+        isvc = self._get(model)
+        containers = [dict(c) for c in isvc.get("spec", {}).get("predictor", {}).get("containers") or []]
+        if not containers:
+            raise WorkflowError(
+                f"inferenceservice {model} has no predictor container",
+                "deploy the driftloop model server as its custom predictor container",
+            )
+        containers[0]["args"] = server_args(model, version)
+        percent = round(self.settings.serving.canary_fraction * 100)
+        self._patch(model, {"canaryTrafficPercent": percent, "containers": containers})
+        self.wait_ready(model)
+        return percent
+
+    def take_all_traffic(self, model: str) -> None:
+        self._patch(model, {"canaryTrafficPercent": None})  # merge patch: null removes the field
+        self.wait_ready(model)
+
+    def remove_canary(self, model: str) -> None:
+        self._patch(model, {"canaryTrafficPercent": 0})
+
+    # --- the DeployTarget interface ---------------------------------------------------------------
+    def deploy_canary(self, model: str, version: str) -> dict[str, Any]:
+        percent = self.start_canary(model, version)
+        self._mark_canary(model, version)
+        return {"target": self.name, "model": model, "canary": version, "percent": percent}
+
+    def promote(self, model: str, version: str) -> dict[str, Any]:
+        self.check_promotable(model, version)
+        self.take_all_traffic(model)
+        self._promote_aliases(model, version)
+        return {"target": self.name, "model": model, "champion": version}
+
+    def rollback(self, model: str, version: str) -> dict[str, Any]:
+        self.remove_canary(model)
+        self._clear_canary(model, version)
+        return {
+            "target": self.name,
+            "model": model,
+            "rolled_back": version,
+            "champion": self.registry.get_alias(model, "champion"),
+        }
