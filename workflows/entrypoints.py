@@ -137,7 +137,7 @@ def evaluate(
     target: str = "default",
     primary_metric: str = "roc_auc",
     gate_margin: float = 0.02,
-    min_score: float = 0.7,
+    min_score: float = 0.6,
     reason: str = "manual",
     event_id: str = "",
     report_uri: str = "",

@@ -60,7 +60,7 @@ PARAMETERS: list[tuple[str, str | None, str, list[str] | None]] = [
         "Metric the quality gate compares on the holdout.",
         ["roc_auc", "accuracy", "f1", "balanced_accuracy"],
     ),
-    ("min_score", "0.7", "With no champion yet: the primary metric the first model must reach.", None),
+    ("min_score", "0.6", "With no champion yet: the primary metric the first model must reach.", None),
     ("target", "default", "Label column of the training table.", None),
     (
         "algorithm",
@@ -81,7 +81,9 @@ def _workflow_parameters() -> list[Any]:
 
     out = []
     for name, default, description, enum in PARAMETERS:
-        out.append(Parameter(name=name, value=default, description=description, enum=enum))
+        # Hera renders value=None as the string 'null': leave value out for a required parameter.
+        kwargs = {"value": default} if default is not None else {}
+        out.append(Parameter(name=name, description=description, enum=enum, **kwargs))
     return out
 
 

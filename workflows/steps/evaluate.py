@@ -56,7 +56,7 @@ def gate(
     *,
     metric: str = "roc_auc",
     margin: float = 0.02,
-    min_score: float = 0.7,
+    min_score: float = 0.6,
 ) -> GateDecision:
     """Pass when ``challenger >= champion - margin``; with no champion, when ``challenger >= min_score``."""
     if margin < 0:
@@ -137,7 +137,7 @@ def evaluate(
     target: str = "default",
     primary_metric: str = "roc_auc",
     gate_margin: float = 0.02,
-    min_score: float = 0.7,
+    min_score: float = 0.6,
     reason: str = "manual",
     event_id: str = "",
     report_uri: str = "",

@@ -1,0 +1,49 @@
+"""The exit handler's outcome event: succeeded | failed | rejected from workflow.status and the run record."""
+
+from __future__ import annotations
+
+from driftloop.events import RETRAIN_FAILED, RETRAIN_REJECTED, RETRAIN_SUCCEEDED
+from workflows.steps.outcome import outcome_event
+
+GATE = {"verdict": "passed", "reason": "ok", "challenger": 0.8, "champion": 0.79}
+
+
+def test_succeeded_after_promotion():
+    record = {
+        "verdict": "passed",
+        "version": "v2",
+        "evaluate": {"gate": GATE, "champion_version": "v1"},
+        "canary": {"decision": "promote"},
+        "promoted": "v2",
+    }
+    ev = outcome_event(
+        "credit", "Succeeded", record, reason="drift", event_id="e1", workflow_name="wf", workflow_uid="u1"
+    )
+    assert ev.type == RETRAIN_SUCCEEDED and ev.subject == "credit"
+    assert (
+        ev.data["stage"] == "promoted" and ev.data["version"] == "v2" and ev.data["trigger_event_id"] == "e1"
+    )
+
+
+def test_gate_rejection_and_canary_rollback_are_rejected():
+    ev = outcome_event(
+        "credit", "Succeeded", {"verdict": "rejected", "evaluate": {"gate": {**GATE, "verdict": "rejected"}}}
+    )
+    assert ev.type == RETRAIN_REJECTED and ev.data["stage"] == "gate"
+    ev = outcome_event(
+        "credit", "Succeeded", {"verdict": "passed", "version": "v3", "canary": {"decision": "rollback"}}
+    )
+    assert ev.type == RETRAIN_REJECTED and ev.data["stage"] == "canary"
+
+
+def test_failed_whatever_the_record_says():
+    ev = outcome_event("credit", "Failed", {"verdict": "passed"}, workflow_uid="u9")
+    assert ev.type == RETRAIN_FAILED and ev.data["workflow_status"] == "Failed"
+    assert outcome_event("credit", "Error", {}).type == RETRAIN_FAILED
+
+
+def test_event_id_is_stable_per_run():
+    a = outcome_event("credit", "Failed", {}, workflow_uid="u1")
+    b = outcome_event("credit", "Succeeded", {"verdict": "passed"}, workflow_uid="u1")
+    c = outcome_event("credit", "Failed", {}, workflow_uid="u2")
+    assert a.id == b.id != c.id
