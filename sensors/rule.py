@@ -1,0 +1,67 @@
+"""The trigger rule: which events start which retrain run, with which parameters — defined once.
+
+:class:`TriggerRule` is compiled by :mod:`sensors.manifests` into the Sensor's dependency filters and its
+Argo Workflow trigger. The local sensor (:mod:`driftloop.localsensor`) never reads this class: it reads
+the *compiled* Sensor YAML, so a wrong filter shows up locally first.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from driftloop.events import DRIFT_DETECTED
+
+__all__ = ["DEFAULT_RULE", "RUN_NAME_TEMPLATE", "TriggerRule", "run_name"]
+
+#: The Workflow name of a drift-triggered run: ``retrain-<model>-<first 10 hex of sha256(event id)>``.
+#: Argo Events evaluates it with sprig (``sha256sum``, ``trunc``, ``lower``); so does the local sensor.
+RUN_NAME_TEMPLATE = "retrain-{{ .Input.body.data.model | lower }}-{{ .Input.body.id | sha256sum | trunc 10 }}"
+
+
+def run_name(model: str, event_id: str) -> str:
+    """The same name :data:`RUN_NAME_TEMPLATE` gives, computed in Python (for the admission step)."""
+    import hashlib
+
+    return f"retrain-{model.lower()}-{hashlib.sha256(event_id.encode()).hexdigest()[:10]}"
+
+
+@dataclass(frozen=True)
+class TriggerRule:
+    """One event → run rule.
+
+    Attributes:
+        name: the Sensor name (``metadata.name``) and the base of the trigger name.
+        event_type: the CloudEvent ``type`` that may trigger (``io.driftloop.drift.detected``).
+        models: the monitored set; an event for another model is filtered out. Empty = any model.
+        min_drift_share: when set, an ``exprs`` filter requires ``data.drift_share >= min_drift_share``.
+        template: the WorkflowTemplate the trigger runs (``workflowTemplateRef``).
+        reason: the ``reason`` workflow parameter (``drift``).
+        dependency: the Sensor dependency name.
+        event_source / event_name: the EventSource and its Kafka entry the dependency listens to.
+        rate_per_minute: the trigger's ``rateLimit`` (Argo Events throttles, it never drops).
+        retry_steps: the trigger's ``retryStrategy.steps``.
+    """
+
+    name: str = "driftloop-drift"
+    event_type: str = DRIFT_DETECTED
+    models: tuple[str, ...] = ("credit",)
+    min_drift_share: float | None = None
+    template: str = "driftloop-retrain"
+    reason: str = "drift"
+    dependency: str = "drift"
+    event_source: str = "driftloop-kafka"
+    event_name: str = "drift-events"
+    rate_per_minute: int = 30
+    retry_steps: int = 3
+
+    def model_patterns(self) -> list[str]:
+        """Anchored regular expressions, one per model: Argo's string data filter is an unanchored
+        ``regexp.Match``, so ``credit`` alone would also pass ``credit-v2``."""
+        return [f"^{re.escape(m)}$" for m in self.models]
+
+    def type_pattern(self) -> str:
+        return f"^{re.escape(self.event_type)}$"
+
+
+DEFAULT_RULE = TriggerRule()
