@@ -1,9 +1,10 @@
 """The local executor: run compiled Argo Workflow / WorkflowTemplate YAML on this machine.
 
 :func:`run_workflow` loads the manifest (:mod:`.model`), then walks its templates (:mod:`.engine`): DAG
-(:mod:`.dag`) and steps (:mod:`.steps`) with fan-out (:mod:`.fanout`), ``when`` (:mod:`.expr`), ``{{...}}`` substitution (:mod:`.template`),
-retries (:mod:`.retry`), mutexes (:mod:`.sync`), S3 artifacts with Argo's keys (:mod:`.artifacts`), one
-host process per pod (:mod:`.runner`). Each run is recorded under ``<data_dir>/runs/<workflow-name>/``
+(:mod:`.dag`) and steps (:mod:`.steps`) with fan-out (:mod:`.fanout`), parallel branches on threads
+(:mod:`.task`), ``when`` (:mod:`.expr`), ``{{...}}`` substitution (:mod:`.template`), retries
+(:mod:`.retry`), mutexes (:mod:`.sync`), S3 artifacts with Argo's keys (:mod:`.artifacts`), one host
+process per pod (:mod:`.runner`). Each run is recorded under ``<data_dir>/runs/<workflow-name>/``
 (:mod:`.record`).
 """
 
@@ -27,7 +28,7 @@ from driftloop.executor.artifacts import ArtifactStore
 from driftloop.executor.engine import Run
 from driftloop.executor.model import load_workflow
 from driftloop.executor.record import list_runs, load_run, run_dir, save_run
-from driftloop.executor.result import NodeResult, WorkflowResult
+from driftloop.executor.result import NodeResult, WorkflowResult, tree_order
 from driftloop.executor.retry import parse_duration
 from driftloop.executor.template import render
 
@@ -155,6 +156,7 @@ def run_workflow(
             _run_main(run, spec, values, result)
     finally:
         shutil.rmtree(sandbox, ignore_errors=True)
+        run.nodes[:] = tree_order(run.nodes)
         result.finished = time.time()
         result.record_path = str(save_run(data_dir, result))
     return result
@@ -175,6 +177,7 @@ def _run_main(run: Run, spec: Mapping[str, Any], values: Mapping[str, str], resu
     if run.deadline is not None and time.monotonic() >= run.deadline and phase != "Succeeded":
         phase, message = "Failed", "Max duration limit exceeded"
     run.deadline = None  # the exit handler runs after a deadline, as on Argo
+    run.nodes[:] = tree_order(run.nodes)  # workflow.failures in a deterministic order
     failures = [
         {
             "displayName": n.display_name,

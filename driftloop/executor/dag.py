@@ -1,14 +1,22 @@
-"""A ``dag`` template: tasks in topological order (ties broken by declaration order), then its phase."""
+"""A ``dag`` template: every task whose dependencies are met runs at once (as on Argo), then its phase.
+
+The scheduling thread walks the tasks in topological order (ties broken by declaration order) each time
+a task finishes, starts the ones whose dependencies have all finished and whose ``depends`` holds, and
+records the others as Omitted. Tasks run on the template's pool (:func:`.task.pool`), so
+``parallelism`` on the template caps how many of its children (fan-out instances count one each) run
+at once. The DAG node lists its tasks in topological order, whatever order they finished in.
+"""
 
 from __future__ import annotations
 
 import time
 from collections.abc import Mapping
+from concurrent.futures import FIRST_COMPLETED, wait
 from typing import TYPE_CHECKING, Any
 
 from driftloop.executor import graph
 from driftloop.executor.result import NodeResult
-from driftloop.executor.task import run_task
+from driftloop.executor.task import Launch, complete, pool, start
 from driftloop.executor.template import render
 
 if TYPE_CHECKING:
@@ -35,38 +43,85 @@ def run_dag(run: Run, tmpl: Mapping[str, Any], node: NodeResult, scope: dict[str
                     wanted.add(d)
                     stack.append(d)
         order = [n for n in order if n in wanted]
+    deps = {n: graph.dependencies_of(by_name[n]) for n in order}
     phases: dict[str, str] = {}
     art_scope: dict[str, Mapping[str, Any]] = {}
     continue_on = {n: t.get("continueOn") or {} for n, t in by_name.items()}
-    for name in order:
-        task = by_name[name]
-        child_name = f"{node.name}.{name}"
-        if run.deadline is not None and time.monotonic() >= run.deadline:
-            phases[name] = "Omitted"
-            continue
-        if not graph.depends_satisfied(task, phases, continue_on):
-            omitted = run.new_node(child_name, name, "Skipped", task.get("template"))
-            node.children.append(child_name)
-            phases[name] = run.finish(omitted, "Omitted", "omitted: depends condition not met").phase
-            continue
-        phases[name] = run_task(run, task, child_name, name, scope, art_scope, "tasks", node, dag=True)
-    leaves = (
-        list(wanted)
-        if target
-        else [n for n in order if not any(n in graph.dependencies_of(by_name[o]) for o in order)]
-    )
+    running: dict[str, Launch] = {}
+    workers = pool(tmpl)
+    try:
+        while True:
+            if not _expired(run):
+                for name in order:  # one pass suffices: dependents come after what they depend on
+                    if name in phases or name in running or any(d not in phases for d in deps[name]):
+                        continue
+                    task, child_name = by_name[name], f"{node.name}.{name}"
+                    if not graph.depends_satisfied(task, phases, continue_on):
+                        omitted = run.new_node(child_name, name, "Skipped", task.get("template"))
+                        node.children.append(child_name)
+                        phases[name] = run.finish(
+                            omitted, "Omitted", "omitted: depends condition not met"
+                        ).phase
+                        continue
+                    launch = start(run, task, child_name, name, scope, art_scope, node, workers, dag=True)
+                    if launch.done():
+                        _record(run, launch, phases, scope, art_scope)
+                    else:
+                        running[name] = launch
+            if not running:
+                break
+            wait([f for launch in running.values() for f in launch.futures()], return_when=FIRST_COMPLETED)
+            for name in [n for n in order if n in running and running[n].done()]:
+                _record(run, running.pop(name), phases, scope, art_scope)
+    finally:
+        workers.shutdown(wait=True, cancel_futures=True)
+    index = {f"{node.name}.{n}": i for i, n in enumerate(order)}
+    node.children.sort(key=lambda c: index.get(c, len(index)))
+    _assess(run, tmpl, node, scope, art_scope, order, deps, phases, continue_on, sorted(wanted))
+
+
+def _record(
+    run: Run,
+    launch: Launch,
+    phases: dict[str, str],
+    scope: dict[str, str],
+    art_scope: dict[str, Mapping[str, Any]],
+) -> None:
+    phases[launch.name] = complete(run, launch, "tasks", scope, art_scope)
+    if launch.fanned and f"tasks.{launch.name}#children" in scope:  # for .AnySucceeded / .AllFailed
+        phases[f"{launch.name}#children"] = scope[f"tasks.{launch.name}#children"]
+
+
+def _expired(run: Run) -> bool:
+    return run.deadline is not None and time.monotonic() >= run.deadline
+
+
+def _assess(
+    run: Run,
+    tmpl: Mapping[str, Any],
+    node: NodeResult,
+    scope: dict[str, str],
+    art_scope: Mapping[str, Mapping[str, Any]],
+    order: list[str],
+    deps: Mapping[str, list[str]],
+    phases: Mapping[str, str],
+    continue_on: Mapping[str, Mapping[str, Any]],
+    targets: list[str],
+) -> None:
+    """The DAG's phase from its targets (default: the leaves); an omitted task inherits its parents'."""
+    leaves = targets or [n for n in order if not any(n in deps[o] for o in order)]
     effective: dict[str, str] = {}
     for name in order:
-        phase = phases.get(name, "Omitted")
+        phase = phases.get(name, "Omitted")  # a task that never started counts as omitted
         co = continue_on[name]
         if phase == "Omitted":
-            parents = [effective.get(d, "Succeeded") for d in graph.dependencies_of(by_name[name])]
+            parents = [effective.get(d, "Succeeded") for d in deps[name]]
             phase = "Error" if "Error" in parents else "Failed" if "Failed" in parents else "Succeeded"
         elif (phase == "Failed" and co.get("failed")) or (phase == "Error" and co.get("error")):
             phase = "Succeeded"
         effective[name] = phase
     bad = [n for n in leaves if effective.get(n) in _BAD]
-    if run.deadline is not None and time.monotonic() >= run.deadline:
+    if _expired(run):
         node.phase, node.message = "Failed", "Max duration limit exceeded"
     elif bad:
         node.phase = "Error" if any(effective[n] == "Error" for n in bad) else "Failed"

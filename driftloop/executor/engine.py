@@ -1,17 +1,21 @@
 """The state of one run and how a template becomes a node (inputs, retries, deadline, mutexes).
 
-Argo runs independent DAG tasks and the steps of one group in parallel; here they run one after the
-other (DAG: topological order with ties broken by declaration order, :mod:`.dag`; steps: in written
-order, :mod:`.steps`), like KFP's local runner. Outcomes match Argo's for workflows whose steps do not
-race each other. DAG ``failFast`` is not applied: every task whose dependencies allow it runs, as if all
-had been started.
+As on Argo, independent DAG tasks (:mod:`.dag`), the steps of one group (:mod:`.steps`) and fan-out
+instances run at the same time, each on a worker thread that waits for its host process. So the
+:class:`Run` is shared between threads: nodes, the global scope, the artifact store and ``on_event``
+are guarded by locks (``on_event`` is never called concurrently), and ``spec.parallelism`` caps the
+pods running at once across the whole workflow (a pod waits for a slot after its mutexes, so a waiting
+pod never blocks a mutex holder's pods). Records stay deterministic: :func:`.result.tree_order` lists
+the nodes as a sequential walk would have created them, whatever order they finished in.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
+import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -55,21 +59,46 @@ class Run:
         self.on_event, self.log = on_event, log
         self.deadline: float | None = None
         self._image_noted = False
+        self._lock = threading.Lock()  # nodes, globals, store, image note
+        self._emit_lock = threading.Lock()
+        self._pod_slots = _slots(self.spec.get("parallelism"))
 
     # -- helpers -------------------------------------------------------------------------------
     def store(self) -> ArtifactStore:
-        if self._store is None:
-            self._store = self._store_factory()
-        return self._store
+        with self._lock:
+            if self._store is None:
+                self._store = self._store_factory()
+            return self._store
 
     def note_image(self, image: str | None) -> None:
-        if image and not self._image_noted:
+        with self._lock:
+            if not image or self._image_noted:
+                return
             self._image_noted = True
-            self.log(f"note: container images are ignored locally (e.g. {image}); commands run on this host")
+        self.log(f"note: container images are ignored locally (e.g. {image}); commands run on this host")
 
     def emit(self, node: NodeResult) -> None:
         if self.on_event:
-            self.on_event(node)
+            with self._emit_lock:
+                self.on_event(node)
+
+    def global_scope(self) -> dict[str, str]:
+        """A copy of the workflow-wide variables (``workflow.*``)."""
+        with self._lock:
+            return dict(self.globals)
+
+    def set_global(self, key: str, value: str) -> None:
+        with self._lock:
+            self.globals[key] = value
+
+    @contextlib.contextmanager
+    def pod_slot(self) -> Iterator[None]:
+        """Hold one of the ``spec.parallelism`` slots while a pod runs."""
+        if self._pod_slots is None:
+            yield
+            return
+        with self._pod_slots:
+            yield
 
     def new_node(self, name: str, display: str, type_: str, template: str | None) -> NodeResult:
         node = NodeResult(
@@ -80,7 +109,8 @@ class Run:
             phase="Running",
             started=time.time(),
         )
-        self.nodes.append(node)
+        with self._lock:
+            self.nodes.append(node)
         return node
 
     def finish(self, node: NodeResult, phase: str, message: str = "") -> NodeResult:
@@ -160,13 +190,12 @@ class Run:
                     tmpl.get("synchronization"), f"template {tmpl['name']}.synchronization"
                 )
             ]
-            timeout = self.remaining()
+            own: float | None = None
             ads = tmpl.get("activeDeadlineSeconds") or tmpl.get("timeout")
             if ads is not None:
                 own = parse_duration(
                     render(str(ads), scope), f"template {tmpl['name']}.activeDeadlineSeconds"
                 )
-                timeout = own if timeout is None else min(own, timeout)
             with sync.hold_mutexes(
                 self.lock_dir, mutexes, lambda m: self.log(f"{node_name}: waiting for mutex {m}")
             ):
@@ -175,13 +204,17 @@ class Run:
                 elif kind == "steps":
                     run_steps(self, tmpl, node, scope)
                 else:
-                    run_pod(self, tmpl, node, scope, artifacts, timeout)
+                    with self.pod_slot():  # started = when the process starts, after mutexes and slot
+                        node.started = time.time()
+                        left = self.remaining()
+                        timeout = own if left is None else left if own is None else min(own, left)
+                        run_pod(self, tmpl, node, scope, artifacts, timeout)
         except WorkflowError as exc:
             node.phase, node.message = "Error", str(exc)
         return self.finish(node, node.phase)
 
     def _input_scope(self, tmpl: Mapping[str, Any], params: Mapping[str, str]) -> dict[str, str]:
-        scope = dict(self.globals)
+        scope = self.global_scope()
         values = []
         for p in (tmpl.get("inputs") or {}).get("parameters") or []:
             pname = str(p["name"])
@@ -229,7 +262,7 @@ class Run:
                 value = str(vf.get("default", p.get("value", "")))
             node.parameters[str(p["name"])] = value
             if p.get("globalName"):
-                self.globals[f"workflow.outputs.parameters.{p['globalName']}"] = value
+                self.set_global(f"workflow.outputs.parameters.{p['globalName']}", value)
         for a in outputs.get("artifacts") or []:
             src = art_scope.get(str(a.get("from", "")).strip("{} "))
             if src:
@@ -242,3 +275,15 @@ def _expr_vars(scope: Mapping[str, str]) -> dict[str, Any]:
         if key.endswith(".status"):
             out.setdefault(key[: -len(".status")] + ".outputs.result", None)
     return out
+
+
+def _slots(value: Any) -> threading.BoundedSemaphore | None:
+    if value is None:
+        return None
+    try:
+        n = int(str(value))
+    except ValueError:
+        n = 0
+    if n < 1:
+        raise WorkflowError(f"spec.parallelism: {value!r} is not a positive integer", "set it to 1 or more")
+    return threading.BoundedSemaphore(n)

@@ -69,7 +69,7 @@ def run_pod(
         _collect_param(node, p, sandbox, run)
     for a in out_arts:
         try:
-            key_prefix = render(arts.DEFAULT_KEY_FORMAT, {**run.globals, "pod.name": node.pod_name})
+            key_prefix = render(arts.DEFAULT_KEY_FORMAT, {**run.global_scope(), "pod.name": node.pod_name})
             local = sandbox_path(sandbox, str(a.get("path", "")))
             record = arts.upload(run.store(), a, local, key_prefix) if a.get("path") else {}
         except WorkflowError as exc:
@@ -100,7 +100,7 @@ def _collect_param(node: NodeResult, p: Mapping[str, Any], sandbox: Any, run: Ru
         return
     node.parameters[str(p["name"])] = value
     if p.get("globalName"):
-        run.globals[f"workflow.outputs.parameters.{p['globalName']}"] = value
+        run.set_global(f"workflow.outputs.parameters.{p['globalName']}", value)
 
 
 def _stage_input(run: Run, art: Mapping[str, Any], given: Mapping[str, Any] | None, sandbox: Any) -> None:

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-__all__ = ["NodeResult", "WorkflowResult"]
+__all__ = ["NodeResult", "WorkflowResult", "tree_order"]
 
 
 @dataclass
@@ -134,3 +135,32 @@ class WorkflowResult:
 
     def dumps(self) -> str:
         return json.dumps(self.to_json(), indent=2)
+
+
+def tree_order(nodes: Sequence[NodeResult]) -> list[NodeResult]:
+    """The nodes in a deterministic order: each root (in creation order), then depth first by ``children``.
+
+    Nodes of parallel branches are created in whatever order their threads get to it; the parents'
+    ``children`` lists are deterministic (a DAG's tasks in topological order, fan-out instances by index,
+    retries by attempt), so this gives the order a sequential walk would create them in. Children that
+    have no node (never started) are skipped; a node no parent lists comes last, by start time.
+    """
+    by_name: dict[str, list[NodeResult]] = {}
+    for n in nodes:
+        by_name.setdefault(n.name, []).append(n)
+    listed = {c for n in nodes for c in n.children}
+    out: list[NodeResult] = []
+    seen: set[int] = set()
+    for root in nodes:
+        if root.name in listed:
+            continue
+        stack = [root]
+        while stack:
+            cur = stack.pop()
+            if id(cur) in seen:
+                continue
+            seen.add(id(cur))
+            out.append(cur)
+            stack.extend(reversed([k for c in cur.children for k in by_name.get(c, [])]))
+    rest = [n for n in nodes if id(n) not in seen]
+    return out + sorted(rest, key=lambda n: (n.started or 0.0, n.name))
