@@ -26,29 +26,32 @@ N_COLS = 20
 SHIFTED = "f7"
 
 
-def _frames(n: int, seed: int = 0):  # type: ignore[no-untyped-def]
+def _frame(n: int, shifted: bool, seed: int = 0):  # type: ignore[no-untyped-def]
+    """The reference (``shifted=False``) or the current window; each side has its own random stream so
+    the driftloop child builds only the window (no freed reference left in the heap to skew RSS)."""
     import numpy as np
     import pandas as pd
 
-    def cols(rng, shift: bool):  # type: ignore[no-untyped-def]
-        out = {}
-        for i in range(N_COLS):
-            kind = i % 4
-            if kind == 0:
-                x = rng.normal(10 * i, 1 + i, n)
-            elif kind == 1:
-                x = rng.lognormal(1, 0.5, n)
-            elif kind == 2:
-                x = rng.uniform(-i, i + 1, n)
-            else:
-                x = rng.gamma(2 + i, 2, n)
-            if shift and f"f{i}" == SHIFTED:
-                x = x + 0.5 * x.std()
-            out[f"f{i}"] = x
-        return pd.DataFrame(out, copy=False)
+    rng = np.random.default_rng([seed, int(shifted)])
+    out = {}
+    for i in range(N_COLS):
+        kind = i % 4
+        if kind == 0:
+            x = rng.normal(10 * i, 1 + i, n)
+        elif kind == 1:
+            x = rng.lognormal(1, 0.5, n)
+        elif kind == 2:
+            x = rng.uniform(-i, i + 1, n)
+        else:
+            x = rng.gamma(2 + i, 2, n)
+        if shifted and f"f{i}" == SHIFTED:
+            x += 0.5 * x.std()
+        out[f"f{i}"] = x
+    return pd.DataFrame(out, copy=False)
 
-    rng = np.random.default_rng(seed)
-    return cols(rng, False), cols(rng, True)
+
+def _frames(n: int):  # type: ignore[no-untyped-def]
+    return _frame(n, False), _frame(n, True)
 
 
 def _rss_kib(field: str) -> int:
@@ -71,7 +74,7 @@ def _driftloop_child(n: int, repeat: int, profile_path: str, queue: mp.Queue) ->
 
     from monitors import ReferenceProfile, run_check
 
-    _, current = _frames(n)
+    current = _frame(n, True)
     profile = ReferenceProfile.from_bytes(Path(profile_path).read_bytes())
     gc.collect()
     window_bytes = int(current.memory_usage(index=False).sum())
@@ -156,7 +159,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     ok = True
     for n in (int(s) for s in args.sizes.split(",")):
-        reference, _ = _frames(n)
+        reference = _frame(n, False)
         t0 = time.perf_counter()
         profile = build_profile(reference, MonitorDefinition(model="bench"))
         build_s = time.perf_counter() - t0
