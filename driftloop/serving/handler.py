@@ -99,10 +99,10 @@ class _Handler(BaseHTTPRequestHandler):
             else:
                 self._json(*svc.predict(model, body))
         elif path == "/v1/feedback":
-            model = body.get("model") if isinstance(body, dict) else None
-            svc = services.get(model) if model else next(iter(services.values()), None)
+            named = body.get("model") if isinstance(body, dict) else None
+            svc = services.get(str(named)) if named else next(iter(services.values()), None)
             if svc is None:
-                self._unknown(str(model))
+                self._unknown(str(named))
             else:
                 self._json(*svc.feedback(body))
         else:

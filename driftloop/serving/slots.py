@@ -64,7 +64,7 @@ class LoadedModel:
         if self.has_proba:
             proba = self.estimator.predict_proba(x)
             idx = proba.argmax(axis=1)
-            preds = self.classes[idx].tolist()
+            preds = self.classes[idx].tolist()  # type: ignore[index]  # has_proba implies classes
             return preds, proba[range(len(idx)), idx].tolist()
         out = self.estimator.predict(x)
         return (out.tolist() if hasattr(out, "tolist") else list(out)), None
@@ -179,11 +179,11 @@ class ModelSlots:
         log.debug("%s %s loaded in %.3fs", self.model, version, time.perf_counter() - started)
         return LoadedModel(self.model, mv.version, estimator, mv.sha256)
 
-    def _refuse(self, alias: str, version: str, outcome: str, exc: Exception) -> None:
+    def _refuse(self, alias: str, version: str, outcome: str, exc: Exception) -> LoadedModel | None:
         message = f"refused to load {self.model} {version} as {alias}: {exc}"
         if self.errors.get(alias) != message:
             log.error("%s", message)
         self.errors[alias] = message
         self._failed[alias] = (version, time.monotonic())
         self.metrics.reloads.labels(self.model, alias, outcome).inc()
-        return None
+        return None  # nothing loaded: the caller keeps what it has

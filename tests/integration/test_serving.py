@@ -59,7 +59,7 @@ def wait_for(predicate: Any, timeout_s: float = 10.0) -> Any:
 
 @pytest.fixture
 def served(settings_for: Any, bucket: str, topic: Any, unique_name: Any) -> Any:
-    """A registry with champion v1 of model ``credit`` and a server on a free port, logging to fresh topics."""
+    """Champion v1 of model ``credit`` and a server on a free port, logging to fresh topics."""
     log_topic, feedback_topic = topic(), topic()
     settings = settings_for(
         **{

@@ -1,0 +1,109 @@
+"""The ``kserve`` deploy target against a FAKE Kubernetes API server: the real ``kubernetes`` client
+(``CustomObjectsApi``) is pointed at a loopback HTTP server that holds one InferenceService, applies JSON
+merge patches and checks the requests. No cluster, no KServe."""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+import pytest
+
+from driftloop.config import load_settings
+from workflows.deploy.kserve import KServeTarget
+
+PATH = "/apis/serving.kserve.io/v1beta1/namespaces/driftloop/inferenceservices/credit"
+
+
+def merge_patch(target: dict[str, Any], patch: dict[str, Any]) -> None:
+    for key, value in patch.items():
+        if value is None:
+            target.pop(key, None)
+        elif isinstance(value, dict) and isinstance(target.get(key), dict):
+            merge_patch(target[key], value)
+        else:
+            target[key] = value
+
+
+@pytest.fixture
+def fake() -> Iterator[tuple[dict[str, Any], list[Any], KServeTarget]]:
+    isvc: dict[str, Any] = {
+        "apiVersion": "serving.kserve.io/v1beta1",
+        "kind": "InferenceService",
+        "metadata": {"name": "credit", "namespace": "driftloop", "generation": 1},
+        "spec": {
+            "predictor": {
+                "containers": [
+                    {
+                        "name": "kserve-container",
+                        "image": "img",
+                        "args": ["serve", "--model", "credit", "--model-version", "v1"],
+                    }
+                ]
+            }
+        },
+        "status": {"observedGeneration": 1, "conditions": [{"type": "Ready", "status": "True"}]},
+    }
+    seen: list[Any] = []
+
+    class Handler(BaseHTTPRequestHandler):
+        def log_message(self, *args: Any) -> None:
+            pass
+
+        def _reply(self, status: int, body: Any) -> None:
+            data = json.dumps(body).encode()
+            self.send_response(status)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+
+        def do_GET(self) -> None:
+            seen.append(("GET", self.path, None, None))
+            if self.path != PATH:
+                return self._reply(404, {"kind": "Status", "code": 404})
+            isvc["status"]["observedGeneration"] = isvc["metadata"]["generation"]  # ready on the next read
+            return self._reply(200, isvc)
+
+        def do_PATCH(self) -> None:
+            body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+            seen.append(("PATCH", self.path, self.headers["Content-Type"], body))
+            if self.headers["Content-Type"] != "application/merge-patch+json":
+                return self._reply(415, {"message": "expected a JSON merge patch"})
+            merge_patch(isvc, body)
+            isvc["metadata"]["generation"] += 1
+            return self._reply(200, isvc)
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    from kubernetes import client
+
+    settings = load_settings(env={}, overrides={"deploy.target": "kserve", "serving.canary_fraction": 0.1})
+    api = client.ApiClient(client.Configuration(host=f"http://127.0.0.1:{server.server_address[1]}"))
+    yield isvc, seen, KServeTarget(settings, api_client=api, poll_s=0.01)
+    server.shutdown()
+    server.server_close()
+
+
+def test_canary_sets_traffic_percent_and_pins_the_version(fake: Any) -> None:
+    isvc, seen, target = fake
+    assert target.start_canary("credit", "v2") == 10
+    predictor = isvc["spec"]["predictor"]
+    assert predictor["canaryTrafficPercent"] == 10
+    assert predictor["containers"][0]["args"][-1] == "v2"
+    assert predictor["containers"][0]["image"] == "img"
+    assert [s[0] for s in seen] == ["GET", "PATCH", "GET"]
+
+
+def test_promote_removes_the_percent_and_rollback_zeroes_it(fake: Any) -> None:
+    isvc, seen, target = fake
+    target.start_canary("credit", "v2")
+    target.take_all_traffic("credit")
+    assert "canaryTrafficPercent" not in isvc["spec"]["predictor"]
+    assert seen[-2][3] == {"spec": {"predictor": {"canaryTrafficPercent": None}}}
+    target.start_canary("credit", "v3")
+    target.remove_canary("credit")
+    assert isvc["spec"]["predictor"]["canaryTrafficPercent"] == 0

@@ -1,0 +1,67 @@
+"""Serving manifests validate against Kubernetes 1.33 (strict) and keep to least privilege."""
+
+from __future__ import annotations
+
+import kubernetes_validate
+import yaml
+
+from driftloop.config import load_settings
+from workflows.deploy import render_serving_manifests
+
+
+def docs(target: str = "kubernetes") -> dict[str, list[dict]]:
+    settings = load_settings(env={}, overrides={"deploy.target": target})
+    rendered = render_serving_manifests(settings, ["credit", "churn"])
+    return {path: list(yaml.safe_load_all(text)) for path, text in rendered.items()}
+
+
+def test_every_manifest_validates_strictly_on_1_33() -> None:
+    rendered = docs()
+    assert set(rendered) == {"serving/rbac.yaml", "serving/credit.yaml", "serving/churn.yaml"}
+    kinds = []
+    for objects in [*rendered.values(), *docs("kserve").values()]:
+        for obj in objects:
+            kubernetes_validate.validate(obj, "1.33", strict=True)
+            kinds.append(obj["kind"])
+    assert {"Deployment", "Service", "ServiceAccount", "Role", "RoleBinding"} <= set(kinds)
+
+
+def test_role_allows_only_get_and_patch_on_named_resources() -> None:
+    role = next(o for o in docs()["serving/rbac.yaml"] if o["kind"] == "Role")
+    assert role["rules"] == [
+        {
+            "apiGroups": ["apps"],
+            "resources": ["deployments"],
+            "verbs": ["get", "patch"],
+            "resourceNames": ["serve-credit", "serve-credit-canary", "serve-churn", "serve-churn-canary"],
+        }
+    ]
+    kserve_role = next(o for o in docs("kserve")["serving/rbac.yaml"] if o["kind"] == "Role")
+    assert kserve_role["rules"][0]["resourceNames"] == ["credit", "churn"]
+
+
+def test_pods_are_restricted_with_probes_and_one_service_over_both_tracks() -> None:
+    stable, canary, service = docs()["serving/credit.yaml"]
+    assert canary["spec"]["replicas"] == 0 and stable["spec"]["replicas"] == 4
+    pod = stable["spec"]["template"]["spec"]
+    c = pod["containers"][0]
+    assert (
+        pod["securityContext"]["runAsNonRoot"]
+        and pod["securityContext"]["seccompProfile"]["type"] == "RuntimeDefault"
+    )
+    sc = c["securityContext"]
+    assert (
+        sc["readOnlyRootFilesystem"]
+        and not sc["allowPrivilegeEscalation"]
+        and sc["capabilities"]["drop"] == ["ALL"]
+    )
+    assert {"name": "tmp", "mountPath": "/tmp"} in c["volumeMounts"]
+    assert (
+        c["livenessProbe"]["httpGet"]["path"] == "/healthz"
+        and c["readinessProbe"]["httpGet"]["path"] == "/readyz"
+    )
+    assert c["resources"]["requests"] and c["resources"]["limits"]
+    # the Service selects both tracks: the canary's share is its share of ready replicas
+    for dep in (stable, canary):
+        assert service["spec"]["selector"].items() <= dep["spec"]["template"]["metadata"]["labels"].items()
+    assert stable["spec"]["selector"] != canary["spec"]["selector"]
