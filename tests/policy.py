@@ -80,12 +80,22 @@ def _get(node: Any, path: Iterable[str]) -> Any:
 
 
 def _merge(base: Any, top: Any) -> Any:
-    """Strategic-merge-like overlay for the fields the policy reads (dicts merge, the rest replaces)."""
+    """Strategic-merge-like overlay for the fields the policy reads: dicts merge, lists of named items
+    (env, containers) merge by name, anything else is replaced."""
     if isinstance(base, dict) and isinstance(top, dict):
         out = dict(base)
         for key, value in top.items():
             out[key] = _merge(out.get(key), value)
         return out
+    if (
+        isinstance(base, list)
+        and isinstance(top, list)
+        and all(isinstance(i, dict) and "name" in i for i in base + top)
+    ):
+        merged = {i["name"]: i for i in base}
+        for item in top:
+            merged[item["name"]] = _merge(merged.get(item["name"]), item)
+        return list(merged.values())
     return base if top is None else top
 
 
@@ -99,8 +109,13 @@ class _Checker:
         self.out.append(Violation(_ident(doc), field, rule, message))
 
     # --- pods -----------------------------------------------------------------------------------------
-    def pod(self, doc: dict[str, Any], where: str, pod_sc: dict[str, Any] | None,
-            containers: list[tuple[str, dict[str, Any]]]) -> None:
+    def pod(
+        self,
+        doc: dict[str, Any],
+        where: str,
+        pod_sc: dict[str, Any] | None,
+        containers: list[tuple[str, dict[str, Any]]],
+    ) -> None:
         pod_sc = pod_sc or {}
         if not containers:
             return
@@ -108,24 +123,42 @@ class _Checker:
             sc = c.get("securityContext") or {}
             eff = _merge(pod_sc, sc)
             if eff.get("runAsNonRoot") is not True:
-                self.add(doc, f"{cwhere}.securityContext.runAsNonRoot", "runAsNonRoot",
-                         "must be true (here or in the pod securityContext)")
+                self.add(
+                    doc,
+                    f"{cwhere}.securityContext.runAsNonRoot",
+                    "runAsNonRoot",
+                    "must be true (here or in the pod securityContext)",
+                )
             if eff.get("runAsUser") == 0:
                 self.add(doc, f"{cwhere}.securityContext.runAsUser", "runAsNonRoot", "must not be 0")
             if (_get(eff, ("seccompProfile", "type"))) != "RuntimeDefault":
-                self.add(doc, f"{cwhere}.securityContext.seccompProfile.type", "seccomp",
-                         "must be RuntimeDefault (here or in the pod securityContext)")
+                self.add(
+                    doc,
+                    f"{cwhere}.securityContext.seccompProfile.type",
+                    "seccomp",
+                    "must be RuntimeDefault (here or in the pod securityContext)",
+                )
             if sc.get("readOnlyRootFilesystem") is not True:
-                self.add(doc, f"{cwhere}.securityContext.readOnlyRootFilesystem", "readOnlyRootFilesystem",
-                         "must be true (mount an emptyDir for scratch)")
+                self.add(
+                    doc,
+                    f"{cwhere}.securityContext.readOnlyRootFilesystem",
+                    "readOnlyRootFilesystem",
+                    "must be true (mount an emptyDir for scratch)",
+                )
             if sc.get("allowPrivilegeEscalation") is not False:
-                self.add(doc, f"{cwhere}.securityContext.allowPrivilegeEscalation", "allowPrivilegeEscalation",
-                         "must be false")
+                self.add(
+                    doc,
+                    f"{cwhere}.securityContext.allowPrivilegeEscalation",
+                    "allowPrivilegeEscalation",
+                    "must be false",
+                )
             if sc.get("privileged"):
                 self.add(doc, f"{cwhere}.securityContext.privileged", "privileged", "must not be true")
             drop = _get(sc, ("capabilities", "drop")) or []
             if "ALL" not in drop:
-                self.add(doc, f"{cwhere}.securityContext.capabilities.drop", "capabilities", "must contain ALL")
+                self.add(
+                    doc, f"{cwhere}.securityContext.capabilities.drop", "capabilities", "must contain ALL"
+                )
             if _get(sc, ("capabilities", "add")):
                 self.add(doc, f"{cwhere}.securityContext.capabilities.add", "capabilities", "must be empty")
             res = c.get("resources") or {}
@@ -142,8 +175,12 @@ class _Checker:
                 continue
             field = f"{where}.env[{i}]({name})"
             if e.get("value"):
-                self.add(doc, f"{field}.value", "secret-value",
-                         "a credential as a plain value: use valueFrom.secretKeyRef")
+                self.add(
+                    doc,
+                    f"{field}.value",
+                    "secret-value",
+                    "a credential as a plain value: use valueFrom.secretKeyRef",
+                )
             elif "valueFrom" in e and "secretKeyRef" not in e["valueFrom"]:
                 self.add(doc, f"{field}.valueFrom", "secret-value", "credentials come only from secretKeyRef")
 
@@ -189,8 +226,12 @@ class _Checker:
         for i, p in enumerate(_get(spec, ("arguments", "parameters")) or []):
             name = str(p.get("name", ""))
             if _SECRET_NAME.search(name) and (p.get("value") or p.get("default")):
-                self.add(doc, f"{where}.arguments.parameters[{i}]({name})", "secret-value",
-                         "a credential as a workflow parameter value")
+                self.add(
+                    doc,
+                    f"{where}.arguments.parameters[{i}]({name})",
+                    "secret-value",
+                    "a credential as a workflow parameter value",
+                )
 
     def events_pod(self, doc: dict[str, Any]) -> None:
         """Sensor / EventSource: ``spec.template`` is the pod (``securityContext``) and its one
@@ -208,14 +249,16 @@ class _Checker:
             self.pod(doc, "spec.jetstream", js.get("securityContext"), containers)
             return
         template = spec.get("template") or {}
-        self.pod(doc, "spec.template", template.get("securityContext"),
-                 [("spec.template.container", template.get("container") or {})])
+        self.pod(
+            doc,
+            "spec.template",
+            template.get("securityContext"),
+            [("spec.template.container", template.get("container") or {})],
+        )
 
     # --- RBAC -----------------------------------------------------------------------------------------
     def rbac(self) -> None:
-        roles = {
-            (d.get("metadata") or {}).get("name"): d for d in self.docs if d.get("kind") == "Role"
-        }
+        roles = {(d.get("metadata") or {}).get("name"): d for d in self.docs if d.get("kind") == "Role"}
         for doc in self.docs:
             kind = doc.get("kind")
             if kind in ("ClusterRole", "ClusterRoleBinding"):
@@ -229,7 +272,8 @@ class _Checker:
                         self.add(doc, f"rules[{i}].resources", "no-secrets", "no access to Secrets")
             if kind in ("RoleBinding", "ClusterRoleBinding"):
                 bound = [
-                    s for s in doc.get("subjects") or []
+                    s
+                    for s in doc.get("subjects") or []
                     if s.get("kind") == "ServiceAccount" and s.get("name") == self.sensor_account
                 ]
                 if not bound:
@@ -237,37 +281,63 @@ class _Checker:
                 ref = doc.get("roleRef") or {}
                 role = roles.get(ref.get("name")) if ref.get("kind") == "Role" else None
                 if role is None:
-                    self.add(doc, "roleRef", "sensor-create-only",
-                             f"{self.sensor_account} may only be bound to a Role of this set")
+                    self.add(
+                        doc,
+                        "roleRef",
+                        "sensor-create-only",
+                        f"{self.sensor_account} may only be bound to a Role of this set",
+                    )
                     continue
                 for i, rule in enumerate(role.get("rules") or []):
-                    if (sorted(rule.get("apiGroups") or []) != ["argoproj.io"]
-                            or sorted(rule.get("resources") or []) != ["workflows"]
-                            or sorted(rule.get("verbs") or []) != ["create"]):
-                        self.add(role, f"rules[{i}]", "sensor-create-only",
-                                 f"{self.sensor_account} may only create argoproj.io workflows, got {rule}")
+                    if (
+                        sorted(rule.get("apiGroups") or []) != ["argoproj.io"]
+                        or sorted(rule.get("resources") or []) != ["workflows"]
+                        or sorted(rule.get("verbs") or []) != ["create"]
+                    ):
+                        self.add(
+                            role,
+                            f"rules[{i}]",
+                            "sensor-create-only",
+                            f"{self.sensor_account} may only create argoproj.io workflows, got {rule}",
+                        )
 
     def sensor(self, doc: dict[str, Any]) -> None:
         spec = doc.get("spec") or {}
         account = _get(spec, ("template", "serviceAccountName"))
         if account != self.sensor_account:
-            self.add(doc, "spec.template.serviceAccountName", "sensor-create-only",
-                     f"must be {self.sensor_account!r} (the create-only account), got {account!r}")
+            self.add(
+                doc,
+                "spec.template.serviceAccountName",
+                "sensor-create-only",
+                f"must be {self.sensor_account!r} (the create-only account), got {account!r}",
+            )
         for i, trig in enumerate(spec.get("triggers") or []):
             tpl = trig.get("template") or {}
             where = f"spec.triggers[{i}].template"
             if "argoWorkflow" in tpl:
-                self.add(doc, f"{where}.argoWorkflow", "sensor-create-only",
-                         "the argoWorkflow trigger runs `argo submit` and lists workflows; use a k8s trigger "
-                         "(group argoproj.io, version v1alpha1, resource workflows, operation create)")
+                self.add(
+                    doc,
+                    f"{where}.argoWorkflow",
+                    "sensor-create-only",
+                    "the argoWorkflow trigger runs `argo submit` and lists workflows; use a k8s trigger "
+                    "(group argoproj.io, version v1alpha1, resource workflows, operation create)",
+                )
             k8s = tpl.get("k8s")
             if isinstance(k8s, dict):
                 if k8s.get("resource") != "workflows" or (k8s.get("operation") or "create") != "create":
-                    self.add(doc, f"{where}.k8s", "sensor-create-only",
-                             "the Sensor's k8s trigger may only create workflows")
+                    self.add(
+                        doc,
+                        f"{where}.k8s",
+                        "sensor-create-only",
+                        "the Sensor's k8s trigger may only create workflows",
+                    )
                 if k8s.get("liveObject") or (trig.get("policy") or {}).get("k8s"):
-                    self.add(doc, f"{where}.k8s", "sensor-create-only",
-                             "liveObject / a k8s trigger policy read objects back: the account may only create")
+                    self.add(
+                        doc,
+                        f"{where}.k8s",
+                        "sensor-create-only",
+                        "liveObject / a k8s trigger policy read objects back: the account may only create",
+                    )
 
     # --- secrets --------------------------------------------------------------------------------------
     def secrets(self, doc: dict[str, Any]) -> None:
@@ -284,7 +354,11 @@ class _Checker:
                     except yaml.YAMLError:
                         continue
                     for path, value in _walk(parsed, f"data.{key}"):
-                        if _SECRET_CONFIG_KEY.search(path.rsplit(".", 1)[-1]) and isinstance(value, str) and value:
+                        if (
+                            _SECRET_CONFIG_KEY.search(path.rsplit(".", 1)[-1])
+                            and isinstance(value, str)
+                            and value
+                        ):
                             self.add(doc, path, "secret-value", "a credential in a ConfigMap")
 
     def run(self) -> list[Violation]:
