@@ -5,6 +5,13 @@ a task finishes, starts the ones whose dependencies have all finished and whose 
 records the others as Omitted. Tasks run on the template's pool (:func:`.task.pool`), so
 ``parallelism`` on the template caps how many of its children (fan-out instances count one each) run
 at once. The DAG node lists its tasks in topological order, whatever order they finished in.
+
+``failFast`` (default true, https://argo-workflows.readthedocs.io/en/latest/walk-through/dag/): once a
+task fails, no new task is started; running ones finish, the rest get no node, and the DAG fails. A
+failure the DAG was written to handle does not count: the task has ``continueOn`` for it, or another
+task names it with a result a failure satisfies (``depends: "a.Failed"``, ``.Errored``, ``.Completed``,
+``.AnySucceeded``, ``.AllFailed``) — so Argo's error-handler patterns (dag-continue-on-fail) behave
+as there. This exception is our reading: Argo's docs only say "as soon as one of the DAG nodes is failed".
 """
 
 from __future__ import annotations
@@ -48,10 +55,13 @@ def run_dag(run: Run, tmpl: Mapping[str, Any], node: NodeResult, scope: dict[str
     art_scope: dict[str, Mapping[str, Any]] = {}
     continue_on = {n: t.get("continueOn") or {} for n, t in by_name.items()}
     running: dict[str, Launch] = {}
+    fail_fast = str(tmpl["dag"].get("failFast", True)).lower() != "false"
+    handled = {d for t in tasks for d in graph.expected_failures(t)}
+    tripped: list[str] = []  # the failures that stop scheduling (failFast)
     workers = pool(tmpl)
     try:
         while True:
-            if not _expired(run):
+            if not _expired(run) and not tripped:
                 for name in order:  # one pass suffices: dependents come after what they depend on
                     if name in phases or name in running or any(d not in phases for d in deps[name]):
                         continue
@@ -64,20 +74,37 @@ def run_dag(run: Run, tmpl: Mapping[str, Any], node: NodeResult, scope: dict[str
                         ).phase
                         continue
                     launch = start(run, task, child_name, name, scope, art_scope, node, workers, dag=True)
-                    if launch.done():
-                        _record(run, launch, phases, scope, art_scope)
-                    else:
+                    if not launch.done():
                         running[name] = launch
+                        continue
+                    _record(run, launch, phases, scope, art_scope)
+                    if fail_fast and _unhandled(name, phases, continue_on, handled):
+                        tripped.append(name)
+                        break
             if not running:
                 break
             wait([f for launch in running.values() for f in launch.futures()], return_when=FIRST_COMPLETED)
             for name in [n for n in order if n in running and running[n].done()]:
                 _record(run, running.pop(name), phases, scope, art_scope)
+                if fail_fast and _unhandled(name, phases, continue_on, handled):
+                    tripped.append(name)
     finally:
         workers.shutdown(wait=True, cancel_futures=True)
     index = {f"{node.name}.{n}": i for i, n in enumerate(order)}
     node.children.sort(key=lambda c: index.get(c, len(index)))
     _assess(run, tmpl, node, scope, art_scope, order, deps, phases, continue_on, sorted(wanted))
+    if tripped and node.phase == "Succeeded":  # cannot happen via inheritance, but never hide a failure
+        node.phase, node.message = phases[tripped[0]], f"child '{node.name}.{tripped[0]}' failed"
+
+
+def _unhandled(
+    name: str, phases: Mapping[str, str], continue_on: Mapping[str, Mapping[str, Any]], handled: set[str]
+) -> bool:
+    """Whether the task ended in a failure nothing in the DAG expects (what failFast reacts to)."""
+    phase, co = phases[name], continue_on[name]
+    if phase not in _BAD or name in handled:
+        return False
+    return not ((phase == "Failed" and co.get("failed")) or (phase == "Error" and co.get("error")))
 
 
 def _record(

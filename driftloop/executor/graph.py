@@ -14,7 +14,7 @@ from typing import Any
 
 from driftloop.errors import WorkflowError
 
-__all__ = ["dependencies_of", "depends_satisfied", "topological_order"]
+__all__ = ["dependencies_of", "depends_satisfied", "expected_failures", "topological_order"]
 
 _REF = re.compile(r"([A-Za-z0-9][\w\-]*)(?:\.(\w+))?")
 _RESULTS = {
@@ -46,6 +46,18 @@ def dependencies_of(task: Mapping[str, Any]) -> list[str]:
         if m.group(1) not in names:
             names.append(m.group(1))
     return names
+
+
+_FAILURE_RESULTS = {"Failed", "Errored", "Completed", "AllFailed", "AnySucceeded"}
+
+
+def expected_failures(task: Mapping[str, Any]) -> set[str]:
+    """Tasks whose failure ``task`` reacts to: named with a result that a failure can satisfy.
+
+    ``depends: "train.Failed"`` (a handler) or ``"fan.AnySucceeded"`` means the DAG was written to carry
+    on after that task fails.
+    """
+    return {m.group(1) for m in _REF.finditer(_depends_of(task)) if m.group(2) in _FAILURE_RESULTS}
 
 
 def topological_order(tasks: Sequence[Mapping[str, Any]]) -> list[str]:

@@ -195,3 +195,72 @@ def test_on_event_is_never_called_concurrently(settings):
 def test_bad_parallelism_is_an_error_naming_the_field(settings):
     result = run_workflow(wf([dag({"name": "a", "template": "sleep"}, parallelism=0), SLEEP]), {}, settings)
     assert result.phase == "Error" and "main.parallelism" in result.nodes[0].message
+
+
+FAIL = sh("fail", "exit 1")
+QUICK = {"parameters": [{"name": "s", "value": "0"}]}
+
+
+def fail_fast_dag(**dag_fields: Any) -> dict[str, Any]:
+    main = dag(
+        {"name": "bad", "template": "fail"},
+        {"name": "slow", "template": "sleep"},
+        {"name": "next", "depends": "slow", "template": "sleep", "arguments": QUICK},
+    )
+    main["dag"].update(dag_fields)
+    return main
+
+
+def test_fail_fast_starts_no_new_task_once_one_failed(settings):
+    result = run_workflow(wf([fail_fast_dag(), SLEEP, FAIL]), {}, settings)
+    assert result.phase == "Failed"
+    assert result.node("slow").phase == "Succeeded"  # already running: it finishes
+    assert [n.display_name for n in result.nodes] == ["p", "bad", "slow"]  # "next" never started
+    assert result.nodes[0].message == "child 'p.bad' failed"
+
+
+def test_fail_fast_false_runs_every_branch(settings):
+    result = run_workflow(wf([fail_fast_dag(failFast=False), SLEEP, FAIL]), {}, settings)
+    assert result.phase == "Failed"
+    assert result.node("next").phase == "Succeeded"
+
+
+@pytest.mark.parametrize(
+    "handler",
+    [
+        {"name": "on-fail", "depends": "bad.Failed", "template": "sleep", "arguments": QUICK},
+        {"name": "on-done", "depends": "bad.Completed", "template": "sleep", "arguments": QUICK},
+    ],
+)
+def test_a_failure_the_dag_handles_does_not_stop_it(settings, handler):
+    main = fail_fast_dag()
+    main["dag"]["tasks"].append(handler)
+    result = run_workflow(wf([main, SLEEP, FAIL]), {}, settings)
+    assert result.node("next").phase == "Succeeded"
+    assert result.node(handler["name"]).phase == "Succeeded"
+
+
+def test_continue_on_failed_does_not_trip_fail_fast(settings):
+    main = fail_fast_dag()
+    main["dag"]["tasks"][0]["continueOn"] = {"failed": True}
+    result = run_workflow(wf([main, SLEEP, FAIL]), {}, settings)
+    assert result.phase == "Succeeded"
+    assert result.node("next").phase == "Succeeded"
+
+
+def test_all_failed_and_any_succeeded_see_each_fan_out_child(settings):
+    flaky = sh("flaky", "exit {{inputs.parameters.code}}", inputs={"parameters": [{"name": "code"}]})
+    main = dag(
+        {
+            "name": "fan",
+            "template": "flaky",
+            "withItems": [0, 1],
+            "arguments": {"parameters": [{"name": "code", "value": "{{item}}"}]},
+        },
+        {"name": "all-failed", "depends": "fan.AllFailed", "template": "sleep", "arguments": QUICK},
+        {"name": "any-ok", "depends": "fan.AnySucceeded", "template": "sleep", "arguments": QUICK},
+    )
+    result = run_workflow(wf([main, SLEEP, flaky]), {}, settings)
+    assert result.node("fan").phase == "Failed"
+    assert result.node("all-failed").phase == "Omitted"  # one child succeeded
+    assert result.node("any-ok").phase == "Succeeded"
