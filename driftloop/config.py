@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
 
 from driftloop.errors import ConfigError
 
@@ -113,6 +113,7 @@ class Settings(_Section):
     """The whole configuration. Sections mirror the YAML file and the ``DRIFTLOOP_*`` variables."""
 
     data_dir: Path = Field(Path(".driftloop"), description="state, logs, runs and embedded-service data")
+    models: list[str] = Field(["credit"], description="the models driftloop monitors, retrains and serves")
     manifests_dir: Path = Field(Path("manifests"), description="where `driftloop compile` writes YAML")
     kafka: KafkaSettings = KafkaSettings()
     topics: TopicSettings = TopicSettings()
@@ -122,6 +123,14 @@ class Settings(_Section):
     deploy: DeploySettings = DeploySettings()
     serving: ServingSettings = ServingSettings()
     sensor: SensorSettings = SensorSettings()
+
+    @field_validator("models", mode="before")
+    @classmethod
+    def _split_models(cls, value: Any) -> Any:
+        # DRIFTLOOP_MODELS=a,b and --set models=a,b arrive as one string
+        if isinstance(value, str):
+            return [m.strip() for m in value.split(",") if m.strip()]
+        return value
 
     @property
     def kafka_is_embedded(self) -> bool:

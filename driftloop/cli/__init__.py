@@ -15,7 +15,7 @@ from pathlib import Path
 import typer
 
 from driftloop import __version__
-from driftloop.cli import config_cmd, monitor, runs, stack, workflow
+from driftloop.cli import config_cmd, monitor, runs, serve, stack, workflow
 from driftloop.cli._common import CliState, err_console, parse_assignments, setup_logging
 from driftloop.errors import DriftloopError
 
@@ -61,6 +61,10 @@ app.add_typer(config_cmd.app, name="config")
 app.add_typer(monitor.app, name="monitor")
 app.add_typer(workflow.app, name="workflow")
 app.add_typer(runs.app, name="runs")
+app.command("serve")(serve.serve)
+
+# local-mode components that `driftloop up` starts after the embedded services
+serve.register()
 
 
 def _debug_requested(argv: list[str]) -> bool:
