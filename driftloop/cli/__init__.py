@@ -14,8 +14,9 @@ from pathlib import Path
 
 import typer
 
-from driftloop import __version__
-from driftloop.cli import config_cmd, monitor, runs, serve, stack, workflow
+from driftloop import __version__, localsensor
+from driftloop.cli import compile as compile_cmd
+from driftloop.cli import config_cmd, monitor, registry, runs, sensor, serve, stack, submit, workflow
 from driftloop.cli._common import CliState, err_console, parse_assignments, setup_logging
 from driftloop.errors import DriftloopError
 
@@ -61,10 +62,15 @@ app.add_typer(config_cmd.app, name="config")
 app.add_typer(monitor.app, name="monitor")
 app.add_typer(workflow.app, name="workflow")
 app.add_typer(runs.app, name="runs")
+app.add_typer(sensor.app, name="sensor")
+app.add_typer(registry.app, name="registry")
+app.command("compile")(compile_cmd.compile)
+workflow.app.command("submit")(submit.submit)
 app.command("serve")(serve.serve)
 
 # local-mode components that `driftloop up` starts after the embedded services
 serve.register()
+localsensor.register()
 
 
 def _debug_requested(argv: list[str]) -> bool:
