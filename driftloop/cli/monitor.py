@@ -72,7 +72,7 @@ def _reference(
     uri: str | None, model: str, definition: MonitorDefinition, settings: Settings
 ) -> ReferenceProfile:
     """A profile from ``--reference`` (a stored profile or a CSV/Parquet table to build one from), or the
-    registered champion's profile at ``models/<model>/<version>/reference_profile.bin``."""
+    registered champion's profile."""
     from monitors import ReferenceProfile, build_profile
     from monitors.profile import MAGIC
     from monitors.window import load_table
@@ -86,21 +86,18 @@ def _reference(
 
 
 def _registered_profile(model: str, settings: Settings) -> ReferenceProfile:
+    """The champion's profile from the model registry (``models/<model>/<version>/reference_profile.bin``)."""
+    from driftloop.registry import PROFILE_FILE, Registry
     from driftloop.s3 import S3Store
     from monitors import ReferenceProfile
 
-    store = S3Store(settings)
-    pointer = store.get_pointer(f"models/{model}/champion")
-    version = (pointer or {}).get("version")
+    registry = Registry(S3Store(settings))
+    version = registry.get_alias(model, "champion")
     if version is None:
         raise UsageError(f"model {model!r} has no registered champion", "pass --reference PATH|s3://...")
-    key = f"models/{model}/{version}/reference_profile.bin"
-    try:
-        return ReferenceProfile.from_bytes(store.get_bytes(key))
-    except KeyError:
-        raise DataError(
-            f"{store.uri(key)} is missing", "rebuild the model version's reference profile"
-        ) from None
+    profile = ReferenceProfile.from_bytes(registry.get_file(model, version, PROFILE_FILE))
+    profile.model_version = version
+    return profile
 
 
 def _print(result: Any, event_id: str) -> None:
