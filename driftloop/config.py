@@ -21,12 +21,19 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, f
 
 from driftloop.errors import ConfigError
 
-__all__ = ["ENV_PREFIX", "Settings", "load_settings", "masked_dict"]
+__all__ = ["ENV_PREFIX", "Settings", "export_settings", "load_settings", "masked_dict"]
 
 ENV_PREFIX = "DRIFTLOOP_"
 DEFAULT_CONFIG_FILE = "driftloop.yaml"
 # Environment variables with the prefix that are not settings.
-_ENV_NOT_SETTINGS = {"DRIFTLOOP_CONFIG", "DRIFTLOOP_DEBUG", "DRIFTLOOP_UPDATE_GOLDEN"}
+_ENV_NOT_SETTINGS = {
+    "DRIFTLOOP_CONFIG",
+    "DRIFTLOOP_DEBUG",
+    "DRIFTLOOP_UPDATE_GOLDEN",
+    # set by the local executor for a step process
+    "DRIFTLOOP_SANDBOX",
+    "DRIFTLOOP_OUTPUTS_DIR",
+}
 
 
 class _Section(BaseModel):
@@ -274,3 +281,26 @@ def masked_dict(settings: Settings) -> dict[str, Any]:
         return node
 
     return mask(settings)
+
+
+def export_settings(settings: Settings, path: Path) -> Path:
+    """Write the effective settings, secrets included, to a 0600 YAML file that a child process loads
+    with ``DRIFTLOOP_CONFIG`` — how local mode hands a workflow step the very configuration (flags
+    included) of the command that started it. Paths are made absolute: the child may run elsewhere."""
+
+    def plain(node: Any) -> Any:
+        if isinstance(node, BaseModel):
+            return {name: plain(getattr(node, name)) for name in type(node).model_fields}
+        if isinstance(node, SecretStr):
+            return node.get_secret_value()
+        if isinstance(node, Path):
+            return str(node.resolve())
+        return node
+
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tmp.touch(mode=0o600)
+    tmp.write_text(yaml.safe_dump(plain(settings), sort_keys=False))
+    tmp.replace(path)
+    return path

@@ -194,7 +194,8 @@ class Registry:
         digest = hashlib.sha256(data).hexdigest()
         if digest != mv.sha256:
             raise IntegrityError(
-                f"model {model} {version}: sha256 of {MODEL_FILE} is {digest[:12]}…, registry says {mv.sha256[:12]}…",
+                f"model {model} {version}: sha256 of {MODEL_FILE} is {digest[:12]}…, "
+                f"registry says {mv.sha256[:12]}…",
                 "the file was modified or corrupted; re-register the model, do not load it",
             )
         return data

@@ -22,6 +22,7 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any, Protocol
 
+from driftloop.config import Settings, export_settings
 from driftloop.errors import UsageError, WorkflowError
 from driftloop.executor import sync
 from driftloop.executor.artifacts import ArtifactStore
@@ -130,6 +131,9 @@ def run_workflow(
     sandbox = Path(tempfile.mkdtemp(prefix=f"driftloop-{name}-"))
     store = (lambda: artifact_store) if artifact_store is not None else _default_store(settings)
     run = Run(wf, name, uid, sandbox, logs, data_dir / "locks", store, on_event, logger.info)
+    # Steps load their settings at entry; hand them exactly this run's configuration.
+    if isinstance(settings, Settings):
+        run.pod_env["DRIFTLOOP_CONFIG"] = str(export_settings(settings, rdir / "config.yaml"))
     started = time.time()
     run.globals.update(
         {

@@ -62,6 +62,8 @@ class Run:
         self._lock = threading.Lock()  # nodes, globals, store, image note
         self._emit_lock = threading.Lock()
         self._pod_slots = _slots(self.spec.get("parallelism"))
+        #: environment every pod gets on top of this process's (e.g. DRIFTLOOP_CONFIG)
+        self.pod_env: dict[str, str] = {}
 
     # -- helpers -------------------------------------------------------------------------------
     def store(self) -> ArtifactStore:

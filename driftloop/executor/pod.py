@@ -53,7 +53,7 @@ def run_pod(
         _stage_input(run, art, in_artifacts.get(art["name"]), sandbox)
     log = run.logs_dir / f"{node.pod_name}.log"
     node.log = str(log)
-    outcome = run_process(kind, spec, declared, sandbox, log, timeout, env_extra={})
+    outcome = run_process(kind, spec, declared, sandbox, log, timeout, env_extra=run.pod_env)
     node.exit_code = outcome.exit_code
     if outcome.error:
         node.phase, node.message = "Error", outcome.error

@@ -92,6 +92,10 @@ def run_process(
     command = [_rewrite(c, mapping) for c in command]
     args = [_rewrite(a, mapping) for a in args]
     env = dict(os.environ)
+    if "DRIFTLOOP_CONFIG" in env_extra:
+        # The exported settings file is the whole configuration of the run (flags included): inherited
+        # DRIFTLOOP_* variables would override it, so they are not passed on.
+        env = {k: v for k, v in env.items() if not k.startswith("DRIFTLOOP_")}
     env.update({k: _rewrite(v, mapping) for k, v in env_spec.items()})
     env.update(env_extra)
     env["DRIFTLOOP_SANDBOX"] = str(sandbox)

@@ -1,0 +1,48 @@
+"""A workflow step runs with the configuration of the command that started it — flags included."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from driftloop.config import load_settings
+from driftloop.executor import run_workflow
+
+WF = {
+    "apiVersion": "argoproj.io/v1alpha1",
+    "kind": "Workflow",
+    "metadata": {"name": "settings-probe"},
+    "spec": {
+        "entrypoint": "probe",
+        "templates": [
+            {
+                "name": "probe",
+                "script": {
+                    "image": "python:3.11",
+                    "command": ["python"],
+                    "source": "from driftloop.config import load_settings\n"
+                    "s = load_settings()\n"
+                    "pw = s.kafka.sasl_password.get_secret_value()\n"
+                    "print(s.s3.bucket, pw, s.data_dir.is_absolute())\n",
+                },
+            }
+        ],
+    },
+}
+
+
+def test_step_sees_the_runs_settings_not_the_inherited_env(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("DRIFTLOOP_S3__BUCKET", "from-env")
+    settings = load_settings(
+        env={},
+        overrides={"s3.bucket": "from-flag", "kafka.sasl_password": "pw", "data_dir": str(tmp_path / "d")},
+    )
+    result = run_workflow(WF, {}, settings)
+    assert result.phase == "Succeeded", result.to_json()
+    assert result.nodes[-1].result == "from-flag pw True"
+    exported = Path(settings.data_dir) / "runs"
+    configs = list(exported.rglob("config.yaml"))
+    assert configs and oct(configs[0].stat().st_mode & 0o777) == "0o600"
