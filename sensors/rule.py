@@ -1,16 +1,21 @@
 """The trigger rule: which events start which retrain run, with which parameters — defined once.
 
-:class:`TriggerRule` is compiled by :mod:`sensors.manifests` into the Sensor's dependency filters and its
-Argo Workflow trigger. The local sensor (:mod:`driftloop.localsensor`) never reads this class: it reads
-the *compiled* Sensor YAML, so a wrong filter shows up locally first.
+:class:`TriggerRule` is compiled by :mod:`sensors.manifests` into the Sensor's dependency filters and
+its ``k8s`` trigger that creates the Workflow. The local sensor (:mod:`driftloop.localsensor`) never
+reads this class: it reads the *compiled* Sensor YAML, so a wrong filter shows up locally first.
 """
 
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING
 
+from driftloop.errors import ConfigError
 from driftloop.events import DRIFT_DETECTED
+
+if TYPE_CHECKING:
+    from driftloop.config import Settings
 
 __all__ = ["DEFAULT_RULE", "RUN_NAME_TEMPLATE", "TriggerRule", "run_name"]
 
@@ -33,7 +38,9 @@ class TriggerRule:
     Attributes:
         name: the Sensor name (``metadata.name``) and the base of the trigger name.
         event_type: the CloudEvent ``type`` that may trigger (``io.driftloop.drift.detected``).
-        models: the monitored set; an event for another model is filtered out. Empty = any model.
+        models: the monitored set; an event for another model is filtered out. ``None`` (the
+            default) = ``settings.models``, filled in by :meth:`for_settings` when rendering;
+            ``()`` = any model.
         min_drift_share: when set, an ``exprs`` filter requires ``data.drift_share >= min_drift_share``.
         template: the WorkflowTemplate the trigger runs (``workflowTemplateRef``).
         reason: the ``reason`` workflow parameter (``drift``).
@@ -45,7 +52,7 @@ class TriggerRule:
 
     name: str = "driftloop-drift"
     event_type: str = DRIFT_DETECTED
-    models: tuple[str, ...] = ("credit",)
+    models: tuple[str, ...] | None = None
     min_drift_share: float | None = None
     template: str = "driftloop-retrain"
     reason: str = "drift"
@@ -55,10 +62,21 @@ class TriggerRule:
     rate_per_minute: int = 30
     retry_steps: int = 3
 
+    def for_settings(self, settings: Settings) -> TriggerRule:
+        """This rule with ``models`` taken from ``settings.models`` when the rule leaves it unset."""
+        if self.models is not None:
+            return self
+        if not settings.models:
+            raise ConfigError(
+                "settings.models is empty: the Sensor would retrain no model",
+                "set `models` (e.g. DRIFTLOOP_MODELS=credit) to the models to monitor",
+            )
+        return replace(self, models=tuple(settings.models))
+
     def model_patterns(self) -> list[str]:
         """Anchored regular expressions, one per model: Argo's string data filter is an unanchored
         ``regexp.Match``, so ``credit`` alone would also pass ``credit-v2``."""
-        return [f"^{re.escape(m)}$" for m in self.models]
+        return [f"^{re.escape(m)}$" for m in self.models or ()]
 
     def type_pattern(self) -> str:
         return f"^{re.escape(self.event_type)}$"
