@@ -1,7 +1,17 @@
 """Compile a :class:`~sensors.rule.TriggerRule` into Argo Events YAML: EventBus, EventSource, Sensor.
 
 A pure function of the rule and the settings (``render_sensor_manifests``); ``driftloop compile`` writes
-the result under ``manifests/`` and ``--check`` fails when it is stale. Objects are built with
+the result under ``manifests/`` and ``--check`` fails when it is stale. The monitored models come from
+``settings.models`` unless the rule names them (:meth:`TriggerRule.for_settings`).
+
+The Sensor runs as :data:`SENSOR_ACCOUNT`, whose Role may only ``create`` ``workflows``, so its trigger
+is a ``k8s`` trigger with ``operation: create``: one create through the dynamic client. The
+``argoWorkflow`` trigger would shell out to ``argo submit`` and then list workflows by label, which that
+Role does not allow (argoproj/argo-events ``pkg/sensors/triggers/argo-workflow``). In Argo Events v1.x
+the k8s trigger has no ``group``/``version``/``resource`` fields: the resource to create is derived from
+the ``apiVersion``/``kind`` of ``source.resource`` (``argoproj.io/v1alpha1`` ``Workflow`` → ``workflows``,
+``triggers.GetGroupVersionResource``). No ``liveObject`` and no trigger ``policy``: both read objects back.
+ Objects are built with
 ``hera.events.models`` and dumped to plain dicts; two places are patched after the dump because Hera
 7.1's generated models cannot express them (see :func:`_dump`):
 
@@ -20,12 +30,14 @@ from typing import Any
 import yaml
 
 from driftloop.config import Settings
+from sensors import security
 from sensors.rule import DEFAULT_RULE, RUN_NAME_TEMPLATE, TriggerRule
 
 __all__ = [
     "EVENT_BUS",
     "KAFKA_SECRET",
     "KAFKA_TLS_SECRET",
+    "SENSOR_ACCOUNT",
     "SENSOR_FILE",
     "build_event_bus",
     "build_event_source",
@@ -38,6 +50,8 @@ EVENT_BUS = "driftloop"
 KAFKA_SECRET = "driftloop-kafka"  # keys: username, password
 KAFKA_TLS_SECRET = "driftloop-kafka-tls"  # key: ca.crt
 SENSOR_FILE = "base/generated/sensors/sensor.yaml"
+#: The Sensor pod's account (manifests/base/rbac-sensor.yaml): may only create argoproj.io workflows.
+SENSOR_ACCOUNT = "driftloop-sensor"
 _LABELS = {"app.kubernetes.io/name": "driftloop", "app.kubernetes.io/part-of": "driftloop"}
 #: Workflow parameters the trigger fills, in the order of ``spec.arguments.parameters``.
 _PARAMS = ("model", "reason", "event_id", "report_uri")
@@ -83,7 +97,18 @@ def build_event_bus(settings: Settings) -> dict[str, Any]:
         "apiVersion": "argoproj.io/v1alpha1",
         "kind": "EventBus",
         "metadata": _meta(EVENT_BUS, "eventbus"),
-        "spec": {"jetstream": {"version": "2.10.10", "replicas": 3, "persistence": {"volumeSize": "1Gi"}}},
+        "spec": {
+            "jetstream": {
+                "version": "2.10.10",
+                "replicas": 3,
+                "persistence": {"volumeSize": "1Gi"},
+                # fsGroup: nats writes its stream files to the persistence volume as a non-root user.
+                "securityContext": security.pod_security_context(fs_group=True),
+                "containerTemplate": security.container("nats"),
+                "reloaderContainerTemplate": security.container("sidecar"),
+                "metricsContainerTemplate": security.container("sidecar"),
+            }
+        },
     }
 
 
@@ -102,6 +127,7 @@ def build_event_source(settings: Settings, rule: TriggerRule = DEFAULT_RULE) -> 
     entry = {**_dump(kafka), **_sasl_tls(settings)}
     entry["connectionBackoff"] = {"duration": "10s", "steps": 5, "factor": 2, "jitter": 0.2}
     spec = _dump(EventSourceSpec(event_bus_name=EVENT_BUS))
+    spec["template"] = security.pod_template("eventsource")
     spec["kafka"] = {rule.event_name: entry}
     return {
         "apiVersion": "argoproj.io/v1alpha1",
@@ -183,9 +209,8 @@ def _dead_letter_trigger(settings: Settings, rule: TriggerRule) -> dict[str, Any
 
 
 def build_sensor(settings: Settings, rule: TriggerRule = DEFAULT_RULE) -> dict[str, Any]:
-    """The Sensor: one dependency with the rule's filters, one Argo Workflow trigger."""
+    """The Sensor: one dependency with the rule's filters, one ``k8s`` trigger creating the Workflow."""
     from hera.events.models import (
-        ArgoWorkflowTrigger,
         DataFilter,
         EventDependency,
         EventDependencyFilter,
@@ -193,10 +218,12 @@ def build_sensor(settings: Settings, rule: TriggerRule = DEFAULT_RULE) -> dict[s
         PayloadField,
         RateLimit,
         SensorSpec,
-        Template,
+        StandardK8STrigger,
         Trigger,
         TriggerTemplate,
     )
+
+    rule = rule.for_settings(settings)
 
     data = [
         DataFilter(path="body.type", type="string", value=[rule.type_pattern()]),
@@ -227,7 +254,7 @@ def build_sensor(settings: Settings, rule: TriggerRule = DEFAULT_RULE) -> dict[s
     trigger = Trigger(
         template=TriggerTemplate(
             name=f"{rule.name}-retrain",
-            argo_workflow=ArgoWorkflowTrigger(operation="submit", parameters=_trigger_parameters(rule)),
+            k8s=StandardK8STrigger(operation="create", parameters=_trigger_parameters(rule)),
         ),
         at_least_once=True,
         rate_limit=RateLimit(unit="Minute", requests_per_unit=rule.rate_per_minute),
@@ -235,14 +262,16 @@ def build_sensor(settings: Settings, rule: TriggerRule = DEFAULT_RULE) -> dict[s
     spec = _dump(
         SensorSpec(
             event_bus_name=EVENT_BUS,
-            template=Template(service_account_name=settings.argo.service_account),
             dependencies=[dependency],
             triggers=[trigger],
         )
     )
-    trig = spec["triggers"][0]
+    triggers = spec.pop("triggers")  # spec.template first, for the reader of the YAML
+    spec["template"] = security.pod_template("sensor", SENSOR_ACCOUNT)
+    spec["triggers"] = triggers
+    trig = triggers[0]
     # Hera drops a dict given as source.resource (K8SResource only models a base64 value): set it here.
-    trig["template"]["argoWorkflow"]["source"] = {"resource": workflow_resource(settings, rule)}
+    trig["template"]["k8s"]["source"] = {"resource": workflow_resource(settings, rule)}
     # Hera's Backoff models duration/factor/jitter as objects; the schema wants string / numbers.
     trig["retryStrategy"] = {"steps": rule.retry_steps, "duration": "2s", "factor": 2, "jitter": 0.2}
     trig["dlqTrigger"] = _dead_letter_trigger(settings, rule)
@@ -263,6 +292,7 @@ def _yaml(doc: dict[str, Any]) -> str:
 
 def render_sensor_manifests(settings: Settings, rule: TriggerRule = DEFAULT_RULE) -> dict[str, str]:
     """Relative path under ``manifests/`` → YAML text, one object per file."""
+    rule = rule.for_settings(settings)
     base = SENSOR_FILE.rsplit("/", 1)[0]
     return {
         f"{base}/eventbus.yaml": _yaml(build_event_bus(settings)),

@@ -1,9 +1,12 @@
 """The compiled Sensor, as the local sensor runs it: loaded from ``manifests/`` and evaluated per event.
 
-:class:`SensorSpec` takes the one dependency and the one Argo Workflow trigger driftloop's Sensor has and
+:class:`SensorSpec` takes the one dependency and the one Workflow trigger driftloop's Sensor has and
 answers, for one event's data (``{"topic", "partition", "body", ...}`` as a Kafka EventSource with
 ``jsonBody: true`` produces it), which filters passed, which parameters resolved, and the Workflow to
-create.
+create. The trigger is a ``k8s`` trigger creating an ``argoproj.io/v1alpha1`` ``Workflow`` (what
+``driftloop compile`` writes); an ``argoWorkflow`` ``submit`` trigger, as a hand-written Sensor may have,
+is evaluated the same way. Both triggers label what they create with the Sensor and trigger names
+(Argo Events adds ``events.argoproj.io/sensor`` / ``trigger`` before the create); so does this one.
 """
 
 from __future__ import annotations
@@ -22,6 +25,8 @@ from driftloop.localsensor.mapping import MappingError, apply_parameters
 __all__ = ["Decision", "SensorSpec", "find_sensor", "load_sensor"]
 
 DEFAULT_SENSOR_FILE = "base/generated/sensors/sensor.yaml"  # sensors.manifests.SENSOR_FILE
+#: trigger kind → the operations that create a Workflow from ``source.resource``.
+_WORKFLOW_TRIGGERS = {"k8s": ("", "create"), "argoWorkflow": ("", "submit")}
 
 
 @dataclass
@@ -55,7 +60,7 @@ class Decision:
 
 
 class SensorSpec:
-    """One dependency + one ``argoWorkflow`` trigger of a compiled Sensor manifest."""
+    """One dependency + one Workflow-creating trigger (``k8s`` create or ``argoWorkflow`` submit)."""
 
     def __init__(self, doc: Mapping[str, Any], source: str = "<sensor>") -> None:
         if doc.get("kind") != "Sensor":
@@ -64,10 +69,15 @@ class SensorSpec:
             )
         spec = doc.get("spec") or {}
         deps = spec.get("dependencies") or []
-        triggers = [t for t in spec.get("triggers") or [] if "argoWorkflow" in (t.get("template") or {})]
+        triggers = [
+            (t, kind)
+            for t in spec.get("triggers") or []
+            for kind in _WORKFLOW_TRIGGERS
+            if isinstance((t.get("template") or {}).get(kind), dict)
+        ]
         if len(deps) != 1 or not triggers:
             raise ConfigError(
-                f"{source}: the local sensor runs one dependency and an argoWorkflow trigger "
+                f"{source}: the local sensor runs one dependency and a k8s (or argoWorkflow) trigger "
                 f"(found {len(deps)} dependencies, {len(triggers)} workflow triggers)",
                 "run `driftloop compile` to regenerate the Sensor",
             )
@@ -75,16 +85,27 @@ class SensorSpec:
         self.source = source
         self.name = str((doc.get("metadata") or {}).get("name") or "sensor")
         self.dependency: dict[str, Any] = deps[0]
-        self.trigger: dict[str, Any] = triggers[0]
-        wf_trigger = self.trigger["template"]["argoWorkflow"]
-        self.resource: dict[str, Any] = ((wf_trigger.get("source") or {}).get("resource")) or {}
-        if self.resource.get("kind") != "Workflow":
+        self.trigger, self.trigger_kind = triggers[0]
+        body = self.trigger["template"][self.trigger_kind]
+        operation = str(body.get("operation") or "")
+        creates = _WORKFLOW_TRIGGERS[self.trigger_kind]
+        if operation not in creates:
             raise ConfigError(
-                f"{source}: the trigger's source.resource holds no Workflow",
+                f"{source}: the {self.trigger_kind} trigger's operation is {operation!r}; the local "
+                f"sensor only runs `operation: {creates[-1]}`",
+                "run `driftloop compile` to regenerate the Sensor",
+            )
+        self.resource: dict[str, Any] = ((body.get("source") or {}).get("resource")) or {}
+        if self.resource.get("kind") != "Workflow" or not str(self.resource.get("apiVersion", "")).startswith(
+            "argoproj.io/"
+        ):
+            raise ConfigError(
+                f"{source}: the trigger's source.resource holds no argoproj.io Workflow",
                 "regenerate the Sensor with `driftloop compile` (Hera drops a dict resource)",
             )
-        self.parameters: list[dict[str, Any]] = list(wf_trigger.get("parameters") or [])
+        self.parameters: list[dict[str, Any]] = list(body.get("parameters") or [])
         self.at_least_once = bool(self.trigger.get("atLeastOnce"))
+        self.trigger_name = str(self.trigger["template"].get("name") or "")
 
     @property
     def template_name(self) -> str:
@@ -102,6 +123,12 @@ class SensorSpec:
             workflow, applied = apply_parameters(self.resource, self.parameters, data, context)
         except MappingError as exc:
             return Decision(False, ev.results, error=str(exc))
+        meta = workflow.setdefault("metadata", {})
+        meta["labels"] = {
+            **(meta.get("labels") or {}),
+            "events.argoproj.io/sensor": self.name,
+            "events.argoproj.io/trigger": self.trigger_name,
+        }
         return Decision(True, ev.results, applied, workflow)
 
 

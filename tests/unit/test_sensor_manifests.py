@@ -1,5 +1,6 @@
-"""The compiled EventBus / EventSource / Sensor: schema-valid, complete, no secret values, and the
-local sensor evaluating the compiled YAML gives the contract's Workflow."""
+"""The compiled EventBus / EventSource / Sensor: schema-valid, complete, no secret values, restricted
+pods, a create-only trigger, the monitored models from the settings, and the local sensor evaluating the
+compiled YAML gives the contract's Workflow."""
 
 from __future__ import annotations
 
@@ -9,13 +10,28 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 import yaml
 
 from driftloop.config import load_settings
+from driftloop.errors import ConfigError
 from driftloop.localsensor.spec import SensorSpec
 from sensors.manifests import SENSOR_FILE, build_sensor, render_sensor_manifests
 from sensors.rule import TriggerRule
 from tests.conftest import REPO, SHARED
+from tests.policy import check
+
+CASE = Path(__file__).parent / "sensor_cases" / "drift_event.json"
+POD_RULES = {
+    "runAsNonRoot",
+    "seccomp",
+    "readOnlyRootFilesystem",
+    "allowPrivilegeEscalation",
+    "privileged",
+    "capabilities",
+    "resources",
+    "secret-value",
+}
 
 SECRETS = {
     "kafka.security_protocol": "SASL_SSL",
@@ -70,7 +86,7 @@ def test_trigger_carries_the_whole_workflow() -> None:
     """Regression: Hera's K8SResource drops a dict resource; the rendered trigger must not."""
     sensor = build_sensor(load_settings(env={}))
     trig = sensor["spec"]["triggers"][0]
-    wf = trig["template"]["argoWorkflow"]["source"]["resource"]
+    wf = trig["template"]["k8s"]["source"]["resource"]
     assert wf["kind"] == "Workflow" and wf["spec"]["workflowTemplateRef"] == {"name": "driftloop-retrain"}
     assert [p["name"] for p in wf["spec"]["arguments"]["parameters"]] == [
         "model",
@@ -109,3 +125,90 @@ def test_filtered_out_by_compiled_filters() -> None:
     assert not spec.evaluate({"body": body}).triggered  # share 0.6 < 0.7
     body["data"]["model"] = "credit-v2"
     assert not SensorSpec(build_sensor(load_settings(env={}))).evaluate({"body": body}).triggered
+
+
+def test_sensor_runs_as_the_create_only_account_with_a_k8s_create() -> None:
+    """The account bound to the create-only Role; a k8s trigger (no `argo submit`, no read-back)."""
+    spec = build_sensor(load_settings(env={}))["spec"]
+    assert spec["template"]["serviceAccountName"] == "driftloop-sensor"
+    rbac = list(yaml.safe_load_all((REPO / "manifests" / "base" / "rbac-sensor.yaml").read_text()))
+    role = next(d for d in rbac if d["kind"] == "Role")
+    assert role["metadata"]["name"] == "driftloop-sensor"
+    assert role["rules"] == [{"apiGroups": ["argoproj.io"], "resources": ["workflows"], "verbs": ["create"]}]
+    (trig,) = spec["triggers"]
+    assert "argoWorkflow" not in trig["template"] and "policy" not in trig
+    k8s = trig["template"]["k8s"]
+    assert k8s["operation"] == "create" and "liveObject" not in k8s
+    # Argo Events v1.x derives group/version/resource from the object: argoproj.io/v1alpha1 workflows.
+    assert (k8s["source"]["resource"]["apiVersion"], k8s["source"]["resource"]["kind"]) == (
+        "argoproj.io/v1alpha1",
+        "Workflow",
+    )
+    assert trig["dlqTrigger"]["atLeastOnce"] is True
+
+
+def test_event_pods_are_restricted() -> None:
+    docs = [yaml.safe_load(t) for t in render_sensor_manifests(load_settings(env={})).values()]
+    found = [v for v in check(docs) if v.rule in POD_RULES]
+    assert not found, "\n".join(map(str, found))
+    by_kind = {d["kind"]: d for d in docs}
+    for kind in ("Sensor", "EventSource"):
+        pod = by_kind[kind]["spec"]["template"]["securityContext"]
+        assert pod["runAsNonRoot"] is True and pod["runAsUser"] == 10001
+        assert pod["seccompProfile"] == {"type": "RuntimeDefault"}
+    js = by_kind["EventBus"]["spec"]["jetstream"]
+    assert js["securityContext"]["fsGroup"] == 10001
+    for key in ("containerTemplate", "reloaderContainerTemplate", "metricsContainerTemplate"):
+        assert js[key]["securityContext"]["readOnlyRootFilesystem"] is True
+        assert js[key]["resources"]["limits"]["memory"]
+
+
+def test_policy_check_sees_an_unrestricted_event_pod() -> None:
+    """The assertion above can fail: drop a field and the policy reports it."""
+    sensor = build_sensor(load_settings(env={}))
+    del sensor["spec"]["template"]["container"]["securityContext"]["readOnlyRootFilesystem"]
+    assert {v.rule for v in check([sensor])} & POD_RULES == {"readOnlyRootFilesystem"}
+
+
+def test_monitored_models_come_from_settings() -> None:
+    settings = load_settings(env={}, overrides={"models": "credit,churn"})
+    sensor = yaml.safe_load(render_sensor_manifests(settings)[SENSOR_FILE])
+    model_filter = next(
+        f for f in sensor["spec"]["dependencies"][0]["filters"]["data"] if f["path"] == "body.data.model"
+    )
+    assert model_filter["value"] == ["^credit$", "^churn$"]
+    spec = SensorSpec(sensor)
+    body = json.loads(CASE.read_text())
+    for model, triggered in (("churn", True), ("credit", True), ("iris", False), ("churn-v2", False)):
+        body["data"]["model"] = model
+        assert spec.evaluate({"body": body}).triggered is triggered, model
+    # A rule that names its models keeps them; an empty monitored set is a configuration error.
+    explicit = build_sensor(settings, TriggerRule(models=("iris",)))
+    assert explicit["spec"]["dependencies"][0]["filters"]["data"][-1]["value"] == ["^iris$"]
+    with pytest.raises(ConfigError, match=r"settings\.models is empty"):
+        render_sensor_manifests(load_settings(env={}, overrides={"models": []}))
+
+
+def _with_trigger(kind: str, operation: str) -> dict:
+    sensor = build_sensor(load_settings(env={}))
+    template = sensor["spec"]["triggers"][0]["template"]
+    body = template.pop("k8s")
+    template[kind] = {**body, "operation": operation}
+    return sensor
+
+
+def test_local_sensor_accepts_a_hand_written_argo_workflow_trigger() -> None:
+    body = json.loads(CASE.read_text())
+    compiled = SensorSpec(build_sensor(load_settings(env={}))).evaluate({"body": body})
+    legacy = SensorSpec(_with_trigger("argoWorkflow", "submit")).evaluate({"body": body})
+    assert legacy.triggered and legacy.workflow == compiled.workflow
+    assert compiled.workflow["metadata"]["labels"]["events.argoproj.io/sensor"] == "driftloop-drift"
+    assert compiled.workflow["metadata"]["labels"]["events.argoproj.io/trigger"] == "driftloop-drift-retrain"
+
+
+@pytest.mark.parametrize(
+    ("kind", "operation"), [("k8s", "update"), ("k8s", "patch"), ("argoWorkflow", "resume")]
+)
+def test_local_sensor_refuses_a_trigger_that_creates_nothing(kind: str, operation: str) -> None:
+    with pytest.raises(ConfigError, match=f"operation is '{operation}'"):
+        SensorSpec(_with_trigger(kind, operation))
