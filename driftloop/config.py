@@ -108,6 +108,15 @@ class ServingSettings(_Section):
     log_batch_size: int = Field(200, ge=1)
 
 
+class CanarySettings(_Section):
+    """Defaults of the canary analysis (see driftloop.serving.analysis.CanaryLimits)."""
+
+    min_requests: int = Field(100, ge=1, description="canary requests needed for a verdict")
+    min_labels: int = Field(30, ge=1, description="feedback labels per side before accuracy counts")
+    accuracy_margin: float = Field(0.0, ge=0, description="how much less accurate the canary may be")
+    max_error_rate_increase: float = Field(0.01, ge=0)
+
+
 class SensorSettings(_Section):
     consumer_group: str = "driftloop-sensor"
     cooldown_s: float = Field(600.0, ge=0)
@@ -129,6 +138,7 @@ class Settings(_Section):
     argo: ArgoSettings = ArgoSettings()
     deploy: DeploySettings = DeploySettings()
     serving: ServingSettings = ServingSettings()
+    canary: CanarySettings = CanarySettings()
     sensor: SensorSettings = SensorSettings()
 
     @field_validator("models", mode="before")

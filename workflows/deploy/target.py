@@ -59,8 +59,9 @@ class BaseTarget:
         )
 
     def analyze(self, model: str, version: str, **limits: Any) -> Verdict:
+        defaults = self.settings.canary.model_dump()  # the `canary` settings; the caller's limits win
         return analyze_canary(
-            self.settings, self.registry, model, version, CanaryLimits.from_kwargs(**limits)
+            self.settings, self.registry, model, version, CanaryLimits.from_kwargs(**{**defaults, **limits})
         )
 
     def check_promotable(self, model: str, version: str) -> None:
