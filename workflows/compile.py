@@ -111,4 +111,6 @@ def write(settings: Settings, out_dir: Path, renderers: list[Renderer] | None = 
         path.write_text(text)
         changed.append(rel)
     return sorted(changed)
+
+
 register(__import__("sensors.manifests").manifests.render_sensor_manifests)  # the sensors component

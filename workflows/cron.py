@@ -5,8 +5,9 @@ One WorkflowTemplate per pipeline; a CronWorkflow only says *when* and with whic
 previous run is still going; ``startingDeadlineSeconds`` drops a tick the controller missed by more than
 that (e.g. during an upgrade) instead of running it late.
 
-The weekly retrain names one model (``RETRAIN_MODEL``); a deployment with other models patches
-``spec.workflowSpec.arguments`` in its kustomize overlay.
+One weekly retrain per model in ``settings.models``: ``driftloop-retrain-weekly`` retrains the first,
+every further model gets ``driftloop-retrain-weekly-<model>`` (so the default, single-model manifests keep
+the plain name).
 """
 
 from __future__ import annotations
@@ -20,12 +21,11 @@ if TYPE_CHECKING:
 
     from driftloop.config import Settings
 
-__all__ = ["MONITOR_SCHEDULE", "RETRAIN_MODEL", "RETRAIN_SCHEDULE", "TIMEZONE", "build_crons"]
+__all__ = ["MONITOR_SCHEDULE", "RETRAIN_SCHEDULE", "TIMEZONE", "build_crons"]
 
 RETRAIN_SCHEDULE = "0 3 * * 1"  # Mondays 03:00
 MONITOR_SCHEDULE = "5 * * * *"  # hourly, at minute 5
 TIMEZONE = "UTC"
-RETRAIN_MODEL = "credit"
 
 
 def _cron(
@@ -55,19 +55,23 @@ def _cron(
     )
 
 
-def build_crons(settings: Settings, retrain_model: str = RETRAIN_MODEL) -> list[CronWorkflow]:
-    """``driftloop-retrain-weekly`` and ``driftloop-monitor-hourly`` (pure)."""
-    del settings  # the schedules are not settings (yet); kept for the renderer signature
-    return [
-        _cron(
-            "driftloop-retrain-weekly",
-            retrain.NAME,
-            RETRAIN_SCHEDULE,
-            3600,
-            "retrain",
-            f"Weekly scheduled retraining of {retrain_model}.",
-            {"model": retrain_model, "reason": "schedule"},
-        ),
+def build_crons(settings: Settings) -> list[CronWorkflow]:
+    """The weekly retrain CronWorkflow(s) and ``driftloop-monitor-hourly`` (pure)."""
+    crons = []
+    for i, model in enumerate(settings.models):
+        name = "driftloop-retrain-weekly" if i == 0 else f"driftloop-retrain-weekly-{model}"
+        crons.append(
+            _cron(
+                name,
+                retrain.NAME,
+                RETRAIN_SCHEDULE,
+                3600,
+                "retrain",
+                f"Weekly scheduled retraining of {model}.",
+                {"model": model, "reason": "schedule"},
+            )
+        )
+    crons.append(
         _cron(
             "driftloop-monitor-hourly",
             monitor.NAME,
@@ -76,5 +80,6 @@ def build_crons(settings: Settings, retrain_model: str = RETRAIN_MODEL) -> list[
             "monitor",
             "Hourly drift check of every model with a champion.",
             {},
-        ),
-    ]
+        )
+    )
+    return crons

@@ -184,11 +184,19 @@ class AnalyzeOutput(Output):
     verdict: Annotated[str, Parameter(name="verdict", description="promote | rollback")]
 
 
-def analyze_canary(model: str, version: str, workflow_name: str = "") -> AnalyzeOutput:
+def analyze_canary(
+    model: str, version: str, workflow_name: str = "", duration_s: float = 300.0
+) -> AnalyzeOutput:
     from workflows.steps import deploy
 
-    out = _call(deploy.analyze_canary, model=model, version=version, workflow_name=workflow_name)
-    return AnalyzeOutput(verdict=out["verdict"])
+    out = _call(
+        deploy.analyze_canary,
+        model=model,
+        version=version,
+        workflow_name=workflow_name,
+        duration_s=duration_s,
+    )
+    return AnalyzeOutput(verdict=out["decision"])
 
 
 def promote(model: str, version: str, workflow_name: str = "") -> None:

@@ -3,8 +3,10 @@
 Each template runs as a non-root user with a read-only root filesystem, no privilege escalation, every
 capability dropped and the RuntimeDefault seccomp profile (the Kubernetes "restricted" Pod Security
 Standard). ``/tmp`` is an ``emptyDir`` (Hera's runner writes its outputs under ``/tmp/hera-outputs``);
-the ``driftloop-config`` Secret (a ``driftloop.yaml`` with the S3 / Kafka endpoints and credentials) is
-mounted read-only at ``/etc/driftloop`` and read by :func:`workflows.steps.context.step_settings`.
+the ``driftloop-config`` ConfigMap (``driftloop.yaml``: endpoints, no credentials) is mounted read-only at
+``/etc/driftloop`` and read by :func:`workflows.steps.context.step_settings`; credentials arrive as
+``DRIFTLOOP_*`` variables from Secrets (the manifests' credentials component patches them in), which take
+precedence over the file.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 
 __all__ = [
+    "CONFIG_MAP",
     "CONFIG_SECRET",
     "DEFAULT_IMAGE",
     "IO_RETRY",
@@ -22,7 +25,9 @@ __all__ = [
 ]
 
 DEFAULT_IMAGE = "ghcr.io/driftloop/driftloop:0.1.0"
-CONFIG_SECRET = "driftloop-config"
+CONFIG_MAP = "driftloop-config"
+#: Old name kept for workflows/deploy/manifests.py; the object is the ConfigMap of manifests/base/config.yaml.
+CONFIG_SECRET = CONFIG_MAP
 RUN_AS_USER = 10001
 
 
@@ -84,7 +89,7 @@ def runner_step(
 ) -> Callable[..., Any]:
     """``fn`` as a Hera runner script template (``@script(constructor="runner")``) with driftloop's pod
     settings; call the result inside a DAG context to add a task."""
-    from hera.workflows import EmptyDirVolume, Env, Resources, RetryStrategy, SecretVolume, script
+    from hera.workflows import ConfigMapVolume, EmptyDirVolume, Env, Resources, RetryStrategy, script
     from hera.workflows import models as m
 
     container_security, pod_security = _security()
@@ -115,9 +120,8 @@ def runner_step(
         pod_security_context=pod_security,
         volumes=[
             EmptyDirVolume(name="tmp", mount_path="/tmp", size_limit="2Gi"),
-            SecretVolume(
-                name="config", secret_name=CONFIG_SECRET, mount_path="/etc/driftloop", optional=True
-            ),
+            # Hera names the ConfigMap after the volume
+            ConfigMapVolume(name=CONFIG_MAP, mount_path="/etc/driftloop", optional=True),
         ],
         env=[Env(name="PYTHONDONTWRITEBYTECODE", value="1")],
         retry_strategy=retry_strategy,

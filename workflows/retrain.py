@@ -68,6 +68,7 @@ PARAMETERS: list[tuple[str, str | None, str, list[str] | None]] = [
         "Classifier: hgb (HistGradientBoosting) or logreg (LogisticRegression).",
         ["hgb", "logreg"],
     ),
+    ("canary_duration_s", "300", "How long the canary is watched on live traffic before the verdict.", None),
     ("hyperparameters", "{}", 'Classifier hyperparameters as JSON, e.g. {"max_iter": 200}.', None),
 ]
 
@@ -212,17 +213,23 @@ def build_retrain(
                 arguments=canary_args,
                 when=f"{evaluated.get_parameter('verdict').value} == passed",
             )
-            analyze = steps["analyze"](name="analyze-canary", arguments=canary_args)
+            analyze = steps["analyze"](
+                name="analyze-canary", arguments={**canary_args, "duration_s": _p("canary_duration_s")}
+            )
             verdict = analyze.get_parameter("verdict").value
             promote = steps["promote"](name="promote", arguments=canary_args, when=f"{verdict} == promote")
             rollback = steps["rollback"](
                 name="rollback", arguments=canary_args, when=f"{verdict} == rollback"
             )
-            chain = validate >> pre >> trained >> evaluated >> deploy >> analyze
-            analyze >> [promote, rollback]
+            validate >> pre >> trained >> evaluated >> deploy
+            # A bare `depends: X` means X.Succeeded || X.Skipped || X.Daemoned: after a rejected gate the
+            # skipped deploy-canary would still start analyze-canary. Depend on success explicitly.
+            # https://argo-workflows.readthedocs.io/en/latest/enhanced-depends-logic/
+            deploy.on_success(analyze)
+            analyze.on_success(promote)
+            analyze.on_success(rollback)
             if first is not None:
-                first >> validate
-            del chain
+                first.on_success(validate)
         with DAG(name="exit-handler"):
             steps["publish"](
                 name="publish-outcome",

@@ -48,9 +48,10 @@ def test_dag_order_and_conditions(retrain):
         "train": "preprocess",
         "evaluate": "train",
         "deploy-canary": "evaluate",
-        "analyze-canary": "deploy-canary",
-        "promote": "analyze-canary",
-        "rollback": "analyze-canary",
+        # a bare name would also accept a *Skipped* deploy-canary (rejected gate) and start the analysis
+        "analyze-canary": "deploy-canary.Succeeded",
+        "promote": "analyze-canary.Succeeded",
+        "rollback": "analyze-canary.Succeeded",
     }
     assert tasks["deploy-canary"]["when"] == "{{tasks.evaluate.outputs.parameters.verdict}} == passed"
     assert tasks["promote"]["when"].endswith("== promote") and tasks["rollback"]["when"].endswith(
@@ -115,7 +116,7 @@ def test_every_pod_template_is_restricted(settings):
             mounts = {m["mountPath"]: m["name"] for m in c["volumeMounts"]}
             volumes = {v["name"]: v for v in t["volumes"]}
             assert "emptyDir" in volumes[mounts["/tmp"]], t["name"]
-            assert volumes[mounts["/etc/driftloop"]]["secret"]["secretName"] == "driftloop-config"
+            assert volumes[mounts["/etc/driftloop"]]["configMap"]["name"] == "driftloop-config"
             assert c["image"] == "ghcr.io/driftloop/driftloop:0.1.0"
             assert c["args"][:2] == ["-m", "hera.workflows.runner"] and c["source"] == "{{inputs.parameters}}"
             assert t["activeDeadlineSeconds"]
@@ -157,7 +158,7 @@ def test_first_task_seam(settings):
 
     doc = yaml.safe_load(build_retrain(settings, first_task=first, extra_templates=extra).to_yaml())
     tasks = _tasks(doc)
-    assert next(iter(tasks)) == "admission" and tasks["validate-data"]["depends"] == "admission"
+    assert next(iter(tasks)) == "admission" and tasks["validate-data"]["depends"] == "admission.Succeeded"
 
 
 def test_crons_refer_to_templates(settings):
@@ -171,6 +172,11 @@ def test_crons_refer_to_templates(settings):
         assert spec["concurrencyPolicy"] == "Forbid" and spec["timezone"] == "UTC"
         assert spec["startingDeadlineSeconds"] > 0
         assert spec["successfulJobsHistoryLimit"] == 3 and spec["failedJobsHistoryLimit"] == 5
+
+
+def test_one_weekly_retrain_per_model():
+    names = [c.name for c in build_crons(load_settings(env={}, overrides={"models": "credit,churn"}))]
+    assert names == ["driftloop-retrain-weekly", "driftloop-retrain-weekly-churn", "driftloop-monitor-hourly"]
 
 
 def test_rendering_is_deterministic(settings):

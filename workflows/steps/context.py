@@ -35,14 +35,19 @@ __all__ = [
     "write_table",
 ]
 
-#: In a pod the ``driftloop-config`` Secret is mounted here (see :mod:`workflows.pod`); locally the file
+#: In a pod the ``driftloop-config`` ConfigMap is mounted here (see :mod:`workflows.pod`); locally the file
 #: does not exist and the usual precedence applies (``DRIFTLOOP_*`` env > ./driftloop.yaml > defaults).
 CONFIG_FILE = Path("/etc/driftloop/driftloop.yaml")
 
 
+#: Variables the local executor sets for a pod's process; they share the prefix but are not settings.
+_EXECUTOR_ENV = {"DRIFTLOOP_SANDBOX", "DRIFTLOOP_OUTPUTS_DIR"}
+
+
 def step_settings() -> Settings:
     """The settings of a step process, resolved once at its entry."""
-    return load_settings(CONFIG_FILE if CONFIG_FILE.is_file() else None)
+    env = {k: v for k, v in os.environ.items() if k not in _EXECUTOR_ENV}
+    return load_settings(CONFIG_FILE if CONFIG_FILE.is_file() else None, env=env)
 
 
 @functools.cache

@@ -1,8 +1,10 @@
-"""deploy-canary, analyze-canary, promote, rollback: registry aliases plus the configured deploy target.
+"""deploy-canary, analyze-canary, promote, rollback: thin steps over the configured deploy target.
 
 The target (``workflows.deploy.get_target(settings)``: local serving, Kubernetes or KServe) moves
-traffic; the registry's ``canary`` / ``champion`` aliases record which version plays which role, so the
-monitors and the serving layer read the same truth.
+traffic *and* keeps the registry's ``canary`` / ``champion`` aliases and the canary records in step
+(``records["canary_deploy"]``, ``records["canary_analysis"]``). These steps add the run record that the
+exit handler reads, and one rule: the very first version of a model (no champion) has nothing to be
+compared with on live traffic, so its analysis says ``promote`` at once.
 """
 
 from __future__ import annotations
@@ -10,7 +12,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from driftloop.errors import DriftloopError, WorkflowError
+from driftloop.errors import DriftloopError
 from workflows.steps.context import step_settings, update_run_record
 
 __all__ = ["analyze_canary", "deploy_canary", "promote", "rollback"]
@@ -19,68 +21,63 @@ log = logging.getLogger("driftloop.workflows")
 
 
 def _target(settings: Any) -> Any:
-    try:
-        from workflows.deploy import get_target
-    except ImportError as exc:
-        raise WorkflowError(
-            f"no deploy targets available ({exc})", "install driftloop with workflows.deploy"
-        ) from None
+    from workflows.deploy import get_target
+
     return get_target(settings)
-
-
-def _registry(settings: Any) -> Any:
-    from driftloop.registry import Registry
-    from driftloop.s3 import S3Store
-
-    return Registry(S3Store(settings))
 
 
 def _record(settings: Any, model: str, workflow_name: str, **fields: Any) -> None:
     try:
         update_run_record(settings, model, workflow_name, **fields)
-    except DriftloopError as exc:
+    except DriftloopError as exc:  # the record only feeds the outcome event
         log.warning("cannot update the run record: %s", exc)
 
 
 def deploy_canary(model: str, version: str, workflow_name: str = "") -> dict[str, Any]:
-    """Mark ``version`` as the canary and start sending it a share of the traffic."""
+    """Start sending the canary ``version`` its share of the traffic."""
     settings = step_settings()
-    _registry(settings).set_alias(model, "canary", version, reason=f"canary by {workflow_name or 'manual'}")
-    _target(settings).deploy_canary(model, version)
+    out = dict(_target(settings).deploy_canary(model, version) or {})
     _record(settings, model, workflow_name, canary_deployed=version)
-    return {"model": model, "version": version}
+    return out
 
 
-def analyze_canary(model: str, version: str, workflow_name: str = "") -> dict[str, Any]:
-    """Ask the target for the canary's verdict; returns ``{"verdict": "promote"|"rollback", ...}``."""
+def analyze_canary(
+    model: str, version: str, workflow_name: str = "", duration_s: float = 300.0
+) -> dict[str, Any]:
+    """The canary's verdict: ``{"decision": "promote"|"rollback", ...}`` (inconclusive counts as rollback)."""
+    from driftloop.registry import Registry
+    from driftloop.s3 import S3Store
+
     settings = step_settings()
-    verdict = _target(settings).analyze(model, version)
-    data = verdict.to_dict() if hasattr(verdict, "to_dict") else dict(vars(verdict))
-    decision = str(
-        data.get("decision") or data.get("verdict") or ("promote" if data.get("passed") else "rollback")
-    )
-    if decision not in ("promote", "rollback"):
-        raise WorkflowError(f"the deploy target returned verdict {decision!r}", "return promote or rollback")
-    _registry(settings).record(model, version, "canary", data)
-    _record(settings, model, workflow_name, canary={**data, "decision": decision})
-    return {"verdict": decision, **data}
+    registry = Registry(S3Store(settings))
+    if registry.get_alias(model, "champion") is None:
+        data: dict[str, Any] = {
+            "decision": "promote",
+            "model": model,
+            "canary_version": version,
+            "champion_version": None,
+            "reasons": ["no champion yet: the first version is promoted without a live comparison"],
+        }
+        registry.record(model, version, "canary_analysis", data)
+    else:
+        data = _target(settings).analyze(model, version, duration_s=duration_s).to_dict()
+    if data.get("decision") != "promote":
+        data["decision"] = "rollback"
+    _record(settings, model, workflow_name, canary=data)
+    return data
 
 
 def promote(model: str, version: str, workflow_name: str = "") -> dict[str, Any]:
-    """The canary becomes the champion."""
+    """The canary becomes the champion (the target refuses without a ``promote`` analysis)."""
     settings = step_settings()
-    _target(settings).promote(model, version)
-    _registry(settings).promote(model, version, reason=f"promoted by {workflow_name or 'manual'}")
+    out = dict(_target(settings).promote(model, version) or {})
     _record(settings, model, workflow_name, promoted=version)
-    return {"model": model, "champion": version}
+    return out
 
 
 def rollback(model: str, version: str, workflow_name: str = "") -> dict[str, Any]:
     """The canary is withdrawn; the champion stays."""
     settings = step_settings()
-    _target(settings).rollback(model, version)
-    registry = _registry(settings)
-    if registry.get_alias(model, "canary") == version:
-        registry.clear_alias(model, "canary", reason=f"rolled back by {workflow_name or 'manual'}")
+    out = dict(_target(settings).rollback(model, version) or {})
     _record(settings, model, workflow_name, rolled_back=version)
-    return {"model": model, "rolled_back": version, "champion": registry.get_alias(model, "champion") or ""}
+    return out
