@@ -320,11 +320,16 @@ class _Checker:
                     f"{where}.argoWorkflow",
                     "sensor-create-only",
                     "the argoWorkflow trigger runs `argo submit` and lists workflows; use a k8s trigger "
-                    "(group argoproj.io, version v1alpha1, resource workflows, operation create)",
+                    "with operation create and a Workflow as source.resource",
                 )
             k8s = tpl.get("k8s")
             if isinstance(k8s, dict):
-                if k8s.get("resource") != "workflows" or (k8s.get("operation") or "create") != "create":
+                # Argo Events 1.x derives what to create from source.resource's apiVersion/kind
+                # (standard-k8s GetGroupVersionResource); it has no group/version/resource fields.
+                obj = (k8s.get("source") or {}).get("resource") or {}
+                group = str(obj.get("apiVersion", "")).split("/")[0]
+                creates_workflow = group == "argoproj.io" and obj.get("kind") == "Workflow"
+                if not creates_workflow or (k8s.get("operation") or "create") != "create":
                     self.add(
                         doc,
                         f"{where}.k8s",

@@ -44,6 +44,7 @@ class ModelServer:
         port: int | None = None,
         poll_s: float = 1.0,
         discover_s: float = 5.0,
+        watch_outcomes: bool = True,
     ) -> None:
         self.settings = settings
         names = [model] if isinstance(model, str) else model
@@ -66,6 +67,9 @@ class ModelServer:
         self._http: ServingHTTPServer | None = None
         self._threads: list[threading.Thread] = []
         self._stop = threading.Event()
+        #: retrain outcomes and canary verdicts on /metrics (see driftloop.outcomes)
+        self.watch_outcomes = watch_outcomes
+        self._outcomes: Any = None
 
     # --- models -----------------------------------------------------------------------------------
     def services(self) -> dict[str, PredictionService]:
@@ -115,6 +119,11 @@ class ModelServer:
             self._discover()
             self._spawn(self._discover_loop, "model-discovery")
         self._spawn(self._http.serve_forever, "http")
+        if self.watch_outcomes:
+            from driftloop.outcomes import OutcomeWatcher
+
+            self._outcomes = OutcomeWatcher(self.settings, self.metrics.registry)
+            self._outcomes.start()
         loaded = {m: s.slots.champion and s.slots.champion.version for m, s in self._services.items()}
         log.info("model server at %s; champions: %s", self.url, loaded or "none yet")
 
@@ -125,6 +134,9 @@ class ModelServer:
 
     def stop(self) -> None:
         self._stop.set()
+        if self._outcomes is not None:
+            self._outcomes.stop()
+            self._outcomes = None
         if self._http is not None:
             self._http.shutdown()
             self._http.server_close()

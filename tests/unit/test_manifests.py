@@ -441,6 +441,25 @@ def test_policy_reports_a_sensor_that_needs_more_than_create() -> None:
     assert ("runAsNonRoot", "spec.template.container.securityContext.runAsNonRoot") in rules
 
 
+@pytest.mark.parametrize(
+    ("operation", "kind"), [("update", "Workflow"), ("create", "Deployment"), ("patch", "Workflow")]
+)
+def test_policy_reports_a_k8s_trigger_that_does_more_than_create_workflows(operation: str, kind: str) -> None:
+    resource = {"apiVersion": "argoproj.io/v1alpha1" if kind == "Workflow" else "apps/v1", "kind": kind}
+    sensor = {
+        "apiVersion": "argoproj.io/v1alpha1",
+        "kind": "Sensor",
+        "metadata": {"name": "s"},
+        "spec": {
+            "template": {"serviceAccountName": "driftloop-sensor"},
+            "triggers": [
+                {"template": {"name": "t", "k8s": {"operation": operation, "source": {"resource": resource}}}}
+            ],
+        },
+    }
+    assert ("sensor-create-only", "spec.triggers[0].template.k8s") in _rules(check([sensor]))
+
+
 # --- observability kit ----------------------------------------------------------------------------------
 OBSERVABILITY = MANIFESTS / "base" / "observability"
 _METRIC = re.compile(r"\b(driftloop_[a-z0-9_]+)")
