@@ -149,3 +149,48 @@ def test_compiled_template_runs_in_the_local_executor(env, topic, monkeypatch, t
     assert by_run[good.name].type == RETRAIN_SUCCEEDED and by_run[good.name].data["version"] == "v1"
     assert by_run[good.name].data["trigger_event_id"] == "evt-a"
     assert by_run[worse.name].type == RETRAIN_REJECTED and by_run[worse.name].data["stage"] == "gate"
+
+
+def test_registry_cli(env, tmp_path):
+    import typer
+    from typer.testing import CliRunner
+
+    from driftloop.cli.registry import app as registry_app
+
+    app = typer.Typer()
+
+    @app.callback()
+    def root() -> None:
+        pass
+
+    app.add_typer(registry_app, name="registry")
+    runner = CliRunner()
+    _retrain(tmp_path, "run-a")
+    _retrain(tmp_path, "run-b")  # same data, same model: within the margin of v1 → v2
+    registry = Registry(S3Store(env))
+    registry.promote("credit", "v1", reason="test")
+
+    out = runner.invoke(app, ["registry", "list", "credit", "--json"])
+    assert out.exit_code == 0, out.output
+    rows = json.loads(out.stdout)
+    assert [(r["version"], r["aliases"]) for r in rows] == [("v1", ["champion"]), ("v2", [])]
+    assert rows[0]["workflow"] == "run-a" and rows[0]["reason"] == "drift"
+
+    out = runner.invoke(app, ["registry", "show", "credit", "v2", "--json"])
+    shown = json.loads(out.stdout)
+    assert shown["lineage"]["workflow_uid"] == "uid-run-b" and len(shown["sha256"]) == 64
+
+    out = runner.invoke(app, ["registry", "promote", "credit", "v2", "--json"])
+    assert out.exit_code == 0 and json.loads(out.stdout) == {
+        "model": "credit",
+        "champion": "v2",
+        "previous": "v1",
+    }
+    out = runner.invoke(app, ["registry", "rollback", "credit", "--json"])
+    assert out.exit_code == 0 and json.loads(out.stdout)["champion"] == "v1"
+    assert registry.get_alias("credit", "champion") == "v1"
+
+    out = runner.invoke(app, ["registry", "show", "credit", "v9"])
+    assert out.exit_code != 0 and "has no version 'v9'" in str(out.exception)
+    out = runner.invoke(app, ["registry", "list"])
+    assert out.exit_code == 0 and "credit" in out.stdout and "champion" in out.stdout
