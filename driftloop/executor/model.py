@@ -141,6 +141,14 @@ def load_workflow(
         raise WorkflowError(f"kind {kind!r} cannot be run", f"give a {' / '.join(_KINDS)} manifest")
     wf = copy.deepcopy(doc)
     wf["kind"] = "Workflow"
+    if kind != "Workflow":
+        # As `argo submit --from workflowtemplate/NAME`: a new Workflow named NAME-xxxxx each time, so
+        # two runs of one template never share a name (or a run record).
+        meta = wf.setdefault("metadata", {})
+        template_name = meta.pop("name", None) or "workflow"
+        meta.setdefault("generateName", f"{template_name}-")
+        labels = meta.get("labels") or {}
+        meta["labels"] = {**labels, "workflows.argoproj.io/workflow-template": template_name}
     spec = wf.setdefault("spec", {})
     ref = spec.get("workflowTemplateRef")
     if ref:

@@ -46,3 +46,12 @@ def test_step_sees_the_runs_settings_not_the_inherited_env(
     exported = Path(settings.data_dir) / "runs"
     configs = list(exported.rglob("config.yaml"))
     assert configs and oct(configs[0].stat().st_mode & 0o777) == "0o600"
+
+
+def test_a_template_run_twice_gets_two_generated_names(tmp_path: Path) -> None:
+    template = {**WF, "kind": "WorkflowTemplate", "metadata": {"name": "probe-template"}}
+    settings = load_settings(env={}, overrides={"data_dir": str(tmp_path / "d")})
+    first, second = run_workflow(template, {}, settings), run_workflow(template, {}, settings)
+    assert first.name.startswith("probe-template-") and second.name.startswith("probe-template-")
+    assert first.name != second.name
+    assert first.record_path != second.record_path
