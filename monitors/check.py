@@ -2,12 +2,17 @@
 
 Columns are independent, so they run on a thread pool: the heavy parts (sorting, ``searchsorted``,
 hashing) are numpy / hashlib calls that release the GIL, which lets a 2-core machine use both cores.
+
+Memory: the window's columns are read in place (no copy of float64 data); each worker owns one float64
+buffer of the window's length, reused for every numerical column it tests (the sorted finite values),
+so a check adds about ``workers × 8 bytes × rows`` plus small per-chunk temporaries.
 """
 
 from __future__ import annotations
 
 import hashlib
 import os
+import queue
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -188,12 +193,14 @@ def run_check(
     outcomes: list[_ColumnOutcome] = []
     if len(current):
         n_workers = workers or min(len(present), os.cpu_count() or 1) or 1
-        tasks = [(n, current[n], profile.columns[n], definition) for n in present]
+        buffers = _Buffers(len(current), n_workers)
+        tasks = [(n, current[n], profile.columns[n], definition, buffers) for n in present]
         if n_workers > 1:
             with ThreadPoolExecutor(max_workers=n_workers, thread_name_prefix="drift") as pool:
                 outcomes = list(pool.map(lambda t: _column(*t), tasks))
         else:
             outcomes = [_column(*t) for t in tasks]
+        del buffers, tasks
     for out in outcomes:
         problems.extend(out.problems)
     content = hashlib.sha256()
@@ -265,36 +272,101 @@ def _column_result(res: StatResult, ref: ColumnProfile) -> ColumnResult:
     return ColumnResult(res.test, res.score, res.threshold, res.drifted, ref.kind, ref.role)
 
 
+class _Buffers:
+    """At most ``count`` float64 work buffers of ``rows`` values, handed out one per running column task
+    and reused by the next one (allocated on first use; ``np.empty`` pages are committed only when
+    written)."""
+
+    def __init__(self, rows: int, count: int) -> None:
+        self.rows = rows
+        self._free: queue.SimpleQueue[np.ndarray] = queue.SimpleQueue()
+        self._made = 0
+        self._count = count
+
+    def take(self) -> np.ndarray:
+        try:
+            return self._free.get_nowait()
+        except queue.Empty:
+            self._made += 1
+            assert self._made <= self._count, "more concurrent column tasks than buffers"
+            return np.empty(self.rows, dtype=np.float64)
+
+    def give(self, buf: np.ndarray) -> None:
+        self._free.put(buf)
+
+
+_HASH_CHUNK = 1 << 16  # values per update: hashing a strided column copies only this much at a time
+
+
 def _digest(series: pd.Series, values: np.ndarray | None) -> bytes:
     import pandas as pd
 
     h = hashlib.blake2b(digest_size=16)
-    if values is not None:
-        h.update(memoryview(np.ascontiguousarray(values)).cast("B"))
+    if values is None:
+        values = pd.util.hash_pandas_object(series, index=False).to_numpy()
+    if values.flags.c_contiguous:
+        h.update(memoryview(values).cast("B"))
     else:
-        h.update(memoryview(np.ascontiguousarray(pd.util.hash_pandas_object(series, index=False).to_numpy())))
+        for a in range(0, values.size, _HASH_CHUNK):
+            h.update(memoryview(np.ascontiguousarray(values[a : a + _HASH_CHUNK])).cast("B"))
     return h.digest()
 
 
 def _column(
-    name: str, series: pd.Series, ref: ColumnProfile, definition: MonitorDefinition
+    name: str, series: pd.Series, ref: ColumnProfile, definition: MonitorDefinition, buffers: _Buffers
 ) -> _ColumnOutcome:
     if ref.kind == "numerical":
-        return _numerical(name, series, ref, definition)
+        buf = buffers.take()
+        try:
+            return _numerical(name, series, ref, definition, buf)
+        finally:
+            buffers.give(buf)
     return _categorical(name, series, ref, definition)
 
 
+def _finite_sorted(series: pd.Series, buf: np.ndarray) -> tuple[np.ndarray, int, bytes]:
+    """The column's finite values as float64, sorted, in ``buf`` (a view of its head); the number of
+    missing (NaN / ±inf) values; the digest of the column's float64 values in window order.
+
+    float64 columns are read in place and numpy int / float32 columns are cast straight into ``buf``:
+    the only full-size array written is ``buf``. Other dtypes (nullable extension arrays) go through
+    one float64 conversion."""
+    dtype = series.dtype
+    if isinstance(dtype, np.dtype) and dtype.kind in "fiu":
+        values = series.to_numpy(copy=False)
+    else:
+        values = series.to_numpy(dtype=np.float64, na_value=np.nan)
+    if values.dtype.kind in "iu":
+        cur = buf[: values.size]
+        np.copyto(cur, values, casting="unsafe")
+        digest = _digest(series, cur)
+        cur.sort()
+        return cur, 0, digest
+    finite = np.isfinite(values)
+    n_finite = int(np.count_nonzero(finite))
+    cur = buf[:n_finite]
+    if n_finite == values.size:
+        np.copyto(cur, values, casting="unsafe")
+        del finite
+        digest = _digest(series, values if values.dtype == np.float64 else cur)
+    else:
+        if values.dtype == np.float64:
+            np.compress(finite, values, out=cur)
+        else:  # float16/32 with missing values: a temporary of the narrower dtype
+            np.copyto(cur, values[finite], casting="unsafe")
+        del finite
+        digest = _digest(series, values if values.dtype == np.float64 else values.astype(np.float64))
+    cur.sort()
+    return cur, values.size - n_finite, digest
+
+
 def _numerical(
-    name: str, series: pd.Series, ref: ColumnProfile, definition: MonitorDefinition
+    name: str, series: pd.Series, ref: ColumnProfile, definition: MonitorDefinition, buf: np.ndarray
 ) -> _ColumnOutcome:
     import pandas as pd
 
-    values = series.to_numpy(dtype=np.float64, na_value=np.nan, copy=False)
-    digest = _digest(series, values)
-    finite_mask = np.isfinite(values)
-    n_finite = int(np.count_nonzero(finite_mask))
-    cur = values if n_finite == values.size else values[finite_mask]
-    problems = check_columns(name, ref, values.size - n_finite, values.size, None, definition)
+    cur, missing, digest = _finite_sorted(series, buf)
+    problems = check_columns(name, ref, missing, series.size, None, definition)
     if any(p.severity == "error" for p in problems):
         return _ColumnOutcome(name, digest, None, problems)
     spec = definition.spec(name)
@@ -307,7 +379,7 @@ def _numerical(
     threshold = spec.threshold if spec.threshold is not None else default_threshold(test)
     assert ref.values is not None and ref.std is not None
     if test == "wasserstein":
-        result = wasserstein_norm_sorted(ref.values, ref.std, cur, threshold)
+        result = wasserstein_norm_sorted(ref.values, ref.std, cur, threshold, current_sorted=True)
     elif test == "jensenshannon" and ref.nunique > 20:
         result = jensenshannon_numeric_sorted(ref.values, cur, threshold)
     elif test == "jensenshannon":
@@ -321,6 +393,8 @@ def _numerical(
             threshold,
         )
     else:
+        # The Series wraps the worker's buffer: Evidently returns only numbers, so nothing refers to
+        # the buffer once this returns and the next column may overwrite it.
         result = evidently_stattest(
             None if auto else test, "numerical", ref.as_series(), pd.Series(cur, name=name), threshold
         )

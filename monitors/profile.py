@@ -121,7 +121,9 @@ class ReferenceProfile:
     columns: dict[str, ColumnProfile]
     definition: MonitorDefinition
     created_at: str
-    sample_parquet: bytes | None = None  # the report's joint sample, parsed only when a report needs it
+    # The report's joint sample (Parquet), parsed only when a report needs it; a view of the serialised
+    # profile when loaded with from_bytes.
+    sample_parquet: bytes | memoryview | None = None
 
     @property
     def sample(self) -> pd.DataFrame | None:
@@ -221,7 +223,7 @@ class ReferenceProfile:
         sample = None
         if header["sample_length"]:
             a = header["arrays_length"]
-            sample = bytes(body[a : a + header["sample_length"]])
+            sample = body[a : a + header["sample_length"]]  # zero-copy, like the arrays
         return cls(
             model=header["model"],
             model_version=header["model_version"],

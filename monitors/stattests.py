@@ -11,8 +11,9 @@ Selection mirrors ``evidently.legacy.calculations.stattests.registry._get_defaul
 Fast paths (proved equal to Evidently to 1e-9 relative in ``tests/unit/test_monitor_stattests.py``):
 
 * ``wasserstein``: the reference is stored sorted, so only the current window is sorted; both CDFs are
-  read off one merge of the two sorted arrays (``searchsorted``), processed in fixed-size chunks so memory
-  stays O(window) instead of O(4 × (reference + window)) as in ``scipy.stats.wasserstein_distance``.
+  read off the merge of the two sorted arrays, walked in fixed-size chunks (each chunk's split found by a
+  binary search along the merge path), so the extra memory is one sorted copy of the window column plus
+  O(chunk) instead of O(4 × (reference + window)) as in ``scipy.stats.wasserstein_distance``.
 * ``jensenshannon``: computed from category counts (reference counts are in the profile), or for a
   numerical column from Sturges histograms whose reference side is counted on the sorted reference.
 
@@ -44,7 +45,7 @@ _DEFAULT_THRESHOLDS = {"wasserstein": 0.1, "jensenshannon": 0.1, "ks": 0.05, "ch
 # True when a *larger* score means drift (distances); False for p-values.
 _DISTANCE = {"wasserstein": True, "jensenshannon": True, "ks": False, "chisquare": False, "z": False}
 SMALL_REFERENCE_ROWS = 1000  # Evidently: ``reference_data.shape[0] <= 1000``
-_CHUNK = 1 << 18
+_CHUNK = 1 << 15  # merged values per chunk (~45 bytes of temporaries each: ~1.5 MB per worker)
 
 
 @dataclass(frozen=True)
@@ -92,37 +93,49 @@ def _verdict(test: str, score: float, threshold: float) -> StatResult:
 
 
 def wasserstein_norm_sorted(
-    ref_sorted: np.ndarray, ref_std: float, current: np.ndarray, threshold: float = 0.1
+    ref_sorted: np.ndarray,
+    ref_std: float,
+    current: np.ndarray,
+    threshold: float = 0.1,
+    *,
+    current_sorted: bool = False,
 ) -> StatResult:
     """Evidently's normed Wasserstein distance ``wasserstein_distance(ref, cur) / max(std(ref), 0.001)``.
 
-    ``ref_sorted`` must be sorted and finite; ``current`` finite (any order). The integral
-    ``∫|F_ref - F_cur| dx`` is evaluated over the merged sorted sample exactly as scipy does, but the merge
-    uses the positions of the current values inside the reference (one ``searchsorted``) instead of
-    concatenating and re-sorting both, and runs in chunks so the working memory stays small.
+    ``ref_sorted`` must be sorted and finite; ``current`` finite (any order, or sorted when
+    ``current_sorted``: then it is used as is and no copy is made). The integral ``∫|F_ref - F_cur| dx``
+    is evaluated over the merged sorted sample exactly as scipy does, but the merged sample is never
+    built whole: it is walked in fixed-size chunks, each chunk's share of the two sorted arrays found by
+    a binary search along the merge path (:func:`_merge_split`). Working memory is one sorted copy of the
+    window column plus O(chunk), instead of O(4 × (reference + window)) in
+    ``scipy.stats.wasserstein_distance``.
     """
-    cur = np.sort(current)
+    cur = current if current_sorted else np.sort(current)
     n, m = ref_sorted.size, cur.size
-    # Position of each current value in the merged array: ties go after the equal reference values, which
-    # leaves every CDF value at a distinct x unchanged (deltas between equal values are zero).
-    pos = np.searchsorted(ref_sorted, cur, side="right")
-    pos += np.arange(m, dtype=pos.dtype)
     total = n + m
     acc = 0.0
+    j0 = 0
     for a in range(0, total - 1, _CHUNK):
         b = min(a + _CHUNK, total - 1)  # segments a..b-1 need merged values a..b
-        j0, j1 = np.searchsorted(pos, (a, b + 1))
+        j1 = _merge_split(ref_sorted, cur, b + 1)
         k0, k1 = a - j0, (b + 1) - j1
+        seg_cur = cur[j0:j1]
+        # Positions of the chunk's current values in the chunk's merged values. Ties go after the equal
+        # reference values (as in _merge_split), which leaves every CDF value at a distinct x unchanged
+        # (deltas between equal values are zero).
+        local = np.searchsorted(ref_sorted[k0:k1], seg_cur, side="right")
+        local += np.arange(j1 - j0, dtype=local.dtype)
         size = b + 1 - a
         is_cur = np.zeros(size, dtype=bool)
-        local = pos[j0:j1] - a
         is_cur[local] = True
         merged = np.empty(size, dtype=np.float64)
-        merged[local] = cur[j0:j1]
+        merged[local] = seg_cur
+        del local
         merged[~is_cur] = ref_sorted[k0:k1]
         # Number of current / reference values <= merged[i] for i in a..b-1. Counts and their products
         # with n, m are integers below 2**53, so this float arithmetic is exact until the final division.
         c_cur = np.cumsum(is_cur[:-1], dtype=np.float64)
+        del is_cur
         c_cur += j0
         c_ref = np.arange(a + 1, b + 1, dtype=np.float64)
         c_ref -= c_cur
@@ -130,10 +143,31 @@ def wasserstein_norm_sorted(
         c_cur *= n
         c_ref -= c_cur
         np.abs(c_ref, out=c_ref)
+        del c_cur
         acc += float(np.dot(c_ref, np.diff(merged)))
+        # The next chunk starts at merged value b (its first segment is b..b+1).
+        j0 = j1 if b + 1 == total else _merge_split(ref_sorted, cur, b)
     distance = acc / n / m
     norm = max(float(ref_std), 0.001)
     return _verdict("wasserstein", distance / norm, threshold)
+
+
+def _merge_split(ref_sorted: np.ndarray, cur_sorted: np.ndarray, prefix: int) -> int:
+    """How many current values are among the first ``prefix`` values of the merged sorted sample, where
+    a current value goes after the reference values equal to it (``searchsorted(..., side="right")``).
+
+    Binary search along the merge path: current value ``j`` is in the prefix iff fewer than
+    ``prefix - j`` reference values are ``<=`` it, i.e. iff ``ref[prefix - j - 1] > cur[j]``.
+    """
+    n, m = ref_sorted.size, cur_sorted.size
+    lo, hi = max(0, prefix - n), min(prefix, m)
+    while lo < hi:
+        j = (lo + hi) // 2
+        if ref_sorted[prefix - j - 1] > cur_sorted[j]:  # 1 <= prefix - j <= n here
+            lo = j + 1
+        else:
+            hi = j
+    return lo
 
 
 def jensenshannon_counts(

@@ -145,3 +145,79 @@ def test_run_check_matches_evidently_per_column(ref_rows: int) -> None:
         assert col.test == name_e, name
         assert _rel(col.score, score_e) < REL, (name, col.score, score_e)
         assert col.drifted == drifted_e, name
+
+
+@pytest.mark.parametrize("chunk", [1, 2, 7, 1 << 16])
+@pytest.mark.parametrize("case", ["above", "below", "identical", "ties", "single", "interleaved"])
+def test_wasserstein_merge_path_edge_cases(monkeypatch: pytest.MonkeyPatch, chunk: int, case: str) -> None:
+    """Chunk splits found by the merge-path search: disjoint samples (one chunk holds only one side),
+    identical samples, ties straddling chunk boundaries, a one-value window."""
+    import monitors.stattests as st
+
+    monkeypatch.setattr(st, "_CHUNK", chunk)
+    rng = np.random.default_rng(len(case) * 31 + chunk)
+    ref = rng.normal(0, 1, 1200)
+    cur = {
+        "above": rng.normal(50, 1, 300),
+        "below": rng.normal(-50, 1, 700),
+        "identical": ref.copy(),
+        "ties": rng.integers(-3, 4, 900).astype(float),
+        "single": np.array([0.25]),
+        "interleaved": np.concatenate([ref[::3], rng.normal(0, 2, 200)]),
+    }[case]
+    if case == "ties":
+        ref = rng.integers(-4, 3, 1200).astype(float)
+    theirs, drifted = _wasserstein_distance_norm(pd.Series(ref), pd.Series(cur), ColumnType.Numerical, 0.1)
+    ours = st.wasserstein_norm_sorted(np.sort(ref), float(np.std(ref)), cur)
+    presorted = st.wasserstein_norm_sorted(
+        np.sort(ref), float(np.std(ref)), np.sort(cur), current_sorted=True
+    )
+    assert _rel(ours.score, theirs) < REL or abs(ours.score - theirs) < 1e-15
+    assert ours == presorted
+    assert ours.drifted == drifted
+
+
+def test_window_dtypes_and_layout_do_not_change_the_check() -> None:
+    """int / float32 columns (cast into the worker buffer) and a column-strided window (hashed in chunks)
+    give the same scores and the same content hash as the float64 contiguous window."""
+    rng = np.random.default_rng(3)
+    n = 3000
+    ref = pd.DataFrame({"a": rng.normal(0, 1, n), "i": rng.integers(0, 500, n), "h": rng.normal(0, 1, n)})
+    profile = ReferenceProfile.from_bytes(build_profile(ref, MonitorDefinition(model="m")).to_bytes())
+    cur_i = rng.integers(20, 520, n)
+    cur_a = np.where(rng.random(n) < 0.1, np.nan, rng.normal(0.3, 1, n)).astype(np.float32)
+    base = pd.DataFrame(
+        {"a": cur_a.astype(np.float64), "i": cur_i.astype(np.float64), "h": rng.normal(0, 1, n)}
+    )
+    native = pd.DataFrame({"a": cur_a, "i": cur_i, "h": base["h"].to_numpy()})
+    strided = pd.DataFrame(np.asfortranarray(base.to_numpy()).copy(order="C"), columns=list(base.columns))
+    assert not strided["a"].to_numpy(copy=False).flags.c_contiguous
+    expected = run_check(profile, base)
+    for window in (native, strided):
+        got = run_check(profile, window)
+        assert got.content_hash == expected.content_hash
+        assert {k: c.score for k, c in got.columns.items()} == {
+            k: c.score for k, c in expected.columns.items()
+        }
+    assert expected.columns["a"].test == "wasserstein" and expected.columns["i"].test == "wasserstein"
+
+
+def test_numerical_check_imports_no_evidently_scipy_or_jsonschema() -> None:
+    """The hot path (Wasserstein on numerical columns) needs numpy, pandas and the definition (pydantic)
+    only; Evidently, scipy and jsonschema are imported by the paths that use them."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, numpy as np, pandas as pd\n"
+        "from monitors import MonitorDefinition, ReferenceProfile, build_profile, run_check\n"
+        "rng = np.random.default_rng(0)\n"
+        "ref = pd.DataFrame({f'x{i}': rng.normal(0, 1, 2000) for i in range(3)})\n"
+        "blob = build_profile(ref, MonitorDefinition(model='m')).to_bytes()\n"
+        "loaded = [m for m in ('evidently', 'scipy', 'jsonschema') if m in sys.modules]\n"
+        "r = run_check(ReferenceProfile.from_bytes(blob), ref + 0.1)\n"
+        "assert r.status in ('ok', 'drift')\n"
+        "print(sorted(m for m in ('evidently', 'scipy', 'jsonschema') if m in sys.modules), loaded)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[] []"
