@@ -16,7 +16,7 @@ import typer
 
 from driftloop import __version__, localsensor
 from driftloop.cli import compile as compile_cmd
-from driftloop.cli import config_cmd, monitor, registry, runs, sensor, serve, stack, submit, workflow
+from driftloop.cli import config_cmd, demo, monitor, registry, runs, sensor, serve, stack, submit, workflow
 from driftloop.cli._common import CliState, err_console, parse_assignments, setup_logging
 from driftloop.errors import DriftloopError
 
@@ -58,6 +58,7 @@ def root(
 app.command("up")(stack.up)
 app.command("down")(stack.down)
 app.command("status")(stack.status)
+app.command("demo")(demo.demo)
 app.add_typer(config_cmd.app, name="config")
 app.add_typer(monitor.app, name="monitor")
 app.add_typer(workflow.app, name="workflow")
