@@ -113,4 +113,14 @@ def write(settings: Settings, out_dir: Path, renderers: list[Renderer] | None = 
     return sorted(changed)
 
 
+def render_serving(settings: Settings) -> dict[str, str]:
+    """The model server's Deployments, Service and deploy Role, one file per model (+ RBAC)."""
+    from workflows.deploy.manifests import render_serving_manifests
+
+    header = HEADER.format(source="workflows/deploy/manifests.py")
+    files = render_serving_manifests(settings, models=tuple(settings.models))
+    return {f"{GENERATED_DIR}/{path}": header + text for path, text in files.items()}
+
+
+register(render_serving)
 register(__import__("sensors.manifests").manifests.render_sensor_manifests)  # the sensors component

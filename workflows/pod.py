@@ -17,7 +17,6 @@ from typing import Any
 
 __all__ = [
     "CONFIG_MAP",
-    "CONFIG_SECRET",
     "DEFAULT_IMAGE",
     "IO_RETRY",
     "PodSize",
@@ -26,8 +25,6 @@ __all__ = [
 
 DEFAULT_IMAGE = "ghcr.io/driftloop/driftloop:0.1.0"
 CONFIG_MAP = "driftloop-config"
-#: Old name kept for workflows/deploy/manifests.py; the object is the ConfigMap of manifests/base/config.yaml.
-CONFIG_SECRET = CONFIG_MAP
 RUN_AS_USER = 10001
 
 

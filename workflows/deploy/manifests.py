@@ -22,7 +22,7 @@ import yaml
 from driftloop.config import Settings
 from driftloop.errors import UsageError
 from driftloop.registry import check_model_name
-from workflows.pod import CONFIG_SECRET, DEFAULT_IMAGE, RUN_AS_USER
+from workflows.pod import CONFIG_MAP, DEFAULT_IMAGE, RUN_AS_USER
 
 __all__ = [
     "CONTAINER",
@@ -151,7 +151,7 @@ def deployment(
                     "containers": [_container(model, version, image)],
                     "volumes": [
                         {"name": "tmp", "emptyDir": {"sizeLimit": "256Mi"}},
-                        {"name": "config", "secret": {"secretName": CONFIG_SECRET, "optional": True}},
+                        {"name": "config", "configMap": {"name": CONFIG_MAP, "optional": True}},
                     ],
                 },
             },
