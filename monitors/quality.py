@@ -65,7 +65,10 @@ def check_schema(
             )
         )
     present = {str(c) for c in current.columns}
-    missing = [n for n in names if n not in present]
+    # Target and prediction are checked when the window has them (an inference-log window never has
+    # the target: labels arrive later); a missing feature is an error.
+    optional = {definition.target, definition.prediction}
+    missing = [n for n in names if n not in present and n not in optional]
     if missing:
         problems.append(QualityProblem("missing_columns", f"columns missing from the window: {missing}"))
     # With an explicit feature list the window may carry other columns (they are simply not monitored);

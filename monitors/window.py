@@ -5,10 +5,15 @@ Inference-log records (JSON, one per Kafka message) are accepted in these shapes
     {"model": "credit", "model_version": "3", "features": {"age": 41, ...}, "prediction": 1,
      "timestamp": 1732500000000, "request_id": "..."}                       # one prediction
     {"model": "credit", "features": [{...}, {...}], "predictions": [1, 0]}  # a batch
-    {"age": 41, ..., "prediction": 1}                                       # flat columns
+    {"age": 41, ..., "prediction": 1, "probability": 0.83, "model": "credit",   # flat: what the model
+     "model_version": "v3", "request_id": "r-17", "timestamp": 1732500000000,   # server logs
+     "latency_ms": 1.2}                                                          # (driftloop/serving)
 
-Records of other models are skipped; metadata fields (model, version, ids, timestamps, latency) are not
-columns of the window.
+Records of other models are skipped. Metadata fields (model, version, ids, timestamps, latency, the
+predicted class's ``probability``, a failed prediction's ``error``) are never columns of the window, so
+a window read from the log has the model's feature columns only — plus the prediction, under the monitor
+definition's ``prediction`` column name, when the definition monitors one. A failed prediction (``error``,
+no ``prediction``) still contributes its features: the inputs the model saw are what drift is about.
 """
 
 from __future__ import annotations
@@ -32,17 +37,24 @@ __all__ = ["frame_from_records", "load_table", "load_window"]
 
 log = logging.getLogger("driftloop.monitor")
 
-_META = {
-    "model",
-    "model_version",
-    "version",
-    "request_id",
-    "timestamp",
-    "ts",
-    "latency_ms",
-    "latency_s",
-    "id",
-}
+#: Inference-log fields that are not model inputs (see ``driftloop/serving/service.py``).
+_META = frozenset(
+    {
+        "model",
+        "model_version",
+        "version",
+        "request_id",
+        "timestamp",
+        "ts",
+        "latency_ms",
+        "latency_s",
+        "id",
+        "probability",
+        "probabilities",
+        "error",
+    }
+)
+_PREDICTION = "prediction"  # the log's prediction field (a batch record: "predictions")
 
 
 def _read_table(data: bytes | Path, name: str) -> pd.DataFrame:
@@ -81,8 +93,13 @@ def load_table(uri: str, settings: Settings | None = None) -> pd.DataFrame:
     return _read_table(path, path.name)
 
 
-def frame_from_records(values: list[dict[str, Any]], model: str | None = None) -> pd.DataFrame:
-    """Flatten inference-log records (see the module docstring) into one row per prediction."""
+def frame_from_records(
+    values: list[dict[str, Any]], model: str | None = None, prediction: str | None = None
+) -> pd.DataFrame:
+    """Flatten inference-log records (see the module docstring) into one row per prediction.
+
+    ``prediction``: the column the log's prediction goes to (the monitor definition's ``prediction``);
+    ``None`` drops it, so a check whose reference has no prediction column sees no extra column."""
     import pandas as pd
 
     rows: list[dict[str, Any]] = []
@@ -91,15 +108,18 @@ def frame_from_records(values: list[dict[str, Any]], model: str | None = None) -
             continue
         feats = rec.get("features")
         if feats is None:
-            rows.append({k: v for k, v in rec.items() if k not in _META})
+            row = {k: v for k, v in rec.items() if k not in _META and k != _PREDICTION}
+            if prediction is not None:
+                row[prediction] = rec.get(_PREDICTION)
+            rows.append(row)
             continue
-        preds = rec.get("predictions", rec.get("prediction"))
+        preds = rec.get("predictions", rec.get(_PREDICTION))
         if isinstance(feats, dict):
             feats, preds = [feats], [preds]
         elif not isinstance(preds, list):
             preds = [preds] * len(feats)
         for f, p in zip(feats, preds, strict=False):
-            rows.append({**f, "prediction": p} if p is not None else dict(f))
+            rows.append({**f, prediction: p} if prediction is not None else dict(f))
     return pd.DataFrame.from_records(rows)
 
 
@@ -111,9 +131,11 @@ def load_window(
     last: int | None = None,
     minutes: float | None = None,
     topic: str | None = None,
+    prediction: str | None = None,
 ) -> tuple[pd.DataFrame, WindowInfo]:
     """Load the current window named by ``current``: a path, an ``s3://`` URI, or ``kafka`` /
-    ``kafka://<topic>`` (the inference log: the last ``last`` records and/or the last ``minutes``)."""
+    ``kafka://<topic>`` (the inference log: the last ``last`` records and/or the last ``minutes``;
+    ``prediction`` as in :func:`frame_from_records`)."""
     if current == "kafka" or current.startswith("kafka://"):
         if settings is None:
             raise UsageError("reading the inference log needs settings")
@@ -122,7 +144,7 @@ def load_window(
             if current != "kafka"
             else (topic or settings.topics.inference_log)
         )
-        return _from_kafka(settings, name, model, last, minutes)
+        return _from_kafka(settings, name, model, last, minutes, prediction)
     if last is not None or minutes is not None:
         raise UsageError("--last / --minutes apply only to --current kafka", "drop them for a file window")
     return load_table(current, settings), WindowInfo(source=current)
@@ -133,7 +155,12 @@ def _iso(ms: int) -> str:
 
 
 def _from_kafka(
-    settings: Settings, topic: str, model: str | None, last: int | None, minutes: float | None
+    settings: Settings,
+    topic: str,
+    model: str | None,
+    last: int | None,
+    minutes: float | None,
+    prediction: str | None = None,
 ) -> tuple[pd.DataFrame, WindowInfo]:
     from driftloop.kafka import read_recent
 
@@ -162,7 +189,7 @@ def _from_kafka(
         )
     if bad:
         log.warning("skipped %d inference-log records on %s that are not JSON objects", bad, topic)
-    frame = frame_from_records(values, model)
+    frame = frame_from_records(values, model, prediction)
     offsets: dict[str, list[int]] = {}
     for rec in records:
         lo_hi = offsets.setdefault(str(rec.partition), [rec.offset, rec.offset])

@@ -166,7 +166,9 @@ def run(
     profile = _reference(reference, model, definition, settings)
     if definition_file is None:
         definition = profile.definition.model_copy(update={"model": model})
-    window, info = load_window(current, settings, model=model, last=last, minutes=minutes)
+    window, info = load_window(
+        current, settings, model=model, last=last, minutes=minutes, prediction=definition.prediction
+    )
     result = run_check(profile, window, definition, window=info)
     metrics().record(result)
     if report is not None:
