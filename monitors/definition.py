@@ -69,7 +69,14 @@ class MonitorDefinition(BaseModel):
         default=1000, ge=2, description="a categorical with more distinct values is a quality problem"
     )
     schedule: str = Field(default="0 * * * *", description="cron schedule of periodic checks (hourly)")
-    cooldown_minutes: int = Field(default=60, ge=0, description="minimum time between two drift events")
+    cooldown_minutes: int = Field(
+        default=60,
+        ge=0,
+        description="minimum time between two drift-triggered actions for this model, for the scheduler "
+        "that acts on the events to apply. Not applied by a check: `driftloop monitor run` and run_check "
+        "ignore it (every run checks and publishes its event), and it is not part of config_hash. "
+        "The local sensor currently applies its own `sensor.cooldown_s` setting instead",
+    )
     report_sample_rows: int = Field(default=5000, ge=100, description="rows per side in the HTML report")
 
     @field_validator("schedule")
