@@ -92,9 +92,12 @@ def _registered_profile(model: str, settings: Settings) -> ReferenceProfile:
     from monitors import ReferenceProfile
 
     registry = Registry(S3Store(settings))
-    version = registry.get_alias(model, "champion")
-    if version is None:
-        raise UsageError(f"model {model!r} has no registered champion", "pass --reference PATH|s3://...")
+    try:
+        version = registry.resolve(model, "champion").version
+    except DataError as exc:
+        raise UsageError(
+            f"{exc.message} (no --reference given)", "pass --reference PATH|s3://... or promote a version"
+        ) from None
     profile = ReferenceProfile.from_bytes(registry.get_file(model, version, PROFILE_FILE))
     profile.model_version = version
     return profile
