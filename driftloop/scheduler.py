@@ -157,3 +157,30 @@ class CronScheduler:
             created.append(workflow["metadata"]["name"])
             log.info("%s: created workflow %s", job.name, workflow["metadata"]["name"])
         return created
+
+
+def run_in_executor(settings: Settings) -> Submit:
+    """A submit function that runs each Workflow in the local executor on its own thread."""
+
+    def submit(workflow: dict[str, Any]) -> threading.Thread:
+        from driftloop.executor import run_workflow
+
+        def target() -> None:
+            try:
+                result = run_workflow(workflow, None, settings, templates_dir=Path(settings.manifests_dir))
+                log.info("%s %s", workflow["metadata"]["name"], result.phase)
+            except Exception as exc:  # a failed scheduled run must not stop the scheduler
+                log.warning("%s could not run: %s", workflow["metadata"]["name"], exc)
+
+        thread = threading.Thread(target=target, name=f"cron-{workflow['metadata']['name']}", daemon=True)
+        thread.start()
+        return thread
+
+    return submit
+
+
+def register() -> None:
+    """Make ``driftloop up`` fire the compiled CronWorkflows."""
+    from driftloop.runtime import register_component
+
+    register_component("scheduler", lambda settings: CronScheduler(settings, run_in_executor(settings)))

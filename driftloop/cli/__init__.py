@@ -14,7 +14,7 @@ from pathlib import Path
 
 import typer
 
-from driftloop import __version__, localsensor
+from driftloop import __version__, localsensor, scheduler
 from driftloop.cli import compile as compile_cmd
 from driftloop.cli import config_cmd, demo, monitor, registry, runs, sensor, serve, stack, submit, workflow
 from driftloop.cli._common import CliState, err_console, parse_assignments, setup_logging
@@ -72,6 +72,7 @@ app.command("serve")(serve.serve)
 # local-mode components that `driftloop up` starts after the embedded services
 serve.register()
 localsensor.register()
+scheduler.register()
 
 
 def _debug_requested(argv: list[str]) -> bool:
