@@ -302,6 +302,14 @@ class EmbeddedStack:
         tmp.write_text(json.dumps(state, indent=2))
         tmp.replace(self.state_path)
 
+    def note(self, **fields: Any) -> None:
+        """Add fields (e.g. the running components) to the state file `driftloop status` reads."""
+        state = read_state(self.data_dir) or {}
+        state.update(fields)
+        tmp = self.state_path.with_suffix(".tmp")
+        tmp.write_text(json.dumps(state, indent=2))
+        tmp.replace(self.state_path)
+
     def __enter__(self) -> EmbeddedStack:
         self.start()
         return self

@@ -85,6 +85,7 @@ class Supervisor:
                 comp.start()
                 self._started.append(comp)
                 log.info("component %s started", comp.name)
+            self.stack.note(components=[c.name for c in self._started])
         except BaseException:
             self.stop()
             raise

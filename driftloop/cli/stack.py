@@ -168,8 +168,12 @@ def status(
             },
         },
     }
+    from driftloop.status import loop_status
+
+    report["components"] = state.get("components", [])
+    report.update(loop_status(settings, reach))
     if as_json:
-        console.print_json(json.dumps(report))
+        console.print_json(json.dumps(report, default=str))
         return
     table = Table(title=f"driftloop status ({report['data_dir']})")
     for col in ("service", "endpoint", "mode", "process", "reachable"):
@@ -184,3 +188,31 @@ def status(
             "[green]yes[/]" if svc["reachable"] else "[red]no[/]",
         )
     console.print(table)
+    console.print(f"components: {', '.join(report['components']) or 'none (driftloop up is not running)'}")
+    _print_models(report)
+
+
+def _print_models(report: dict[str, Any]) -> None:
+    if report.get("models") is None:
+        console.print("models: unknown (S3 unreachable)")
+        return
+    table = Table(title="models")
+    for col in ("model", "champion", "canary", "versions", "last drift check"):
+        table.add_column(col)
+    checks = report.get("last_checks") or {}
+    for model, info in report["models"].items():
+        check = checks.get(model)
+        last = (
+            f"{check['time']}  drift={check['dataset_drift']} share={check['drift_share']}" if check else "-"
+        )
+        table.add_row(
+            model, info.get("champion") or "-", info.get("canary") or "-", str(info["versions"]), last
+        )
+    console.print(table)
+    runs = report.get("runs") or {}
+    for run in runs.get("running", []):
+        console.print(f"running: {run['name']} ({run['status']})")
+    for run in runs.get("recent", []):
+        console.print(f"recent run: {run['name']} {run['phase']}")
+    for err in report.get("errors", []):
+        console.print(f"[yellow]{err}[/]")
