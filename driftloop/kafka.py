@@ -303,13 +303,21 @@ def read_recent(
         for tp in tps:
             consumer.seek(tp, begin[tp])
         by_part: dict[int, list[Record]] = {tp.partition: [] for tp in tps}
+        # A live topic is never idle: stop a partition at its first record written after this call
+        # began (with a little slack for clocks), so the read is bounded while producers keep going.
+        until_ms = int(time.time() * 1000) + 1000
+        open_parts = {tp.partition for tp in tps}
         deadline = time.monotonic() + timeout_s
         idle = 0
-        while idle < 2 and time.monotonic() < deadline:
+        while open_parts and idle < 2 and time.monotonic() < deadline:
             batch = consumer.poll(timeout_ms=200, max_records=50_000)
             idle = 0 if batch else idle + 1
-            for msgs in batch.values():
+            for tp, msgs in batch.items():
                 for m in msgs:
+                    if m.timestamp > until_ms:
+                        open_parts.discard(tp.partition)
+                        consumer.pause(tp)
+                        break
                     if since_ms is None or m.timestamp >= since_ms:
                         by_part[m.partition].append(_record(m))
         out: list[Record] = []

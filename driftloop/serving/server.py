@@ -9,6 +9,7 @@ after the stack is up.
 from __future__ import annotations
 
 import logging
+import os
 import threading
 from typing import Any
 
@@ -109,6 +110,12 @@ class ModelServer:
         return f"http://{'127.0.0.1' if host in ('0.0.0.0', '') else host}:{self.port}"
 
     def start(self) -> None:
+        if not os.environ.get("OMP_NUM_THREADS"):
+            # A predict call on a few rows gains nothing from OpenMP threads, and under load their
+            # barriers cost more than the prediction (see workflows.steps.context.pin_native_threads).
+            from threadpoolctl import threadpool_limits
+
+            threadpool_limits(limits=1)
         self._stop.clear()
         self._http = ServingHTTPServer(self._address, self.services, self.metrics)
         self.sink.start()

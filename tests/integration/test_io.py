@@ -71,3 +71,32 @@ def test_s3_objects_parquet_listing_and_pointers(stack, bucket) -> None:
     store.put_pointer("ptr.json", {"version": "v1"})
     store.put_pointer("ptr.json", {"version": "v2"})
     assert store.get_pointer("ptr.json")["version"] == "v2"
+
+
+def test_read_recent_is_bounded_on_a_live_topic(stack, topic) -> None:
+    """A producer that never stops must not keep read_recent reading."""
+    import threading
+
+    name = topic()
+    stop = threading.Event()
+
+    def produce() -> None:
+        with Publisher(stack.settings) as pub:
+            i = 0
+            while not stop.is_set():
+                pub.publish(name, {"i": i})
+                i += 1
+                time.sleep(0.005)
+
+    writer = threading.Thread(target=produce, daemon=True)
+    writer.start()
+    try:
+        time.sleep(1.5)
+        t0 = time.monotonic()
+        tail = read_recent(stack.settings, name, max_records=50, timeout_s=20)
+        took = time.monotonic() - t0
+    finally:
+        stop.set()
+        writer.join(5)
+    assert len(tail) == 50
+    assert took < 8, f"read_recent took {took:.1f}s on a live topic"
