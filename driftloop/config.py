@@ -115,6 +115,8 @@ class CanarySettings(_Section):
     min_labels: int = Field(30, ge=1, description="feedback labels per side before accuracy counts")
     accuracy_margin: float = Field(0.0, ge=0, description="how much less accurate the canary may be")
     max_error_rate_increase: float = Field(0.01, ge=0)
+    max_p95_latency_ratio: float = Field(1.5, gt=0, description="canary p95 / champion p95 allowed")
+    latency_slack_ms: float = Field(5.0, ge=0, description="p95 differences below this are noise")
 
 
 class SensorSettings(_Section):

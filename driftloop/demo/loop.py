@@ -49,13 +49,16 @@ def _wait(what: str, check: Callable[[], Any], timeout_s: float, poll_s: float =
 
 
 def _demo_settings(settings: Settings) -> Settings:
-    """The demo's own data directory (started afresh) and stricter canary evidence: at least 100 labels
-    per side before accuracy decides, so a verdict is not a coin toss on a few dozen labels."""
+    """The demo's own data directory (started afresh) and its canary evidence: at least 100 labels per
+    side before accuracy decides, so a verdict is not a coin toss on a few dozen labels; and latency
+    judged with a wide slack, because here one process on two cores serves the traffic, generates it
+    and runs the retrain — a p95 measured like that says nothing about the model."""
     data_dir = Path(settings.data_dir).resolve() / "demo"
     canary = settings.canary.model_copy(
         update={
             "min_labels": max(settings.canary.min_labels, 100),
             "min_requests": max(settings.canary.min_requests, 150),
+            "latency_slack_ms": max(settings.canary.latency_slack_ms, 2000.0),
         }
     )
     return settings.model_copy(update={"data_dir": data_dir, "canary": canary, "models": [MODEL]})

@@ -113,6 +113,8 @@ class ModelServer:
         if not os.environ.get("OMP_NUM_THREADS"):
             # A predict call on a few rows gains nothing from OpenMP threads, and under load their
             # barriers cost more than the prediction (see workflows.steps.context.pin_native_threads).
+            # The variable counts for runtimes loaded later (models are unpickled after this).
+            os.environ["OMP_NUM_THREADS"] = "1"
             from threadpoolctl import threadpool_limits
 
             threadpool_limits(limits=1)

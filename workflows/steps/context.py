@@ -50,6 +50,9 @@ def pin_native_threads() -> None:
     """
     if os.environ.get("OMP_NUM_THREADS"):
         return
+    # The variable is read when the OpenMP runtime loads (scikit-learn is imported lazily, later);
+    # threadpoolctl covers runtimes that are already loaded.
+    os.environ["OMP_NUM_THREADS"] = "1"
     from threadpoolctl import threadpool_limits
 
     threadpool_limits(limits=1)
