@@ -16,10 +16,11 @@ $(BIN)/.installed: pyproject.toml
 install: $(BIN)/.installed
 
 demo: install
-	$(BIN)/driftloop up --self-check --once
+	$(BIN)/driftloop demo
 
 test: install
 	$(BIN)/ruff check .
+	$(BIN)/driftloop compile --check
 	$(BIN)/python -m pytest
 
 test-fast: install

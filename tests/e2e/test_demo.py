@@ -1,0 +1,61 @@
+"""The whole loop, as `driftloop demo` runs it, on a smaller data size: real embedded Kafka and S3, the
+compiled Sensor and WorkflowTemplate, the local executor and the model server."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import REPO, embedded_overrides, free_port
+
+pytestmark = pytest.mark.e2e
+
+
+@pytest.mark.timeout(600)
+def test_demo_closes_the_loop(tmp_path: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("DRIFTLOOP_")}
+    overrides = {**embedded_overrides(tmp_path / "data"), "serving.port": free_port()}
+    for key, value in overrides.items():
+        env["DRIFTLOOP_" + key.upper().replace(".", "__")] = str(value)
+    env["DRIFTLOOP_MANIFESTS_DIR"] = str(REPO / "manifests")
+    proc = subprocess.run(
+        [sys.executable, "-m", "driftloop", "demo", "--rows", "3000"],
+        env=env,
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=560,
+    )
+    assert proc.returncode == 0, proc.stderr[-4000:]
+    assert "demo succeeded" in proc.stderr
+    out = tmp_path / "data" / "demo" / "output"
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["ok"] and summary["failures"] == []
+    stages = [e["stage"] for e in summary["timeline"]]
+    for stage in (
+        "train",
+        "serve",
+        "baseline",
+        "drift",
+        "detected",
+        "triggered",
+        "canary",
+        "promoted",
+        "duplicates",
+    ):
+        assert stage in stages, stages
+    assert summary["registry"]["champion"] == "v2"
+    v2 = next(v for v in summary["registry"]["versions"] if v["version"] == "v2")
+    assert v2["lineage"]["event_id"] == summary["drift_event"]["id"]
+    assert v2["lineage"]["reason"] == "drift"
+    assert v2["records"]["canary_analysis"]["decision"] == "promote"
+    assert summary["duplicates"]["runs_for_event"] == 1
+    assert summary["traffic"]["rows_by_version"].get("v2", 0) > 0  # the canary and then v2 served traffic
+    report = out / "drift-report.html"
+    assert report.stat().st_size > 10_000 and report.read_text()[:2000].lower().count("<html") == 1
+    assert summary["latencies_s"]["drift_to_promoted"] > 0
