@@ -39,11 +39,11 @@ def render_workflows(settings: Settings) -> dict[str, str]:
     """The retrain and monitor WorkflowTemplates and their CronWorkflows."""
     from workflows.cron import build_crons
     from workflows.monitor import build_monitor
-    from workflows.retrain import build_retrain
+    from workflows.retrain import admission_task, build_retrain
 
     out: dict[str, str] = {}
     objects = [
-        (build_retrain(settings), "workflows/retrain.py"),
+        (build_retrain(settings, first_task=admission_task), "workflows/retrain.py"),
         (build_monitor(settings), "workflows/monitor.py"),
     ]
     objects += [(c, "workflows/cron.py") for c in build_crons(settings)]

@@ -19,6 +19,7 @@ from hera.workflows.io import Output
 from driftloop.errors import DriftloopError
 
 __all__ = [
+    "admit",
     "analyze_canary",
     "deploy_canary",
     "evaluate",
@@ -241,3 +242,29 @@ def monitor_check(
     from workflows.steps import monitor
 
     _call(monitor.check_all, model=model, current=current, minutes=minutes, publish=publish)
+
+
+def admit(
+    model: str, event_id: str = "", reason: str = "manual", workflow_name: str = "", workflow_uid: str = ""
+) -> None:
+    """The sensors' admission policies as the retrain's first step (ledger, cooldown, concurrency,
+    back-pressure, storm breaker): a run that is not admitted stops here, before any work."""
+    import time
+
+    from sensors.admission import admit as admit_run
+    from workflows.steps.context import step_settings
+
+    # A policy rejection is final, so the template has no retryStrategy; only an unreachable S3 / Kafka
+    # (a retriable error) is tried again, here.
+    def attempt() -> str:
+        for wait_s in (2, 5, 10):
+            try:
+                return admit_run(model, event_id, reason, workflow_name, workflow_uid, step_settings())
+            except DriftloopError as exc:
+                if not exc.retriable:
+                    raise
+                print(f"admission: {exc}; trying again in {wait_s}s", file=sys.stderr)
+                time.sleep(wait_s)
+        return admit_run(model, event_id, reason, workflow_name, workflow_uid, step_settings())
+
+    print(_call(attempt), file=sys.stderr)

@@ -29,7 +29,7 @@ if TYPE_CHECKING:
 
     from driftloop.config import Settings
 
-__all__ = ["DEADLINE_S", "NAME", "PARAMETERS", "REASONS", "build_retrain"]
+__all__ = ["DEADLINE_S", "NAME", "PARAMETERS", "REASONS", "admission_task", "build_retrain"]
 
 NAME = "driftloop-retrain"
 REASONS = ("drift", "schedule", "manual")
@@ -86,6 +86,24 @@ def _workflow_parameters() -> list[Any]:
         kwargs = {"value": default} if default is not None else {}
         out.append(Parameter(name=name, description=description, enum=enum, **kwargs))
     return out
+
+
+def admission_task(image: str = DEFAULT_IMAGE) -> Any:
+    """The ``admit`` task (:func:`sensors.admission.admit`): the sensor's policies enforced inside the
+    workflow, so they hold on a cluster where Argo Events' Sensor cannot run them. Call inside a DAG."""
+    from workflows import entrypoints as ep
+
+    step = runner_step(ep.admit, "admit", image=image, deadline_s=600)
+    return step(
+        name="admit",
+        arguments={
+            "model": _p("model"),
+            "event_id": _p("event_id"),
+            "reason": _p("reason"),
+            "workflow_name": "{{workflow.name}}",
+            "workflow_uid": "{{workflow.uid}}",
+        },
+    )
 
 
 def build_retrain(

@@ -100,4 +100,10 @@ def publish_outcome(
     with Publisher(settings) as pub:
         pub.publish(settings.topics.outcomes, event.to_json(), key=model, wait=True)
         pub.flush()
+    try:  # free the model's concurrency slot taken by the admission step
+        from sensors.admission import release
+
+        release(model, workflow_name, settings)
+    except DriftloopError as exc:
+        log.warning("cannot release %s's concurrency slot: %s", model, exc)
     return {"id": event.id, "type": event.type, "topic": settings.topics.outcomes}
