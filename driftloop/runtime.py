@@ -58,10 +58,13 @@ class Supervisor:
         settings: Settings,
         components: list[Component] | None = None,
         stack: EmbeddedStack | None = None,
+        factories: list[ComponentFactory] | None = None,
     ) -> None:
         self.settings = settings
         self.stack = stack or EmbeddedStack(settings)
         self.components = components or []
+        #: built only once the services answer, so a port in use is reported before anything else
+        self.factories = factories or []
         self._stop = threading.Event()
         self._started: list[Component] = []
 
@@ -81,6 +84,8 @@ class Supervisor:
             time.monotonic() - t0,
         )
         try:
+            self.components += [factory(self.settings) for factory in self.factories]
+            self.factories = []
             for comp in self.components:
                 comp.start()
                 self._started.append(comp)

@@ -78,8 +78,8 @@ def up(
     settings = settings_from(
         ctx, **{"data_dir": data_dir, "embedded.kafka_port": kafka_port, "embedded.s3_port": s3_port}
     )
-    comps = [factory(settings) for factory in registered_components().values()] if components else []
-    sup = Supervisor(settings, comps)
+    factories = list(registered_components().values()) if components else []
+    sup = Supervisor(settings, factories=factories)
     sup.install_signal_handlers()
     sup.start()
     try:
