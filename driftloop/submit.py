@@ -83,7 +83,7 @@ def build_workflow(name_or_file: str, parameters: Mapping[str, str]) -> dict[str
         if not path.is_file():
             raise UsageError(f"{path}: no such file", "pass a WorkflowTemplate name or an existing YAML file")
         doc = _load_file(path)
-        spec = copy.deepcopy(doc.get("spec") or {})
+        spec: dict[str, Any] = copy.deepcopy(doc.get("spec") or {})
         meta = doc.get("metadata") or {}
         metadata: dict[str, Any] = {}
         if doc["kind"] == "Workflow" and meta.get("name"):
@@ -113,7 +113,7 @@ def build_workflow(name_or_file: str, parameters: Mapping[str, str]) -> dict[str
         metadata["name"] = run_name(parameters["model"], parameters["event_id"])
     else:
         metadata["generateName"] = f"{template}-"
-    spec: dict[str, Any] = {"workflowTemplateRef": {"name": template}}
+    spec = {"workflowTemplateRef": {"name": template}}
     if parameters:
         spec["arguments"] = {"parameters": [{"name": k, "value": str(v)} for k, v in parameters.items()]}
     return {"apiVersion": "argoproj.io/v1alpha1", "kind": "Workflow", "metadata": metadata, "spec": spec}

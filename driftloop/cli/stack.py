@@ -150,7 +150,7 @@ def status(
         s["name"]: {"pid": s["pid"], "alive": _pid_alive(int(s["pid"]))} for s in state.get("services", [])
     }
     reach = _reachable(settings)
-    report = {
+    report: dict[str, Any] = {
         "data_dir": str(Path(settings.data_dir).resolve()),
         "owner_pid": state.get("owner_pid"),
         "services": {

@@ -21,7 +21,7 @@ from driftloop.kafka import Record
 
 __all__ = ["DeadLetter", "dead_letter_body", "to_event_data"]
 
-_TYPES = {
+_TYPES: dict[str, type | tuple[type, ...]] = {
     "string": str,
     "object": dict,
     "boolean": bool,

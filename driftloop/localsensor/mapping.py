@@ -11,7 +11,7 @@ resolving is an error. ``dest`` is an sjson path (``spec.arguments.parameters.0.
 from __future__ import annotations
 
 import copy
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from driftloop.localsensor.gotemplate import TemplateError, render
@@ -93,7 +93,7 @@ def _op(current: Any, value: str, operation: str) -> str:
 
 def apply_parameters(
     resource: Mapping[str, Any],
-    parameters: list[Mapping[str, Any]],
+    parameters: Sequence[Mapping[str, Any]],
     data: Any,
     context: Mapping[str, Any] | None = None,
 ) -> tuple[dict[str, Any], dict[str, str]]:

@@ -145,29 +145,9 @@ class Runner:
 
 
 def _submit_to_argo(settings: Any, workflow: dict[str, Any]) -> str:
-    """Create the Workflow on the Argo server; an existing Workflow of that name counts as submitted."""
-    try:
-        from driftloop.submit import submit  # the workflows engineer's helper, when present
-    except ImportError:
-        submit = None
-    if submit is not None:
-        submit(settings, workflow)  # an existing Workflow of that name is reported, not raised
-        return "Submitted"
-    from hera.exceptions import AlreadyExists
-    from hera.workflows.models import Workflow, WorkflowCreateRequest
-    from hera.workflows.service import WorkflowsService
+    """Create the Workflow on the Argo server (through Hera's WorkflowsService); an existing Workflow of
+    that name — the same event delivered again — counts as submitted."""
+    from driftloop.submit import submit
 
-    service = WorkflowsService(
-        host=settings.argo.server_url,
-        token=settings.argo.token.get_secret_value() or None,
-        verify_ssl=settings.argo.verify_ssl,
-        namespace=settings.argo.namespace,
-    )
-    try:
-        service.create_workflow(
-            WorkflowCreateRequest(workflow=Workflow.model_validate(workflow)),
-            namespace=settings.argo.namespace,
-        )
-    except AlreadyExists:
-        log.info("workflow %s exists already on Argo", workflow["metadata"]["name"])
+    submit(settings, workflow)
     return "Submitted"
