@@ -65,7 +65,34 @@ def canary_replicas(stable: int, fraction: float) -> int:
     return max(1, round(stable * fraction / (1 - fraction)))
 
 
-class KubernetesTarget(BaseTarget):
+class ClusterTarget(BaseTarget):
+    """What the Kubernetes and KServe targets share: an API client (in-cluster config or kubeconfig),
+    the namespace, a wait budget, and API errors turned into one-line driftloop errors."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        registry: Registry | None = None,
+        api_client: Any = None,
+        timeout_s: float = 300.0,
+        poll_s: float = 2.0,
+    ) -> None:
+        super().__init__(settings, registry)
+        self.api_client = api_client or kube_client()
+        self.namespace = settings.deploy.namespace
+        self.timeout_s = timeout_s
+        self.poll_s = poll_s
+
+    def _call(self, what: str, fn: Any, *args: Any, **kwargs: Any) -> Any:
+        from kubernetes.client.exceptions import ApiException
+
+        try:
+            return fn(*args, **kwargs)
+        except ApiException as exc:
+            raise api_error(exc, what) from None
+
+
+class KubernetesTarget(ClusterTarget):
     name = "kubernetes"
 
     def __init__(
@@ -76,21 +103,10 @@ class KubernetesTarget(BaseTarget):
         rollout_timeout_s: float = 300.0,
         poll_s: float = 2.0,
     ) -> None:
-        super().__init__(settings, registry)
+        super().__init__(settings, registry, api_client, rollout_timeout_s, poll_s)
         from kubernetes import client
 
-        self.apps = client.AppsV1Api(api_client or kube_client())
-        self.namespace = settings.deploy.namespace
-        self.rollout_timeout_s = rollout_timeout_s
-        self.poll_s = poll_s
-
-    def _call(self, what: str, fn: Any, *args: Any, **kwargs: Any) -> Any:
-        from kubernetes.client.exceptions import ApiException
-
-        try:
-            return fn(*args, **kwargs)
-        except ApiException as exc:
-            raise api_error(exc, what) from None
+        self.apps = client.AppsV1Api(self.api_client)
 
     def _read(self, name: str) -> Any:
         return self._call(
@@ -121,7 +137,7 @@ class KubernetesTarget(BaseTarget):
         return {"metadata": {"labels": label}, "spec": spec}
 
     def wait_rollout(self, name: str) -> None:
-        deadline = time.monotonic() + self.rollout_timeout_s
+        deadline = time.monotonic() + self.timeout_s
         while True:
             dep = self._read(name)
             want = dep.spec.replicas or 0
@@ -137,7 +153,7 @@ class KubernetesTarget(BaseTarget):
                 return
             if time.monotonic() >= deadline:
                 raise WorkflowError(
-                    f"deployment {name} did not become ready within {self.rollout_timeout_s:.0f}s "
+                    f"deployment {name} did not become ready within {self.timeout_s:.0f}s "
                     f"({st.available_replicas if st else 0}/{want} available)",
                     f"see `kubectl -n {self.namespace} describe deployment {name}`",
                 )

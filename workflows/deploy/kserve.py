@@ -16,16 +16,15 @@ from typing import Any
 from driftloop.config import Settings
 from driftloop.errors import WorkflowError
 from driftloop.registry import Registry
-from workflows.deploy.k8s import api_error, kube_client
+from workflows.deploy.k8s import ClusterTarget
 from workflows.deploy.manifests import server_args
-from workflows.deploy.target import BaseTarget
 
 __all__ = ["KServeTarget"]
 
 GROUP, VERSION, PLURAL = "serving.kserve.io", "v1beta1", "inferenceservices"
 
 
-class KServeTarget(BaseTarget):
+class KServeTarget(ClusterTarget):
     name = "kserve"
 
     def __init__(
@@ -36,27 +35,19 @@ class KServeTarget(BaseTarget):
         ready_timeout_s: float = 300.0,
         poll_s: float = 2.0,
     ) -> None:
-        super().__init__(settings, registry)
+        super().__init__(settings, registry, api_client, ready_timeout_s, poll_s)
         from kubernetes import client
 
-        self.api = client.CustomObjectsApi(api_client or kube_client())
-        self.namespace = settings.deploy.namespace
-        self.ready_timeout_s = ready_timeout_s
-        self.poll_s = poll_s
+        self.api = client.CustomObjectsApi(self.api_client)
 
-    def _call(self, what: str, fn: Any, *args: Any) -> Any:
-        from kubernetes.client.exceptions import ApiException
-
-        try:
-            return fn(GROUP, VERSION, self.namespace, PLURAL, *args)
-        except ApiException as exc:
-            raise api_error(exc, what) from None
+    def _isvc(self, what: str, fn: Any, *args: Any) -> Any:
+        return self._call(what, fn, GROUP, VERSION, self.namespace, PLURAL, *args)
 
     def _get(self, model: str) -> dict[str, Any]:
-        return dict(self._call(f"get inferenceservice {model}", self.api.get_namespaced_custom_object, model))
+        return dict(self._isvc(f"get inferenceservice {model}", self.api.get_namespaced_custom_object, model))
 
     def _patch(self, model: str, predictor: dict[str, Any]) -> None:
-        self._call(
+        self._isvc(
             f"patch inferenceservice {model}",
             self.api.patch_namespaced_custom_object,
             model,
@@ -64,7 +55,7 @@ class KServeTarget(BaseTarget):
         )
 
     def wait_ready(self, model: str) -> None:
-        deadline = time.monotonic() + self.ready_timeout_s
+        deadline = time.monotonic() + self.timeout_s
         while True:
             isvc = self._get(model)
             status = isvc.get("status") or {}
@@ -78,7 +69,7 @@ class KServeTarget(BaseTarget):
                 return
             if time.monotonic() >= deadline:
                 raise WorkflowError(
-                    f"inferenceservice {model} not ready within {self.ready_timeout_s:.0f}s",
+                    f"inferenceservice {model} not ready within {self.timeout_s:.0f}s",
                     f"see `kubectl -n {self.namespace} describe inferenceservice {model}`",
                 )
             time.sleep(self.poll_s)
