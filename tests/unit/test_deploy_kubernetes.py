@@ -174,7 +174,7 @@ def test_rollout_that_never_finishes_fails_with_a_hint(fake: Any) -> None:
     api, url, settings = fake
     api.stuck = True
     with pytest.raises(WorkflowError, match="did not become ready") as err:
-        target(url, settings, rollout_timeout_s=0.2).start_canary("credit", "v7")
+        target(url, settings, timeout_s=0.2).start_canary("credit", "v7")
     assert "kubectl" in (err.value.hint or "")
 
 

@@ -11,6 +11,7 @@ come from :func:`workflows.deploy.manifests.render_serving_manifests`; this targ
 
 from __future__ import annotations
 
+import functools
 import time
 from typing import Any
 
@@ -95,18 +96,11 @@ class ClusterTarget(BaseTarget):
 class KubernetesTarget(ClusterTarget):
     name = "kubernetes"
 
-    def __init__(
-        self,
-        settings: Settings,
-        registry: Registry | None = None,
-        api_client: Any = None,
-        rollout_timeout_s: float = 300.0,
-        poll_s: float = 2.0,
-    ) -> None:
-        super().__init__(settings, registry, api_client, rollout_timeout_s, poll_s)
+    @functools.cached_property
+    def apps(self) -> Any:
         from kubernetes import client
 
-        self.apps = client.AppsV1Api(self.api_client)
+        return client.AppsV1Api(self.api_client)
 
     def _read(self, name: str) -> Any:
         return self._call(

@@ -10,12 +10,11 @@ Patches are JSON merge patches through ``CustomObjectsApi``.
 
 from __future__ import annotations
 
+import functools
 import time
 from typing import Any
 
-from driftloop.config import Settings
 from driftloop.errors import WorkflowError
-from driftloop.registry import Registry
 from workflows.deploy.k8s import ClusterTarget
 from workflows.deploy.manifests import server_args
 
@@ -27,18 +26,11 @@ GROUP, VERSION, PLURAL = "serving.kserve.io", "v1beta1", "inferenceservices"
 class KServeTarget(ClusterTarget):
     name = "kserve"
 
-    def __init__(
-        self,
-        settings: Settings,
-        registry: Registry | None = None,
-        api_client: Any = None,
-        ready_timeout_s: float = 300.0,
-        poll_s: float = 2.0,
-    ) -> None:
-        super().__init__(settings, registry, api_client, ready_timeout_s, poll_s)
+    @functools.cached_property
+    def api(self) -> Any:
         from kubernetes import client
 
-        self.api = client.CustomObjectsApi(self.api_client)
+        return client.CustomObjectsApi(self.api_client)
 
     def _isvc(self, what: str, fn: Any, *args: Any) -> Any:
         return self._call(what, fn, GROUP, VERSION, self.namespace, PLURAL, *args)
