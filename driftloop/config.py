@@ -83,7 +83,7 @@ class EmbeddedSettings(_Section):
     weed_master_port: int = Field(19333, ge=1, le=55535)
     weed_volume_port: int = Field(18080, ge=1, le=55535)
     weed_filer_port: int = Field(18888, ge=1, le=55535)
-    start_timeout_s: float = Field(30.0, gt=0)
+    start_timeout_s: float = Field(60.0, gt=0)
     stop_grace_s: float = Field(5.0, ge=0)
 
 

@@ -129,8 +129,10 @@ def record(state: ModelState, verdict: Verdict, event_id: str, run: str, now: fl
         if verdict.alert:
             state.alerted_at = now
         return
-    state.admitted_at = [t for t in state.admitted_at if now - t < _HOUR] + [now]
     if event_id:
+        # Cooldown and the storm breaker are about drift triggers: a manual or scheduled run (no event)
+        # takes a concurrency slot below but does not make the next drift event wait.
+        state.admitted_at = [t for t in state.admitted_at if now - t < _HOUR] + [now]
         state.recent_event_ids = [*state.recent_event_ids, event_id][-_RECENT:]
     if verdict.outcome == "replace":
         state.active = [r for r in state.active if r not in verdict.replaces]

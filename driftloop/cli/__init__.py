@@ -93,12 +93,15 @@ def main(argv: list[str] | None = None) -> None:
     except typer.Exit as exc:
         sys.exit(exc.exit_code)
     except typer.TyperException as exc:  # typer's (vendored click) usage errors: exit 2
-        show = getattr(exc, "show", None)
-        if show is not None:
-            show()
-        else:
-            err_console.print(f"error: {exc}", markup=False)
-        sys.exit(getattr(exc, "exit_code", 2))
+        code = getattr(exc, "exit_code", 2)
+        if type(exc).__name__ == "NoArgsIsHelpError" or not hasattr(exc, "format_message"):
+            exc.show() if hasattr(exc, "show") else err_console.print(f"error: {exc}", markup=False)
+            sys.exit(code)
+        ctx = getattr(exc, "ctx", None)
+        where = ctx.command_path if ctx is not None else "driftloop"
+        message = f"error: {exc.format_message()} — see `{where} --help`"
+        err_console.print(message, markup=False, highlight=False, soft_wrap=True)
+        sys.exit(code)
     except (KeyboardInterrupt, typer.Abort):
         err_console.print("interrupted")
         sys.exit(130)

@@ -33,7 +33,7 @@ def demo(
         f"drift → promoted {lat['drift_to_promoted']}s · total {lat['total']}s"
     )
     err_console.print(
-        f"report: {s['report']}\nsummary: {s['report'] and s['report'].rsplit('/', 1)[0]}/summary.json"
+        f"drift report: {s['report']}\nrun summary:  {s['output_dir']}/summary.json", soft_wrap=True
     )
     if not result.ok:
         raise DriftloopError(

@@ -125,6 +125,11 @@ def run_demo(settings: Settings, *, rows: int = 6000, console: Console | None = 
         sup.start()
         tl.mark("stack", f"embedded Kafka {settings.bootstrap_servers} and S3 {settings.s3_endpoint} ready")
         return _loop(settings, tl, out_dir, rows, parts)
+    except DriftloopError as exc:
+        # A failed demo still leaves its timeline behind, with the stage it stopped at.
+        failure = {"ok": False, "failures": [str(exc)], "timeline": tl.entries, "output_dir": str(out_dir)}
+        (out_dir / "summary.json").write_text(json.dumps(failure, indent=2, default=str))
+        raise
     finally:
         for part in reversed(parts):
             try:
@@ -274,6 +279,7 @@ def _loop(settings: Settings, tl: Timeline, out_dir: Path, rows: int, parts: lis
         },
         "drift_event": event.to_dict(),
         "report": str(report_path) if report_uri else None,
+        "output_dir": str(out_dir),
         "report_uri": report_uri,
         "registry": {"champion": champion, "versions": [v.to_dict() for v in registry.versions(MODEL)]},
         "traffic": {

@@ -24,7 +24,9 @@ class Timeline:
         )
         stamp = time.strftime("%H:%M:%S", time.localtime(now))
         self.console.print(
-            f"{stamp} [bold cyan]+{now - self.t0:6.1f}s[/] [bold]{stage:<10}[/] {message}", highlight=False
+            f"{stamp} [bold cyan]+{now - self.t0:6.1f}s[/] [bold]{stage:<10}[/] {message}",
+            highlight=False,
+            soft_wrap=True,
         )
         return now
 

@@ -31,6 +31,17 @@ def test_cooldown_drops_and_records() -> None:
     assert g.evaluate("m", "e4", "r4", at=700).admitted
 
 
+def test_a_run_without_an_event_starts_no_cooldown() -> None:
+    """A manual or scheduled run takes the concurrency slot, but the next drift event need not wait."""
+    g = gate(cooldown_s=600, concurrency_policy="skip", storm_max_per_hour=1)
+    assert g.evaluate("m", "", "manual-1", at=0).admitted
+    assert g.evaluate("m", "e1", "r1", at=10).outcome == "skip"  # the manual run is still active
+    g.release("m", "manual-1")
+    assert g.evaluate("m", "e1", "r1", at=20).admitted  # no cooldown, no storm count from the manual run
+    g.release("m", "r1")
+    assert g.evaluate("m", "e2", "r2", at=30).outcome == "cooldown"  # drift triggers still cool down
+
+
 def test_concurrency_policies() -> None:
     skip = gate(concurrency_policy="skip")
     skip.evaluate("m", "e1", "r1", at=0)
