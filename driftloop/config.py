@@ -114,6 +114,9 @@ class CanarySettings(_Section):
     min_requests: int = Field(100, ge=1, description="canary requests needed for a verdict")
     min_labels: int = Field(30, ge=1, description="feedback labels per side before accuracy counts")
     accuracy_margin: float = Field(0.0, ge=0, description="how much less accurate the canary may be")
+    accuracy_confidence: float = Field(
+        0.95, gt=0.5, lt=1, description="confidence a lower canary accuracy must reach to roll back"
+    )
     max_error_rate_increase: float = Field(0.01, ge=0)
     max_p95_latency_ratio: float = Field(1.5, gt=0, description="canary p95 / champion p95 allowed")
     latency_slack_ms: float = Field(5.0, ge=0, description="p95 differences below this are noise")

@@ -52,6 +52,10 @@ class CanaryLimits:
     max_p95_latency_ratio: float = 1.5
     latency_slack_ms: float = 5.0  # p95 differences below this are noise, whatever the ratio
     accuracy_margin: float = 0.0
+    # The two versions are scored on different requests, so their accuracies differ by chance even for
+    # the same model: a lower canary accuracy counts only when a one-sided two-proportion z-test says
+    # it is lower than (champion - margin) at this confidence.
+    accuracy_confidence: float = 0.95
     poll_s: float = 2.0
 
     @classmethod
@@ -155,6 +159,22 @@ def summarize(records: Iterable[dict[str, Any]], labels: dict[str, Any], version
     return stats
 
 
+def _significantly_less_accurate(canary: VariantStats, champion: VariantStats, limits: CanaryLimits) -> bool:
+    """One-sided two-proportion z-test of ``canary accuracy < champion accuracy - margin``."""
+    from statistics import NormalDist
+
+    if canary.accuracy is None or champion.accuracy is None:
+        return False
+    gap = canary.accuracy - (champion.accuracy - limits.accuracy_margin)
+    if gap >= 0:
+        return False
+    pooled = (canary.correct + champion.correct) / (canary.labeled + champion.labeled)
+    se = math.sqrt(pooled * (1 - pooled) * (1 / canary.labeled + 1 / champion.labeled))
+    if se == 0:
+        return True
+    return gap / se < -NormalDist().inv_cdf(limits.accuracy_confidence)
+
+
 def judge(champion: VariantStats, canary: VariantStats, limits: CanaryLimits) -> tuple[Decision, list[str]]:
     """The decision and its reasons (pure: see the module docstring)."""
     bad: list[str] = []
@@ -171,15 +191,11 @@ def judge(champion: VariantStats, canary: VariantStats, limits: CanaryLimits) ->
         if canary.p95_latency_ms > ceiling:
             bad.append(f"p95 latency {canary.p95_latency_ms:.1f} ms > {ceiling:.1f} ms")
     labeled = canary.labeled >= limits.min_labels and champion.labeled >= limits.min_labels
-    if (
-        labeled
-        and canary.accuracy is not None
-        and champion.accuracy is not None
-        and canary.accuracy < champion.accuracy - limits.accuracy_margin
-    ):
+    if labeled and _significantly_less_accurate(canary, champion, limits):
         bad.append(
             f"accuracy {canary.accuracy:.3f} vs champion {champion.accuracy:.3f} "
-            f"on {canary.labeled}/{champion.labeled} labels"
+            f"on {canary.labeled}/{champion.labeled} labels (below by more than {limits.accuracy_margin} "
+            f"at {limits.accuracy_confidence:.0%} confidence)"
         )
     enough = canary.requests >= limits.min_requests
     # A canary that already failed _EARLY_ERRORS requests is rolled back without waiting for min_requests.

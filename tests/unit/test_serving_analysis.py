@@ -46,6 +46,24 @@ def test_worse_canary_is_rolled_back(canary: VariantStats, reason: str) -> None:
     assert decision == "rollback" and reason in reasons[0]
 
 
+@pytest.mark.parametrize(
+    ("canary_correct", "confidence", "decision"),
+    [
+        (78, 0.95, "promote"),  # 0.78 vs 0.80 on 100 vs 400 labels: within sampling noise
+        (70, 0.99, "promote"),  # 0.70 vs 0.80: z ≈ -2.16, not below -2.33 at 99 % ...
+        (70, 0.95, "rollback"),  # ... but below -1.64 at 95 %
+        (55, 0.999, "rollback"),  # 0.55 vs 0.80: far worse at any reasonable confidence
+    ],
+)
+def test_accuracy_rolls_back_only_when_significantly_worse(
+    canary_correct: int, confidence: float, decision: str
+) -> None:
+    limits = CanaryLimits(min_requests=100, min_labels=30, accuracy_confidence=confidence)
+    champion = stats("v1", 800, labeled=400, correct=320)
+    canary = stats("v2", 200, labeled=100, correct=canary_correct)
+    assert judge(champion, canary, limits)[0] == decision
+
+
 def test_too_little_traffic_or_labels_is_inconclusive() -> None:
     assert judge(stats("v1", 800), stats("v2", 20), LIMITS)[0] == "inconclusive"
     strict = CanaryLimits(min_requests=100, require_labels=True)
