@@ -30,7 +30,8 @@ def demo(
     lat = s["latencies_s"]
     err_console.print(
         f"\ndrift → detected {lat['drift_to_detected']}s · detected → run {lat['detected_to_triggered']}s · "
-        f"drift → promoted {lat['drift_to_promoted']}s · total {lat['total']}s"
+        f"drift → promoted {lat['drift_to_promoted']}s · total {lat['total']}s",
+        soft_wrap=True,
     )
     err_console.print(
         f"drift report: {s['report']}\nrun summary:  {s['output_dir']}/summary.json", soft_wrap=True

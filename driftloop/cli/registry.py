@@ -115,11 +115,17 @@ def show(
     console.print(f"created   {_when(mv.created_at)} UTC")
     console.print(f"sha256    {mv.sha256}", highlight=False)
     console.print(f"files     {', '.join(mv.files)}", highlight=False)
-    console.print(f"snapshots {', '.join(mv.data_snapshots) or '-'}", highlight=False)
-    console.print("metrics   " + json.dumps(mv.metrics, sort_keys=True, default=str), highlight=False)
-    console.print("lineage   " + json.dumps(mv.lineage, sort_keys=True, default=str), highlight=False)
+    # soft_wrap: long JSON stays on one line, so it can be copied from a log or a file
+    console.print(f"snapshots {', '.join(mv.data_snapshots) or '-'}", highlight=False, soft_wrap=True)
+    console.print(
+        "metrics   " + json.dumps(mv.metrics, sort_keys=True, default=str), highlight=False, soft_wrap=True
+    )
+    console.print(
+        "lineage   " + json.dumps(mv.lineage, sort_keys=True, default=str), highlight=False, soft_wrap=True
+    )
     if mv.records:
-        console.print("records   " + json.dumps(mv.records, sort_keys=True, default=str), highlight=False)
+        records = json.dumps(mv.records, sort_keys=True, default=str)
+        console.print("records   " + records, highlight=False, soft_wrap=True)
 
 
 @app.command("promote")

@@ -86,15 +86,18 @@ class LocalSensor:
         """Steps 1–3 for one batch; returns the submissions made durable."""
         matching: dict[str, list[tuple[Record, Decision]]] = {}
         rejections: list[dict[str, Any]] = []
+        dead = filtered = 0
         for rec in records:
             self.metrics.received.inc()
             data = to_event_data(rec)
             if isinstance(data, DeadLetter):
                 self._dead_letter(publisher, rec, data)
+                dead += 1
                 continue
             decision = self.spec.evaluate(data)
             if not decision.triggered:
                 self.metrics.filtered.inc()
+                filtered += 1
                 failed = [f.name for f in decision.filters if not f.passed]
                 log.debug(
                     "event %s filtered out (%s)", data["body"].get("id"), decision.error or ", ".join(failed)
@@ -115,8 +118,16 @@ class LocalSensor:
             key = f"sensor/decisions/{day}/{first.topic}-{first.partition}-{first.offset}.json"
             self.store.put_json(key, rejections)
         if records:
+            matched = sum(len(items) for items in matching.values())
             log.info(
-                "batch of %d: %d submitted, %d not admitted", len(records), len(submitted), len(rejections)
+                "batch of %d: %d submitted, %d already submitted (duplicates), %d not admitted by a policy, "
+                "%d filtered out, %d dead-lettered",
+                len(records),
+                len(submitted),
+                matched - len(submitted) - len(rejections),
+                len(rejections),
+                filtered,
+                dead,
             )
         return submitted
 
