@@ -177,19 +177,9 @@ class KubernetesTarget(ClusterTarget):
         self._mark_canary(model, version)
         return {"target": self.name, "model": model, **out}
 
-    def promote(self, model: str, version: str) -> dict[str, Any]:
-        self.check_promotable(model, version)
+    def _move_traffic_to(self, model: str, version: str) -> None:
         self.move_stable(model, version)
         self.remove_canary(model)
-        self._promote_aliases(model, version)
-        return {"target": self.name, "model": model, "champion": version}
 
-    def rollback(self, model: str, version: str) -> dict[str, Any]:
+    def _withdraw_canary(self, model: str) -> None:
         self.remove_canary(model)
-        self._clear_canary(model, version)
-        return {
-            "target": self.name,
-            "model": model,
-            "rolled_back": version,
-            "champion": self.registry.get_alias(model, "champion"),
-        }

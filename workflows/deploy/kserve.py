@@ -95,18 +95,8 @@ class KServeTarget(ClusterTarget):
         self._mark_canary(model, version)
         return {"target": self.name, "model": model, "canary": version, "percent": percent}
 
-    def promote(self, model: str, version: str) -> dict[str, Any]:
-        self.check_promotable(model, version)
+    def _move_traffic_to(self, model: str, version: str) -> None:
         self.take_all_traffic(model)
-        self._promote_aliases(model, version)
-        return {"target": self.name, "model": model, "champion": version}
 
-    def rollback(self, model: str, version: str) -> dict[str, Any]:
+    def _withdraw_canary(self, model: str) -> None:
         self.remove_canary(model)
-        self._clear_canary(model, version)
-        return {
-            "target": self.name,
-            "model": model,
-            "rolled_back": version,
-            "champion": self.registry.get_alias(model, "champion"),
-        }

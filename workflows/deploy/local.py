@@ -21,17 +21,3 @@ class LocalTarget(BaseTarget):
             "canary": version,
             "fraction": self.settings.serving.canary_fraction,
         }
-
-    def promote(self, model: str, version: str) -> dict[str, Any]:
-        self.check_promotable(model, version)
-        self._promote_aliases(model, version)
-        return {"target": self.name, "model": model, "champion": version}
-
-    def rollback(self, model: str, version: str) -> dict[str, Any]:
-        self._clear_canary(model, version)
-        return {
-            "target": self.name,
-            "model": model,
-            "rolled_back": version,
-            "champion": self.registry.get_alias(model, "champion"),
-        }

@@ -64,6 +64,31 @@ class BaseTarget:
             self.settings, self.registry, model, version, CanaryLimits.from_kwargs(**{**defaults, **limits})
         )
 
+    # --- promote / rollback: the same bookkeeping for every target; traffic moves in the hooks -------
+    def promote(self, model: str, version: str) -> dict[str, Any]:
+        """The canary becomes the champion (refused unless its analysis said promote)."""
+        self.check_promotable(model, version)
+        self._move_traffic_to(model, version)
+        self._promote_aliases(model, version)
+        return {"target": self.name, "model": model, "champion": version}
+
+    def rollback(self, model: str, version: str) -> dict[str, Any]:
+        """The canary is withdrawn; the champion stays."""
+        self._withdraw_canary(model)
+        self._clear_canary(model, version)
+        return {
+            "target": self.name,
+            "model": model,
+            "rolled_back": version,
+            "champion": self.registry.get_alias(model, "champion"),
+        }
+
+    def _move_traffic_to(self, model: str, version: str) -> None:
+        """Send all traffic to ``version`` (nothing to do where the aliases are the deployment)."""
+
+    def _withdraw_canary(self, model: str) -> None:
+        """Stop sending traffic to the canary (nothing to do where the aliases are the deployment)."""
+
     def check_promotable(self, model: str, version: str) -> None:
         """The champion is never replaced by a version whose canary analysis did not say promote."""
         record = self.registry.get(model, version).records.get("canary_analysis") or {}
