@@ -4,15 +4,13 @@ merge patches and checks the requests. No cluster, no KServe."""
 
 from __future__ import annotations
 
-import json
-import threading
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import pytest
 
 from driftloop.config import load_settings
+from tests.fakes import JsonHandler, serving
 from workflows.deploy.kserve import KServeTarget
 
 PATH = "/apis/serving.kserve.io/v1beta1/namespaces/driftloop/inferenceservices/credit"
@@ -49,18 +47,7 @@ def fake() -> Iterator[tuple[dict[str, Any], list[Any], KServeTarget]]:
     }
     seen: list[Any] = []
 
-    class Handler(BaseHTTPRequestHandler):
-        def log_message(self, *args: Any) -> None:
-            pass
-
-        def _reply(self, status: int, body: Any) -> None:
-            data = json.dumps(body).encode()
-            self.send_response(status)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(data)))
-            self.end_headers()
-            self.wfile.write(data)
-
+    class Handler(JsonHandler):
         def do_GET(self) -> None:
             seen.append(("GET", self.path, None, None))
             if self.path != PATH:
@@ -69,7 +56,7 @@ def fake() -> Iterator[tuple[dict[str, Any], list[Any], KServeTarget]]:
             return self._reply(200, isvc)
 
         def do_PATCH(self) -> None:
-            body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+            body = self.read_json()
             seen.append(("PATCH", self.path, self.headers["Content-Type"], body))
             if self.headers["Content-Type"] != "application/merge-patch+json":
                 return self._reply(415, {"message": "expected a JSON merge patch"})
@@ -77,15 +64,12 @@ def fake() -> Iterator[tuple[dict[str, Any], list[Any], KServeTarget]]:
             isvc["metadata"]["generation"] += 1
             return self._reply(200, isvc)
 
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
     from kubernetes import client
 
     settings = load_settings(env={}, overrides={"deploy.target": "kserve", "serving.canary_fraction": 0.1})
-    api = client.ApiClient(client.Configuration(host=f"http://127.0.0.1:{server.server_address[1]}"))
-    yield isvc, seen, KServeTarget(settings, api_client=api, poll_s=0.01)
-    server.shutdown()
-    server.server_close()
+    with serving(Handler) as url:
+        api = client.ApiClient(client.Configuration(host=url))
+        yield isvc, seen, KServeTarget(settings, api_client=api, poll_s=0.01)
 
 
 def test_canary_sets_traffic_percent_and_pins_the_version(fake: Any) -> None:

@@ -5,16 +5,14 @@ checks every request (path, verb, content type). No cluster is involved."""
 from __future__ import annotations
 
 import copy
-import json
-import threading
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import pytest
 
 from driftloop.config import load_settings
 from driftloop.errors import ConnectionError_, WorkflowError
+from tests.fakes import JsonHandler, serving
 from workflows.deploy.k8s import KubernetesTarget, canary_replicas
 from workflows.deploy.manifests import deployment
 
@@ -77,21 +75,9 @@ class FakeApi:
 def fake() -> Iterator[tuple[FakeApi, str]]:
     api = FakeApi()
 
-    class Handler(BaseHTTPRequestHandler):
-        def log_message(self, *args: Any) -> None:
-            pass
-
-        def _reply(self, status: int, body: Any) -> None:
-            data = json.dumps(body).encode()
-            self.send_response(status)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(data)))
-            self.end_headers()
-            self.wfile.write(data)
-
+    class Handler(JsonHandler):
         def _route(self, verb: str) -> None:
-            length = int(self.headers.get("Content-Length") or 0)
-            body = json.loads(self.rfile.read(length)) if length else None
+            body = self.read_json()
             api.requests.append((verb, self.path, self.headers.get("Content-Type", ""), body))
             if api.status_code:
                 return self._reply(api.status_code, {"kind": "Status", "code": api.status_code})
@@ -110,17 +96,13 @@ def fake() -> Iterator[tuple[FakeApi, str]]:
         def do_PATCH(self) -> None:
             self._route("PATCH")
 
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
     settings = load_settings(env={}, overrides={"deploy.target": "kubernetes", "deploy.namespace": NS})
     for track, replicas in (("stable", 4), ("canary", 0)):
         obj = deployment("credit", track, "champion", replicas, NS, "ghcr.io/driftloop/driftloop:0.1.0")
         obj["metadata"]["generation"] = 1
         api.objects[obj["metadata"]["name"]] = obj
-    yield api, f"http://127.0.0.1:{server.server_address[1]}", settings
-    server.shutdown()
-    server.server_close()
+    with serving(Handler) as url:
+        yield api, url, settings
 
 
 def target(url: str, settings: Any, **kw: Any) -> KubernetesTarget:

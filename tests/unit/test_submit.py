@@ -9,15 +9,14 @@ otherwise), 409 for a name that exists — and answers like Argo (the created Wo
 from __future__ import annotations
 
 import json
-import threading
 import uuid
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
 from driftloop.config import load_settings
 from driftloop.errors import ConfigError, ConnectionError_, UsageError, WorkflowError
 from driftloop.submit import build_workflow, run_name, submit, wait
+from tests.fakes import JsonHandler, serving
 
 TOKEN = "s3cr3t"
 # Hera 7.1 serialises requests with pydantic v1-style `.json()`; not ours to fix.
@@ -31,18 +30,7 @@ class FakeArgo:
         self.gets = 0
         fake = self
 
-        class Handler(BaseHTTPRequestHandler):
-            def log_message(self, *args):  # keep test output quiet
-                pass
-
-            def _reply(self, code: int, body: dict) -> None:
-                data = json.dumps(body).encode()
-                self.send_response(code)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
-
+        class Handler(JsonHandler):
             def _authorized(self) -> bool:
                 if self.headers.get("Authorization") != f"Bearer {TOKEN}":
                     self._reply(401, {"code": 16, "message": "token not valid"})
@@ -50,8 +38,7 @@ class FakeArgo:
                 return True
 
             def do_POST(self):
-                length = int(self.headers.get("Content-Length", 0))
-                body = json.loads(self.rfile.read(length) or b"{}")
+                body = self.read_json() or {}
                 fake.requests.append({"path": self.path, "body": body, "headers": dict(self.headers)})
                 if not self._authorized():
                     return
@@ -99,22 +86,15 @@ class FakeArgo:
                 wf["status"]["phase"] = "Running" if fake.gets < 2 else "Succeeded"
                 self._reply(200, wf)
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-
-    def __enter__(self) -> FakeArgo:
-        self.thread.start()
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.server.shutdown()
-        self.server.server_close()
+        self.handler = Handler
+        self.url = ""
 
 
 @pytest.fixture
 def argo():
-    with FakeArgo() as fake:
+    fake = FakeArgo()
+    with serving(fake.handler) as url:
+        fake.url = url
         yield fake
 
 
