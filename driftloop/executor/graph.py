@@ -9,7 +9,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from driftloop.errors import WorkflowError
@@ -136,23 +136,21 @@ def _eval_bool(tokens: list[str], text: str) -> bool:
     # A tiny recursive-descent evaluator over True/False/and/or/not/( ) — no eval().
     pos = 0
 
-    def expr_or() -> bool:
+    def binary(op: str, operand: Callable[[], bool]) -> bool:
+        # One precedence level: operand (op operand)*; both sides are always parsed (no short cut).
         nonlocal pos
-        value = expr_and()
-        while pos < len(tokens) and tokens[pos] == "or":
+        value = operand()
+        while pos < len(tokens) and tokens[pos] == op:
             pos += 1
-            right = expr_and()
-            value = value or right
+            right = operand()
+            value = (value or right) if op == "or" else (value and right)
         return value
 
+    def expr_or() -> bool:
+        return binary("or", expr_and)
+
     def expr_and() -> bool:
-        nonlocal pos
-        value = expr_not()
-        while pos < len(tokens) and tokens[pos] == "and":
-            pos += 1
-            right = expr_not()
-            value = value and right
-        return value
+        return binary("and", expr_not)
 
     def expr_not() -> bool:
         nonlocal pos
