@@ -109,7 +109,7 @@ class ServingSettings(_Section):
 
 
 class CanarySettings(_Section):
-    """Defaults of the canary analysis (see driftloop.serving.analysis.CanaryLimits)."""
+    """Defaults of the canary analysis (see workflows.deploy.analysis.CanaryLimits)."""
 
     min_requests: int = Field(100, ge=1, description="canary requests needed for a verdict")
     min_labels: int = Field(30, ge=1, description="feedback labels per side before accuracy counts")

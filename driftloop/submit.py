@@ -10,29 +10,21 @@ submitting the same event twice finds the first run (HTTP 409) instead of starti
 from __future__ import annotations
 
 import copy
-import hashlib
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from driftloop.contracts import RETRAIN_TEMPLATE, run_name
 from driftloop.errors import ConfigError, ConnectionError_, UsageError, WorkflowError
 
 if TYPE_CHECKING:
     from driftloop.config import Settings
 
-__all__ = ["Submission", "build_workflow", "run_name", "submit", "wait"]
+__all__ = ["Submission", "build_workflow", "submit", "wait"]
 
-RETRAIN_TEMPLATE = "driftloop-retrain"
 FINISHED = ("Succeeded", "Failed", "Error")
-
-
-def run_name(model: str, event_id: str) -> str:
-    """``retrain-<model>-<first 10 hex of sha256(event id)>``, at most 63 characters (RFC 1123)."""
-    digest = hashlib.sha256(event_id.encode()).hexdigest()[:10]
-    prefix = f"retrain-{model}"[: 63 - 11].rstrip("-")
-    return f"{prefix}-{digest}"
 
 
 @dataclass

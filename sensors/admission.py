@@ -13,6 +13,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+from driftloop.contracts import run_name
 from driftloop.errors import WorkflowError
 from sensors.policies import (
     ModelState,
@@ -24,7 +25,6 @@ from sensors.policies import (
     pending_total,
     record,
 )
-from sensors.rule import run_name
 
 __all__ = ["Gate", "admit", "release"]
 

@@ -29,9 +29,11 @@ from typing import Any
 
 import yaml
 
+from driftloop.compiler import header
 from driftloop.config import Settings
+from driftloop.contracts import RUN_NAME_TEMPLATE, TRIGGER_PARAMETERS
 from sensors import security
-from sensors.rule import DEFAULT_RULE, RUN_NAME_TEMPLATE, TriggerRule
+from sensors.rule import DEFAULT_RULE, TriggerRule
 
 __all__ = [
     "EVENT_BUS",
@@ -53,8 +55,6 @@ SENSOR_FILE = "base/generated/sensors/sensor.yaml"
 #: The Sensor pod's account (manifests/base/rbac-sensor.yaml): may only create argoproj.io workflows.
 SENSOR_ACCOUNT = "driftloop-sensor"
 _LABELS = {"app.kubernetes.io/name": "driftloop", "app.kubernetes.io/part-of": "driftloop"}
-#: Workflow parameters the trigger fills, in the order of ``spec.arguments.parameters``.
-_PARAMS = ("model", "reason", "event_id", "report_uri")
 
 
 def _meta(name: str, component: str) -> dict[str, Any]:
@@ -153,7 +153,7 @@ def workflow_resource(settings: Settings, rule: TriggerRule = DEFAULT_RULE) -> d
         },
         "spec": {
             "workflowTemplateRef": {"name": rule.template},
-            "arguments": {"parameters": [{"name": p, "value": ""} for p in _PARAMS]},
+            "arguments": {"parameters": [{"name": p, "value": ""} for p in TRIGGER_PARAMETERS]},
         },
     }
 
@@ -166,7 +166,7 @@ def _trigger_parameters(rule: TriggerRule) -> list[Any]:
     def arg(name: str, **src: Any) -> TriggerParameter:
         return TriggerParameter(
             src=TriggerParameterSource(dependency_name=dep, **src),
-            dest=f"spec.arguments.parameters.{_PARAMS.index(name)}.value",
+            dest=f"spec.arguments.parameters.{TRIGGER_PARAMETERS.index(name)}.value",
         )
 
     return [
@@ -284,10 +284,8 @@ def build_sensor(settings: Settings, rule: TriggerRule = DEFAULT_RULE) -> dict[s
 
 
 def _yaml(doc: dict[str, Any]) -> str:
-    from workflows.compile import HEADER
-
     body = yaml.safe_dump(doc, sort_keys=False, default_flow_style=False, width=120)
-    return HEADER.format(source="sensors/manifests.py") + body
+    return header("sensors/manifests.py") + body
 
 
 def render_sensor_manifests(settings: Settings, rule: TriggerRule = DEFAULT_RULE) -> dict[str, str]:

@@ -1,7 +1,7 @@
 """The trigger rule: which events start which retrain run, with which parameters — defined once.
 
 :class:`TriggerRule` is compiled by :mod:`sensors.manifests` into the Sensor's dependency filters and
-its ``k8s`` trigger that creates the Workflow. The local sensor (:mod:`driftloop.localsensor`) never
+its ``k8s`` trigger that creates the Workflow. The local sensor (:mod:`driftloop.local.sensor`) never
 reads this class: it reads the *compiled* Sensor YAML, so a wrong filter shows up locally first.
 """
 
@@ -11,24 +11,14 @@ import re
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
+from driftloop.contracts import RETRAIN_TEMPLATE
 from driftloop.errors import ConfigError
 from driftloop.events import DRIFT_DETECTED
 
 if TYPE_CHECKING:
     from driftloop.config import Settings
 
-__all__ = ["DEFAULT_RULE", "RUN_NAME_TEMPLATE", "TriggerRule", "run_name"]
-
-#: The Workflow name of a drift-triggered run: ``retrain-<model>-<first 10 hex of sha256(event id)>``.
-#: Argo Events evaluates it with sprig (``sha256sum``, ``trunc``, ``lower``); so does the local sensor.
-RUN_NAME_TEMPLATE = "retrain-{{ .Input.body.data.model | lower }}-{{ .Input.body.id | sha256sum | trunc 10 }}"
-
-
-def run_name(model: str, event_id: str) -> str:
-    """The same name :data:`RUN_NAME_TEMPLATE` gives, computed in Python (for the admission step)."""
-    import hashlib
-
-    return f"retrain-{model.lower()}-{hashlib.sha256(event_id.encode()).hexdigest()[:10]}"
+__all__ = ["DEFAULT_RULE", "TriggerRule"]
 
 
 @dataclass(frozen=True)
@@ -54,7 +44,7 @@ class TriggerRule:
     event_type: str = DRIFT_DETECTED
     models: tuple[str, ...] | None = None
     min_drift_share: float | None = None
-    template: str = "driftloop-retrain"
+    template: str = RETRAIN_TEMPLATE
     reason: str = "drift"
     dependency: str = "drift"
     event_source: str = "driftloop-kafka"

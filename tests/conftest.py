@@ -66,7 +66,7 @@ class Stack:
 @pytest.fixture(scope="session")
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     """The embedded Kafka + S3, started once for the whole test session."""
-    from driftloop.embedded import EmbeddedStack
+    from driftloop.local.embedded import EmbeddedStack
 
     data_dir = tmp_path_factory.mktemp("stack")
     overrides = embedded_overrides(data_dir)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from driftloop.contracts import MONITOR_TEMPLATE
 from workflows.pod import DEFAULT_IMAGE, runner_step
 
 if TYPE_CHECKING:
@@ -17,7 +18,7 @@ if TYPE_CHECKING:
 
 __all__ = ["NAME", "build_monitor"]
 
-NAME = "driftloop-monitor"
+NAME = MONITOR_TEMPLATE
 
 
 def build_monitor(settings: Settings, image: str = DEFAULT_IMAGE) -> WorkflowTemplate:

@@ -22,6 +22,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
+from driftloop.contracts import REASONS, RETRAIN_TEMPLATE
 from workflows.pod import DEFAULT_IMAGE, LARGE, runner_step
 
 if TYPE_CHECKING:
@@ -31,8 +32,7 @@ if TYPE_CHECKING:
 
 __all__ = ["DEADLINE_S", "NAME", "PARAMETERS", "REASONS", "admission_task", "build_retrain"]
 
-NAME = "driftloop-retrain"
-REASONS = ("drift", "schedule", "manual")
+NAME = RETRAIN_TEMPLATE
 DEADLINE_S = 4 * 3600
 TTL_S = 7 * 24 * 3600
 

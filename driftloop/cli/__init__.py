@@ -14,7 +14,7 @@ from pathlib import Path
 
 import typer
 
-from driftloop import __version__, localsensor, scheduler
+from driftloop import __version__
 from driftloop.cli import compile as compile_cmd
 from driftloop.cli import config_cmd, demo, monitor, registry, runs, sensor, serve, stack, submit, workflow
 from driftloop.cli._common import CliState, err_console, parse_assignments, setup_logging
@@ -68,11 +68,6 @@ app.add_typer(registry.app, name="registry")
 app.command("compile")(compile_cmd.compile)
 workflow.app.command("submit")(submit.submit)
 app.command("serve")(serve.serve)
-
-# local-mode components that `driftloop up` starts after the embedded services
-serve.register()
-localsensor.register()
-scheduler.register()
 
 
 def _debug_requested(argv: list[str]) -> bool:

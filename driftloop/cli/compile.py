@@ -25,7 +25,7 @@ def compile(
     ] = None,
 ) -> None:
     """Render the Hera workflow definitions to YAML (one object per file)."""
-    from workflows.compile import stale, write
+    from driftloop.compiler import stale, write
 
     settings = settings_from(ctx)
     out_dir = output or Path(settings.manifests_dir)

@@ -27,7 +27,7 @@ def list_(
     ctx: typer.Context, as_json: Annotated[bool, typer.Option("--json", help="print as JSON")] = False
 ) -> None:
     """List recorded runs, newest first."""
-    from driftloop.executor import list_runs
+    from driftloop.local.executor import list_runs
 
     runs = list_runs(settings_from(ctx).data_dir)
     if as_json:
@@ -53,7 +53,7 @@ def show(
     as_json: Annotated[bool, typer.Option("--json", help="print the whole record as JSON")] = False,
 ) -> None:
     """Show one run: its nodes, phases, timings, outputs and log files."""
-    from driftloop.executor import load_run
+    from driftloop.local.executor import load_run
 
     result = load_run(settings_from(ctx).data_dir, run)
     if as_json:

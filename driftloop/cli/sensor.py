@@ -27,7 +27,7 @@ def run(
     ] = False,
 ) -> None:
     """Consume the drift topic and turn matching drift events into retraining runs (Ctrl-C stops)."""
-    from driftloop.localsensor.service import LocalSensor
+    from driftloop.local.sensor.service import LocalSensor
 
     settings = settings_from(ctx)
     sensor_ = LocalSensor(settings, sensor, execute=not no_execute)
@@ -48,8 +48,8 @@ def test(
     """Evaluate one event against the Sensor offline. Exit 0: it would trigger; 3: filtered out;
     2: malformed event or Sensor."""
     from driftloop.kafka import Record
-    from driftloop.localsensor.envelope import DeadLetter, to_event_data
-    from driftloop.localsensor.spec import find_sensor, load_sensor
+    from driftloop.local.sensor.envelope import DeadLetter, to_event_data
+    from driftloop.local.sensor.spec import find_sensor, load_sensor
 
     settings = settings_from(ctx)
     spec = load_sensor(sensor or find_sensor(settings.manifests_dir))
@@ -72,7 +72,7 @@ def test(
 def _print(name: str, decision: object) -> None:
     import yaml
 
-    from driftloop.localsensor.spec import Decision
+    from driftloop.local.sensor.spec import Decision
 
     assert isinstance(decision, Decision)
     console.print(f"sensor {name}", highlight=False)

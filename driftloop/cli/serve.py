@@ -1,23 +1,18 @@
 """``driftloop serve --model M``: the model server (see :mod:`driftloop.serving`).
 
-Also the local-mode component: :func:`register` makes ``driftloop up`` run a server for every model in
-the registry on ``serving.host:serving.port``.
+``driftloop up`` runs the same server for every model in the registry
+(:func:`driftloop.serving.server_component`).
 """
 
 from __future__ import annotations
 
 import threading
-from typing import TYPE_CHECKING
 
 import typer
 
 from driftloop.cli._common import err_console, settings_from
-from driftloop.config import Settings
 
-if TYPE_CHECKING:
-    from driftloop.runtime import Component
-
-__all__ = ["register", "serve", "server_component"]
+__all__ = ["serve"]
 
 
 def serve(
@@ -56,17 +51,3 @@ def serve(
                 break
     finally:
         server.stop()
-
-
-def server_component(settings: Settings) -> Component:
-    """``driftloop up``'s model server: every registry model, discovered as they appear."""
-    from driftloop.serving import ModelServer
-
-    return ModelServer(settings, None)
-
-
-def register() -> None:
-    """Plug the model server into ``driftloop up`` (the lead calls this)."""
-    from driftloop.runtime import register_component
-
-    register_component("server", server_component)

@@ -73,12 +73,12 @@ def up(
     A configured kafka.bootstrap_servers or s3.endpoint_url is used instead of the embedded one.
     Ctrl-C or `driftloop down` stops everything.
     """
-    from driftloop.runtime import Supervisor, registered_components
+    from driftloop.local.runtime import Supervisor, component_factories
 
     settings = settings_from(
         ctx, **{"data_dir": data_dir, "embedded.kafka_port": kafka_port, "embedded.s3_port": s3_port}
     )
-    factories = list(registered_components().values()) if components else []
+    factories = list(component_factories().values()) if components else []
     sup = Supervisor(settings, factories=factories)
     sup.install_signal_handlers()
     sup.start()
@@ -112,7 +112,7 @@ def down(
     data_dir: Path | None = typer.Option(None, help="state directory of the stack [data_dir]"),
 ) -> None:
     """Stop the local stack started by `driftloop up` (from its state file); leaves no process behind."""
-    from driftloop.embedded import stop_from_state
+    from driftloop.local.embedded import stop_from_state
 
     settings = settings_from(ctx, data_dir=data_dir)
     stopped = stop_from_state(settings.data_dir, grace_s=settings.embedded.stop_grace_s)
@@ -142,7 +142,7 @@ def status(
     as_json: bool = typer.Option(False, "--json", help="machine-readable output"),
 ) -> None:
     """Show what local mode runs and what is reachable."""
-    from driftloop.embedded import _pid_alive, read_state
+    from driftloop.local.embedded import _pid_alive, read_state
 
     settings = settings_from(ctx)
     state = read_state(settings.data_dir) or {}
@@ -168,7 +168,7 @@ def status(
             },
         },
     }
-    from driftloop.status import loop_status
+    from driftloop.cli.status import loop_status
 
     report["components"] = state.get("components", [])
     report.update(loop_status(settings, reach))

@@ -41,8 +41,8 @@ def run(
     templates_dir: Annotated[Path | None, typer.Option(help="where to look up template names")] = None,
 ) -> None:
     """Run NAME (or --file PATH) to completion; exit 0 when it Succeeded, 1 otherwise."""
-    from driftloop.executor import model, run_workflow
-    from driftloop.executor.result import NodeResult
+    from driftloop.local.executor import model, run_workflow
+    from driftloop.local.executor.result import NodeResult
 
     if (name is None) == (file is None):
         raise UsageError(

@@ -21,6 +21,7 @@ from typing import Any
 from rich.console import Console
 
 from driftloop.config import Settings
+from driftloop.contracts import RETRAIN_TEMPLATE
 from driftloop.demo.data import applications
 from driftloop.demo.timeline import Timeline
 from driftloop.errors import DriftloopError, ServiceError, WorkflowError
@@ -28,7 +29,7 @@ from driftloop.errors import DriftloopError, ServiceError, WorkflowError
 __all__ = ["DemoResult", "run_demo"]
 
 MODEL = "credit"
-RETRAIN = "driftloop-retrain"
+RETRAIN = RETRAIN_TEMPLATE
 
 
 @dataclass
@@ -70,7 +71,7 @@ def _manifests(settings: Settings) -> Path:
     configured = Path(settings.manifests_dir)
     if any(configured.rglob(f"{RETRAIN}.yaml")) and any(configured.rglob("sensor.yaml")):
         return configured.resolve()
-    from workflows.compile import write
+    from driftloop.compiler import write
 
     target = Path(settings.data_dir) / "manifests"
     write(settings, target)
@@ -105,13 +106,13 @@ def _ready(url: str) -> bool:
 
 def run_demo(settings: Settings, *, rows: int = 6000, console: Console | None = None) -> DemoResult:
     """Run the loop; returns whether every stage succeeded, with the summary written to disk."""
-    from driftloop.runtime import Supervisor
+    from driftloop.local.runtime import Supervisor
 
     console = console or Console(stderr=True)
     settings = _demo_settings(settings)
     data_dir = Path(settings.data_dir)
     if (data_dir / "stack.json").exists():
-        from driftloop.embedded import stop_from_state
+        from driftloop.local.embedded import stop_from_state
 
         stop_from_state(data_dir)
     shutil.rmtree(data_dir, ignore_errors=True)
@@ -140,14 +141,14 @@ def run_demo(settings: Settings, *, rows: int = 6000, console: Console | None = 
 
 
 def _loop(settings: Settings, tl: Timeline, out_dir: Path, rows: int, parts: list[Any]) -> DemoResult:
+    from driftloop.contracts import run_name
     from driftloop.demo.traffic import Traffic
-    from driftloop.executor import run_workflow
-    from driftloop.executor.model import find_template
-    from driftloop.localsensor.service import LocalSensor
+    from driftloop.local.executor import run_workflow
+    from driftloop.local.executor.model import find_template
+    from driftloop.local.sensor.service import LocalSensor
     from driftloop.registry import Registry
     from driftloop.s3 import S3Store
     from driftloop.serving import ModelServer
-    from sensors.rule import run_name
 
     store = S3Store(settings)
     registry = Registry(store)

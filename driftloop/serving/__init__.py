@@ -7,10 +7,22 @@ Public API::
         ...                                                   # POST {server.url}/v1/models/credit/predict
 
 See :mod:`driftloop.serving.service` for the request, response and inference-log record shapes and
-:mod:`driftloop.serving.analysis` for canary analysis.
+:mod:`workflows.deploy.analysis` for canary analysis.
 """
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
 
 from driftloop.serving.router import bucket_of, choose_route
 from driftloop.serving.server import ModelServer
 
-__all__ = ["ModelServer", "bucket_of", "choose_route"]
+if TYPE_CHECKING:
+    from driftloop.config import Settings
+
+__all__ = ["ModelServer", "bucket_of", "choose_route", "server_component"]
+
+
+def server_component(settings: Settings) -> ModelServer:
+    """``driftloop up``'s model server: every registry model, discovered as they appear."""
+    return ModelServer(settings, None)

@@ -12,7 +12,7 @@ import tempfile
 import time
 import types
 
-from driftloop.executor import run_workflow
+from driftloop.local.executor import run_workflow
 
 STEPS = 10
 REPEATS = 3

@@ -20,9 +20,9 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 from driftloop.config import load_settings
-from driftloop.embedded import EmbeddedStack
 from driftloop.kafka import Consumer, Publisher, ensure_topics
-from driftloop.localsensor.service import LocalSensor
+from driftloop.local.embedded import EmbeddedStack
+from driftloop.local.sensor.service import LocalSensor
 from driftloop.s3 import S3Store
 from sensors.manifests import render_sensor_manifests
 from sensors.rule import TriggerRule

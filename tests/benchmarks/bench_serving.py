@@ -19,8 +19,8 @@ import joblib
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 from driftloop.config import load_settings
-from driftloop.embedded import EmbeddedStack
 from driftloop.kafka import ensure_topics, read_recent
+from driftloop.local.embedded import EmbeddedStack
 from driftloop.registry import Registry
 from driftloop.s3 import S3Store
 from driftloop.serving import ModelServer

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from driftloop.executor import run_workflow
+from driftloop.local.executor import run_workflow
 from sensors.admission import admit
 from tests.conftest import REPO
 

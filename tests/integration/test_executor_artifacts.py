@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from driftloop.executor import run_workflow
+from driftloop.local.executor import run_workflow
 from driftloop.s3 import S3Store
 
 pytestmark = pytest.mark.integration

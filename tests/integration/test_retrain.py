@@ -112,8 +112,8 @@ def test_retrain_registers_then_gate_rejects_worse_model(env, tmp_path):
 
 
 def test_compiled_template_runs_in_the_local_executor(env, topic, monkeypatch, tmp_path):
-    from driftloop.executor import run_workflow
     from driftloop.kafka import read_recent
+    from driftloop.local.executor import run_workflow
     from workflows.steps.context import step_settings
 
     outcomes = topic()

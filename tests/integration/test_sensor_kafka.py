@@ -21,7 +21,7 @@ import yaml
 
 from driftloop.config import Settings
 from driftloop.kafka import Publisher, read_recent
-from driftloop.localsensor.service import LocalSensor
+from driftloop.local.sensor.service import LocalSensor
 from driftloop.s3 import S3Store
 from sensors.manifests import render_sensor_manifests
 

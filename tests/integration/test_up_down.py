@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from driftloop.embedded import _pid_alive
+from driftloop.local.embedded import _pid_alive
 from tests.conftest import embedded_overrides
 
 pytestmark = pytest.mark.integration

@@ -15,10 +15,11 @@ import typer
 import yaml
 from typer.testing import CliRunner
 
+from driftloop.compiler import render_all, stale, write
 from driftloop.config import load_settings
 from driftloop.errors import WorkflowError
 from tests.conftest import REPO, SHARED
-from workflows.compile import render_all, render_workflows, stale, write
+from workflows.compile import render_workflows
 
 OURS = [render_workflows]
 

@@ -6,9 +6,9 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from driftloop.config import load_settings
-from driftloop.cron import CronSchedule, next_fire
 from driftloop.errors import WorkflowError
-from driftloop.scheduler import CronScheduler
+from driftloop.local.cron import CronSchedule, next_fire
+from driftloop.local.scheduler import CronScheduler
 
 
 def at(s: str) -> datetime:

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from driftloop.executor import run_workflow
+from driftloop.local.executor import run_workflow
 
 CASES = Path(__file__).parent / "executor_cases"
 
@@ -150,7 +150,7 @@ def test_steps_run_groups_in_order_with_argo_node_names(settings):
 
 _CONCURRENT = textwrap.dedent("""
     import json, sys, types
-    from driftloop.executor import run_workflow
+    from driftloop.local.executor import run_workflow
     r = run_workflow(sys.argv[1], {}, types.SimpleNamespace(data_dir=sys.argv[2]))
     print(json.dumps([r.phase, r.nodes[0].result]))
 """)

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from driftloop.errors import WorkflowError
-from driftloop.executor.expr import evaluate, evaluate_when
-from driftloop.executor.template import render
+from driftloop.local.executor.expr import evaluate, evaluate_when
+from driftloop.local.executor.template import render
 
 
 @pytest.mark.parametrize(

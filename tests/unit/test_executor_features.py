@@ -11,8 +11,8 @@ from typing import Any
 import pytest
 
 from driftloop.errors import UsageError, WorkflowError
-from driftloop.executor import list_runs, load_run, run_workflow
-from driftloop.executor.graph import depends_satisfied, topological_order
+from driftloop.local.executor import list_runs, load_run, run_workflow
+from driftloop.local.executor.graph import depends_satisfied, topological_order
 
 
 @pytest.fixture()

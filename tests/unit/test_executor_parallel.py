@@ -14,8 +14,8 @@ from typing import Any
 
 import pytest
 
-from driftloop.executor import run_workflow
-from driftloop.executor.result import NodeResult
+from driftloop.local.executor import run_workflow
+from driftloop.local.executor.result import NodeResult
 
 
 @pytest.fixture()

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from driftloop.config import load_settings
-from driftloop.executor import run_workflow
+from driftloop.local.executor import run_workflow
 
 WF = {
     "apiVersion": "argoproj.io/v1alpha1",

@@ -6,10 +6,10 @@ import hashlib
 
 import pytest
 
-from driftloop.localsensor.filters import SpecError, evaluate_filters
-from driftloop.localsensor.gotemplate import TemplateError, render
-from driftloop.localsensor.mapping import MappingError, apply_parameters, resolve_source
-from driftloop.localsensor.path import MISSING, as_string, get
+from driftloop.local.sensor.filters import SpecError, evaluate_filters
+from driftloop.local.sensor.gotemplate import TemplateError, render
+from driftloop.local.sensor.mapping import MappingError, apply_parameters, resolve_source
+from driftloop.local.sensor.path import MISSING, as_string, get
 
 DATA = {
     "body": {

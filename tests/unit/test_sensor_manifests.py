@@ -15,7 +15,7 @@ import yaml
 
 from driftloop.config import load_settings
 from driftloop.errors import ConfigError
-from driftloop.localsensor.spec import SensorSpec
+from driftloop.local.sensor.spec import SensorSpec
 from sensors.manifests import SENSOR_FILE, build_sensor, render_sensor_manifests
 from sensors.rule import TriggerRule
 from tests.conftest import REPO, SHARED

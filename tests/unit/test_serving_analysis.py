@@ -7,8 +7,8 @@ import uuid
 import pytest
 
 from driftloop.errors import UsageError
-from driftloop.serving.analysis import CanaryLimits, VariantStats, judge, summarize
 from driftloop.serving.router import choose_route
+from workflows.deploy.analysis import CanaryLimits, VariantStats, judge, summarize
 
 LIMITS = CanaryLimits(min_requests=100, min_labels=30)
 

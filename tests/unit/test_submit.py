@@ -14,8 +14,9 @@ import uuid
 import pytest
 
 from driftloop.config import load_settings
+from driftloop.contracts import run_name
 from driftloop.errors import ConfigError, ConnectionError_, UsageError, WorkflowError
-from driftloop.submit import build_workflow, run_name, submit, wait
+from driftloop.submit import build_workflow, submit, wait
 from tests.fakes import JsonHandler, serving
 
 TOKEN = "s3cr3t"

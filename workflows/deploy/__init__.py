@@ -8,7 +8,7 @@
   the replica ratio.
 * ``kserve`` — an InferenceService's ``canaryTrafficPercent``.
 
-Every target analyses the canary the same way (:mod:`driftloop.serving.analysis`: the inference log plus
+Every target analyses the canary the same way (:mod:`workflows.deploy.analysis`: the inference log plus
 feedback labels) and refuses to promote a version whose recorded analysis did not say ``promote``.
 Manifests for the ``kubernetes`` target: :func:`render_serving_manifests`.
 """

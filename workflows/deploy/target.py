@@ -9,7 +9,7 @@ from typing import Any, Protocol
 from driftloop.config import Settings
 from driftloop.errors import WorkflowError
 from driftloop.registry import Registry
-from driftloop.serving.analysis import CanaryLimits, Verdict, analyze_canary
+from workflows.deploy.analysis import CanaryLimits, Verdict, analyze_canary
 
 __all__ = ["BaseTarget", "DeployTarget"]
 

@@ -19,8 +19,8 @@ from typing import Any
 import yaml
 
 from driftloop.errors import ConfigError
-from driftloop.localsensor.filters import FilterResult, SpecError, evaluate_filters
-from driftloop.localsensor.mapping import MappingError, apply_parameters
+from driftloop.local.sensor.filters import FilterResult, SpecError, evaluate_filters
+from driftloop.local.sensor.mapping import MappingError, apply_parameters
 
 __all__ = ["Decision", "SensorSpec", "find_sensor", "load_sensor"]
 

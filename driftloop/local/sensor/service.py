@@ -26,10 +26,10 @@ from typing import Any
 
 from driftloop.config import Settings
 from driftloop.kafka import Record
-from driftloop.localsensor.envelope import DeadLetter, dead_letter_body, to_event_data
-from driftloop.localsensor.metrics import SensorMetrics
-from driftloop.localsensor.spec import Decision, SensorSpec, find_sensor, load_sensor
-from driftloop.localsensor.submission import Runner, SubmissionStore
+from driftloop.local.sensor.envelope import DeadLetter, dead_letter_body, to_event_data
+from driftloop.local.sensor.metrics import SensorMetrics
+from driftloop.local.sensor.spec import Decision, SensorSpec, find_sensor, load_sensor
+from driftloop.local.sensor.submission import Runner, SubmissionStore
 
 __all__ = ["LocalSensor"]
 

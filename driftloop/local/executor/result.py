@@ -69,7 +69,7 @@ class NodeResult:
 
 @dataclass
 class WorkflowResult:
-    """The outcome of :func:`driftloop.executor.run_workflow`."""
+    """The outcome of :func:`driftloop.local.executor.run_workflow`."""
 
     name: str
     uid: str

@@ -13,11 +13,11 @@ from collections.abc import Mapping
 from concurrent.futures import wait
 from typing import TYPE_CHECKING, Any
 
-from driftloop.executor.result import NodeResult
-from driftloop.executor.task import complete, pool, start
+from driftloop.local.executor.result import NodeResult
+from driftloop.local.executor.task import complete, pool, start
 
 if TYPE_CHECKING:
-    from driftloop.executor.engine import Run
+    from driftloop.local.executor.engine import Run
 
 __all__ = ["run_steps"]
 

@@ -2,7 +2,7 @@
 
 ``driftloop up`` builds a :class:`Supervisor`, which starts the embedded Kafka and S3 (unless real ones
 are configured), then each component (the monitor scheduler, the local sensor, the executor, the model
-server — each plugged in by its own module through :func:`register_component`), and stops everything,
+server — listed once in :data:`COMPONENTS` and imported only when ``up`` builds them), and stops everything,
 components first, on Ctrl-C / SIGTERM or when a service dies.
 """
 
@@ -18,10 +18,10 @@ from types import FrameType
 from typing import Protocol
 
 from driftloop.config import Settings
-from driftloop.embedded import EmbeddedStack
 from driftloop.errors import ServiceError
+from driftloop.local.embedded import EmbeddedStack
 
-__all__ = ["Component", "Supervisor", "register_component", "registered_components"]
+__all__ = ["COMPONENTS", "Component", "Supervisor", "component_factories"]
 
 log = logging.getLogger("driftloop.up")
 
@@ -40,16 +40,28 @@ class Component(Protocol):
 
 
 ComponentFactory = Callable[[Settings], Component]
-_FACTORIES: dict[str, ComponentFactory] = {}
+
+#: The components ``driftloop up`` starts after the embedded services, in start order: name ->
+#: ``module:callable`` taking the settings. One table instead of import side effects, so importing the CLI
+#: never imports the executor, the local sensor or the model server.
+COMPONENTS: dict[str, str] = {
+    "server": "driftloop.serving:server_component",
+    "sensor": "driftloop.local.sensor.service:LocalSensor",
+    "scheduler": "driftloop.local.scheduler:scheduler_component",
+}
 
 
-def register_component(name: str, factory: ComponentFactory) -> None:
-    """Make ``driftloop up`` start a component (later registrations of a name replace earlier ones)."""
-    _FACTORIES[name] = factory
+def component_factories(names: list[str] | None = None) -> dict[str, ComponentFactory]:
+    """The factories of :data:`COMPONENTS` (all, or the ``names`` given), imported now."""
+    import importlib
 
-
-def registered_components() -> dict[str, ComponentFactory]:
-    return dict(_FACTORIES)
+    out: dict[str, ComponentFactory] = {}
+    for name, target in COMPONENTS.items():
+        if names is not None and name not in names:
+            continue
+        module, _, attr = target.partition(":")
+        out[name] = getattr(importlib.import_module(module), attr)
+    return out
 
 
 class Supervisor:

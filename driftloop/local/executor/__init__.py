@@ -24,14 +24,14 @@ from typing import Any, Protocol
 
 from driftloop.config import Settings, export_settings
 from driftloop.errors import UsageError, WorkflowError
-from driftloop.executor import sync
-from driftloop.executor.artifacts import ArtifactStore
-from driftloop.executor.engine import Run
-from driftloop.executor.model import load_workflow
-from driftloop.executor.record import list_runs, load_run, run_dir, save_run
-from driftloop.executor.result import NodeResult, WorkflowResult, tree_order
-from driftloop.executor.retry import parse_duration
-from driftloop.executor.template import render
+from driftloop.local.executor import sync
+from driftloop.local.executor.artifacts import ArtifactStore
+from driftloop.local.executor.engine import Run
+from driftloop.local.executor.model import load_workflow
+from driftloop.local.executor.record import list_runs, load_run, run_dir, save_run
+from driftloop.local.executor.result import NodeResult, WorkflowResult, tree_order
+from driftloop.local.executor.retry import parse_duration
+from driftloop.local.executor.template import render
 
 __all__ = [
     "ArtifactStore",
@@ -43,7 +43,7 @@ __all__ = [
     "run_workflow",
 ]
 
-logger = logging.getLogger("driftloop.executor")
+logger = logging.getLogger("driftloop.local.executor")
 
 
 class _Settings(Protocol):

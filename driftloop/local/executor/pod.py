@@ -7,14 +7,14 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from driftloop.errors import WorkflowError
-from driftloop.executor import artifacts as arts
-from driftloop.executor.naming import pod_name
-from driftloop.executor.result import NodeResult
-from driftloop.executor.runner import run_process, sandbox_path
-from driftloop.executor.template import render, render_obj
+from driftloop.local.executor import artifacts as arts
+from driftloop.local.executor.naming import pod_name
+from driftloop.local.executor.result import NodeResult
+from driftloop.local.executor.runner import run_process, sandbox_path
+from driftloop.local.executor.template import render, render_obj
 
 if TYPE_CHECKING:
-    from driftloop.executor.engine import Run
+    from driftloop.local.executor.engine import Run
 
 __all__ = ["run_pod"]
 

@@ -12,8 +12,8 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from driftloop.errors import WorkflowError
-from driftloop.executor.result import NodeResult
-from driftloop.executor.template import render, render_obj
+from driftloop.local.executor.result import NodeResult
+from driftloop.local.executor.template import render, render_obj
 
 __all__ = ["aggregate", "expand", "group_phase"]
 

@@ -7,7 +7,7 @@ import os
 from pathlib import Path
 
 from driftloop.errors import UsageError
-from driftloop.executor.result import WorkflowResult
+from driftloop.local.executor.result import WorkflowResult
 
 __all__ = ["list_runs", "load_run", "run_dir", "save_run"]
 

@@ -4,8 +4,8 @@ Argo Events renders ``dataTemplate`` / data-filter ``template`` with Go template
 functions. Supported here: text with ``{{ ... }}`` actions (``{{-`` / ``-}}`` trim whitespace), a
 pipeline whose first command is a field (``.Input.body.id``), a quoted string, a number or a function
 call, then ``| fn args...``. Functions: ``sha256sum``, ``trunc N``, ``lower``, ``upper``, ``quote``,
-``default X``, ``trim``, ``replace OLD NEW``, ``toString``. A missing map key renders ``<no value>``,
-as Go does. Anything else raises :class:`TemplateError` — never ``eval``.
+``default X``, ``trim``, ``replace OLD NEW``, ``trimSuffix S``, ``toString``. A missing map key renders
+``<no value>``, as Go does. Anything else raises :class:`TemplateError` — never ``eval``.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ import re
 from collections.abc import Callable
 from typing import Any
 
-from driftloop.localsensor.path import MISSING, as_string
+from driftloop.local.sensor.path import MISSING, as_string
 
 __all__ = ["TemplateError", "render"]
 
@@ -45,6 +45,7 @@ _FUNCS: dict[str, Callable[..., Any]] = {
     "default": _default,
     "trim": lambda s: _text(s).strip(),
     "replace": lambda old, new, s: _text(s).replace(_text(old), _text(new)),
+    "trimSuffix": lambda suffix, s: _text(s).removesuffix(_text(suffix)),
     "toString": lambda s: _text(s),
 }
 

@@ -15,14 +15,14 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from driftloop.errors import WorkflowError
-from driftloop.executor import fanout
-from driftloop.executor.expr import evaluate_when
-from driftloop.executor.naming import item_label, item_scope
-from driftloop.executor.result import NodeResult
-from driftloop.executor.template import render, render_obj, unresolved
+from driftloop.local.executor import fanout
+from driftloop.local.executor.expr import evaluate_when
+from driftloop.local.executor.naming import item_label, item_scope
+from driftloop.local.executor.result import NodeResult
+from driftloop.local.executor.template import render, render_obj, unresolved
 
 if TYPE_CHECKING:
-    from driftloop.executor.engine import Run
+    from driftloop.local.executor.engine import Run
 
 __all__ = ["Launch", "Unit", "complete", "pool", "publish", "start", "template_name"]
 

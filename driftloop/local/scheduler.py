@@ -21,11 +21,11 @@ from typing import Any
 import yaml
 
 from driftloop.config import Settings
-from driftloop.cron import next_fire
+from driftloop.local.cron import next_fire
 
 __all__ = ["CronJob", "CronScheduler", "load_cron_workflows"]
 
-log = logging.getLogger("driftloop.scheduler")
+log = logging.getLogger("driftloop.local.scheduler")
 
 Submit = Callable[[dict[str, Any]], threading.Thread | None]
 
@@ -163,7 +163,7 @@ def run_in_executor(settings: Settings) -> Submit:
     """A submit function that runs each Workflow in the local executor on its own thread."""
 
     def submit(workflow: dict[str, Any]) -> threading.Thread:
-        from driftloop.executor import run_workflow
+        from driftloop.local.executor import run_workflow
 
         def target() -> None:
             try:
@@ -179,8 +179,6 @@ def run_in_executor(settings: Settings) -> Submit:
     return submit
 
 
-def register() -> None:
-    """Make ``driftloop up`` fire the compiled CronWorkflows."""
-    from driftloop.runtime import register_component
-
-    register_component("scheduler", lambda settings: CronScheduler(settings, run_in_executor(settings)))
+def scheduler_component(settings: Settings) -> CronScheduler:
+    """``driftloop up``'s scheduler: fires the compiled CronWorkflows into the local executor."""
+    return CronScheduler(settings, run_in_executor(settings))

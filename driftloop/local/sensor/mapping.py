@@ -14,8 +14,8 @@ import copy
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from driftloop.localsensor.gotemplate import TemplateError, render
-from driftloop.localsensor.path import MISSING, as_string, get, split
+from driftloop.local.sensor.gotemplate import TemplateError, render
+from driftloop.local.sensor.path import MISSING, as_string, get, split
 
 __all__ = ["MappingError", "apply_parameters", "resolve_source"]
 

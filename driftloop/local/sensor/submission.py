@@ -126,7 +126,7 @@ class Runner:
             if self.settings.argo.server_url:
                 phase, message = _submit_to_argo(self.settings, sub["workflow"]), ""
             else:
-                from driftloop.executor import run_workflow
+                from driftloop.local.executor import run_workflow
 
                 result = run_workflow(sub["workflow"], None, self.settings, templates_dir=self.templates_dir)
                 phase, message = result.phase, result.message or ""

@@ -21,13 +21,13 @@ from collections.abc import Mapping
 from concurrent.futures import FIRST_COMPLETED, wait
 from typing import TYPE_CHECKING, Any
 
-from driftloop.executor import graph
-from driftloop.executor.result import NodeResult
-from driftloop.executor.task import Launch, complete, pool, start
-from driftloop.executor.template import render
+from driftloop.local.executor import graph
+from driftloop.local.executor.result import NodeResult
+from driftloop.local.executor.task import Launch, complete, pool, start
+from driftloop.local.executor.template import render
 
 if TYPE_CHECKING:
-    from driftloop.executor.engine import Run
+    from driftloop.local.executor.engine import Run
 
 __all__ = ["run_dag"]
 

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from driftloop.errors import WorkflowError
-from driftloop.executor import expr
+from driftloop.local.executor import expr
 
 __all__ = ["RetryPolicy", "parse_duration"]
 

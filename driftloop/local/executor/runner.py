@@ -5,7 +5,7 @@ How a pod is mapped onto this machine:
 * ``container``: ``command + args`` run on the host; the image is ignored (the engine says so once).
 * ``script``: ``source`` is written to a file and run as ``command + args + [file]``, as Argo does with
   ``/argo/staging/script``.
-* Hera runner steps (args ``-m hera.workflows.runner``) run through :mod:`driftloop.executor.hera_shim`,
+* Hera runner steps (args ``-m hera.workflows.runner``) run through :mod:`driftloop.local.executor.hera_shim`,
   which calls Hera's runner with its absolute paths mapped into the sandbox.
 * ``python`` / ``python3`` run with this interpreter (``sys.executable``), so the project's code and Hera are
   importable and start-up is fast.
@@ -107,7 +107,7 @@ def run_process(
             for i, (a, b) in enumerate(itertools.pairwise(args))
             if a == "-m" and b == "hera.workflows.runner"
         )
-        args[i + 1] = "driftloop.executor.hera_shim"
+        args[i + 1] = "driftloop.local.executor.hera_shim"
         cwd = os.getcwd()
         env["PYTHONPATH"] = os.pathsep.join(p for p in (cwd, env.get("PYTHONPATH", "")) if p)
     if kind == "script":

@@ -58,7 +58,7 @@ def _patch(root: str) -> None:
 
 
 def main() -> None:
-    """Entry point: ``python -m driftloop.executor.hera_shim -e module:function ARGS_FILE``."""
+    """Entry point: ``python -m driftloop.local.executor.hera_shim -e module:function ARGS_FILE``."""
     root = os.environ.get("DRIFTLOOP_SANDBOX")
     if root:
         _patch(root)

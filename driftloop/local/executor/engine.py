@@ -20,15 +20,15 @@ from pathlib import Path
 from typing import Any
 
 from driftloop.errors import WorkflowError
-from driftloop.executor import sync
-from driftloop.executor.artifacts import ArtifactStore
-from driftloop.executor.dag import run_dag
-from driftloop.executor.expr import evaluate, format_value
-from driftloop.executor.pod import run_pod
-from driftloop.executor.result import NodeResult
-from driftloop.executor.retry import RetryPolicy, parse_duration
-from driftloop.executor.steps import run_steps
-from driftloop.executor.template import render, unresolved
+from driftloop.local.executor import sync
+from driftloop.local.executor.artifacts import ArtifactStore
+from driftloop.local.executor.dag import run_dag
+from driftloop.local.executor.expr import evaluate, format_value
+from driftloop.local.executor.pod import run_pod
+from driftloop.local.executor.result import NodeResult
+from driftloop.local.executor.retry import RetryPolicy, parse_duration
+from driftloop.local.executor.steps import run_steps
+from driftloop.local.executor.template import render, unresolved
 
 __all__ = ["Run"]
 

@@ -23,8 +23,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from driftloop.errors import DriftloopError
-from driftloop.localsensor.gotemplate import TemplateError, render
-from driftloop.localsensor.path import MISSING, as_string, get
+from driftloop.local.sensor.gotemplate import TemplateError, render
+from driftloop.local.sensor.path import MISSING, as_string, get
 
 __all__ = ["FilterResult", "SpecError", "evaluate_filters"]
 
@@ -133,7 +133,7 @@ def _data_filter(f: Mapping[str, Any], data: Any) -> FilterResult:
 
 
 def _expr_filter(f: Mapping[str, Any], data: Any) -> FilterResult:
-    from driftloop.executor.expr import evaluate
+    from driftloop.local.executor.expr import evaluate
 
     expr = str(f.get("expr") or "")
     fields = f.get("fields") or []

@@ -8,18 +8,4 @@ commits offsets (:mod:`.service`). Malformed records go to the dead-letter topic
 
 from __future__ import annotations
 
-from typing import Any
-
-__all__ = ["register"]
-
-
-def register() -> None:
-    """Make ``driftloop up`` start the local sensor."""
-    from driftloop.runtime import register_component
-
-    def factory(settings: Any) -> Any:
-        from driftloop.localsensor.service import LocalSensor
-
-        return LocalSensor(settings)
-
-    register_component("sensor", factory)
+__all__: list[str] = []

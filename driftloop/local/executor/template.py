@@ -2,7 +2,7 @@
 
 A tag whose name is in the scope is replaced by its value; a tag that is not is left untouched (Argo
 validates most unresolved tags before a run; we report them where they matter, e.g. in ``when``).
-Expression tags (``{{=...}}``) use the small evaluator in :mod:`driftloop.executor.expr`, with the scope
+Expression tags (``{{=...}}``) use the small evaluator in :mod:`driftloop.local.executor.expr`, with the scope
 as variables.
 """
 
@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from driftloop.errors import WorkflowError
-from driftloop.executor import expr
+from driftloop.local.executor import expr
 
 __all__ = ["render", "render_obj", "unresolved"]
 

@@ -73,8 +73,10 @@ def download(store: ArtifactStore, key: str, local: Path) -> None:
         local.write_bytes(data)
         return
     try:
-        with tarfile.open(fileobj=io.BytesIO(data), mode="r:gz") as tar, \
-                tempfile.TemporaryDirectory(dir=local.parent) as tmp:
+        with (
+            tarfile.open(fileobj=io.BytesIO(data), mode="r:gz") as tar,
+            tempfile.TemporaryDirectory(dir=local.parent) as tmp,
+        ):
             tar.extractall(tmp, filter="data")
             _place(Path(tmp), local)
     except tarfile.TarError:  # gzip but not a tar: keep the bytes as they are

@@ -1,0 +1,54 @@
+"""Names and rules that several components share — each written once, here.
+
+The monitors, the Sensor, the CronWorkflows, the CLI and the local runtime all refer to the retrain and
+monitor WorkflowTemplates, to the parameters a trigger fills, and to the name a drift-triggered run gets.
+They import them from this module; none of them imports another component for a name.
+
+The run-name rule exists in two forms that must agree: :data:`RUN_NAME_TEMPLATE`, the Go template Argo
+Events renders in the Sensor's trigger (sprig functions), and :func:`run_name`, the same rule in Python
+(the admission step, ``workflow submit``, the demo). A test pins one to the other for model names up to
+63 characters.
+"""
+
+from __future__ import annotations
+
+import hashlib
+
+__all__ = [
+    "MONITOR_TEMPLATE",
+    "NAME_LIMIT",
+    "REASONS",
+    "RETRAIN_TEMPLATE",
+    "RUN_NAME_TEMPLATE",
+    "TRIGGER_PARAMETERS",
+    "run_name",
+]
+
+#: The WorkflowTemplate that retrains a model (``workflows/retrain.py``).
+RETRAIN_TEMPLATE = "driftloop-retrain"
+#: The WorkflowTemplate that checks drift (``workflows/monitor.py``).
+MONITOR_TEMPLATE = "driftloop-monitor"
+#: Why a retrain run started: its ``reason`` parameter and ``driftloop.io/reason`` label.
+REASONS = ("drift", "schedule", "manual")
+#: The retrain parameters an event trigger fills, in the order of the Sensor's ``spec.arguments``.
+TRIGGER_PARAMETERS = ("model", "reason", "event_id", "report_uri")
+
+#: A Workflow name is a label value on its pods (``workflows.argoproj.io/workflow``): at most 63 characters.
+NAME_LIMIT = 63
+_DIGEST = 10
+#: Room for the model in a run name: ``retrain-`` + model + ``-`` + 10 hex digits = 63.
+_MODEL_ROOM = NAME_LIMIT - len("retrain-") - 1 - _DIGEST
+
+#: The Workflow name of an event-triggered run, as Argo Events renders it (sprig: ``lower``, ``trunc``,
+#: ``trimSuffix``, ``sha256sum``): ``retrain-<model, cut to fit>-<first 10 hex of sha256(event id)>``.
+#: The same event always gives the same name, so a redelivered event cannot start a second run.
+RUN_NAME_TEMPLATE = (
+    f'retrain-{{{{ .Input.body.data.model | lower | trunc {_MODEL_ROOM} | trimSuffix "-" }}}}'
+    f"-{{{{ .Input.body.id | sha256sum | trunc {_DIGEST} }}}}"
+)
+
+
+def run_name(model: str, event_id: str) -> str:
+    """The name :data:`RUN_NAME_TEMPLATE` gives, computed in Python (at most 63 characters)."""
+    digest = hashlib.sha256(event_id.encode()).hexdigest()[:_DIGEST]
+    return f"retrain-{model.lower()[:_MODEL_ROOM].removesuffix('-')}-{digest}"
