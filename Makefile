@@ -20,6 +20,7 @@ demo: install
 
 test: install
 	$(BIN)/ruff check .
+	$(BIN)/mypy
 	$(BIN)/driftloop compile --check
 	$(BIN)/python -m pytest
 

@@ -9,6 +9,8 @@ traceback. The hierarchy::
     ├── UsageError                 exit 2 — bad CLI input (missing file, bad argument combination)
     ├── DataError                  exit 2 — input data that cannot be used (schema, empty window, ...)
     ├── EventError                 exit 2 — an event that does not match the schema
+    ├── NotFound                   exit 1 — a stored object, version or run does not exist
+    ├── Conflict                   exit 1 — a create-if-absent write found the object already there
     ├── ConnectionError_           exit 1 — a service (Kafka, S3, Argo) cannot be reached; retriable
     ├── IntegrityError             exit 1 — a checksum mismatch (tampered model file)
     ├── WorkflowError              exit 1 — a workflow could not be compiled, loaded or run
@@ -21,11 +23,13 @@ from __future__ import annotations
 
 __all__ = [
     "ConfigError",
+    "Conflict",
     "ConnectionError_",
     "DataError",
     "DriftloopError",
     "EventError",
     "IntegrityError",
+    "NotFound",
     "ServiceError",
     "UsageError",
     "WorkflowError",
@@ -69,6 +73,18 @@ class EventError(DriftloopError):
     """An event is malformed or does not match its schema."""
 
     exit_code = 2
+
+
+class NotFound(DriftloopError):  # noqa: N818 - reads as a status, like httpx's names
+    """A stored object (S3 key, model version, run record) does not exist; ``key`` names it."""
+
+    def __init__(self, message: str, hint: str | None = None, key: str = "") -> None:
+        super().__init__(message, hint)
+        self.key = key
+
+
+class Conflict(DriftloopError):  # noqa: N818
+    """A create-if-absent write found the object already there."""
 
 
 class ConnectionError_(DriftloopError):  # noqa: N801, N818 - avoid shadowing the builtin ConnectionError

@@ -22,7 +22,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from driftloop.errors import DataError, IntegrityError, UsageError
+from driftloop.errors import DataError, IntegrityError, NotFound, UsageError
 from driftloop.s3 import S3Store
 
 __all__ = ["ALIASES", "ModelVersion", "Registry"]
@@ -111,7 +111,7 @@ class Registry:
     def get(self, model: str, version: str) -> ModelVersion:
         try:
             return ModelVersion.from_dict(self.store.get_json(self._key(model, version, "metadata.json")))
-        except KeyError:
+        except NotFound:
             raise DataError(
                 f"model {model!r} has no version {version!r}",
                 "`driftloop registry list " + model + "` shows its versions",
@@ -182,7 +182,7 @@ class Registry:
     def get_file(self, model: str, version: str, name: str) -> bytes:
         try:
             return self.store.get_bytes(self._key(model, version, name))
-        except KeyError:
+        except NotFound:
             raise DataError(
                 f"model {model} {version} has no file {name!r}", "was it registered with it?"
             ) from None
@@ -234,7 +234,7 @@ class Registry:
     def history(self, model: str) -> list[dict[str, Any]]:
         try:
             data = self.store.get_json(self._key(model, "history.json"))
-        except KeyError:
+        except NotFound:
             return []
         return list(data) if isinstance(data, list) else []
 

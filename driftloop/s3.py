@@ -15,7 +15,7 @@ import time
 from typing import TYPE_CHECKING, Any
 
 from driftloop.config import Settings
-from driftloop.errors import ConnectionError_, DataError
+from driftloop.errors import Conflict, ConnectionError_, DataError, NotFound
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -61,6 +61,12 @@ def _unreachable(settings: Settings, exc: Exception) -> ConnectionError_:
     return ConnectionError_(f"S3 at {settings.s3_endpoint} is unreachable ({type(exc).__name__})", hint)
 
 
+#: S3 error codes for a missing object, and for a failed ``If-None-Match: *`` (the object exists; AWS
+#: answers 412 PreconditionFailed, or 409 ConditionalRequestConflict while a concurrent write is in flight).
+_NOT_FOUND = frozenset({"NoSuchKey", "404", "NotFound"})
+_EXISTS = frozenset({"PreconditionFailed", "412", "ConditionalRequestConflict", "409"})
+
+
 class S3Store:
     """Objects in one bucket (``settings.s3.bucket`` unless given)."""
 
@@ -83,8 +89,10 @@ class S3Store:
             return getattr(self._s3, op)(Bucket=self.bucket, **kwargs)
         except ClientError as exc:
             code = exc.response.get("Error", {}).get("Code", "")
-            if code in {"NoSuchKey", "404", "NotFound"}:
-                raise KeyError(key) from None
+            if code in _NOT_FOUND:
+                raise NotFound(f"{self.uri(key)} does not exist", key=key) from None
+            if code in _EXISTS:
+                raise Conflict(f"{self.uri(key)} exists already") from None
             if code == "NoSuchBucket":
                 raise DataError(
                     f"bucket {self.bucket!r} does not exist",
@@ -116,6 +124,15 @@ class S3Store:
         self._call("put_object", key, Key=key, Body=data, ContentType=content_type)
         return self.uri(key)
 
+    def create(self, key: str, data: bytes, content_type: str = "application/octet-stream") -> bool:
+        """Write ``key`` only if it does not exist (``If-None-Match: *``): True when written, False when
+        an object was there already. Two writers racing for one key: exactly one gets True."""
+        try:
+            self._call("put_object", key, Key=key, Body=data, ContentType=content_type, IfNoneMatch="*")
+        except Conflict:
+            return False
+        return True
+
     def get_bytes(self, key: str) -> bytes:
         body: bytes = self._call("get_object", key, Key=key)["Body"].read()
         return body
@@ -145,7 +162,7 @@ class S3Store:
         try:
             self._call("head_object", key, Key=key)
             return True
-        except KeyError:
+        except NotFound:
             return False
 
     def delete(self, key: str) -> None:
@@ -170,7 +187,7 @@ class S3Store:
     def get_pointer(self, key: str) -> dict[str, Any] | None:
         try:
             value = self.get_json(key)
-        except KeyError:
+        except NotFound:
             return None
         return value if isinstance(value, dict) else None
 

@@ -305,10 +305,10 @@ def _digest(series: pd.Series, values: np.ndarray | None) -> bytes:
     if values is None:
         values = pd.util.hash_pandas_object(series, index=False).to_numpy()
     if values.flags.c_contiguous:
-        h.update(memoryview(values).cast("B"))
+        h.update(values.data.cast("B"))
     else:
         for a in range(0, values.size, _HASH_CHUNK):
-            h.update(memoryview(np.ascontiguousarray(values[a : a + _HASH_CHUNK])).cast("B"))
+            h.update(np.ascontiguousarray(values[a : a + _HASH_CHUNK]).data.cast("B"))
     return h.digest()
 
 
@@ -376,6 +376,7 @@ def _numerical(
         ref_unique = ref.nunique
         n_values = ref_unique if ref_unique > 5 else int(np.union1d(ref.unique_values(), np.unique(cur)).size)
         test = choose_stattest("numerical", ref.rows, n_values)
+    assert test is not None
     threshold = spec.threshold if spec.threshold is not None else default_threshold(test)
     assert ref.values is not None and ref.std is not None
     if test == "wasserstein":
@@ -421,6 +422,7 @@ def _categorical(
     auto = test is None
     if auto:
         test = choose_stattest("categorical", ref.rows, len(set(ref.counts) | set(cur_counts)))
+    assert test is not None
     threshold = spec.threshold if spec.threshold is not None else default_threshold(test)
     if test == "jensenshannon":
         result = jensenshannon_counts(ref.counts, ref.rows, cur_counts, int(clean.size), threshold)

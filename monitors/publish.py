@@ -1,4 +1,6 @@
-"""Publishing a check: the report to S3 (when there is something to look at), the event to Kafka.
+"""A drift check end to end — check, report, publish — written once for the CLI, the monitor step and the
+demo (:func:`check_and_publish`), and the pieces it uses: the champion's reference profile from the
+registry, the report to S3 (when there is something to look at), the event to Kafka.
 
 The event goes to ``settings.topics.drift_events`` keyed by model (so one model's events stay ordered in
 one partition) with acks=all through :class:`driftloop.kafka.Publisher`.
@@ -7,21 +9,32 @@ one partition) with acks=all through :class:`driftloop.kafka.Publisher`.
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from functools import cache
 from importlib import resources
 from typing import TYPE_CHECKING, Any
 
-from driftloop.errors import EventError
+from driftloop.errors import DataError, EventError
 
 if TYPE_CHECKING:
     import pandas as pd
 
     from driftloop.config import Settings
     from driftloop.events import CloudEvent
-    from monitors.check import CheckResult
+    from driftloop.registry import Registry
+    from monitors.check import CheckResult, WindowInfo
+    from monitors.definition import MonitorDefinition
     from monitors.profile import ReferenceProfile
 
-__all__ = ["drift_event_schema", "publish_event", "upload_report", "validate_event"]
+__all__ = [
+    "CheckOutcome",
+    "champion_profile",
+    "check_and_publish",
+    "drift_event_schema",
+    "publish_event",
+    "upload_report",
+    "validate_event",
+]
 
 
 @cache
@@ -63,3 +76,55 @@ def publish_event(settings: Settings, event: CloudEvent, topic: str | None = Non
     with Publisher(settings) as pub:
         pub.publish(topic or settings.topics.drift_events, event.to_json(), key=event.subject, wait=True)
         pub.flush()
+
+
+@dataclass(frozen=True)
+class CheckOutcome:
+    """One check's result, the event built from it, and where its report went (None: no report)."""
+
+    result: CheckResult
+    event: CloudEvent
+    report_uri: str | None
+    published: bool
+
+    def raise_on_quality(self) -> None:
+        """A window that failed its data-quality checks is the caller's error: raise it as one line."""
+        if self.result.status == "quality":
+            first = next(p for p in self.result.quality if p.severity == "error")
+            raise DataError(f"the window failed data-quality checks: {first.message}", "fix the input data")
+
+
+def champion_profile(settings: Settings, model: str, registry: Registry | None = None) -> ReferenceProfile:
+    """The reference profile registered with ``model``'s champion (raises DataError without one)."""
+    from driftloop.registry import PROFILE_FILE, Registry
+    from driftloop.s3 import S3Store
+    from monitors.profile import ReferenceProfile
+
+    registry = registry or Registry(S3Store(settings))
+    version = registry.resolve(model, "champion").version
+    profile = ReferenceProfile.from_bytes(registry.get_file(model, version, PROFILE_FILE))
+    profile.model_version = version
+    return profile
+
+
+def check_and_publish(
+    settings: Settings,
+    profile: ReferenceProfile,
+    window: pd.DataFrame,
+    *,
+    definition: MonitorDefinition | None = None,
+    info: WindowInfo | None = None,
+    publish: bool = True,
+    report_uri: str | None = None,
+) -> CheckOutcome:
+    """Check ``window`` against ``profile``; when ``publish``, upload the report of a window that is not
+    ``ok`` and publish the drift event (acks=all). ``report_uri`` names a report written elsewhere."""
+    from monitors.check import run_check
+
+    result = run_check(profile, window, definition, window=info)
+    if publish and result.status != "ok":
+        report_uri = upload_report(settings, profile, window, result)
+    event = result.to_event(report_uri=report_uri)
+    if publish:
+        publish_event(settings, event)
+    return CheckOutcome(result, event, report_uri, publish)

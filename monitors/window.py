@@ -25,7 +25,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from driftloop.errors import DataError, UsageError
+from driftloop.errors import DataError, NotFound, UsageError
 from monitors.check import WindowInfo
 
 if TYPE_CHECKING:
@@ -84,7 +84,7 @@ def load_table(uri: str, settings: Settings | None = None) -> pd.DataFrame:
         bucket, key = parse_s3_uri(uri)
         try:
             data = S3Store(settings, bucket=bucket).get_bytes(key)
-        except KeyError:
+        except NotFound:
             raise DataError(f"{uri} does not exist", "check the bucket and key") from None
         return _read_table(data, key)
     path = Path(uri)

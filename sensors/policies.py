@@ -33,6 +33,8 @@ from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal, Protocol
 
+from driftloop.errors import NotFound
+
 __all__ = [
     "MemoryPolicyStore",
     "ModelState",
@@ -216,24 +218,14 @@ class S3PolicyStore(_Locks):
         return f"{self.prefix}/ledger/{ledger_key(event_id)}.json"
 
     def claim(self, event_id: str, entry: dict[str, Any]) -> bool:
-        from botocore.exceptions import ClientError
-
+        """Record the event in the ledger unless it is there already (a conditional create)."""
         body = json.dumps(entry, sort_keys=True).encode()
-        try:
-            self.store._s3.put_object(
-                Bucket=self.store.bucket, Key=self._ledger(event_id), Body=body, IfNoneMatch="*"
-            )
-        except ClientError as exc:
-            code = exc.response.get("Error", {}).get("Code", "")
-            if code in ("PreconditionFailed", "412", "ConditionalRequestConflict"):
-                return False
-            raise
-        return True
+        return bool(self.store.create(self._ledger(event_id), body, "application/json"))
 
     def ledger_entry(self, event_id: str) -> dict[str, Any] | None:
         try:
             data: dict[str, Any] = self.store.get_json(self._ledger(event_id))
-        except KeyError:
+        except NotFound:
             return None
         return data
 
@@ -246,7 +238,7 @@ class S3PolicyStore(_Locks):
             return cached
         try:
             state = ModelState.from_dict(self.store.get_json(f"{self.prefix}/state/{model}.json"))
-        except KeyError:
+        except NotFound:
             state = ModelState(model)
         self._states[model] = state
         return state

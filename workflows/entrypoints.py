@@ -35,10 +35,10 @@ __all__ = [
 T = TypeVar("T")
 
 
-def _call(fn: Callable[..., T], **kwargs: Any) -> T:
+def _call(fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
     logging.basicConfig(stream=sys.stderr, level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     try:
-        return fn(**kwargs)
+        return fn(*args, **kwargs)
     except DriftloopError as exc:
         print(f"error: {exc}", file=sys.stderr)
         raise SystemExit(1) from None
@@ -240,8 +240,9 @@ def monitor_check(
     model: str = "", current: str = "kafka", minutes: float = 60.0, publish: bool = True
 ) -> None:
     from workflows.steps import monitor
+    from workflows.steps.context import step_settings
 
-    _call(monitor.check_all, model=model, current=current, minutes=minutes, publish=publish)
+    _call(monitor.check_all, step_settings(), model=model, current=current, minutes=minutes, publish=publish)
 
 
 def admit(

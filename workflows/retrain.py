@@ -254,6 +254,8 @@ def build_retrain(
                 arguments={
                     "model": model,
                     "status": "{{workflow.status}}",
+                    # JSON list of the failed nodes; the outcome event names the failed step(s)
+                    "failures": "{{workflow.failures}}",
                     "reason": _p("reason"),
                     "event_id": _p("event_id"),
                     "workflow_name": wf_name,

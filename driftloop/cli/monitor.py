@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 import typer
 
 from driftloop.cli._common import console, settings_from
-from driftloop.errors import DataError, UsageError
+from driftloop.errors import DataError, NotFound, UsageError
 
 if TYPE_CHECKING:
     from driftloop.config import Settings
@@ -60,7 +60,7 @@ def _read_bytes(uri: str, settings: Settings) -> bytes:
         bucket, key = parse_s3_uri(uri)
         try:
             return S3Store(settings, bucket=bucket).get_bytes(key)
-        except KeyError:
+        except NotFound:
             raise DataError(f"{uri} does not exist", "check the bucket and key") from None
     path = Path(uri)
     if not path.is_file():
@@ -87,20 +87,14 @@ def _reference(
 
 def _registered_profile(model: str, settings: Settings) -> ReferenceProfile:
     """The champion's profile from the model registry (``models/<model>/<version>/reference_profile.bin``)."""
-    from driftloop.registry import PROFILE_FILE, Registry
-    from driftloop.s3 import S3Store
-    from monitors import ReferenceProfile
+    from monitors.publish import champion_profile
 
-    registry = Registry(S3Store(settings))
     try:
-        version = registry.resolve(model, "champion").version
+        return champion_profile(settings, model)
     except DataError as exc:
         raise UsageError(
             f"{exc.message} (no --reference given)", "pass --reference PATH|s3://... or promote a version"
         ) from None
-    profile = ReferenceProfile.from_bytes(registry.get_file(model, version, PROFILE_FILE))
-    profile.model_version = version
-    return profile
 
 
 def _print(result: Any, event_id: str) -> None:
@@ -160,8 +154,8 @@ def run(
     ),
 ) -> None:
     """Check a model's current window for drift (Evidently's stattests) and publish a CloudEvent."""
-    from monitors import run_check
     from monitors.metrics import metrics
+    from monitors.publish import check_and_publish
     from monitors.window import load_window
 
     settings = settings_from(ctx)
@@ -172,29 +166,26 @@ def run(
     window, info = load_window(
         current, settings, model=model, last=last, minutes=minutes, prediction=definition.prediction
     )
-    result = run_check(profile, window, definition, window=info)
-    metrics().record(result)
     if report is not None:
         from monitors.report import render_report
 
         report.write_text(render_report(profile, window))
-    report_uri: str | None = str(report.resolve()) if report is not None else None
-    if publish and result.status != "ok":
-        from monitors.publish import upload_report
-
-        report_uri = upload_report(settings, profile, window, result)
-    event = result.to_event(report_uri=report_uri)
-    if publish:
-        from monitors.publish import publish_event
-
-        publish_event(settings, event)
+    out = check_and_publish(
+        settings,
+        profile,
+        window,
+        definition=definition,
+        info=info,
+        publish=publish,
+        report_uri=str(report.resolve()) if report is not None else None,
+    )
+    result, event = out.result, out.event
+    metrics().record(result)
     if as_json:
-        out = {**result.to_dict(), "event_id": event.id, "event_type": event.type, "published": publish}
-        typer.echo(json.dumps(out, indent=2, default=str))
+        doc = {**result.to_dict(), "event_id": event.id, "event_type": event.type, "published": publish}
+        typer.echo(json.dumps(doc, indent=2, default=str))
     else:
         _print(result, event.id)
-    if result.status == "quality":
-        first = next(p for p in result.quality if p.severity == "error")
-        raise DataError(f"the window failed data-quality checks: {first.message}", "fix the input data")
+    out.raise_on_quality()
     if fail_on_drift and result.dataset_drift:
         raise typer.Exit(EXIT_DRIFT)

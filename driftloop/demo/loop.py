@@ -80,20 +80,13 @@ def _manifests(settings: Settings) -> Path:
 
 def _check(settings: Settings, registry: Any, last: int, publish: bool) -> tuple[Any, Any, str | None]:
     """One drift check of the champion on the last ``last`` inference-log records (the monitor's code)."""
-    from driftloop.registry import PROFILE_FILE
-    from monitors import ReferenceProfile, run_check
-    from monitors.publish import publish_event, upload_report
+    from monitors.publish import champion_profile, check_and_publish
     from monitors.window import load_window
 
-    champion = registry.resolve(MODEL, "champion")
-    profile = ReferenceProfile.from_bytes(registry.get_file(MODEL, champion.version, PROFILE_FILE))
+    profile = champion_profile(settings, MODEL, registry)
     window, info = load_window("kafka", settings, model=MODEL, last=last)
-    result = run_check(profile, window, window=info)
-    report_uri = upload_report(settings, profile, window, result) if result.status != "ok" else None
-    event = result.to_event(report_uri=report_uri)
-    if publish:
-        publish_event(settings, event)
-    return result, event, report_uri
+    out = check_and_publish(settings, profile, window, info=info, publish=publish)
+    return out.result, out.event, out.report_uri
 
 
 def _ready(url: str) -> bool:
@@ -297,7 +290,7 @@ def _loop(settings: Settings, tl: Timeline, out_dir: Path, rows: int, parts: lis
 def _finished(sensor: Any, name: str) -> bool:
     try:
         status = sensor.submissions.get(name).get("status")
-    except (KeyError, DriftloopError):
+    except DriftloopError:
         return False
     return status in {"Succeeded", "Failed", "Error", "Submitted"}
 

@@ -8,6 +8,7 @@ import time
 import pandas as pd
 import pytest
 
+from driftloop.errors import NotFound
 from driftloop.kafka import Consumer, Publisher, read_recent
 from driftloop.s3 import S3Store
 
@@ -65,8 +66,11 @@ def test_s3_objects_parquet_listing_and_pointers(stack, bucket) -> None:
     pd.testing.assert_frame_equal(store.get_parquet("a/data.parquet"), df)
     assert sorted(store.list("a/")) == ["a/data.parquet", "a/doc.json", "a/raw.bin"]
     assert store.exists("a/doc.json") and not store.exists("a/nope")
-    with pytest.raises(KeyError):
+    with pytest.raises(NotFound, match="a/nope does not exist"):
         store.get_bytes("a/nope")
+    assert store.create("a/once.json", b"1") is True
+    assert store.create("a/once.json", b"2") is False
+    assert store.get_bytes("a/once.json") == b"1"
     assert store.get_pointer("ptr.json") is None
     store.put_pointer("ptr.json", {"version": "v1"})
     store.put_pointer("ptr.json", {"version": "v2"})

@@ -47,3 +47,30 @@ def test_event_id_is_stable_per_run():
     b = outcome_event("credit", "Succeeded", {"verdict": "passed"}, workflow_uid="u1")
     c = outcome_event("credit", "Failed", {}, workflow_uid="u2")
     assert a.id == b.id != c.id
+
+
+def test_failed_run_names_the_failed_step_and_its_reason():
+    """workflow.failures (Argo's JSON list of failed nodes) + the reason the step recorded."""
+    failures = (
+        '[{"displayName": "train", "message": "Error (exit code 1)", "templateName": "train",'
+        ' "phase": "Failed", "podName": "wf-train-1", "finishedAt": "2026-01-01T00:00:00Z"}]'
+    )
+    record = {"errors": {"train": "the trainer raised ValueError: boom"}}
+    ev = outcome_event("credit", "Failed", record, failures=failures, workflow_uid="u1")
+    assert ev.data["failed_step"] == "train"
+    assert ev.data["failure_reason"] == "the trainer raised ValueError: boom"
+    assert ev.data["failures"] == [{"step": "train", "message": "the trainer raised ValueError: boom"}]
+    # without a recorded reason Argo's node message stands; garbage in failures is not fatal
+    ev = outcome_event("credit", "Failed", {}, failures=failures)
+    assert ev.data["failures"] == [{"step": "train", "message": "Error (exit code 1)"}]
+    assert outcome_event("credit", "Failed", {}, failures="not json").data["failures"] == []
+
+
+def test_exit_handler_passes_workflow_failures():
+    from driftloop.config import load_settings
+    from workflows.retrain import build_retrain
+
+    wt = build_retrain(load_settings(env={})).to_dict()
+    handler = next(t for t in wt["spec"]["templates"] if t["name"] == "exit-handler")
+    args = {p["name"]: p["value"] for p in handler["dag"]["tasks"][0]["arguments"]["parameters"]}
+    assert args["failures"] == "{{workflow.failures}}"

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from driftloop.config import Settings, load_settings
-from driftloop.errors import DataError
+from driftloop.errors import DataError, NotFound
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -112,7 +112,7 @@ def read_table(settings: Settings, uri: str) -> pd.DataFrame:
         store, key = _store_for(settings, uri)
         try:
             data = store.get_bytes(key)
-        except KeyError:
+        except NotFound:
             raise DataError(f"{uri} does not exist", "upload the data set or pass dataset_uri") from None
         source: Any = io.BytesIO(data)
     else:
@@ -149,7 +149,7 @@ def read_run_record(settings: Settings, model: str, workflow_name: str) -> dict[
 
     try:
         data = S3Store(settings).get_json(_record_key(model, workflow_name))
-    except KeyError:
+    except NotFound:
         return {}
     return dict(data) if isinstance(data, dict) else {}
 

@@ -5,22 +5,22 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from driftloop.errors import DataError
-from workflows.steps.context import step_settings
+if TYPE_CHECKING:
+    from driftloop.config import Settings
+    from driftloop.registry import Registry
 
 __all__ = ["check", "check_all"]
 
 
 def check_all(
-    model: str = "", current: str = "kafka", minutes: float = 60.0, publish: bool = True
+    settings: Settings, model: str = "", current: str = "kafka", minutes: float = 60.0, publish: bool = True
 ) -> list[dict[str, Any]]:
     """Check ``model``, or with ``model == ""`` every registered model that has a champion."""
     from driftloop.registry import Registry
     from driftloop.s3 import S3Store
 
-    settings = step_settings()
     registry = Registry(S3Store(settings))
     models = [model] if model else [m for m in registry.models() if registry.get_alias(m, "champion")]
     return [check(m, current, minutes, publish, settings=settings, registry=registry) for m in models]
@@ -32,40 +32,23 @@ def check(
     minutes: float = 60.0,
     publish: bool = True,
     *,
-    settings: Any = None,
-    registry: Any = None,
+    settings: Settings,
+    registry: Registry | None = None,
 ) -> dict[str, Any]:
     """Check ``current`` (``kafka`` = the inference log's last ``minutes``, or a table URI) against the
     champion's reference profile; publish the event (and report) unless ``publish`` is false."""
-    from driftloop.registry import PROFILE_FILE, Registry
-    from driftloop.s3 import S3Store
-    from monitors import ReferenceProfile, run_check
+    from monitors.publish import champion_profile, check_and_publish
     from monitors.window import load_window
 
-    settings = settings or step_settings()
-    registry = registry or Registry(S3Store(settings))
-    mv = registry.resolve(model, "champion")
-    profile = ReferenceProfile.from_bytes(registry.get_file(model, mv.version, PROFILE_FILE))
+    profile = champion_profile(settings, model, registry)
     window, info = load_window(
         current, settings, model=model, minutes=minutes if current == "kafka" else None
     )
-    result = run_check(profile, window, window=info)
-    report_uri = None
-    if publish and result.status != "ok":
-        from monitors.publish import upload_report
-
-        report_uri = upload_report(settings, profile, window, result)
-    event = result.to_event(report_uri=report_uri)
-    if publish:
-        from monitors.publish import publish_event
-
-        publish_event(settings, event)
-    if result.status == "quality":
-        first = next(p for p in result.quality if p.severity == "error")
-        raise DataError(f"the window failed data-quality checks: {first.message}", "fix the input data")
+    out = check_and_publish(settings, profile, window, info=info, publish=publish)
+    out.raise_on_quality()
     return {
-        "status": result.status,
-        "event_id": event.id,
-        "drift_share": result.drift_share,
-        "report_uri": report_uri or "",
+        "status": out.result.status,
+        "event_id": out.event.id,
+        "drift_share": out.result.drift_share,
+        "report_uri": out.report_uri or "",
     }

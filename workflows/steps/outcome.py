@@ -15,11 +15,37 @@ from driftloop.errors import DriftloopError
 from driftloop.events import RETRAIN_FAILED, RETRAIN_REJECTED, RETRAIN_SUCCEEDED, CloudEvent, deterministic_id
 from workflows.steps.context import read_run_record, step_settings
 
-__all__ = ["SOURCE", "outcome_event", "publish_outcome"]
+__all__ = ["SOURCE", "outcome_event", "parse_failures", "publish_outcome"]
 
 log = logging.getLogger("driftloop.workflows")
 
 SOURCE = "driftloop/workflows/driftloop-retrain"
+
+
+def parse_failures(failures: str, record: dict[str, Any]) -> list[dict[str, str]]:
+    """The failed steps of a run, from Argo's ``{{workflow.failures}}`` (a JSON list of failed nodes) and
+    the run record's ``errors`` (the one-line reason a step wrote before it exited: Argo's node message only
+    says ``Error (exit code 1)``). Each: ``{"step", "message"}``, in the order the nodes failed."""
+    import json
+
+    errors: dict[str, str] = dict(record.get("errors") or {})
+    out: list[dict[str, str]] = []
+    try:
+        nodes = json.loads(failures) if failures and failures.strip() else []
+    except json.JSONDecodeError:
+        nodes = []
+    for node in nodes if isinstance(nodes, list) else []:
+        if not isinstance(node, dict):
+            continue
+        step = str(node.get("displayName") or node.get("templateName") or "")
+        step = step.split("(")[0]  # a retried node is "train(1)"
+        if any(f["step"] == step for f in out):
+            continue
+        out.append({"step": step, "message": errors.get(step) or str(node.get("message") or "")})
+    for step, message in errors.items():  # a step that recorded its error but is not in the list
+        if not any(f["step"] == step for f in out):
+            out.append({"step": step, "message": message})
+    return out
 
 
 def outcome_event(
@@ -58,8 +84,11 @@ def outcome_event(
         "gate": evaluation.get("gate"),
         "canary": canary or None,
     }
-    if failures and kind == RETRAIN_FAILED:
-        data["failures"] = failures
+    if kind == RETRAIN_FAILED:
+        failed = parse_failures(failures, record)
+        data["failures"] = failed
+        data["failed_step"] = failed[0]["step"] if failed else ""
+        data["failure_reason"] = failed[0]["message"] if failed else ""
     return CloudEvent(
         id=deterministic_id("retrain-outcome", workflow_uid or workflow_name, model),
         source=SOURCE,

@@ -37,18 +37,8 @@ class SubmissionStore:
 
     def create(self, sub: dict[str, Any]) -> bool:
         """Write a new record; False when one with this Workflow name exists already."""
-        from botocore.exceptions import ClientError
-
         body = json.dumps(sub, sort_keys=True, default=str).encode()
-        try:
-            self.store._s3.put_object(
-                Bucket=self.store.bucket, Key=self.key(sub["name"]), Body=body, IfNoneMatch="*"
-            )
-        except ClientError as exc:
-            if exc.response.get("Error", {}).get("Code", "") in ("PreconditionFailed", "412"):
-                return False
-            raise
-        return True
+        return bool(self.store.create(self.key(sub["name"]), body, "application/json"))
 
     def exists(self, name: str) -> bool:
         return bool(self.store.exists(self.key(name)))
