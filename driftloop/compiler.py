@@ -84,7 +84,23 @@ def render_all(settings: Settings, renderers_: Sequence[Renderer] | None = None)
                     f"renderer path {path!r} leaves the manifests directory", "use a relative path"
                 )
             files[path] = text
+    if renderers_ is None:  # the whole registry: the generated directory's kustomization lists it all
+        files[f"{GENERATED_DIR}/kustomization.yaml"] = _kustomization(files)
     return dict(sorted(files.items()))
+
+
+def _kustomization(files: dict[str, str]) -> str:
+    """``base/generated/kustomization.yaml``: every generated object, so the base lists the directory
+    once and a model added to the settings needs no hand edit."""
+    prefix = f"{GENERATED_DIR}/"
+    resources = sorted(p[len(prefix) :] for p in files if p.startswith(prefix))
+    lines = [
+        "apiVersion: kustomize.config.k8s.io/v1beta1",
+        "kind: Kustomization",
+        "resources:",
+        *[f"- {r}" for r in resources],
+    ]
+    return header("driftloop/compiler.py") + "\n".join(lines) + "\n"
 
 
 def _orphans(out_dir: Path, files: dict[str, str]) -> list[str]:

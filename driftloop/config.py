@@ -17,9 +17,18 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from driftloop.errors import ConfigError
+from driftloop.modelspec import EXAMPLES, MODEL_NAME, ModelSpec, example_spec
 
 __all__ = ["ENV_PREFIX", "Settings", "export_settings", "load_settings", "masked_dict"]
 
@@ -134,7 +143,11 @@ class Settings(_Section):
     """The whole configuration. Sections mirror the YAML file and the ``DRIFTLOOP_*`` variables."""
 
     data_dir: Path = Field(Path(".driftloop"), description="state, logs, runs and embedded-service data")
-    models: list[str] = Field(["credit"], description="the models driftloop monitors, retrains and serves")
+    models: dict[str, ModelSpec] = Field(
+        default_factory=lambda: {"credit": ModelSpec.model_validate(example_spec("credit"))},
+        description="the models driftloop monitors, retrains and serves: name -> spec (or a list of "
+        "built-in examples)",
+    )
     manifests_dir: Path = Field(Path("manifests"), description="where `driftloop compile` writes YAML")
     kafka: KafkaSettings = KafkaSettings()
     topics: TopicSettings = TopicSettings()
@@ -148,11 +161,52 @@ class Settings(_Section):
 
     @field_validator("models", mode="before")
     @classmethod
-    def _split_models(cls, value: Any) -> Any:
-        # DRIFTLOOP_MODELS=a,b and --set models=a,b arrive as one string
+    def _expand_models(cls, value: Any) -> Any:
+        # DRIFTLOOP_MODELS=a,b and --set models=a,b arrive as one string; a list names built-in examples
         if isinstance(value, str):
-            return [m.strip() for m in value.split(",") if m.strip()]
+            value = [m.strip() for m in value.split(",") if m.strip()]
+        if isinstance(value, list | tuple):
+            return {str(name): example_spec(str(name)) for name in value}
+        if isinstance(value, Mapping):
+            out = {}
+            for name, spec in value.items():
+                # `models: {credit: {}}` or `credit: null` = the built-in example of that name; keys given
+                # for a built-in example override its spec
+                if str(name) in EXAMPLES and isinstance(spec, Mapping | type(None)):
+                    spec = {**example_spec(str(name)), **(spec or {})}
+                out[name] = spec
+            return out
         return value
+
+    @model_validator(mode="after")
+    def _check_models(self) -> Settings:
+        for name, spec in self.models.items():
+            if not MODEL_NAME.match(name) or len(name) > 63:
+                raise ValueError(
+                    f"model name {name!r} is not an RFC 1123 label (lowercase letters, digits, '-', "
+                    "at most 63 characters)"
+                )
+            unknown = sorted(set(spec.canary) - set(CanarySettings.model_fields))
+            if unknown:
+                raise ValueError(f"models.{name}.canary has no setting {unknown[0]!r}")
+        return self
+
+    def model(self, name: str) -> ModelSpec:
+        """The spec of model ``name``; a ConfigError names the configured models."""
+        spec = self.models.get(name)
+        if spec is None:
+            raise ConfigError(
+                f"model {name!r} is not configured (models: {', '.join(self.models) or 'none'})",
+                "add it under `models:` in driftloop.yaml (`driftloop init NAME` scaffolds one)",
+            )
+        return spec
+
+    def canary_for(self, name: str) -> CanarySettings:
+        """The canary section with model ``name``'s overrides applied."""
+        spec = self.models.get(name)
+        if spec is None or not spec.canary:
+            return self.canary
+        return CanarySettings.model_validate({**self.canary.model_dump(), **spec.canary})
 
     @property
     def kafka_is_embedded(self) -> bool:
@@ -227,6 +281,21 @@ def _from_file(path: Path, explicit: bool) -> dict[str, Any]:
     return data
 
 
+def _with_code_dirs(layer: dict[str, Any], base: Path) -> dict[str, Any]:
+    """A model spec from a file finds its code relative to that file: ``code_dir`` defaults to the file's
+    directory, and a relative ``code_dir`` is resolved against it (not against the working directory)."""
+    models = layer.get("models")
+    if not isinstance(models, Mapping):
+        return layer
+    out = {}
+    for name, spec in models.items():
+        if isinstance(spec, Mapping):
+            code_dir = spec.get("code_dir")
+            spec = {**spec, "code_dir": str(base / code_dir) if code_dir else str(base)}
+        out[name] = spec
+    return {**layer, "models": out}
+
+
 def _describe(err: ValidationError, origins: dict[str, str]) -> ConfigError:
     first = err.errors()[0]
     key = ".".join(str(p) for p in first["loc"])
@@ -238,7 +307,10 @@ def _describe(err: ValidationError, origins: dict[str, str]) -> ConfigError:
             f"unknown setting {key!r} (from {origin})",
             "remove it or fix its spelling; `driftloop config show` lists every setting",
         )
-    return ConfigError(f"invalid value for {key!r} (from {origin}): {first['msg']}", "change that value")
+    msg = str(first["msg"]).removeprefix("Value error, ")
+    if not key:
+        return ConfigError(f"invalid configuration: {msg}", "change that value")
+    return ConfigError(f"invalid value for {key!r} (from {origin}): {msg}", "change that value")
 
 
 def _origins(layers: list[tuple[str, dict[str, Any]]]) -> dict[str, str]:
@@ -268,7 +340,7 @@ def load_settings(
     env = os.environ if env is None else env
     explicit = config_path is not None or bool(env.get("DRIFTLOOP_CONFIG"))
     path = Path(config_path or env.get("DRIFTLOOP_CONFIG") or DEFAULT_CONFIG_FILE)
-    file_layer = _from_file(path, explicit)
+    file_layer = _with_code_dirs(_from_file(path, explicit), path.resolve().parent)
     env_layer = _from_env(env)
     flag_layer: dict[str, Any] = {}
     for dotted, value in (overrides or {}).items():
@@ -289,6 +361,8 @@ def masked_dict(settings: Settings) -> dict[str, Any]:
     def mask(node: Any) -> Any:
         if isinstance(node, BaseModel):
             return {name: mask(getattr(node, name)) for name in type(node).model_fields}
+        if isinstance(node, dict):
+            return {k: mask(v) for k, v in node.items()}
         if isinstance(node, SecretStr):
             return "****" if node.get_secret_value() else ""
         if isinstance(node, Path):
@@ -306,6 +380,8 @@ def export_settings(settings: Settings, path: Path) -> Path:
     def plain(node: Any) -> Any:
         if isinstance(node, BaseModel):
             return {name: plain(getattr(node, name)) for name in type(node).model_fields}
+        if isinstance(node, dict):
+            return {k: plain(v) for k, v in node.items()}
         if isinstance(node, SecretStr):
             return node.get_secret_value()
         if isinstance(node, Path):

@@ -19,13 +19,18 @@ __all__ = [
     "NAME_LIMIT",
     "REASONS",
     "RETRAIN_TEMPLATE",
+    "RETRAIN_TEMPLATE_OF_EVENT",
     "RUN_NAME_TEMPLATE",
     "TRIGGER_PARAMETERS",
+    "retrain_template",
     "run_name",
 ]
 
-#: The WorkflowTemplate that retrains a model (``workflows/retrain.py``).
+#: The prefix of the WorkflowTemplate that retrains one model (``workflows/retrain.py``): one template per
+#: model, ``driftloop-retrain-<model>``, carrying the model's image, resources and spec.
 RETRAIN_TEMPLATE = "driftloop-retrain"
+#: The retrain template of the model an event names, as the Sensor's trigger renders it (Go template).
+RETRAIN_TEMPLATE_OF_EVENT = "driftloop-retrain-{{ .Input.body.data.model }}"
 #: The WorkflowTemplate that checks drift (``workflows/monitor.py``).
 MONITOR_TEMPLATE = "driftloop-monitor"
 #: Why a retrain run started: its ``reason`` parameter and ``driftloop.io/reason`` label.
@@ -46,6 +51,11 @@ RUN_NAME_TEMPLATE = (
     f'retrain-{{{{ .Input.body.data.model | lower | trunc {_MODEL_ROOM} | trimSuffix "-" }}}}'
     f"-{{{{ .Input.body.id | sha256sum | trunc {_DIGEST} }}}}"
 )
+
+
+def retrain_template(model: str) -> str:
+    """The name of ``model``'s retrain WorkflowTemplate (what :data:`RETRAIN_TEMPLATE_OF_EVENT` renders)."""
+    return f"{RETRAIN_TEMPLATE}-{model}"
 
 
 def run_name(model: str, event_id: str) -> str:

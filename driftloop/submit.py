@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from driftloop.contracts import RETRAIN_TEMPLATE, run_name
+from driftloop.contracts import retrain_template, run_name
 from driftloop.errors import ConfigError, ConnectionError_, UsageError, WorkflowError
 
 if TYPE_CHECKING:
@@ -101,7 +101,8 @@ def build_workflow(name_or_file: str, parameters: Mapping[str, str]) -> dict[str
     metadata = {"labels": labels}
     if annotations:
         metadata["annotations"] = annotations
-    if template == RETRAIN_TEMPLATE and parameters.get("model") and parameters.get("event_id"):
+    model = parameters.get("model", "")
+    if model and template == retrain_template(model) and parameters.get("event_id"):
         metadata["name"] = run_name(parameters["model"], parameters["event_id"])
     else:
         metadata["generateName"] = f"{template}-"

@@ -31,7 +31,7 @@ import yaml
 
 from driftloop.compiler import header
 from driftloop.config import Settings
-from driftloop.contracts import RUN_NAME_TEMPLATE, TRIGGER_PARAMETERS
+from driftloop.contracts import RETRAIN_TEMPLATE_OF_EVENT, RUN_NAME_TEMPLATE, TRIGGER_PARAMETERS
 from sensors import security
 from sensors.rule import DEFAULT_RULE, TriggerRule
 
@@ -152,6 +152,7 @@ def workflow_resource(settings: Settings, rule: TriggerRule = DEFAULT_RULE) -> d
             },
         },
         "spec": {
+            # replaced by the trigger: the retrain template of the event's model
             "workflowTemplateRef": {"name": rule.template},
             "arguments": {"parameters": [{"name": p, "value": ""} for p in TRIGGER_PARAMETERS]},
         },
@@ -177,6 +178,16 @@ def _trigger_parameters(rule: TriggerRule) -> list[Any]:
         TriggerParameter(
             src=TriggerParameterSource(dependency_name=dep, data_template=RUN_NAME_TEMPLATE),
             dest="metadata.name",
+        ),
+        # one template per model (driftloop.contracts.retrain_template); the filter admits only models
+        # that have one
+        TriggerParameter(
+            src=TriggerParameterSource(dependency_name=dep, data_template=RETRAIN_TEMPLATE_OF_EVENT),
+            dest="spec.workflowTemplateRef.name",
+        ),
+        TriggerParameter(
+            src=TriggerParameterSource(dependency_name=dep, data_key="body.data.model"),
+            dest="metadata.labels.driftloop\\.io/model",
         ),
     ]
 

@@ -5,7 +5,7 @@ Both are listed in :data:`driftloop.compiler.RENDERERS`, which renders every com
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from driftloop.compiler import GENERATED_DIR, header, to_yaml
 
@@ -22,10 +22,11 @@ def render_workflows(settings: Settings) -> dict[str, str]:
     from workflows.retrain import admission_task, build_retrain
 
     out: dict[str, str] = {}
-    objects = [
-        (build_retrain(settings, first_task=admission_task), "workflows/retrain.py"),
-        (build_monitor(settings), "workflows/monitor.py"),
+    objects: list[tuple[Any, str]] = [
+        (build_retrain(settings, model, first_task=admission_task), "workflows/retrain.py")
+        for model in settings.models
     ]
+    objects.append((build_monitor(settings), "workflows/monitor.py"))
     objects += [(c, "workflows/cron.py") for c in build_crons(settings)]
     for obj, source in objects:
         out[f"{GENERATED_DIR}/workflows/{obj.name}.yaml"] = to_yaml(obj, source)

@@ -1,31 +1,41 @@
-"""CronWorkflows: weekly retraining and hourly monitoring, both through ``workflowTemplateRef``.
+"""CronWorkflows: each model's scheduled retraining and drift check, through ``workflowTemplateRef``.
 
 One WorkflowTemplate per pipeline; a CronWorkflow only says *when* and with which arguments (Argo v4:
 ``spec.schedules`` is a list; ``schedule`` is gone). ``concurrencyPolicy: Forbid`` skips a tick while the
 previous run is still going; ``startingDeadlineSeconds`` drops a tick the controller missed by more than
 that (e.g. during an upgrade) instead of running it late.
 
-One weekly retrain per model in ``settings.models``: ``driftloop-retrain-weekly`` retrains the first,
-every further model gets ``driftloop-retrain-weekly-<model>`` (so the default, single-model manifests keep
-the plain name).
+Per model: ``retrain-<model>`` on its ``retrain_schedule`` (none when empty) runs the model's retrain
+template, and ``monitor-<model>`` on its ``monitor.schedule`` runs the shared monitor template for it.
+Argo names each run ``<cron name>-<unix time>`` and refuses CronWorkflow names over 52 characters, so a
+long model name is cut and given a short hash (:func:`cron_name`).
 """
 
 from __future__ import annotations
 
+import hashlib
 from typing import TYPE_CHECKING
 
-from workflows import monitor, retrain
+from driftloop.contracts import MONITOR_TEMPLATE, retrain_template
 
 if TYPE_CHECKING:
     from hera.workflows import CronWorkflow
 
     from driftloop.config import Settings
 
-__all__ = ["MONITOR_SCHEDULE", "RETRAIN_SCHEDULE", "TIMEZONE", "build_crons"]
+__all__ = ["CRON_NAME_LIMIT", "TIMEZONE", "build_crons", "cron_name"]
 
-RETRAIN_SCHEDULE = "0 3 * * 1"  # Mondays 03:00
-MONITOR_SCHEDULE = "5 * * * *"  # hourly, at minute 5
 TIMEZONE = "UTC"
+CRON_NAME_LIMIT = 52
+
+
+def cron_name(kind: str, model: str) -> str:
+    """``<kind>-<model>``, at most 52 characters (a long model name is cut and suffixed with a hash)."""
+    name = f"{kind}-{model}"
+    if len(name) <= CRON_NAME_LIMIT:
+        return name
+    digest = hashlib.sha256(model.encode()).hexdigest()[:6]
+    return f"{name[: CRON_NAME_LIMIT - 7].rstrip('-')}-{digest}"
 
 
 def _cron(
@@ -42,7 +52,11 @@ def _cron(
 
     return CronWorkflow(
         name=name,
-        labels={"app.kubernetes.io/name": "driftloop", "app.kubernetes.io/component": component},
+        labels={
+            "app.kubernetes.io/name": "driftloop",
+            "app.kubernetes.io/component": component,
+            **({"driftloop.io/model": parameters["model"]} if parameters.get("model") else {}),
+        },
         annotations={"workflows.argoproj.io/description": description},
         schedules=[schedule],
         timezone=TIMEZONE,
@@ -56,30 +70,31 @@ def _cron(
 
 
 def build_crons(settings: Settings) -> list[CronWorkflow]:
-    """The weekly retrain CronWorkflow(s) and ``driftloop-monitor-hourly`` (pure)."""
+    """Each model's retrain and monitor CronWorkflows (pure)."""
     crons = []
-    for i, model in enumerate(settings.models):
-        name = "driftloop-retrain-weekly" if i == 0 else f"driftloop-retrain-weekly-{model}"
-        crons.append(
-            _cron(
-                name,
-                retrain.NAME,
-                RETRAIN_SCHEDULE,
-                3600,
-                "retrain",
-                f"Weekly scheduled retraining of {model}.",
-                {"model": model, "reason": "schedule"},
+    for model, spec in settings.models.items():
+        if spec.retrain_schedule:
+            crons.append(
+                _cron(
+                    cron_name("retrain", model),
+                    retrain_template(model),
+                    spec.retrain_schedule,
+                    3600,
+                    "retrain",
+                    f"Scheduled retraining of {model}.",
+                    {"model": model, "reason": "schedule"},
+                )
             )
-        )
-    crons.append(
-        _cron(
-            "driftloop-monitor-hourly",
-            monitor.NAME,
-            MONITOR_SCHEDULE,
-            600,
-            "monitor",
-            "Hourly drift check of every model with a champion.",
-            {},
-        )
-    )
+        if spec.monitor_schedule:
+            crons.append(
+                _cron(
+                    cron_name("monitor", model),
+                    MONITOR_TEMPLATE,
+                    spec.monitor_schedule,
+                    600,
+                    "monitor",
+                    f"Drift check of {model}'s champion on its recent inference log.",
+                    {"model": model},
+                )
+            )
     return crons

@@ -2,11 +2,15 @@
 workflows.entrypoints:<name>``).
 
 Each one only adapts a plain step function of :mod:`workflows.steps` to Argo: inputs arrive as template
-input parameters named after the arguments, results leave as output parameters (the ``Output`` classes)
-and as files at output-artifact paths. A :class:`~driftloop.errors.DriftloopError` ends the pod with one
-line on stderr and exit code 1, as the CLI does.
+input parameters named after the arguments (the retrain template passes every one of them, with the
+values of the model's spec — :mod:`workflows.retrain` — so no default is written twice), results leave as
+output parameters (the ``Output`` classes) and as files at output-artifact paths. Settings are resolved
+once per step process (:func:`workflows.steps.context.step_settings`) and passed down. A
+:class:`~driftloop.errors.DriftloopError` ends the pod with one line on stderr and exit code 1, as the CLI
+does, and its line is kept in the run record for the outcome event.
 """
 
+import json
 import logging
 import sys
 from collections.abc import Callable
@@ -35,18 +39,33 @@ __all__ = [
 T = TypeVar("T")
 
 
-def _call(fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+def _call(step: str, fn: Callable[..., T], **kwargs: Any) -> T:
+    """Run step ``fn`` with the step process's settings; a DriftloopError becomes one line, exit 1, and
+    (for a run of a model) the run record's ``errors.<step>``."""
+    from workflows.steps.context import record_error, step_settings
+
     logging.basicConfig(stream=sys.stderr, level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    settings = None
     try:
-        return fn(*args, **kwargs)
+        settings = step_settings()
+        return fn(settings, **kwargs)
     except DriftloopError as exc:
         print(f"error: {exc}", file=sys.stderr)
+        if settings is not None and kwargs.get("model") and "workflow_name" in kwargs:
+            record_error(settings, kwargs["model"], kwargs["workflow_name"], step, str(exc))
         raise SystemExit(1) from None
 
 
 def _file(name: str, optional: bool = False) -> Artifact:
     """A one-file output artifact, stored un-archived so the Argo UI and `aws s3 cp` show it as is."""
     return Artifact(name=name, output=True, archive=NoneArchiveStrategy(), optional=optional or None)
+
+
+def _json(text: str, name: str) -> Any:
+    try:
+        return json.loads(text) if text.strip() else {}
+    except json.JSONDecodeError:
+        raise DriftloopError(f"{name} {text!r} is not JSON", "pass a JSON object") from None
 
 
 class ValidateOutput(Output):
@@ -56,16 +75,25 @@ class ValidateOutput(Output):
 
 def validate_data(
     model: str,
+    dataset_uri: str,
+    target: str,
+    task: str,
+    min_rows: int,
+    workflow_name: str,
     report: Annotated[Path, _file("validation-report")],
-    dataset_uri: str = "",
-    target: str = "default",
-    min_rows: int = 100,
 ) -> ValidateOutput:
-    import json
-
     from workflows.steps import data
 
-    out = _call(data.validate_data, model=model, dataset_uri=dataset_uri, target=target, min_rows=min_rows)
+    out = _call(
+        "validate-data",
+        data.validate_data,
+        model=model,
+        dataset_uri=dataset_uri,
+        target=target,
+        task=task,
+        min_rows=min_rows,
+        workflow_name=workflow_name,
+    )
     report.parent.mkdir(parents=True, exist_ok=True)
     report.write_text(json.dumps(out, indent=2, sort_keys=True))
     return ValidateOutput(dataset_uri=out["dataset_uri"], rows=out["rows"])
@@ -79,21 +107,24 @@ class PreprocessOutput(Output):
 def preprocess(
     model: str,
     dataset_uri: str,
-    workflow_name: str = "",
-    target: str = "default",
-    holdout_share: float = 0.2,
-    seed: int = 0,
+    workflow_name: str,
+    target: str,
+    task: str,
+    holdout_share: float,
+    preprocess: str,
 ) -> PreprocessOutput:
     from workflows.steps import data
 
     out = _call(
+        "preprocess",
         data.preprocess,
         model=model,
         dataset_uri=dataset_uri,
         workflow_name=workflow_name,
         target=target,
+        task=task,
         holdout_share=holdout_share,
-        seed=seed,
+        preprocess=preprocess,
     )
     return PreprocessOutput(train_uri=out["train_uri"], holdout_uri=out["holdout_uri"])
 
@@ -101,23 +132,31 @@ def preprocess(
 def train(
     model: str,
     train_uri: str,
+    task: str,
+    target: str,
+    trainer: str,
+    preprocess: str,
+    base_params: str,
+    params: str,
+    timeout_s: float,
+    workflow_name: str,
     model_file: Annotated[Path, _file("model")],
-    target: str = "default",
-    algorithm: str = "hgb",
-    hyperparameters: str = "",
-    seed: int = 0,
 ) -> None:
     from workflows.steps import train as steps
 
     _call(
+        "train",
         steps.train,
         model=model,
         train_uri=train_uri,
         model_path=model_file,
+        task=task,
         target=target,
-        algorithm=algorithm,
-        hyperparameters=hyperparameters,
-        seed=seed,
+        trainer=trainer,
+        preprocess=preprocess,
+        params=steps.merge_params(_json(base_params, "base_params"), params),
+        timeout_s=timeout_s,
+        workflow_name=workflow_name,
     )
 
 
@@ -133,22 +172,25 @@ def evaluate(
     model_file: Annotated[Path, Artifact(name="challenger")],
     train_uri: str,
     holdout_uri: str,
+    task: str,
+    target: str,
+    primary_metric: str,
+    gate_margin: float,
+    min_score: str,
+    monitor: str,
+    reason: str,
+    event_id: str,
+    report_uri: str,
+    dataset_uri: str,
+    workflow_name: str,
+    workflow_uid: str,
     metrics: Annotated[Path, _file("metrics")],
     reference_profile: Annotated[Path | None, _file("reference-profile", optional=True)],
-    target: str = "default",
-    primary_metric: str = "roc_auc",
-    gate_margin: float = 0.02,
-    min_score: float = 0.6,
-    reason: str = "manual",
-    event_id: str = "",
-    report_uri: str = "",
-    dataset_uri: str = "",
-    workflow_name: str = "",
-    workflow_uid: str = "",
 ) -> EvaluateOutput:
     from workflows.steps import evaluate as steps
 
     out = _call(
+        "evaluate",
         steps.evaluate,
         model=model,
         model_file=model_file,
@@ -156,10 +198,12 @@ def evaluate(
         holdout_uri=holdout_uri,
         metrics_path=metrics,
         profile_path=reference_profile,
+        task=task,
         target=target,
         primary_metric=primary_metric,
         gate_margin=gate_margin,
-        min_score=min_score,
+        min_score=float(min_score) if str(min_score).strip() else None,
+        monitor=_json(monitor, "monitor"),
         reason=reason,
         event_id=event_id,
         report_uri=report_uri,
@@ -175,22 +219,21 @@ def evaluate(
     )
 
 
-def deploy_canary(model: str, version: str, workflow_name: str = "") -> None:
+def deploy_canary(model: str, version: str, workflow_name: str) -> None:
     from workflows.steps import deploy
 
-    _call(deploy.deploy_canary, model=model, version=version, workflow_name=workflow_name)
+    _call("deploy-canary", deploy.deploy_canary, model=model, version=version, workflow_name=workflow_name)
 
 
 class AnalyzeOutput(Output):
     verdict: Annotated[str, Parameter(name="verdict", description="promote | rollback")]
 
 
-def analyze_canary(
-    model: str, version: str, workflow_name: str = "", duration_s: float = 300.0
-) -> AnalyzeOutput:
+def analyze_canary(model: str, version: str, workflow_name: str, duration_s: float) -> AnalyzeOutput:
     from workflows.steps import deploy
 
     out = _call(
+        "analyze-canary",
         deploy.analyze_canary,
         model=model,
         version=version,
@@ -200,30 +243,31 @@ def analyze_canary(
     return AnalyzeOutput(verdict=out["decision"])
 
 
-def promote(model: str, version: str, workflow_name: str = "") -> None:
+def promote(model: str, version: str, workflow_name: str) -> None:
     from workflows.steps import deploy
 
-    _call(deploy.promote, model=model, version=version, workflow_name=workflow_name)
+    _call("promote", deploy.promote, model=model, version=version, workflow_name=workflow_name)
 
 
-def rollback(model: str, version: str, workflow_name: str = "") -> None:
+def rollback(model: str, version: str, workflow_name: str) -> None:
     from workflows.steps import deploy
 
-    _call(deploy.rollback, model=model, version=version, workflow_name=workflow_name)
+    _call("rollback", deploy.rollback, model=model, version=version, workflow_name=workflow_name)
 
 
 def publish_outcome(
     model: str,
     status: str,
-    reason: str = "",
-    event_id: str = "",
-    workflow_name: str = "",
-    workflow_uid: str = "",
-    failures: str = "",
+    reason: str,
+    event_id: str,
+    workflow_name: str,
+    workflow_uid: str,
+    failures: str,
 ) -> None:
     from workflows.steps import outcome
 
     out = _call(
+        "publish-outcome",
         outcome.publish_outcome,
         model=model,
         status=status,
@@ -236,36 +280,30 @@ def publish_outcome(
     print(out["type"], file=sys.stderr)
 
 
-def monitor_check(
-    model: str = "", current: str = "kafka", minutes: float = 60.0, publish: bool = True
-) -> None:
+def monitor_check(model: str, current: str, minutes: float, publish: bool) -> None:
     from workflows.steps import monitor
-    from workflows.steps.context import step_settings
 
-    _call(monitor.check_all, step_settings(), model=model, current=current, minutes=minutes, publish=publish)
+    _call("check", monitor.check_all, model=model, current=current, minutes=minutes, publish=publish)
 
 
-def admit(
-    model: str, event_id: str = "", reason: str = "manual", workflow_name: str = "", workflow_uid: str = ""
-) -> None:
+def admit(model: str, event_id: str, reason: str, workflow_name: str, workflow_uid: str) -> None:
     """The sensors' admission policies as the retrain's first step (ledger, cooldown, concurrency,
     back-pressure, storm breaker): a run that is not admitted stops here, before any work."""
     import time
 
     from sensors.admission import admit as admit_run
-    from workflows.steps.context import step_settings
 
     # A policy rejection is final, so the template has no retryStrategy; only an unreachable S3 / Kafka
     # (a retriable error) is tried again, here.
-    def attempt() -> str:
+    def attempt(settings: Any, **_: Any) -> str:
         for wait_s in (2, 5, 10):
             try:
-                return admit_run(model, event_id, reason, workflow_name, workflow_uid, step_settings())
+                return admit_run(model, event_id, reason, workflow_name, workflow_uid, settings)
             except DriftloopError as exc:
                 if not exc.retriable:
                     raise
                 print(f"admission: {exc}; trying again in {wait_s}s", file=sys.stderr)
                 time.sleep(wait_s)
-        return admit_run(model, event_id, reason, workflow_name, workflow_uid, step_settings())
+        return admit_run(model, event_id, reason, workflow_name, workflow_uid, settings)
 
-    print(_call(attempt), file=sys.stderr)
+    print(_call("admit", attempt, model=model), file=sys.stderr)

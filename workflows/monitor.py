@@ -72,6 +72,7 @@ def build_monitor(settings: Settings, image: str = DEFAULT_IMAGE) -> WorkflowTem
                 "model": "{{workflow.parameters.model}}",
                 "current": "{{workflow.parameters.current}}",
                 "minutes": "{{workflow.parameters.minutes}}",
+                "publish": "true",
             },
         )
     return wt

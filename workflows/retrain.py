@@ -1,4 +1,9 @@
-"""The ``driftloop-retrain`` WorkflowTemplate (Hera): validate → preprocess → train → evaluate → canary.
+"""The retrain WorkflowTemplate of one model (Hera): validate → preprocess → train → evaluate → canary.
+
+One template per model, ``driftloop-retrain-<model>`` (:func:`driftloop.contracts.retrain_template`):
+it carries the model's spec — task, target, trainer, metrics, image, resources — so the Argo UI shows
+each model's pipeline with its own defaults, the steps that run the user's code get the user's image and
+resources, and the CronWorkflows and the Sensor's trigger reference it by name.
 
 DAG::
 
@@ -14,77 +19,91 @@ A gate failure skips the canary: the run Succeeds and its outcome is ``rejected`
   repository (keys ``{{workflow.name}}/{{pod.name}}/<file>``, un-archived), so the run can be inspected
   in the Argo UI; the registered model and profile are copied into the registry by ``evaluate``.
 
+The run's parameters (:func:`parameters`) are declared once, here, with their defaults taken from the
+model's spec; every step argument is passed explicitly, so no default is written twice.
 :func:`build_retrain` is a pure function of its arguments: :mod:`workflows.compile` renders it.
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from driftloop.contracts import REASONS, RETRAIN_TEMPLATE
-from workflows.pod import DEFAULT_IMAGE, LARGE, runner_step
+from driftloop.contracts import REASONS, retrain_template
+from driftloop.modelspec import TASK_METRICS
+from workflows.pod import DEFAULT_IMAGE, SMALL, PodSize, runner_step
 
 if TYPE_CHECKING:
     from hera.workflows import WorkflowTemplate
 
     from driftloop.config import Settings
+    from driftloop.modelspec import ModelSpec
 
-__all__ = ["DEADLINE_S", "NAME", "PARAMETERS", "REASONS", "admission_task", "build_retrain"]
+__all__ = ["DEADLINE_S", "Param", "admission_task", "build_retrain", "parameters"]
 
-NAME = RETRAIN_TEMPLATE
 DEADLINE_S = 4 * 3600
 TTL_S = 7 * 24 * 3600
 
-#: (name, default or None when required, description, enum or None) — the Argo UI's submit form.
-PARAMETERS: list[tuple[str, str | None, str, list[str] | None]] = [
-    ("model", None, "Model to retrain (RFC 1123 name, as in the registry).", None),
-    (
-        "reason",
-        "manual",
-        "Why this run started: drift (a drift event), schedule (cron) or manual.",
-        list(REASONS),
-    ),
-    ("event_id", "", "Id of the CloudEvent that triggered the run (empty when not event-driven).", None),
-    ("report_uri", "", "Drift report of the triggering check (s3:// URI), recorded in the lineage.", None),
-    (
-        "dataset_uri",
-        "",
-        "Training table (s3:// Parquet or CSV); empty = s3://<bucket>/datasets/<model>/current.parquet.",
-        None,
-    ),
-    ("gate_margin", "0.02", "How much worse than the champion (primary metric) a challenger may be.", None),
-    (
-        "primary_metric",
-        "roc_auc",
-        "Metric the quality gate compares on the holdout.",
-        ["roc_auc", "accuracy", "f1", "balanced_accuracy"],
-    ),
-    ("min_score", "0.6", "With no champion yet: the primary metric the first model must reach.", None),
-    ("target", "default", "Label column of the training table.", None),
-    (
-        "algorithm",
-        "hgb",
-        "Classifier: hgb (HistGradientBoosting) or logreg (LogisticRegression).",
-        ["hgb", "logreg"],
-    ),
-    ("canary_duration_s", "300", "How long the canary is watched on live traffic before the verdict.", None),
-    ("hyperparameters", "{}", 'Classifier hyperparameters as JSON, e.g. {"max_iter": 200}.', None),
-]
+
+@dataclass(frozen=True)
+class Param:
+    """One parameter of a retrain run: the Argo UI's submit form, ``-p name=value``, the trigger."""
+
+    name: str
+    default: str | None  # None: required
+    description: str
+    enum: tuple[str, ...] | None = None
+
+
+def parameters(model: str, spec: ModelSpec, settings: Settings) -> list[Param]:
+    """The run's parameters, with ``model``'s spec as defaults."""
+    return [
+        Param("model", model, "The model this template retrains.", (model,)),
+        Param("reason", "manual", "Why this run started: drift, schedule or manual.", REASONS),
+        Param("event_id", "", "Id of the CloudEvent that triggered the run (empty when not event-driven)."),
+        Param("report_uri", "", "Drift report of the triggering check (s3:// URI), recorded in the lineage."),
+        Param(
+            "dataset_uri",
+            spec.dataset,
+            f"Training table (s3:// Parquet or CSV); empty = s3://{settings.s3.bucket}/datasets/{model}/"
+            "current.parquet.",
+        ),
+        Param("params", "{}", "Trainer params as JSON, merged over the model's params for this run."),
+        Param(
+            "primary_metric",
+            spec.primary_metric,
+            "Metric the quality gate compares on the holdout.",
+            TASK_METRICS[spec.task],
+        ),
+        Param(
+            "gate_margin",
+            str(spec.metrics.gate_margin),
+            "How much worse than the champion (in the metric's units) a challenger may be.",
+        ),
+        Param(
+            "canary_duration_s",
+            "300",
+            "How long the canary is watched on live traffic before the verdict.",
+        ),
+    ]
 
 
 def _p(name: str) -> str:
     return f"{{{{workflow.parameters.{name}}}}}"
 
 
-def _workflow_parameters() -> list[Any]:
+def _workflow_parameters(params: list[Param]) -> list[Any]:
     from hera.workflows import Parameter
 
     out = []
-    for name, default, description, enum in PARAMETERS:
+    for p in params:
         # Hera renders value=None as the string 'null': leave value out for a required parameter.
-        kwargs = {"value": default} if default is not None else {}
-        out.append(Parameter(name=name, description=description, enum=enum, **kwargs))
+        kwargs: dict[str, Any] = {"value": p.default} if p.default is not None else {}
+        out.append(
+            Parameter(name=p.name, description=p.description, enum=list(p.enum) if p.enum else None, **kwargs)
+        )
     return out
 
 
@@ -108,15 +127,17 @@ def admission_task(image: str = DEFAULT_IMAGE) -> Any:
 
 def build_retrain(
     settings: Settings,
+    model: str,
     image: str = DEFAULT_IMAGE,
     first_task: Callable[[], Any] | None = None,
     extra_templates: Callable[[], None] | None = None,
 ) -> WorkflowTemplate:
-    """The retrain WorkflowTemplate.
+    """The retrain WorkflowTemplate of ``model`` (its spec comes from ``settings.models``).
 
     Args:
         settings: resolved settings (the service account comes from ``argo.service_account``).
-        image: the driftloop image every step runs on.
+        model: the model; its spec's ``image`` and ``resources`` go on the steps that run its code.
+        image: the driftloop image the other steps run on.
         first_task: called inside the DAG before ``validate-data``; returns the task that must succeed
             first (the sensors' admission step plugs in here). None = start with validate-data.
         extra_templates: called inside the WorkflowTemplate context to add templates ``first_task`` uses.
@@ -126,12 +147,17 @@ def build_retrain(
 
     from workflows import entrypoints as ep
 
+    spec = settings.model(model)
+    user_image = spec.image or image
+    r = spec.resources
+    user_size = PodSize(cpu=r.cpu, memory=r.memory, cpu_limit=r.cpu_limit, memory_limit=r.memory_limit)
+    user = {"image": user_image, "size": user_size}
     steps = {
         "validate": runner_step(ep.validate_data, "validate-data", image=image, retry=True),
-        "preprocess": runner_step(ep.preprocess, "preprocess", image=image, retry=True),
-        "train": runner_step(ep.train, "train", image=image, size=LARGE, deadline_s=2 * 3600),
-        "evaluate": runner_step(ep.evaluate, "evaluate", image=image, size=LARGE, retry=True),
-        "deploy": runner_step(ep.deploy_canary, "deploy-canary", image=image, retry=True),
+        "preprocess": runner_step(ep.preprocess, "preprocess", retry=True, **user),
+        "train": runner_step(ep.train, "train", deadline_s=spec.train_timeout_s + 60, **user),
+        "evaluate": runner_step(ep.evaluate, "evaluate", retry=True, **user),
+        "deploy": runner_step(ep.deploy_canary, "deploy-canary", image=image, size=SMALL, retry=True),
         "analyze": runner_step(ep.analyze_canary, "analyze-canary", image=image, retry=True, deadline_s=3600),
         "promote": runner_step(ep.promote, "promote", image=image, retry=True),
         "rollback": runner_step(ep.rollback, "rollback", image=image, retry=True),
@@ -139,37 +165,39 @@ def build_retrain(
             ep.publish_outcome, "publish-outcome", image=image, retry=True, deadline_s=600
         ),
     }
-    model, wf_name = _p("model"), "{{workflow.name}}"
+    wf_name, wf_uid = "{{workflow.name}}", "{{workflow.uid}}"
+    labels = {
+        "app.kubernetes.io/name": "driftloop",
+        "app.kubernetes.io/component": "retrain",
+        "driftloop.io/model": model,
+    }
     with WorkflowTemplate(
-        name=NAME,
-        labels={"app.kubernetes.io/name": "driftloop", "app.kubernetes.io/component": "retrain"},
+        name=retrain_template(model),
+        labels=labels,
         annotations={
-            "workflows.argoproj.io/title": "driftloop: retrain a model",
+            "workflows.argoproj.io/title": f"driftloop: retrain {model}",
             "workflows.argoproj.io/description": (
-                "Retrain a model on fresh data, gate it against the champion on the same holdout, "
-                "register it with lineage, then canary → promote or roll back. The outcome is published "
-                "to Kafka as a CloudEvent."
+                f"Retrain {model} ({spec.task}, trainer {spec.trainer}) on fresh data, gate it against the "
+                f"champion on {spec.primary_metric}, register it with lineage, then canary → promote or "
+                "roll back. The outcome is published to Kafka as a CloudEvent."
             ),
         },
         entrypoint="retrain",
         on_exit="exit-handler",
-        arguments=_workflow_parameters(),
+        arguments=_workflow_parameters(parameters(model, spec, settings)),
         service_account_name=settings.argo.service_account,
         active_deadline_seconds=DEADLINE_S,
         synchronization=m.Synchronization(mutexes=[m.Mutex(name=f"driftloop-retrain-{model}")]),
         ttl_strategy=m.TTLStrategy(seconds_after_completion=TTL_S),
         pod_gc=m.PodGC(strategy="OnPodSuccess"),
         workflow_metadata=m.WorkflowMetadata(
-            labels={"app.kubernetes.io/name": "driftloop", "app.kubernetes.io/component": "retrain"},
+            labels=labels,
             # labelsFrom: set from the run's parameters on its first reconciliation (Argo >= 3.3,
-            # argoproj/argo-workflows#7711), so `argo list -l driftloop.io/model=credit` finds runs.
-            labels_from={
-                "driftloop.io/model": m.LabelValueFrom(expression="workflow.parameters.model"),
-                "driftloop.io/reason": m.LabelValueFrom(expression="workflow.parameters.reason"),
-            },
+            # argoproj/argo-workflows#7711), so `argo list -l driftloop.io/reason=drift` finds runs.
+            labels_from={"driftloop.io/reason": m.LabelValueFrom(expression="workflow.parameters.reason")},
             annotations={
-                "workflows.argoproj.io/title": "driftloop retrain",
-                "workflows.argoproj.io/description": "Retrain, gate, register and canary one model.",
+                "workflows.argoproj.io/title": f"retrain {model}",
+                "workflows.argoproj.io/description": f"Retrain, gate, register and canary {model}.",
             },
         ),
     ) as wt:
@@ -179,27 +207,45 @@ def build_retrain(
             first = first_task() if first_task is not None else None
             validate = steps["validate"](
                 name="validate-data",
-                arguments={"model": model, "dataset_uri": _p("dataset_uri"), "target": _p("target")},
+                arguments={
+                    "model": model,
+                    "dataset_uri": _p("dataset_uri"),
+                    "target": spec.target,
+                    "task": spec.task,
+                    "min_rows": str(spec.min_rows),
+                    "workflow_name": wf_name,
+                },
             )
+            dataset_uri = validate.get_parameter("dataset_uri").value
             pre = steps["preprocess"](
                 name="preprocess",
                 arguments={
                     "model": model,
-                    "dataset_uri": validate.get_parameter("dataset_uri").value,
+                    "dataset_uri": dataset_uri,
                     "workflow_name": wf_name,
-                    "target": _p("target"),
+                    "target": spec.target,
+                    "task": spec.task,
+                    "holdout_share": str(spec.holdout_share),
+                    "preprocess": spec.preprocess,
                 },
             )
+            train_uri = pre.get_parameter("train_uri").value
             trained = steps["train"](
                 name="train",
                 arguments={
                     "model": model,
-                    "train_uri": pre.get_parameter("train_uri").value,
-                    "target": _p("target"),
-                    "algorithm": _p("algorithm"),
-                    "hyperparameters": _p("hyperparameters"),
+                    "train_uri": train_uri,
+                    "task": spec.task,
+                    "target": spec.target,
+                    "trainer": spec.trainer,
+                    "preprocess": spec.preprocess,
+                    "base_params": json.dumps(spec.params, sort_keys=True),
+                    "params": _p("params"),
+                    "timeout_s": str(spec.train_timeout_s),
+                    "workflow_name": wf_name,
                 },
             )
+            min_score = spec.min_score
             evaluated = steps["evaluate"](
                 name="evaluate",
                 arguments=[
@@ -208,18 +254,20 @@ def build_retrain(
                         Parameter(name=k, value=v)
                         for k, v in {
                             "model": model,
-                            "train_uri": pre.get_parameter("train_uri").value,
+                            "train_uri": train_uri,
                             "holdout_uri": pre.get_parameter("holdout_uri").value,
-                            "target": _p("target"),
+                            "task": spec.task,
+                            "target": spec.target,
                             "primary_metric": _p("primary_metric"),
                             "gate_margin": _p("gate_margin"),
-                            "min_score": _p("min_score"),
+                            "min_score": "" if min_score is None else str(min_score),
+                            "monitor": json.dumps(spec.monitor_definition(), sort_keys=True),
                             "reason": _p("reason"),
                             "event_id": _p("event_id"),
                             "report_uri": _p("report_uri"),
-                            "dataset_uri": validate.get_parameter("dataset_uri").value,
+                            "dataset_uri": dataset_uri,
                             "workflow_name": wf_name,
-                            "workflow_uid": "{{workflow.uid}}",
+                            "workflow_uid": wf_uid,
                         }.items()
                     ],
                 ],
@@ -259,7 +307,7 @@ def build_retrain(
                     "reason": _p("reason"),
                     "event_id": _p("event_id"),
                     "workflow_name": wf_name,
-                    "workflow_uid": "{{workflow.uid}}",
+                    "workflow_uid": wf_uid,
                 },
             )
     return wt

@@ -23,7 +23,7 @@ def test_duplicate_event_stops_at_admission(settings_for, bucket, tmp_path) -> N
         # e.g. the first Workflow was garbage-collected and the event was redelivered much later
         "metadata": {"name": "retrain-credit-second"},
         "spec": {
-            "workflowTemplateRef": {"name": "driftloop-retrain"},
+            "workflowTemplateRef": {"name": "driftloop-retrain-credit"},
             "arguments": {
                 "parameters": [
                     {"name": "model", "value": "credit"},

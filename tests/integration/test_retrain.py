@@ -32,7 +32,7 @@ RUN = {
     "apiVersion": "argoproj.io/v1alpha1",
     "kind": "Workflow",
     "metadata": {"generateName": "retrain-credit-"},
-    "spec": {"workflowTemplateRef": {"name": "driftloop-retrain"}},
+    "spec": {"workflowTemplateRef": {"name": "driftloop-retrain-credit"}},
 }
 
 

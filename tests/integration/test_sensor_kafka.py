@@ -31,7 +31,7 @@ CASE = json.loads((Path(__file__).parent.parent / "unit" / "sensor_cases" / "dri
 TRIVIAL = {
     "apiVersion": "argoproj.io/v1alpha1",
     "kind": "WorkflowTemplate",
-    "metadata": {"name": "driftloop-retrain"},
+    "metadata": {"name": "driftloop-retrain-credit"},
     "spec": {
         "entrypoint": "main",
         "arguments": {

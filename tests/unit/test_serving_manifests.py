@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import kubernetes_validate
 import yaml
 
 from driftloop.config import load_settings
+from driftloop.validation import check_document
 from workflows.deploy import render_serving_manifests
 
 
@@ -21,7 +21,8 @@ def test_every_manifest_validates_strictly_on_1_33() -> None:
     kinds = []
     for objects in [*rendered.values(), *docs("kserve").values()]:
         for obj in objects:
-            kubernetes_validate.validate(obj, "1.33", strict=True)
+            result = check_document(obj)  # kubernetes-validate, strict, Kubernetes 1.33
+            assert result.errors == [] and result.skipped is None, (result.errors, result.skipped)
             kinds.append(obj["kind"])
     assert {"Deployment", "Service", "ServiceAccount", "Role", "RoleBinding"} <= set(kinds)
 

@@ -107,23 +107,25 @@ def settings(argo):
 
 
 def test_submit_template_ref_with_parameters(argo, settings):
-    manifest = build_workflow("driftloop-retrain", {"model": "credit", "reason": "manual"})
+    manifest = build_workflow("driftloop-retrain-credit", {"model": "credit", "reason": "manual"})
     sub = submit(settings, manifest)
-    assert sub.created and sub.namespace == "ml" and sub.name.startswith("driftloop-retrain-") and sub.uid
+    assert (
+        sub.created and sub.namespace == "ml" and sub.name.startswith("driftloop-retrain-credit-") and sub.uid
+    )
     req = argo.requests[-1]
     assert req["path"] == "/api/v1/workflows/ml"
     assert req["headers"]["Authorization"] == f"Bearer {TOKEN}"
     wf = req["body"]["workflow"]
-    assert wf["spec"]["workflowTemplateRef"] == {"name": "driftloop-retrain"}
+    assert wf["spec"]["workflowTemplateRef"] == {"name": "driftloop-retrain-credit"}
     assert {"name": "model", "value": "credit"} in wf["spec"]["arguments"]["parameters"]
     assert wf["metadata"]["labels"]["driftloop.io/model"] == "credit"
-    assert wf["metadata"]["generateName"] == "driftloop-retrain-"
+    assert wf["metadata"]["generateName"] == "driftloop-retrain-credit-"
 
 
 def test_event_triggered_run_is_idempotent(argo, settings):
     params = {"model": "credit", "reason": "drift", "event_id": "evt-123"}
-    first = submit(settings, build_workflow("driftloop-retrain", params))
-    again = submit(settings, build_workflow("driftloop-retrain", params))
+    first = submit(settings, build_workflow("driftloop-retrain-credit", params))
+    again = submit(settings, build_workflow("driftloop-retrain-credit", params))
     assert first.name == again.name == run_name("credit", "evt-123")
     assert first.created and not again.created and again.uid == first.uid
     assert len(argo.workflows) == 1
@@ -160,11 +162,13 @@ spec:
 
 def test_bad_token_unreachable_and_no_url(argo, settings):
     with pytest.raises(WorkflowError, match="unauthorized"):
-        submit(settings, build_workflow("driftloop-retrain", {"model": "x"}), token="wrong")
+        submit(settings, build_workflow("driftloop-retrain-credit", {"model": "x"}), token="wrong")
     with pytest.raises(ConnectionError_):
-        submit(settings, build_workflow("driftloop-retrain", {"model": "x"}), server="http://127.0.0.1:9")
+        submit(
+            settings, build_workflow("driftloop-retrain-credit", {"model": "x"}), server="http://127.0.0.1:9"
+        )
     with pytest.raises(ConfigError, match="no Argo Server URL"):
-        submit(load_settings(env={}), build_workflow("driftloop-retrain", {"model": "x"}))
+        submit(load_settings(env={}), build_workflow("driftloop-retrain-credit", {"model": "x"}))
 
 
 def test_cli_command(argo, settings, clean_env, monkeypatch):
@@ -185,7 +189,7 @@ def test_cli_command(argo, settings, clean_env, monkeypatch):
         app,
         [
             "submit",
-            "driftloop-retrain",
+            "driftloop-retrain-credit",
             "-p",
             "model=credit",
             "-p",

@@ -70,7 +70,7 @@ def test_exit_handler_passes_workflow_failures():
     from driftloop.config import load_settings
     from workflows.retrain import build_retrain
 
-    wt = build_retrain(load_settings(env={})).to_dict()
+    wt = build_retrain(load_settings(env={}), "credit").to_dict()
     handler = next(t for t in wt["spec"]["templates"] if t["name"] == "exit-handler")
     args = {p["name"]: p["value"] for p in handler["dag"]["tasks"][0]["arguments"]["parameters"]}
     assert args["failures"] == "{{workflow.failures}}"

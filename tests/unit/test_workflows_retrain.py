@@ -8,7 +8,7 @@ import yaml
 from driftloop.config import load_settings
 from workflows.cron import build_crons
 from workflows.monitor import build_monitor
-from workflows.retrain import NAME, PARAMETERS, build_retrain
+from workflows.retrain import build_retrain, parameters
 
 
 @pytest.fixture(scope="module")
@@ -18,7 +18,7 @@ def settings():
 
 @pytest.fixture(scope="module")
 def retrain(settings):
-    return yaml.safe_load(build_retrain(settings).to_yaml())
+    return yaml.safe_load(build_retrain(settings, "credit").to_yaml())
 
 
 def _templates(doc):
@@ -63,35 +63,69 @@ def test_dag_order_and_conditions(retrain):
 
 def test_workflow_spec_fields(retrain):
     spec = retrain["spec"]
-    assert retrain["metadata"]["name"] == NAME
+    assert retrain["metadata"]["name"] == "driftloop-retrain-credit"
     assert spec["entrypoint"] == "retrain" and spec["onExit"] == "exit-handler"
     assert spec["serviceAccountName"] == "driftloop-workflow"
     assert spec["activeDeadlineSeconds"] == 4 * 3600
     # Argo v4: synchronization.mutexes (a list); the old singular `mutex` is gone from the schema
-    assert spec["synchronization"] == {
-        "mutexes": [{"name": "driftloop-retrain-{{workflow.parameters.model}}"}]
-    }
+    assert spec["synchronization"] == {"mutexes": [{"name": "driftloop-retrain-credit"}]}
     meta = spec["workflowMetadata"]
     assert meta["labels"]["app.kubernetes.io/name"] == "driftloop"
-    assert meta["labelsFrom"]["driftloop.io/model"] == {"expression": "workflow.parameters.model"}
+    assert meta["labels"]["driftloop.io/model"] == "credit"
     assert meta["labelsFrom"]["driftloop.io/reason"] == {"expression": "workflow.parameters.reason"}
     assert {"workflows.argoproj.io/title", "workflows.argoproj.io/description"} <= set(meta["annotations"])
     assert "workflows.argoproj.io/description" in retrain["metadata"]["annotations"]
 
 
-def test_parameters_form(retrain):
+def test_parameters_form(retrain, settings):
     params = {p["name"]: p for p in retrain["spec"]["arguments"]["parameters"]}
-    assert list(params)[:6] == ["model", "reason", "event_id", "report_uri", "dataset_uri", "gate_margin"]
-    assert "value" not in params["model"]  # required in the submit form
+    assert list(params)[:5] == ["model", "reason", "event_id", "report_uri", "dataset_uri"]
+    assert params["model"]["value"] == "credit" and params["model"]["enum"] == ["credit"]
     assert params["reason"]["enum"] == ["drift", "schedule", "manual"]
     assert params["gate_margin"]["value"] == "0.02" and params["event_id"]["value"] == ""
+    assert params["primary_metric"]["value"] == "roc_auc"
+    assert params["primary_metric"]["enum"] == ["roc_auc", "accuracy", "f1", "log_loss"]
     assert all(p.get("description") for p in params.values())
-    assert len(params) == len(PARAMETERS)
+    assert len(params) == len(parameters("credit", settings.model("credit"), settings))
+
+
+def test_spec_values_reach_the_steps_and_user_code_steps_get_the_model_image():
+    settings = load_settings(
+        env={},
+        overrides={
+            "models": {
+                "demand": {
+                    "task": "regression",
+                    "target": "units",
+                    "trainer": "demand_model:train",
+                    "image": "registry.example.com/demand:1.4",
+                    "resources": {"cpu": "3", "memory": "6Gi", "cpu_limit": "4", "memory_limit": "8Gi"},
+                    "params": {"alpha": 0.5},
+                    "metrics": {"primary": "rmse", "gate_margin": 1.5},
+                }
+            }
+        },
+    )
+    doc = yaml.safe_load(build_retrain(settings, "demand").to_yaml())
+    templates = _templates(doc)
+    for name in ("preprocess", "train", "evaluate"):
+        script = templates[name]["script"]
+        assert script["image"] == "registry.example.com/demand:1.4", name
+        assert script["resources"]["requests"] == {"cpu": "3", "memory": "6Gi"}, name
+    for name in ("validate-data", "deploy-canary", "publish-outcome"):
+        assert templates[name]["script"]["image"] == "ghcr.io/driftloop/driftloop:0.1.0", name
+    args = {p["name"]: p["value"] for p in _tasks(doc)["train"]["arguments"]["parameters"]}
+    assert args["trainer"] == "demand_model:train" and args["task"] == "regression"
+    assert args["base_params"] == '{"alpha": 0.5}' and args["params"] == "{{workflow.parameters.params}}"
+    params = {p["name"]: p for p in doc["spec"]["arguments"]["parameters"]}
+    assert params["primary_metric"]["value"] == "rmse" and params["gate_margin"]["value"] == "1.5"
+    evaluate = {p["name"]: p["value"] for p in _tasks(doc)["evaluate"]["arguments"]["parameters"]}
+    assert evaluate["min_score"] == ""  # regression: no first-model bar unless set
 
 
 def test_every_pod_template_is_restricted(settings):
     for doc in (
-        yaml.safe_load(build_retrain(settings).to_yaml()),
+        yaml.safe_load(build_retrain(settings, "credit").to_yaml()),
         yaml.safe_load(build_monitor(settings).to_yaml()),
     ):
         pods = [t for t in doc["spec"]["templates"] if "script" in t or "container" in t]
@@ -156,30 +190,46 @@ def test_first_task_seam(settings):
 
         return Task(name="admission", template="admit")
 
-    doc = yaml.safe_load(build_retrain(settings, first_task=first, extra_templates=extra).to_yaml())
+    doc = yaml.safe_load(build_retrain(settings, "credit", first_task=first, extra_templates=extra).to_yaml())
     tasks = _tasks(doc)
     assert next(iter(tasks)) == "admission" and tasks["validate-data"]["depends"] == "admission.Succeeded"
 
 
 def test_crons_refer_to_templates(settings):
     crons = {c.name: yaml.safe_load(c.to_yaml()) for c in build_crons(settings)}
-    weekly, hourly = crons["driftloop-retrain-weekly"]["spec"], crons["driftloop-monitor-hourly"]["spec"]
+    weekly, hourly = crons["retrain-credit"]["spec"], crons["monitor-credit"]["spec"]
     assert weekly["schedules"] == ["0 3 * * 1"] and "schedule" not in weekly
-    assert weekly["workflowSpec"]["workflowTemplateRef"] == {"name": "driftloop-retrain"}
+    assert weekly["workflowSpec"]["workflowTemplateRef"] == {"name": "driftloop-retrain-credit"}
     assert {"name": "reason", "value": "schedule"} in weekly["workflowSpec"]["arguments"]["parameters"]
     assert hourly["workflowSpec"]["workflowTemplateRef"] == {"name": "driftloop-monitor"}
+    assert {"name": "model", "value": "credit"} in hourly["workflowSpec"]["arguments"]["parameters"]
     for spec in (weekly, hourly):
         assert spec["concurrencyPolicy"] == "Forbid" and spec["timezone"] == "UTC"
         assert spec["startingDeadlineSeconds"] > 0
         assert spec["successfulJobsHistoryLimit"] == 3 and spec["failedJobsHistoryLimit"] == 5
 
 
-def test_one_weekly_retrain_per_model():
-    names = [c.name for c in build_crons(load_settings(env={}, overrides={"models": "credit,churn"}))]
-    assert names == ["driftloop-retrain-weekly", "driftloop-retrain-weekly-churn", "driftloop-monitor-hourly"]
+def test_crons_per_model_follow_their_schedules():
+    settings = load_settings(
+        env={},
+        overrides={
+            "models": {
+                "credit": {},
+                "demand": {"retrain_schedule": "", "monitor": {"schedule": "0 * * * *"}},
+                "x" * 63: {"target": "y", "trainer": "m:train"},
+            }
+        },
+    )
+    crons = {c.name: c for c in build_crons(settings)}
+    assert set(crons) >= {"retrain-credit", "monitor-credit", "monitor-demand"}
+    assert "retrain-demand" not in crons  # an empty retrain_schedule: no scheduled retrain
+    assert crons["monitor-demand"].schedules == ["0 * * * *"]
+    assert all(len(name) <= 52 for name in crons), list(crons)  # Argo's CronWorkflow name limit
 
 
 def test_rendering_is_deterministic(settings):
-    assert build_retrain(settings).to_yaml() == build_retrain(settings).to_yaml()
+    assert build_retrain(settings, "credit").to_yaml() == build_retrain(settings, "credit").to_yaml()
     custom = load_settings(env={}, overrides={"argo.service_account": "other-sa"})
-    assert yaml.safe_load(build_retrain(custom).to_yaml())["spec"]["serviceAccountName"] == "other-sa"
+    assert (
+        yaml.safe_load(build_retrain(custom, "credit").to_yaml())["spec"]["serviceAccountName"] == "other-sa"
+    )

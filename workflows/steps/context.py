@@ -30,6 +30,7 @@ __all__ = [
     "default_dataset_uri",
     "read_run_record",
     "read_table",
+    "record_error",
     "step_settings",
     "update_run_record",
     "write_table",
@@ -162,3 +163,17 @@ def update_run_record(settings: Settings, model: str, workflow_name: str, **fiel
     record = {**read_run_record(settings, model, workflow_name), **fields}
     S3Store(settings).put_json(_record_key(model, workflow_name), record)
     return record
+
+
+def record_error(settings: Settings, model: str, workflow_name: str, step: str, message: str) -> None:
+    """Keep a failed step's one-line reason in the run record (``errors.<step>``), where the exit handler
+    finds it for the outcome event. Best effort: S3 being down must not hide the original error."""
+    from driftloop.errors import DriftloopError
+
+    try:
+        record = read_run_record(settings, model, workflow_name)
+        update_run_record(
+            settings, model, workflow_name, errors={**(record.get("errors") or {}), step: message}
+        )
+    except DriftloopError:
+        pass

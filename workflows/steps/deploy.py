@@ -10,10 +10,13 @@ compared with on live traffic, so its analysis says ``promote`` at once.
 from __future__ import annotations
 
 import logging
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from driftloop.errors import DriftloopError
-from workflows.steps.context import step_settings, update_run_record
+from workflows.steps.context import update_run_record
+
+if TYPE_CHECKING:
+    from driftloop.config import Settings
 
 __all__ = ["analyze_canary", "deploy_canary", "promote", "rollback"]
 
@@ -33,22 +36,20 @@ def _record(settings: Any, model: str, workflow_name: str, **fields: Any) -> Non
         log.warning("cannot update the run record: %s", exc)
 
 
-def deploy_canary(model: str, version: str, workflow_name: str = "") -> dict[str, Any]:
+def deploy_canary(settings: Settings, *, model: str, version: str, workflow_name: str) -> dict[str, Any]:
     """Start sending the canary ``version`` its share of the traffic."""
-    settings = step_settings()
     out = dict(_target(settings).deploy_canary(model, version) or {})
     _record(settings, model, workflow_name, canary_deployed=version)
     return out
 
 
 def analyze_canary(
-    model: str, version: str, workflow_name: str = "", duration_s: float = 300.0
+    settings: Settings, *, model: str, version: str, workflow_name: str, duration_s: float
 ) -> dict[str, Any]:
     """The canary's verdict: ``{"decision": "promote"|"rollback", ...}`` (inconclusive counts as rollback)."""
     from driftloop.registry import Registry
     from driftloop.s3 import S3Store
 
-    settings = step_settings()
     registry = Registry(S3Store(settings))
     if registry.get_alias(model, "champion") is None:
         data: dict[str, Any] = {
@@ -67,17 +68,15 @@ def analyze_canary(
     return data
 
 
-def promote(model: str, version: str, workflow_name: str = "") -> dict[str, Any]:
+def promote(settings: Settings, *, model: str, version: str, workflow_name: str) -> dict[str, Any]:
     """The canary becomes the champion (the target refuses without a ``promote`` analysis)."""
-    settings = step_settings()
     out = dict(_target(settings).promote(model, version) or {})
     _record(settings, model, workflow_name, promoted=version)
     return out
 
 
-def rollback(model: str, version: str, workflow_name: str = "") -> dict[str, Any]:
+def rollback(settings: Settings, *, model: str, version: str, workflow_name: str) -> dict[str, Any]:
     """The canary is withdrawn; the champion stays."""
-    settings = step_settings()
     out = dict(_target(settings).rollback(model, version) or {})
     _record(settings, model, workflow_name, rolled_back=version)
     return out

@@ -1,8 +1,10 @@
 """evaluate: score the challenger on the holdout, re-score the champion on the same rows, gate, register.
 
-The quality gate compares the two on the *primary metric* (``roc_auc`` by default): the challenger may
-be worse than the champion by at most ``gate_margin``. With no champion (the first model) — or a champion
-that cannot score the holdout any more (its columns are gone) — the challenger must reach ``min_score``.
+The quality gate compares the two on the model's *primary metric*: the challenger may be worse than the
+champion by at most ``gate_margin`` — "worse" follows the metric (``mae``, ``rmse``, ``log_loss``: higher
+is worse). With no champion (the first model) — or a champion that cannot score the holdout any more (its
+columns are gone) — the challenger must reach ``min_score`` (a ceiling for lower-is-better metrics; no bar
+when it is unset).
 Only a challenger that passes is registered, with its lineage and its reference profile (built by
 ``monitors.build_profile`` from the train snapshot) next to the model file.
 """
@@ -16,18 +18,18 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from driftloop.errors import DataError, DriftloopError
-from workflows.steps.context import code_version, read_table, step_settings, update_run_record
+from driftloop.modelspec import LOWER_IS_BETTER, TASK_METRICS
+from workflows.steps.context import code_version, read_table, update_run_record
 
 if TYPE_CHECKING:
     import pandas as pd
 
+    from driftloop.config import Settings
     from driftloop.registry import Registry
 
-__all__ = ["METRICS", "GateDecision", "evaluate", "gate", "score"]
+__all__ = ["GateDecision", "evaluate", "gate", "score"]
 
 log = logging.getLogger("driftloop.workflows")
-
-METRICS = ("roc_auc", "accuracy", "f1", "balanced_accuracy")
 
 
 @dataclass(frozen=True)
@@ -39,8 +41,9 @@ class GateDecision:
     challenger: float
     champion: float | None
     margin: float
-    min_score: float
+    min_score: float | None
     reason: str
+    lower_is_better: bool = False
 
     @property
     def verdict(self) -> str:
@@ -54,63 +57,86 @@ def gate(
     challenger: float,
     champion: float | None,
     *,
-    metric: str = "roc_auc",
-    margin: float = 0.02,
-    min_score: float = 0.6,
+    metric: str,
+    margin: float,
+    min_score: float | None,
 ) -> GateDecision:
-    """Pass when ``challenger >= champion - margin``; with no champion, when ``challenger >= min_score``."""
+    """Pass when the challenger is at most ``margin`` worse than the champion; with no champion, when it
+    reaches ``min_score`` (None: no bar). The direction follows ``metric``."""
+    import math
+
     if margin < 0:
         raise DataError(f"gate_margin={margin} is negative", "use a margin >= 0, e.g. 0.02")
-    if champion is None:
-        passed = challenger >= min_score
-        reason = f"no champion: {metric} {challenger:.4f} {'>=' if passed else '<'} min_score {min_score}"
-    else:
-        floor = champion - margin
-        passed = challenger >= floor
-        reason = (
-            f"{metric} {challenger:.4f} vs champion {champion:.4f}: "
-            f"{'within' if passed else 'worse than'} margin {margin} (floor {floor:.4f})"
+    lower = metric in LOWER_IS_BETTER
+    worse, better = (">", "<=") if lower else ("<", ">=")
+    if not math.isfinite(challenger):
+        return GateDecision(
+            False, metric, challenger, champion, margin, min_score, f"{metric} is {challenger}", lower
         )
-    return GateDecision(passed, metric, challenger, champion, margin, min_score, reason)
+    if champion is None:
+        if min_score is None:
+            passed, reason = True, f"no champion and no min_score: {metric} {challenger:.4f} accepted"
+        else:
+            passed = challenger <= min_score if lower else challenger >= min_score
+            reason = (
+                f"no champion: {metric} {challenger:.4f} {better if passed else worse} min_score {min_score}"
+            )
+    else:
+        bound = champion + margin if lower else champion - margin
+        passed = challenger <= bound if lower else challenger >= bound
+        reason = (
+            f"{metric} {challenger:.4f} vs champion {champion:.4f} ({'lower' if lower else 'higher'} is "
+            f"better): {'within' if passed else 'worse than'} margin {margin} (bound {bound:.4f})"
+        )
+    return GateDecision(passed, metric, challenger, champion, margin, min_score, reason, lower)
 
 
-def score(pipeline: Any, df: pd.DataFrame, target: str) -> dict[str, float]:
-    """Every metric of ``pipeline`` on ``df`` (binary or multiclass)."""
+def score(model: Any, df: pd.DataFrame, target: str, task: str) -> dict[str, float]:
+    """Every metric of ``task`` (:data:`~driftloop.modelspec.TASK_METRICS`) of ``model`` on ``df``."""
+    import numpy as np
     from sklearn import metrics as skm
 
     x, y = df.drop(columns=[target]), df[target]
-    pred = pipeline.predict(x)
-    proba = pipeline.predict_proba(x)
+    pred = np.asarray(model.predict(x))
+    if task == "regression":
+        y_true = y.to_numpy(dtype=float)
+        return {
+            "mae": float(skm.mean_absolute_error(y_true, pred)),
+            "rmse": float(np.sqrt(skm.mean_squared_error(y_true, pred))),
+            "r2": float(skm.r2_score(y_true, pred)),
+        }
+    proba = np.asarray(model.predict_proba(x))
+    classes = list(getattr(model, "classes_", None) if getattr(model, "classes_", None) is not None else [])
     binary = proba.shape[1] == 2
-    if binary:
-        auc = skm.roc_auc_score(y, proba[:, 1])
-    else:
-        auc = skm.roc_auc_score(y, proba, multi_class="ovr", labels=list(pipeline.classes_))
+    try:
+        if binary:
+            auc = skm.roc_auc_score(y, proba[:, 1]) if len(set(y)) > 1 else float("nan")
+        else:
+            auc = skm.roc_auc_score(y, proba, multi_class="ovr", labels=classes)
+    except ValueError:  # a class missing from the holdout
+        auc = float("nan")
     return {
         "roc_auc": float(auc),
         "accuracy": float(skm.accuracy_score(y, pred)),
         "f1": float(
             skm.f1_score(
-                y,
-                pred,
-                average="binary" if binary else "macro",
-                pos_label=pipeline.classes_[-1] if binary else 1,
+                y, pred, average="binary" if binary else "macro", pos_label=classes[-1] if binary else 1
             )
         ),
-        "balanced_accuracy": float(skm.balanced_accuracy_score(y, pred)),
+        "log_loss": float(skm.log_loss(y, np.clip(proba, 1e-15, 1.0), labels=classes)),
     }
 
 
 def _champion_scores(
-    registry: Registry, model: str, holdout: pd.DataFrame, target: str
+    registry: Registry, model: str, holdout: pd.DataFrame, target: str, task: str
 ) -> tuple[str | None, dict[str, float] | None]:
     version = registry.get_alias(model, "champion")
     if version is None:
         return None, None
     _, champion = registry.load_model(model, version)  # sha256 verified before loading
     try:
-        return version, score(champion, holdout, target)
-    except (KeyError, ValueError) as exc:
+        return version, score(champion, holdout, target, task)
+    except (KeyError, ValueError, AttributeError) as exc:
         log.warning(
             "champion %s of %s cannot score the holdout (%s); gating on min_score", version, model, exc
         )
@@ -128,16 +154,20 @@ def _existing(registry: Registry, model: str, workflow_uid: str) -> str | None:
 
 
 def evaluate(
+    settings: Settings,
+    *,
     model: str,
     model_file: Path,
     train_uri: str,
     holdout_uri: str,
     metrics_path: Path,
     profile_path: Path,
-    target: str = "default",
-    primary_metric: str = "roc_auc",
-    gate_margin: float = 0.02,
-    min_score: float = 0.6,
+    task: str,
+    target: str,
+    primary_metric: str,
+    gate_margin: float,
+    min_score: float | None,
+    monitor: dict[str, Any] | None = None,
     reason: str = "manual",
     event_id: str = "",
     report_uri: str = "",
@@ -151,24 +181,29 @@ def evaluate(
 
     from driftloop.registry import Registry
     from driftloop.s3 import S3Store
+    from driftloop.usercode import ensure_code_path
     from monitors import MonitorDefinition, build_profile
 
-    if primary_metric not in METRICS:
-        raise DataError(f"unknown primary_metric {primary_metric!r}", f"use one of {', '.join(METRICS)}")
-    settings = step_settings()
+    if primary_metric not in TASK_METRICS.get(task, ()):
+        raise DataError(
+            f"primary_metric {primary_metric!r} does not fit task {task}",
+            f"use one of {', '.join(TASK_METRICS.get(task, ()))}",
+        )
+    ensure_code_path(settings.models.get(model))
     registry = Registry(S3Store(settings))
     holdout = read_table(settings, holdout_uri)
     challenger = joblib.load(Path(model_file))
-    scores = score(challenger, holdout, target)
-    champion_version, champion_scores = _champion_scores(registry, model, holdout, target)
+    scores = score(challenger, holdout, target, task)
+    champion_version, champion_scores = _champion_scores(registry, model, holdout, target, task)
     decision = gate(
         scores[primary_metric],
         champion_scores[primary_metric] if champion_scores else None,
         metric=primary_metric,
         margin=float(gate_margin),
-        min_score=float(min_score),
+        min_score=min_score,
     )
     log.info("gate %s: %s", decision.verdict, decision.reason)
+    definition = MonitorDefinition(model=model, target=target, **(monitor or {}))
     version = ""
     if decision.passed:
         version = _existing(registry, model, workflow_uid) or _register(
@@ -191,10 +226,9 @@ def evaluate(
                 "report_uri": report_uri,
                 "dataset_uri": dataset_uri,
                 "code_version": code_version(),
+                "task": task,
             },
-            build=lambda df, v: build_profile(
-                df, MonitorDefinition(model=model, target=target), model_version=v
-            ).to_bytes(),
+            build=lambda df, v: build_profile(df, definition, model_version=v).to_bytes(),
         )
     result = {
         "verdict": decision.verdict,

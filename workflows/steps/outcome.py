@@ -9,17 +9,20 @@ retried exit handler publishes the same event again rather than a second one.
 from __future__ import annotations
 
 import logging
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from driftloop.errors import DriftloopError
 from driftloop.events import RETRAIN_FAILED, RETRAIN_REJECTED, RETRAIN_SUCCEEDED, CloudEvent, deterministic_id
-from workflows.steps.context import read_run_record, step_settings
+from workflows.steps.context import read_run_record
+
+if TYPE_CHECKING:
+    from driftloop.config import Settings
 
 __all__ = ["SOURCE", "outcome_event", "parse_failures", "publish_outcome"]
 
 log = logging.getLogger("driftloop.workflows")
 
-SOURCE = "driftloop/workflows/driftloop-retrain"
+SOURCE = "driftloop/workflows/retrain"
 
 
 def parse_failures(failures: str, record: dict[str, Any]) -> list[dict[str, str]]:
@@ -99,6 +102,8 @@ def outcome_event(
 
 
 def publish_outcome(
+    settings: Settings,
+    *,
     model: str,
     status: str,
     reason: str = "",
@@ -110,7 +115,6 @@ def publish_outcome(
     """Build the outcome event from the run record and publish it (keyed by model, acks=all)."""
     from driftloop.kafka import Publisher
 
-    settings = step_settings()
     try:
         record = read_run_record(settings, model, workflow_name)
     except DriftloopError as exc:  # S3 down must not hide the outcome: publish what we know

@@ -1,135 +1,176 @@
-"""train: fit a scikit-learn Pipeline (its preprocessing included) on the train snapshot.
+"""train: run the user's trainer on the train snapshot and package what it returns.
 
-The pipeline carries its own preprocessing — numeric columns imputed and scaled, categorical columns
-imputed and one-hot encoded (unknown categories ignored at predict time) — so the registered file is
-all that serving needs. Seeds are fixed: the same snapshot and parameters give the same model.
+The trainer contract: ``train(data: DataFrame, target: str, params: dict) -> model`` where ``data`` holds
+the (preprocessed) feature columns and the target, and ``model`` has ``predict(DataFrame)`` — and
+``predict_proba`` for classification. driftloop wraps the result in a
+:class:`~driftloop.artifact.ModelArtifact` (raw feature names, the preprocess reference, the classes), the
+file ``evaluate`` gates and the server loads. A trainer that raises, runs past ``timeout_s`` or returns
+something without ``predict`` fails the step with a one-line reason.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
+import signal
+import threading
+from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from driftloop.errors import DataError
-from workflows.steps.context import read_table, step_settings
+from driftloop.errors import DataError, WorkflowError
+from workflows.steps.context import read_table
 
 if TYPE_CHECKING:
     import pandas as pd
-    from sklearn.pipeline import Pipeline
 
-__all__ = ["ALGORITHMS", "build_pipeline", "feature_columns", "fit", "parse_hyperparameters", "train"]
+    from driftloop.artifact import ModelArtifact
+    from driftloop.config import Settings
 
-ALGORITHMS = ("hgb", "logreg")
-
-
-def feature_columns(df: pd.DataFrame, target: str) -> tuple[list[str], list[str]]:
-    """(numeric, categorical) feature names; datetimes are not features."""
-    import pandas as pd
-
-    numeric, categorical = [], []
-    for name in df.columns:
-        if name == target:
-            continue
-        dtype = df[name].dtype
-        if pd.api.types.is_bool_dtype(dtype) or not pd.api.types.is_numeric_dtype(dtype):
-            if not pd.api.types.is_datetime64_any_dtype(dtype):
-                categorical.append(str(name))
-        else:
-            numeric.append(str(name))
-    return numeric, categorical
+__all__ = ["fit", "merge_params", "train"]
 
 
-def parse_hyperparameters(text: str | dict[str, Any] | None) -> dict[str, Any]:
-    """``'{"max_iter": 50}'`` -> dict; anything else is a DataError naming the parameter."""
-    if isinstance(text, dict):
-        return dict(text)
-    if not text or not str(text).strip():
-        return {}
-    try:
-        value = json.loads(text)
-    except json.JSONDecodeError:
-        raise DataError(
-            f"hyperparameters {text!r} is not JSON", 'pass a JSON object, e.g. {"max_iter": 50}'
-        ) from None
-    if not isinstance(value, dict):
-        raise DataError(f"hyperparameters {text!r} is not a JSON object", 'pass e.g. {"max_iter": 50}')
-    return value
-
-
-def build_pipeline(
-    numeric: list[str],
-    categorical: list[str],
-    algorithm: str = "hgb",
-    hyperparameters: dict[str, Any] | None = None,
-    seed: int = 0,
-) -> Pipeline:
-    """The unfitted pipeline: ColumnTransformer (scale + one-hot) -> classifier."""
-    from sklearn.compose import ColumnTransformer
-    from sklearn.ensemble import HistGradientBoostingClassifier
-    from sklearn.impute import SimpleImputer
-    from sklearn.linear_model import LogisticRegression
-    from sklearn.pipeline import Pipeline
-    from sklearn.preprocessing import OneHotEncoder, StandardScaler
-
-    numeric_steps = Pipeline([("impute", SimpleImputer(strategy="median")), ("scale", StandardScaler())])
-    categorical_steps = Pipeline(
-        [
-            ("impute", SimpleImputer(strategy="constant", fill_value="missing")),
-            ("onehot", OneHotEncoder(handle_unknown="ignore", sparse_output=False)),
-        ]
-    )
-    prep = ColumnTransformer(
-        [("numeric", numeric_steps, numeric), ("categorical", categorical_steps, categorical)],
-        remainder="drop",
-    )
-    if algorithm == "hgb":
-        clf: Any = HistGradientBoostingClassifier(random_state=seed)
-    elif algorithm == "logreg":
-        clf = LogisticRegression(max_iter=1000, random_state=seed)
+def merge_params(base: dict[str, Any], override: str | dict[str, Any] | None) -> dict[str, Any]:
+    """The model's ``params`` with a run's JSON override merged over them (``-p params='{...}'``)."""
+    if isinstance(override, dict):
+        extra = dict(override)
+    elif not override or not str(override).strip():
+        extra = {}
     else:
-        raise DataError(f"unknown algorithm {algorithm!r}", f"use one of {', '.join(ALGORITHMS)}")
-    params = hyperparameters or {}
-    unknown = sorted(set(params) - set(clf.get_params()))
-    if unknown:
-        raise DataError(
-            f"{type(clf).__name__} has no hyperparameter {unknown[0]!r}",
-            f"valid names: {', '.join(sorted(clf.get_params()))}",
-        )
-    clf.set_params(**params)
-    return Pipeline([("prep", prep), ("model", clf)])
+        try:
+            extra = json.loads(override)
+        except json.JSONDecodeError:
+            raise DataError(
+                f"params {override!r} is not JSON", 'pass a JSON object, e.g. {"alpha": 0.5}'
+            ) from None
+        if not isinstance(extra, dict):
+            raise DataError(f"params {override!r} is not a JSON object", 'pass e.g. {"alpha": 0.5}')
+    return {**base, **extra}
+
+
+@contextlib.contextmanager
+def _deadline(seconds: float, what: str) -> Iterator[None]:
+    """Raise a one-line WorkflowError when the block runs longer than ``seconds`` (main thread only; a
+    trainer stuck in native code is still ended by the template's activeDeadlineSeconds)."""
+    if seconds <= 0 or threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def expire(signum: int, frame: Any) -> None:
+        raise TimeoutError
+
+    previous = signal.signal(signal.SIGALRM, expire)
+    signal.setitimer(signal.ITIMER_REAL, seconds)
+    try:
+        yield
+    except TimeoutError:
+        raise WorkflowError(
+            f"{what} ran past its deadline of {seconds:g}s",
+            "speed it up or raise the model's train_timeout_s",
+        ) from None
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
 
 
 def fit(
-    train_df: pd.DataFrame,
+    data: pd.DataFrame,
+    *,
+    model: str,
+    task: str,
     target: str,
-    algorithm: str = "hgb",
-    hyperparameters: dict[str, Any] | None = None,
-    seed: int = 0,
-) -> Pipeline:
-    """Fit :func:`build_pipeline` on ``train_df``."""
-    numeric, categorical = feature_columns(train_df, target)
-    pipeline = build_pipeline(numeric, categorical, algorithm, hyperparameters, seed)
-    pipeline.fit(train_df.drop(columns=[target]), train_df[target])
-    return pipeline
+    trainer: str,
+    params: dict[str, Any],
+    preprocess: str = "",
+    timeout_s: float = 0,
+) -> ModelArtifact:
+    """Run the trainer on ``data`` (raw features + target) and package the model it returns."""
+    from driftloop.artifact import ModelArtifact
+    from driftloop.usercode import load_callable
+    from workflows.steps.data import run_preprocess
+
+    fn = load_callable(model, "trainer", trainer)
+    features = [str(c) for c in data.columns if c != target]
+    inputs = data.drop(columns=[target])
+    if preprocess:
+        inputs = run_preprocess(model, preprocess, inputs)
+    frame = inputs.assign(**{target: data[target].to_numpy()})
+    try:
+        with _deadline(timeout_s, f"trainer {trainer}"):
+            estimator = fn(frame, target, dict(params))
+    except WorkflowError:
+        raise
+    except Exception as exc:  # the user's code: anything can happen
+        raise WorkflowError(
+            f"trainer {trainer} raised {type(exc).__name__}: {exc}", "fix the trainer (see the step's log)"
+        ) from None
+    if not callable(getattr(estimator, "predict", None)):
+        raise WorkflowError(
+            f"trainer {trainer} returned {type(estimator).__name__}, which has no predict()",
+            "return a fitted model with predict(DataFrame)",
+        )
+    classes = None
+    if task == "classification":
+        if not callable(getattr(estimator, "predict_proba", None)):
+            raise WorkflowError(
+                f"trainer {trainer} returned a classifier without predict_proba()",
+                "return a model with predict_proba (the gate's roc_auc and log_loss need it)",
+            )
+        found = getattr(estimator, "classes_", None)
+        classes = [_plain(c) for c in (found if found is not None else sorted(data[target].unique()))]
+    return ModelArtifact(
+        model=model,
+        task=task,
+        target=target,
+        features=features,
+        estimator=estimator,
+        preprocess=preprocess,
+        classes=classes,
+    )
+
+
+def _plain(value: Any) -> Any:
+    return value.item() if hasattr(value, "item") else value
 
 
 def train(
+    settings: Settings,
+    *,
     model: str,
     train_uri: str,
     model_path: Path,
-    target: str = "default",
-    algorithm: str = "hgb",
-    hyperparameters: str = "",
-    seed: int = 0,
+    task: str,
+    target: str,
+    trainer: str,
+    params: dict[str, Any],
+    preprocess: str = "",
+    timeout_s: float = 0,
+    workflow_name: str = "",
 ) -> dict[str, Any]:
-    """Fit on the train snapshot and write the pipeline (joblib) to ``model_path``."""
+    """Fit on the train snapshot and write the packaged model (joblib) to ``model_path``."""
     import joblib
 
-    settings = step_settings()
+    from driftloop.usercode import ensure_code_path
+
+    ensure_code_path(settings.models.get(model))
     df = read_table(settings, train_uri)
-    pipeline = fit(df, target, algorithm, parse_hyperparameters(hyperparameters), seed)
+    artifact = fit(
+        df,
+        model=model,
+        task=task,
+        target=target,
+        trainer=trainer,
+        params=params,
+        preprocess=preprocess,
+        timeout_s=timeout_s,
+    )
     model_path = Path(model_path)
     model_path.parent.mkdir(parents=True, exist_ok=True)
-    joblib.dump(pipeline, model_path)
-    return {"model": model, "algorithm": algorithm, "rows": len(df), "model_bytes": model_path.stat().st_size}
+    joblib.dump(artifact, model_path)
+    return {
+        "model": model,
+        "trainer": trainer,
+        "estimator": type(artifact.estimator).__name__,
+        "rows": len(df),
+        "model_bytes": model_path.stat().st_size,
+    }

@@ -1,0 +1,186 @@
+"""The model specification: what driftloop needs to know about a user's model, one entry per model.
+
+``models:`` in ``driftloop.yaml`` maps a model name (an RFC 1123 label) to a :class:`ModelSpec`::
+
+    models:
+      demand:
+        task: regression                 # classification (binary or multiclass) | regression
+        dataset: s3://bucket/demand/current.parquet   # or a local CSV/Parquet path (local mode only)
+        target: units
+        trainer: demand_model:train      # module:function — the user's code
+        code_dir: .                      # where the module lives; default: the config file's directory
+        params: {alpha: 0.5}             # passed to the trainer; overridable per run (-p params=...)
+        metrics: {primary: mae, gate_margin: 0.02}
+        monitor: {drift_share: 0.5, schedule: "0 * * * *"}
+        retrain_schedule: "0 3 * * 0"
+        image: registry.example.com/demand-train:1.4
+        canary: {min_labels: 50}
+
+The short list form (``models: [credit]``) names built-in examples (:data:`EXAMPLES`), which are ordinary
+users of this mechanism: their trainers live in example modules outside the core packages.
+
+The trainer contract — ``train(data: DataFrame, target: str, params: dict) -> model`` where ``model``
+has ``predict(DataFrame)`` (and ``predict_proba`` for classification) — and the optional
+``preprocess(DataFrame) -> DataFrame`` are documented in the README ("Bring your own model").
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+__all__ = [
+    "DEFAULT_PRIMARY",
+    "EXAMPLES",
+    "EXAMPLES_DIR",
+    "LOWER_IS_BETTER",
+    "MODEL_NAME",
+    "TASK_METRICS",
+    "MetricsSpec",
+    "ModelSpec",
+    "ResourcesSpec",
+    "Task",
+    "example_spec",
+]
+
+Task = Literal["classification", "regression"]
+
+#: The metrics the quality gate can compare, per task (roc_auc is one-vs-rest for multiclass).
+TASK_METRICS: dict[str, tuple[str, ...]] = {
+    "classification": ("roc_auc", "accuracy", "f1", "log_loss"),
+    "regression": ("mae", "rmse", "r2"),
+}
+#: Metrics where a smaller value is better; the gate's direction follows the metric.
+LOWER_IS_BETTER = frozenset({"mae", "rmse", "log_loss"})
+DEFAULT_PRIMARY: dict[str, str] = {"classification": "roc_auc", "regression": "mae"}
+#: The bar a first model (no champion yet) must reach when ``metrics.min_score`` is unset.
+DEFAULT_MIN_SCORE: dict[str, float | None] = {"classification": 0.6, "regression": None}
+
+MODEL_NAME = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
+_REF = re.compile(r"^[A-Za-z_][\w.]*:[A-Za-z_]\w*$")
+
+#: Built-in examples (``driftloop/demo/examples/<name>/``), loaded like any user's code.
+EXAMPLES_DIR = Path(__file__).resolve().parent / "demo" / "examples"
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+
+class MetricsSpec(_Section):
+    """How the quality gate compares a challenger with the champion on the same holdout."""
+
+    primary: str = Field("", description="the metric the gate compares; empty = the task's default")
+    gate_margin: float = Field(
+        0.02, ge=0, description="how much worse than the champion (in the metric's units) a challenger may be"
+    )
+    min_score: float | None = Field(
+        None,
+        description="with no champion: the bar the first model must reach (a ceiling for lower-is-better "
+        "metrics); unset = 0.6 for classification, none for regression",
+    )
+
+
+class ResourcesSpec(_Section):
+    """Requests and limits of the steps that run the user's code (preprocess, train, evaluate)."""
+
+    cpu: str = "1"
+    memory: str = "2Gi"
+    cpu_limit: str = "2"
+    memory_limit: str = "4Gi"
+
+
+class ModelSpec(_Section):
+    """One model: its task, data, code, metrics, schedules and image."""
+
+    task: Task = "classification"
+    target: str = Field(min_length=1, description="the label column of the training table")
+    trainer: str = Field(description="module:function — train(data, target, params) -> model")
+    preprocess: str = Field("", description="module:function — DataFrame -> DataFrame, also at serving")
+    dataset: str = Field(
+        "", description="s3:// or local CSV/Parquet; empty = s3://<bucket>/datasets/<model>/"
+    )
+    code_dir: Path | None = Field(None, description="where the modules live; default: the config's directory")
+    params: dict[str, Any] = Field(default_factory=dict, description="passed to the trainer")
+    metrics: MetricsSpec = MetricsSpec()
+    monitor: dict[str, Any] = Field(
+        default_factory=dict, description="the monitor definition (drift_share, features, ...) + schedule"
+    )
+    retrain_schedule: str = Field(
+        "0 3 * * 1", description="cron (UTC) of the scheduled retrain; empty = none"
+    )
+    image: str = Field("", description="the image the steps run in on a cluster; empty = driftloop's")
+    resources: ResourcesSpec = ResourcesSpec()
+    canary: dict[str, Any] = Field(default_factory=dict, description="overrides of the canary section")
+    train_timeout_s: int = Field(7200, ge=10, description="the train step's deadline")
+    holdout_share: float = Field(0.2, gt=0, lt=1)
+    min_rows: int = Field(100, ge=2, description="fewer labelled rows fail validate-data")
+
+    @field_validator("trainer", "preprocess")
+    @classmethod
+    def _ref(cls, value: str) -> str:
+        if value and not _REF.match(value):
+            raise ValueError(f"{value!r} is not module:function (e.g. demand_model:train)")
+        return value
+
+    @model_validator(mode="after")
+    def _metric_fits_task(self) -> ModelSpec:
+        allowed = TASK_METRICS[self.task]
+        if self.metrics.primary and self.metrics.primary not in allowed:
+            raise ValueError(
+                f"metrics.primary {self.metrics.primary!r} does not fit task {self.task} "
+                f"(use one of {', '.join(allowed)})"
+            )
+        return self
+
+    @property
+    def primary_metric(self) -> str:
+        return self.metrics.primary or DEFAULT_PRIMARY[self.task]
+
+    @property
+    def min_score(self) -> float | None:
+        return self.metrics.min_score if self.metrics.min_score is not None else DEFAULT_MIN_SCORE[self.task]
+
+    @property
+    def monitor_schedule(self) -> str:
+        return str(self.monitor.get("schedule", "5 * * * *"))
+
+    def monitor_definition(self) -> dict[str, Any]:
+        """The monitor section without ``schedule``: the fields of ``monitors.MonitorDefinition``."""
+        return {k: v for k, v in self.monitor.items() if k != "schedule"}
+
+
+#: The built-in examples, by name: what ``models: [credit]`` expands to.
+EXAMPLES: dict[str, dict[str, Any]] = {
+    "credit": {
+        "task": "classification",
+        "target": "default",
+        "trainer": "credit_model:train",
+        "code_dir": str(EXAMPLES_DIR / "credit"),
+        "params": {"algorithm": "hgb"},
+        "metrics": {"primary": "roc_auc", "gate_margin": 0.02, "min_score": 0.6},
+        "monitor": {"schedule": "5 * * * *"},
+    },
+    "demand": {
+        "task": "regression",
+        "target": "units",
+        "trainer": "demand_model:train",
+        "code_dir": str(EXAMPLES_DIR / "demand"),
+        "preprocess": "demand_model:preprocess",
+        "params": {"max_iter": 200},
+        "metrics": {"primary": "mae", "gate_margin": 0.5},
+        "monitor": {"schedule": "5 * * * *"},
+    },
+}
+
+
+def example_spec(name: str) -> dict[str, Any]:
+    """The spec of a built-in example as plain data (a ValueError names the known examples)."""
+    if name not in EXAMPLES:
+        raise ValueError(
+            f"{name!r} is not a built-in example ({', '.join(EXAMPLES)}); give its spec as a mapping"
+        )
+    return dict(EXAMPLES[name])
