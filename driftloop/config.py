@@ -118,13 +118,17 @@ class ServingSettings(_Section):
 
 
 class CanarySettings(_Section):
-    """Defaults of the canary analysis (see workflows.deploy.analysis.CanaryLimits)."""
+    """Defaults of the canary analysis (see workflows.deploy.analysis.CanaryLimits); a model's
+    ``canary:`` overrides them."""
 
     min_requests: int = Field(100, ge=1, description="canary requests needed for a verdict")
     min_labels: int = Field(30, ge=1, description="feedback labels per side before accuracy counts")
     accuracy_margin: float = Field(0.0, ge=0, description="how much less accurate the canary may be")
     accuracy_confidence: float = Field(
         0.95, gt=0.5, lt=1, description="confidence a lower canary accuracy must reach to roll back"
+    )
+    error_margin: float = Field(
+        0.0, ge=0, description="regression: how much larger the canary's MAE may be (label units)"
     )
     max_error_rate_increase: float = Field(0.01, ge=0)
     max_p95_latency_ratio: float = Field(1.5, gt=0, description="canary p95 / champion p95 allowed")
@@ -282,8 +286,9 @@ def _from_file(path: Path, explicit: bool) -> dict[str, Any]:
 
 
 def _with_code_dirs(layer: dict[str, Any], base: Path) -> dict[str, Any]:
-    """A model spec from a file finds its code relative to that file: ``code_dir`` defaults to the file's
-    directory, and a relative ``code_dir`` is resolved against it (not against the working directory)."""
+    """A model spec from a file finds its code and local data relative to that file: ``code_dir`` defaults
+    to the file's directory, and a relative ``code_dir`` or local ``dataset`` is resolved against it (not
+    against the working directory, which differs for a step process)."""
     models = layer.get("models")
     if not isinstance(models, Mapping):
         return layer
@@ -292,6 +297,9 @@ def _with_code_dirs(layer: dict[str, Any], base: Path) -> dict[str, Any]:
         if isinstance(spec, Mapping):
             code_dir = spec.get("code_dir")
             spec = {**spec, "code_dir": str(base / code_dir) if code_dir else str(base)}
+            dataset = str(spec.get("dataset") or "")
+            if dataset and "://" not in dataset and not Path(dataset).is_absolute():
+                spec["dataset"] = str(base / dataset)  # a local table, next to the config file
         out[name] = spec
     return {**layer, "models": out}
 

@@ -16,7 +16,19 @@ import typer
 
 from driftloop import __version__
 from driftloop.cli import compile as compile_cmd
-from driftloop.cli import config_cmd, demo, monitor, registry, runs, sensor, serve, stack, submit, workflow
+from driftloop.cli import (
+    config_cmd,
+    demo,
+    models,
+    monitor,
+    registry,
+    runs,
+    sensor,
+    serve,
+    stack,
+    submit,
+    workflow,
+)
 from driftloop.cli._common import CliState, err_console, parse_assignments, setup_logging
 from driftloop.errors import DriftloopError
 
@@ -68,6 +80,8 @@ app.add_typer(registry.app, name="registry")
 app.command("compile")(compile_cmd.compile)
 workflow.app.command("submit")(submit.submit)
 app.command("serve")(serve.serve)
+app.command("retrain")(models.retrain)
+app.command("init")(models.init)
 
 
 def _debug_requested(argv: list[str]) -> bool:

@@ -25,9 +25,11 @@ def compile(
     ] = None,
 ) -> None:
     """Render the Hera workflow definitions to YAML (one object per file)."""
+    from driftloop.cli.models import check_models
     from driftloop.compiler import stale, write
 
     settings = settings_from(ctx)
+    check_models(settings)
     out_dir = output or Path(settings.manifests_dir)
     if check:
         bad = stale(settings, out_dir)

@@ -19,7 +19,11 @@ def show(
     as_json: bool = typer.Option(False, "--json", help="print JSON instead of YAML"),
 ) -> None:
     """Print the effective configuration (flags > DRIFTLOOP_* env > file > defaults), secrets masked."""
-    data = masked_dict(settings_from(ctx))
+    from driftloop.cli.models import check_models
+
+    settings = settings_from(ctx)
+    check_models(settings)
+    data = masked_dict(settings)
     if as_json:
         console.print_json(json.dumps(data))
     else:

@@ -78,6 +78,9 @@ def up(
     settings = settings_from(
         ctx, **{"data_dir": data_dir, "embedded.kafka_port": kafka_port, "embedded.s3_port": s3_port}
     )
+    from driftloop.cli.models import check_models
+
+    check_models(settings)
     factories = list(component_factories().values()) if components else []
     sup = Supervisor(settings, factories=factories)
     sup.install_signal_handlers()

@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from driftloop.cli._common import console, err_console, parse_assignments, settings_from
 from driftloop.errors import UsageError
+
+if TYPE_CHECKING:
+    from driftloop.local.executor.result import NodeResult
 
 app = typer.Typer(
     help="Run Argo workflows locally (compiled YAML from manifests/ or any file).", no_args_is_help=True
@@ -23,6 +26,15 @@ _STYLE = {
     "Skipped": "yellow",
     "Omitted": "yellow",
 }
+
+
+def print_node(node: NodeResult) -> None:
+    """Progress of a local run on stderr: one line per node that finished (or a pod that started)."""
+    if node.type in ("StepGroup",) or (node.phase == "Running" and node.type != "Pod"):
+        return
+    style = _STYLE.get(node.phase, "white")
+    extra = f" — {node.message}" if node.message and node.phase != "Succeeded" else ""
+    err_console.print(f"[{style}]{node.phase:<9}[/] {node.name}{extra}", highlight=False, soft_wrap=True)
 
 
 @app.command("run")
@@ -42,26 +54,18 @@ def run(
 ) -> None:
     """Run NAME (or --file PATH) to completion; exit 0 when it Succeeded, 1 otherwise."""
     from driftloop.local.executor import model, run_workflow
-    from driftloop.local.executor.result import NodeResult
 
     if (name is None) == (file is None):
         raise UsageError(
             "give a template NAME or --file PATH (one of them)",
-            "e.g. `driftloop workflow run driftloop-retrain -p model=iris`",
+            "e.g. `driftloop workflow run driftloop-retrain-credit -p reason=manual`",
         )
     settings = settings_from(ctx)
     tdir = templates_dir or Path(getattr(settings, "manifests_dir", "manifests"))
     params = parse_assignments(list(param or []), "-p")
     doc = file if file is not None else model.find_template(str(name), tdir)
 
-    def on_event(node: NodeResult) -> None:
-        if node.type in ("StepGroup",) or (node.phase == "Running" and node.type != "Pod"):
-            return
-        style = _STYLE.get(node.phase, "white")
-        extra = f" — {node.message}" if node.message and node.phase != "Succeeded" else ""
-        err_console.print(f"[{style}]{node.phase:<9}[/] {node.name}{extra}", highlight=False, soft_wrap=True)
-
-    result = run_workflow(doc, params, settings, templates_dir=tdir, on_event=on_event)
+    result = run_workflow(doc, params, settings, templates_dir=tdir, on_event=print_node)
     if as_json:
         console.print_json(json.dumps(result.to_json()))
     style = _STYLE.get(result.phase, "white")

@@ -166,6 +166,10 @@ class ModelSlots:
     def _load(self, alias: str, version: str) -> LoadedModel | None:
         started = time.perf_counter()
         try:
+            # a model whose class or preprocess lives in the user's module needs its code_dir to unpickle
+            from driftloop.usercode import ensure_code_path
+
+            ensure_code_path(self.registry.store.settings.models.get(self.model))
             mv, estimator = self.registry.load_model(self.model, version)
         except IntegrityError as exc:
             return self._refuse(alias, version, "integrity_error", exc)

@@ -53,24 +53,49 @@ def env(stack, bucket, monkeypatch, clean_env, tmp_path):
 
 def _retrain(tmp: Path, run: str, hyperparameters: str = "") -> dict:
     from workflows.steps import data, evaluate, train
+    from workflows.steps.context import step_settings
 
-    checked = data.validate_data("credit")
-    parts = data.preprocess("credit", checked["dataset_uri"], workflow_name=run)
+    settings = step_settings()
+    spec = settings.model("credit")
+    checked = data.validate_data(
+        settings, model="credit", dataset_uri="", target=spec.target, task=spec.task, min_rows=spec.min_rows
+    )
+    parts = data.preprocess(
+        settings,
+        model="credit",
+        dataset_uri=checked["dataset_uri"],
+        workflow_name=run,
+        target=spec.target,
+        task=spec.task,
+        holdout_share=spec.holdout_share,
+    )
     model_path = tmp / run / "model.joblib"
+    params = (
+        {"algorithm": "logreg"} if not hyperparameters else {"hyperparameters": json.loads(hyperparameters)}
+    )
     train.train(
-        "credit",
-        parts["train_uri"],
-        model_path,
-        algorithm="logreg" if not hyperparameters else "hgb",
-        hyperparameters=hyperparameters,
+        settings,
+        model="credit",
+        train_uri=parts["train_uri"],
+        model_path=model_path,
+        task=spec.task,
+        target=spec.target,
+        trainer=spec.trainer,
+        params=params,
     )
     return evaluate.evaluate(
-        "credit",
-        model_path,
-        parts["train_uri"],
-        parts["holdout_uri"],
-        tmp / run / "metrics.json",
-        tmp / run / "profile.bin",
+        settings,
+        model="credit",
+        model_file=model_path,
+        train_uri=parts["train_uri"],
+        holdout_uri=parts["holdout_uri"],
+        metrics_path=tmp / run / "metrics.json",
+        profile_path=tmp / run / "profile.bin",
+        task=spec.task,
+        target=spec.target,
+        primary_metric=spec.primary_metric,
+        gate_margin=spec.metrics.gate_margin,
+        min_score=spec.min_score,
         reason="drift",
         event_id=f"evt-{run}",
         dataset_uri=checked["dataset_uri"],
@@ -123,7 +148,7 @@ def test_compiled_template_runs_in_the_local_executor(env, topic, monkeypatch, t
 
     good = run_workflow(
         RUN,
-        {"model": "credit", "reason": "drift", "event_id": "evt-a", "algorithm": "logreg"},
+        {"model": "credit", "reason": "drift", "event_id": "evt-a", "params": '{"algorithm": "logreg"}'},
         settings,
         templates_dir=MANIFESTS,
     )
@@ -135,7 +160,7 @@ def test_compiled_template_runs_in_the_local_executor(env, topic, monkeypatch, t
 
     worse = run_workflow(
         RUN,
-        {"model": "credit", "reason": "manual", "hyperparameters": WORSE},
+        {"model": "credit", "reason": "manual", "params": json.dumps({"hyperparameters": json.loads(WORSE)})},
         settings,
         templates_dir=MANIFESTS,
     )

@@ -86,3 +86,36 @@ def test_limits_from_workflow_strings() -> None:
     assert limits.duration_s == 60.0 and limits.min_requests == 10 and limits.require_labels is True
     with pytest.raises(UsageError):
         CanaryLimits.from_kwargs(nonsense=1)
+
+
+def _regression_records(version: str, errors: list[float], start: int) -> tuple[list[dict], dict]:
+    records, labels = [], {}
+    for i, err in enumerate(errors):
+        rid = f"r{start + i}"
+        records.append({"request_id": rid, "model_version": version, "prediction": 100.0, "latency_ms": 1.0})
+        labels[rid] = 100.0 + err
+    return records, labels
+
+
+def test_regressor_is_judged_by_its_error_not_accuracy():
+    import random
+
+    rng = random.Random(0)
+    limits = CanaryLimits(task="regression", min_requests=50, min_labels=30)
+    champ_r, champ_l = _regression_records("v1", [rng.gauss(0, 5) for _ in range(200)], 0)
+    same_r, same_l = _regression_records("v2", [rng.gauss(0, 5) for _ in range(200)], 1000)
+    worse_r, worse_l = _regression_records("v3", [rng.gauss(0, 15) for _ in range(200)], 2000)
+    labels = {**champ_l, **same_l, **worse_l}
+    records = champ_r + same_r + worse_r
+    champion = summarize(records, labels, "v1", "regression")
+    assert champion.labeled == 200 and champion.correct == 0 and 3 < champion.mae < 5
+    same = summarize(records, labels, "v2", "regression")
+    decision, reasons = judge(champion, same, limits)
+    assert decision == "promote" and reasons[-1].startswith("MAE"), reasons
+    worse = summarize(records, labels, "v3", "regression")
+    decision, reasons = judge(champion, worse, limits)
+    assert decision == "rollback" and "MAE" in reasons[0], reasons
+    # with a margin as large as the gap, the worse canary is tolerated
+    assert judge(champion, worse, CanaryLimits(task="regression", min_requests=50, error_margin=20.0))[0] == (
+        "promote"
+    )

@@ -2,7 +2,8 @@
 
 Both versions' predictions are read from the inference log (every replica writes there, so this works
 the same for the local server and for Kubernetes pods), joined by request id with the delayed labels on
-the feedback topic. Per version: error rate, p95 latency and — where labels arrived — accuracy.
+the feedback topic. Per version: error rate, p95 latency and — where labels arrived — accuracy for a
+classifier, mean absolute error for a regressor (``task``; a regressor is never judged by accuracy).
 
 Decision (:func:`judge`), canary vs champion:
 
@@ -10,7 +11,9 @@ Decision (:func:`judge`), canary vs champion:
   ``max_error_rate_increase``; or its p95 latency exceeds ``max(champion × max_p95_latency_ratio,
   champion + latency_slack_ms)``; or, with at least ``min_labels`` labels on each side, its accuracy is
   below the champion's minus ``accuracy_margin`` (0 by default: a canary never replaces a less accurate
-  champion).
+  champion). For a regressor the label rule is on the mean absolute error instead: rollback when a
+  one-sided Welch test finds the canary's MAE above the champion's plus ``error_margin`` at
+  ``accuracy_confidence``.
 * **inconclusive** when the canary has fewer than ``min_requests`` requests (or, with
   ``require_labels``, too few labels).
 * **promote** otherwise.
@@ -57,6 +60,8 @@ class CanaryLimits:
     # it is lower than (champion - margin) at this confidence.
     accuracy_confidence: float = 0.95
     poll_s: float = 2.0
+    task: str = "classification"  # regression: judged by the MAE on feedback labels
+    error_margin: float = 0.0  # regression: how much larger the canary's MAE may be (label units)
 
     @classmethod
     def from_kwargs(cls, **limits: Any) -> CanaryLimits:
@@ -70,7 +75,10 @@ class CanaryLimits:
             if value is None or value == "":
                 continue
             kind = type(getattr(cls(), name))
-            values[name] = (str(value).lower() in ("1", "true", "yes")) if kind is bool else kind(value)
+            if kind is bool:
+                values[name] = str(value).lower() in ("1", "true", "yes")
+            else:
+                values[name] = value if kind is str else kind(value)
         return cls(**values)
 
 
@@ -82,6 +90,8 @@ class VariantStats:
     p95_latency_ms: float | None = None
     labeled: int = 0
     correct: int = 0
+    abs_error_sum: float = 0.0  # regression: sum and sum of squares of |label - prediction|
+    abs_error_sq_sum: float = 0.0
 
     @property
     def error_rate(self) -> float:
@@ -91,8 +101,20 @@ class VariantStats:
     def accuracy(self) -> float | None:
         return self.correct / self.labeled if self.labeled else None
 
+    @property
+    def mae(self) -> float | None:
+        return self.abs_error_sum / self.labeled if self.labeled else None
+
+    @property
+    def mae_variance(self) -> float:
+        """The sample variance of the absolute errors (0 with fewer than two labels)."""
+        if self.labeled < 2:
+            return 0.0
+        mean = self.abs_error_sum / self.labeled
+        return max(0.0, (self.abs_error_sq_sum - self.labeled * mean * mean) / (self.labeled - 1))
+
     def to_dict(self) -> dict[str, Any]:
-        return {**asdict(self), "error_rate": self.error_rate, "accuracy": self.accuracy}
+        return {**asdict(self), "error_rate": self.error_rate, "accuracy": self.accuracy, "mae": self.mae}
 
 
 @dataclass
@@ -139,7 +161,20 @@ def _same(label: Any, prediction: Any) -> bool:
     return bool(label == prediction or str(label) == str(prediction))
 
 
-def summarize(records: Iterable[dict[str, Any]], labels: dict[str, Any], version: str | None) -> VariantStats:
+def _abs_error(label: Any, prediction: Any) -> float | None:
+    try:
+        err = abs(float(label) - float(prediction))
+    except (TypeError, ValueError):
+        return None
+    return err if math.isfinite(err) else None
+
+
+def summarize(
+    records: Iterable[dict[str, Any]],
+    labels: dict[str, Any],
+    version: str | None,
+    task: str = "classification",
+) -> VariantStats:
     """Stats of one version from inference-log records and labels (request id -> label)."""
     stats = VariantStats(version)
     latencies: list[float] = []
@@ -153,8 +188,16 @@ def summarize(records: Iterable[dict[str, Any]], labels: dict[str, Any], version
             latencies.append(float(rec["latency_ms"]))
         rid = rec.get("request_id")
         if "error" not in rec and rid in labels:
-            stats.labeled += 1
-            stats.correct += _same(labels[rid], rec.get("prediction"))
+            if task == "regression":
+                err = _abs_error(labels[rid], rec.get("prediction"))
+                if err is None:  # a non-numeric label or prediction cannot be scored
+                    continue
+                stats.labeled += 1
+                stats.abs_error_sum += err
+                stats.abs_error_sq_sum += err * err
+            else:
+                stats.labeled += 1
+                stats.correct += _same(labels[rid], rec.get("prediction"))
     stats.p95_latency_ms = _p95(latencies)
     return stats
 
@@ -175,6 +218,19 @@ def _significantly_less_accurate(canary: VariantStats, champion: VariantStats, l
     return gap / se < -NormalDist().inv_cdf(limits.accuracy_confidence)
 
 
+def _significantly_larger_error(canary: VariantStats, champion: VariantStats, limits: CanaryLimits) -> bool:
+    """One-sided Welch test of ``canary MAE > champion MAE + error_margin`` (regression)."""
+    from statistics import NormalDist
+
+    if canary.mae is None or champion.mae is None:
+        return False
+    gap = canary.mae - (champion.mae + limits.error_margin)
+    se = math.sqrt(canary.mae_variance / canary.labeled + champion.mae_variance / champion.labeled)
+    if se == 0:
+        return gap > 0
+    return gap / se > NormalDist().inv_cdf(limits.accuracy_confidence)
+
+
 def judge(champion: VariantStats, canary: VariantStats, limits: CanaryLimits) -> tuple[Decision, list[str]]:
     """The decision and its reasons (pure: see the module docstring)."""
     bad: list[str] = []
@@ -191,7 +247,14 @@ def judge(champion: VariantStats, canary: VariantStats, limits: CanaryLimits) ->
         if canary.p95_latency_ms > ceiling:
             bad.append(f"p95 latency {canary.p95_latency_ms:.1f} ms > {ceiling:.1f} ms")
     labeled = canary.labeled >= limits.min_labels and champion.labeled >= limits.min_labels
-    if labeled and _significantly_less_accurate(canary, champion, limits):
+    regression = limits.task == "regression"
+    if labeled and regression and _significantly_larger_error(canary, champion, limits):
+        bad.append(
+            f"MAE {canary.mae:.4g} vs champion {champion.mae:.4g} on {canary.labeled}/{champion.labeled} "
+            f"labels (above by more than {limits.error_margin} at "
+            f"{limits.accuracy_confidence:.0%} confidence)"
+        )
+    if labeled and not regression and _significantly_less_accurate(canary, champion, limits):
         bad.append(
             f"accuracy {canary.accuracy:.3f} vs champion {champion.accuracy:.3f} "
             f"on {canary.labeled}/{champion.labeled} labels (below by more than {limits.accuracy_margin} "
@@ -209,10 +272,12 @@ def judge(champion: VariantStats, canary: VariantStats, limits: CanaryLimits) ->
             f"{limits.min_labels} needed on each side"
         ]
     ok = [f"error rate {canary.error_rate:.3f} vs {champion.error_rate:.3f}"]
-    if labeled:
+    if labeled and regression:
+        ok.append(f"MAE {canary.mae:.4g} vs {champion.mae:.4g}")
+    elif labeled:
         ok.append(f"accuracy {canary.accuracy:.3f} vs {champion.accuracy:.3f}")
     else:
-        ok.append("too few labels to compare accuracy")
+        ok.append("too few labels to compare " + ("errors" if regression else "accuracy"))
     return "promote", ok
 
 
@@ -262,8 +327,8 @@ def analyze_canary(
     extended = False
     while True:
         records, labels = collect(settings, model, since_ms)
-        canary = summarize(records, labels, version)
-        champion = summarize(records, labels, champion_version)
+        canary = summarize(records, labels, version, limits.task)
+        champion = summarize(records, labels, champion_version, limits.task)
         decision, reasons = judge(champion, canary, limits)
         # Promote early only once labels could be compared; without them, watch the whole window.
         labels_done = min(canary.labeled, champion.labeled) >= limits.min_labels

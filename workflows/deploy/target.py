@@ -59,7 +59,11 @@ class BaseTarget:
         )
 
     def analyze(self, model: str, version: str, **limits: Any) -> Verdict:
-        defaults = self.settings.canary.model_dump()  # the `canary` settings; the caller's limits win
+        # the `canary` settings with the model's overrides; the caller's limits win
+        defaults: dict[str, Any] = self.settings.canary_for(model).model_dump()
+        spec = self.settings.models.get(model)
+        if spec is not None:
+            defaults["task"] = spec.task
         return analyze_canary(
             self.settings, self.registry, model, version, CanaryLimits.from_kwargs(**{**defaults, **limits})
         )

@@ -1,0 +1,183 @@
+"""Bring your own model, on the real embedded Kafka + S3: user code that lives outside the repository.
+
+* ``driftloop init demo-reg --task regression`` in an empty directory, ``driftloop up --services-only``,
+  then ``driftloop retrain demo-reg --json``: a Succeeded run and a champion v1 (the commands, as a user
+  types them, in subprocesses).
+* A custom estimator class the project has never seen, in a module in a temporary directory, through the
+  model's own compiled retrain template in the local executor; a trainer that raises and one that returns
+  an object without ``predict`` fail the run, the outcome event names the step and the reason, and the
+  champion is unchanged.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import pytest
+
+from driftloop.config import load_settings
+from driftloop.events import RETRAIN_FAILED, RETRAIN_SUCCEEDED, CloudEvent
+from driftloop.registry import Registry
+from driftloop.s3 import S3Store
+from tests.conftest import embedded_overrides
+
+pytestmark = pytest.mark.integration
+
+DRIFTLOOP = [sys.executable, "-m", "driftloop"]
+
+CUSTOM = '''
+"""A team's own model: not scikit-learn, not known to driftloop."""
+import numpy as np
+
+
+class NearestMean:
+    """Predicts the mean target of the nearest of k price bands."""
+
+    def __init__(self, bands):
+        self.bands = bands
+
+    def fit(self, x, y):
+        self.edges_ = np.quantile(x["price"], np.linspace(0, 1, self.bands + 1)[1:-1])
+        idx = np.searchsorted(self.edges_, x["price"])
+        self.means_ = np.array([y[idx == i].mean() for i in range(self.bands)])
+        return self
+
+    def predict(self, x):
+        return self.means_[np.searchsorted(self.edges_, x["price"])]
+
+
+def train(data, target, params):
+    if params.get("fail"):
+        raise RuntimeError("the feature store is down")
+    if params.get("no_predict"):
+        return object()
+    return NearestMean(int(params.get("bands", 8))).fit(data.drop(columns=[target]), data[target])
+'''
+
+
+def _env(overrides: dict[str, object]) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("DRIFTLOOP_")}
+    for key, value in overrides.items():
+        env["DRIFTLOOP_" + key.upper().replace(".", "__")] = str(value)
+    return env
+
+
+def test_init_up_retrain_gives_a_champion(tmp_path: Path) -> None:
+    work = tmp_path / "project"
+    env = _env({k: v for k, v in embedded_overrides(tmp_path / "state").items()})
+    work.mkdir()
+    out = subprocess.run(
+        [*DRIFTLOOP, "init", "demo-reg", "--task", "regression"],
+        cwd=work,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert out.returncode == 0, out.stderr
+    assert (work / "demo_reg_model.py").is_file() and (work / "data" / "demo-reg.csv").is_file()
+    up = subprocess.Popen(
+        [*DRIFTLOOP, "up", "--services-only"],
+        cwd=work,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        deadline = time.monotonic() + 90
+        seen = []
+        while time.monotonic() < deadline:
+            line = up.stdout.readline() if up.stdout else ""
+            seen.append(line)
+            if "driftloop is up" in line or up.poll() is not None:
+                break
+        assert up.poll() is None, "".join(seen)
+        run = subprocess.run(
+            [*DRIFTLOOP, "retrain", "demo-reg", "--json"],
+            cwd=work,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=300,
+            check=False,
+        )
+        assert run.returncode == 0, run.stderr[-3000:]
+        result = json.loads(run.stdout)
+        assert result["phase"] == "Succeeded"
+        settings = load_settings(work / "driftloop.yaml", env=env)
+        registry = Registry(S3Store(settings))
+        assert registry.get_alias("demo-reg", "champion") == "v1"
+        assert registry.get("demo-reg", "v1").metrics["primary_metric"] == "mae"
+    finally:
+        subprocess.run([*DRIFTLOOP, "down"], cwd=work, env=env, capture_output=True, timeout=60, check=False)
+        up.wait(timeout=60)
+
+
+@pytest.fixture
+def custom(stack, bucket, clean_env, tmp_path: Path, monkeypatch):
+    code = tmp_path / "team-code"
+    code.mkdir()
+    (code / "price_model.py").write_text(textwrap.dedent(CUSTOM))
+    from driftloop.demo.examples.demand.demand_model import make_demand
+
+    data = tmp_path / "demand.csv"
+    make_demand(1500, seed=5).drop(columns=["store_size"]).to_csv(data, index=False)
+    spec = {
+        "task": "regression",
+        "dataset": str(data),
+        "target": "units",
+        "trainer": "price_model:train",
+        "code_dir": str(code),
+        "params": {"bands": 8},
+        "metrics": {"primary": "mae", "gate_margin": 1.0},
+    }
+    overrides = {**stack.overrides, "s3.bucket": bucket, "data_dir": str(tmp_path / "data")}
+    overrides["topics.outcomes"] = f"outcomes-{bucket}"
+    settings = load_settings(env={}, overrides={**overrides, "models": {"pricing": spec}})
+    return settings
+
+
+def _run(settings, params: dict[str, str]):
+    from driftloop.local.executor import run_workflow
+    from workflows.retrain import admission_task, build_retrain
+
+    template = build_retrain(settings, "pricing", first_task=admission_task).to_dict()
+    return run_workflow(template, {"model": "pricing", "reason": "manual", **params}, settings)
+
+
+def test_custom_estimator_from_outside_the_repository(custom) -> None:
+    from driftloop.kafka import read_recent
+
+    settings = custom
+    registry = Registry(S3Store(settings))
+    good = _run(settings, {})
+    phases = {n.display_name: n.phase for n in good.nodes}
+    assert good.phase == "Succeeded", (good.message, phases)
+    assert registry.get_alias("pricing", "champion") == "v1"
+    gate = registry.get("pricing", "v1").lineage["gate"]
+    assert gate["metric"] == "mae" and gate["lower_is_better"] is True
+
+    raised = _run(settings, {"params": '{"fail": true}'})
+    assert raised.phase == "Failed"
+    no_predict = _run(settings, {"params": '{"no_predict": true}'})
+    assert no_predict.phase == "Failed"
+    assert registry.get_alias("pricing", "champion") == "v1" and len(registry.versions("pricing")) == 1
+
+    events = {}
+    for rec in read_recent(settings, settings.topics.outcomes):
+        ev = CloudEvent.parse(rec.value)
+        events[ev.data["workflow_name"]] = ev
+    assert events[good.name].type == RETRAIN_SUCCEEDED
+    failed = events[raised.name]
+    assert failed.type == RETRAIN_FAILED and failed.data["failed_step"] == "train"
+    assert "raised RuntimeError: the feature store is down" in failed.data["failure_reason"]
+    failed = events[no_predict.name]
+    assert failed.data["failed_step"] == "train" and "has no predict()" in failed.data["failure_reason"]
