@@ -56,4 +56,4 @@ def load_callable(model: str, key: str, ref: str, spec: ModelSpec | None = None)
             f"models.{model}.{key}: {module_name!r} has no function {attr!r}",
             f"define {attr}() in {module_name} or fix the reference",
         )
-    return fn  # type: ignore[no-any-return]
+    return fn

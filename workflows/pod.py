@@ -116,7 +116,7 @@ def runner_step(
         security_context=container_security,
         pod_security_context=pod_security,
         volumes=[
-            EmptyDirVolume(name="tmp", mount_path="/tmp", size_limit="2Gi"),
+            EmptyDirVolume(name="tmp", mount_path="/tmp", size_limit=m.Quantity("2Gi")),
             # Hera names the ConfigMap after the volume
             ConfigMapVolume(name=CONFIG_MAP, mount_path="/etc/driftloop", optional=True),
         ],

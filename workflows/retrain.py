@@ -151,12 +151,13 @@ def build_retrain(
     user_image = spec.image or image
     r = spec.resources
     user_size = PodSize(cpu=r.cpu, memory=r.memory, cpu_limit=r.cpu_limit, memory_limit=r.memory_limit)
-    user = {"image": user_image, "size": user_size}
     steps = {
         "validate": runner_step(ep.validate_data, "validate-data", image=image, retry=True),
-        "preprocess": runner_step(ep.preprocess, "preprocess", retry=True, **user),
-        "train": runner_step(ep.train, "train", deadline_s=spec.train_timeout_s + 60, **user),
-        "evaluate": runner_step(ep.evaluate, "evaluate", retry=True, **user),
+        "preprocess": runner_step(ep.preprocess, "preprocess", image=user_image, size=user_size, retry=True),
+        "train": runner_step(
+            ep.train, "train", image=user_image, size=user_size, deadline_s=spec.train_timeout_s + 60
+        ),
+        "evaluate": runner_step(ep.evaluate, "evaluate", image=user_image, size=user_size, retry=True),
         "deploy": runner_step(ep.deploy_canary, "deploy-canary", image=image, size=SMALL, retry=True),
         "analyze": runner_step(ep.analyze_canary, "analyze-canary", image=image, retry=True, deadline_s=3600),
         "promote": runner_step(ep.promote, "promote", image=image, retry=True),

@@ -13,11 +13,28 @@ from driftloop.errors import WorkflowError
 __all__ = ["compile"]
 
 
+def _validate(out_dir: Path) -> None:
+    """Strict validation of the generated objects (unknown fields and wrong types are errors)."""
+    from driftloop.compiler import GENERATED_DIR
+    from driftloop.validation import validate_paths
+
+    report = validate_paths([out_dir / GENERATED_DIR])
+    if not report.ok:
+        raise WorkflowError(
+            f"{len(report.errors)} schema error(s) in {out_dir / GENERATED_DIR}: {report.errors[0]}",
+            "fix the Python definitions and recompile",
+        )
+    console.print(f"strict validation: {report.summary()}", highlight=False)
+
+
 def compile(
     ctx: typer.Context,
     check: Annotated[
         bool,
-        typer.Option("--check", help="compare the committed YAML with a fresh rendering; exit 1 if stale"),
+        typer.Option(
+            "--check",
+            help="compare the committed YAML with a fresh rendering (exit 1 if stale); validate it strictly",
+        ),
     ] = False,
     output: Annotated[
         Path | None,
@@ -39,6 +56,7 @@ def compile(
                 "run `driftloop compile` and commit the result",
             )
         console.print(f"compiled YAML under {out_dir} is up to date")
+        _validate(out_dir)
         return
     changed = write(settings, out_dir)
     for rel in changed:

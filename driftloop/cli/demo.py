@@ -13,6 +13,9 @@ from driftloop.errors import DriftloopError
 def demo(
     ctx: typer.Context,
     rows: int = typer.Option(6000, min=500, help="training rows per model version"),
+    example: str = typer.Option(
+        "credit", "--example", help="the built-in example: credit (classification) or demand (regression)"
+    ),
     as_json: bool = typer.Option(False, "--json", help="print the run summary as JSON on stdout"),
 ) -> None:
     """Train, serve, drift, detect, retrain, canary, promote — on one machine, with a timeline.
@@ -23,7 +26,7 @@ def demo(
     from driftloop.demo import run_demo
 
     settings = settings_from(ctx)
-    result = run_demo(settings, rows=rows, console=err_console)
+    result = run_demo(settings, rows=rows, example=example, console=err_console)
     s = result.summary
     if as_json:
         console.print_json(json.dumps(s, default=str))

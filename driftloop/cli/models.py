@@ -77,10 +77,11 @@ def retrain(
 
         sub = submit(settings, build_workflow(retrain_template(model), params))
         err_console.print(f"submitted {sub.namespace}/{sub.name}", highlight=False)
-        done = wait(settings, sub)
+        sub.phase = wait(settings, sub)
         if as_json:
-            console.print_json(json.dumps(done.to_dict()))
-        raise typer.Exit(0 if done.phase == "Succeeded" else 1)
+            console.print_json(json.dumps(sub.to_dict()))
+        err_console.print(f"{sub.name} {sub.phase}", highlight=False)
+        raise typer.Exit(0 if sub.phase == "Succeeded" else 1)
     _run_locally(settings, model, params, as_json)
 
 

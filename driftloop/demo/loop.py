@@ -1,10 +1,13 @@
 """``driftloop demo``: the whole loop on one machine, end to end, with a timeline.
 
-Embedded Kafka + S3 → train v1 through the compiled ``driftloop-retrain`` WorkflowTemplate in the local
+Embedded Kafka + S3 → train v1 through the model's compiled retrain WorkflowTemplate in the local
 executor → serve it → labelled traffic → a baseline check (no drift) → inject a downturn → the monitor
 detects it and publishes a CloudEvent → the local sensor, evaluating the compiled Sensor, starts exactly
 one retrain → v2 is registered with lineage back to the event, deployed as a canary, analysed on live
 traffic and promoted. Then a burst of duplicate drift events, which must not start a second run.
+
+``example`` picks the world (:mod:`driftloop.demo.scenarios`): ``credit`` (a classifier, the default) or
+``demand`` (a regression whose canary is judged by its error on feedback labels).
 """
 
 from __future__ import annotations
@@ -21,15 +24,12 @@ from typing import Any
 from rich.console import Console
 
 from driftloop.config import Settings
-from driftloop.contracts import RETRAIN_TEMPLATE
-from driftloop.demo.data import applications
+from driftloop.contracts import retrain_template
+from driftloop.demo.scenarios import Scenario, scenario
 from driftloop.demo.timeline import Timeline
 from driftloop.errors import DriftloopError, ServiceError, WorkflowError
 
 __all__ = ["DemoResult", "run_demo"]
-
-MODEL = "credit"
-RETRAIN = RETRAIN_TEMPLATE
 
 
 @dataclass
@@ -49,11 +49,13 @@ def _wait(what: str, check: Callable[[], Any], timeout_s: float, poll_s: float =
     raise ServiceError(f"demo: timed out after {timeout_s:.0f}s waiting for {what}", "see the log above")
 
 
-def _demo_settings(settings: Settings) -> Settings:
+def _demo_settings(settings: Settings, example: str) -> Settings:
     """The demo's own data directory (started afresh) and its canary evidence: at least 100 labels per
     side before accuracy decides, so a verdict is not a coin toss on a few dozen labels; and latency
     judged with a wide slack, because here one process on two cores serves the traffic, generates it
     and runs the retrain — a p95 measured like that says nothing about the model."""
+    from driftloop.modelspec import ModelSpec, example_spec
+
     data_dir = Path(settings.data_dir).resolve() / "demo"
     canary = settings.canary.model_copy(
         update={
@@ -62,14 +64,20 @@ def _demo_settings(settings: Settings) -> Settings:
             "latency_slack_ms": max(settings.canary.latency_slack_ms, 2000.0),
         }
     )
-    return settings.model_copy(update={"data_dir": data_dir, "canary": canary, "models": [MODEL]})
+    spec = settings.models.get(example) or ModelSpec.model_validate(example_spec(example))
+    return settings.model_copy(update={"data_dir": data_dir, "canary": canary, "models": {example: spec}})
 
 
-def _manifests(settings: Settings) -> Path:
+def _manifests(settings: Settings, model: str) -> Path:
     """The compiled YAML the loop runs: the committed ``manifests/`` when it holds the templates, else
     compiled now (the same pure renderers) into the demo's data directory."""
     configured = Path(settings.manifests_dir)
-    if any(configured.rglob(f"{RETRAIN}.yaml")) and any(configured.rglob("sensor.yaml")):
+    sensors = list(configured.rglob("sensor.yaml"))
+    if (
+        any(configured.rglob(f"{retrain_template(model)}.yaml"))
+        and sensors
+        and f"^{model}$" in sensors[0].read_text()
+    ):
         return configured.resolve()
     from driftloop.compiler import write
 
@@ -78,13 +86,15 @@ def _manifests(settings: Settings) -> Path:
     return target
 
 
-def _check(settings: Settings, registry: Any, last: int, publish: bool) -> tuple[Any, Any, str | None]:
+def _check(
+    settings: Settings, registry: Any, model: str, last: int, publish: bool
+) -> tuple[Any, Any, str | None]:
     """One drift check of the champion on the last ``last`` inference-log records (the monitor's code)."""
     from monitors.publish import champion_profile, check_and_publish
     from monitors.window import load_window
 
-    profile = champion_profile(settings, MODEL, registry)
-    window, info = load_window("kafka", settings, model=MODEL, last=last)
+    profile = champion_profile(settings, model, registry)
+    window, info = load_window("kafka", settings, model=model, last=last)
     out = check_and_publish(settings, profile, window, info=info, publish=publish)
     return out.result, out.event, out.report_uri
 
@@ -97,12 +107,15 @@ def _ready(url: str) -> bool:
         return False
 
 
-def run_demo(settings: Settings, *, rows: int = 6000, console: Console | None = None) -> DemoResult:
+def run_demo(
+    settings: Settings, *, rows: int = 6000, example: str = "credit", console: Console | None = None
+) -> DemoResult:
     """Run the loop; returns whether every stage succeeded, with the summary written to disk."""
     from driftloop.local.runtime import Supervisor
 
     console = console or Console(stderr=True)
-    settings = _demo_settings(settings)
+    settings = _demo_settings(settings, example)
+    world = scenario(example)
     data_dir = Path(settings.data_dir)
     if (data_dir / "stack.json").exists():
         from driftloop.local.embedded import stop_from_state
@@ -118,7 +131,7 @@ def run_demo(settings: Settings, *, rows: int = 6000, console: Console | None = 
     try:
         sup.start()
         tl.mark("stack", f"embedded Kafka {settings.bootstrap_servers} and S3 {settings.s3_endpoint} ready")
-        return _loop(settings, tl, out_dir, rows, parts)
+        return _loop(settings, world, tl, out_dir, rows, parts)
     except DriftloopError as exc:
         # A failed demo still leaves its timeline behind, with the stage it stopped at.
         failure = {"ok": False, "failures": [str(exc)], "timeline": tl.entries, "output_dir": str(out_dir)}
@@ -133,7 +146,9 @@ def run_demo(settings: Settings, *, rows: int = 6000, console: Console | None = 
         sup.stop()
 
 
-def _loop(settings: Settings, tl: Timeline, out_dir: Path, rows: int, parts: list[Any]) -> DemoResult:
+def _loop(
+    settings: Settings, world: Scenario, tl: Timeline, out_dir: Path, rows: int, parts: list[Any]
+) -> DemoResult:
     from driftloop.contracts import run_name
     from driftloop.demo.traffic import Traffic
     from driftloop.local.executor import run_workflow
@@ -143,38 +158,40 @@ def _loop(settings: Settings, tl: Timeline, out_dir: Path, rows: int, parts: lis
     from driftloop.s3 import S3Store
     from driftloop.serving import ModelServer
 
+    model, spec = world.model, settings.model(world.model)
+    retrain = retrain_template(model)
     store = S3Store(settings)
     registry = Registry(store)
-    manifests = _manifests(settings)
+    manifests = _manifests(settings, model)
     settings = settings.model_copy(update={"manifests_dir": manifests})
-    dataset = f"datasets/{MODEL}/current.parquet"
-    store.put_parquet(dataset, applications(rows, seed=1, drifted=False))
-    tl.mark("data", f"{rows} labelled loan applications → {store.uri(dataset)}")
+    dataset = f"datasets/{model}/current.parquet"
+    store.put_parquet(dataset, world.data(rows, 1, False))
+    tl.mark("data", f"{rows} {world.rows_are} → {store.uri(dataset)}")
 
     sensor = LocalSensor(settings)
     sensor.start()
     parts.append(sensor)
     tl.mark("sensor", f"local sensor consuming {settings.topics.drift_events} with {manifests}/…/sensor.yaml")
 
-    template = find_template(RETRAIN, manifests)
-    first = run_workflow(template, {"model": MODEL, "reason": "manual"}, settings, templates_dir=manifests)
-    if first.phase != "Succeeded" or registry.get_alias(MODEL, "champion") != "v1":
+    template = find_template(retrain, manifests)
+    first = run_workflow(template, {"model": model, "reason": "manual"}, settings, templates_dir=manifests)
+    if first.phase != "Succeeded" or registry.get_alias(model, "champion") != "v1":
         raise WorkflowError(f"training v1 ended {first.phase}: {first.message}", f"see {first.record_path}")
-    v1 = registry.get(MODEL, "v1")
-    tl.mark("train", f"v1 trained by {RETRAIN} in the local executor: {_metric(v1.metrics)}; champion")
+    v1 = registry.get(model, "v1")
+    tl.mark("train", f"v1 trained by {retrain} in the local executor: {_metric(v1.metrics)}; champion")
 
-    server = ModelServer(settings, MODEL, poll_s=0.5)
+    server = ModelServer(settings, model, poll_s=0.5)
     server.start()
     parts.append(server)
     _wait("the model server to load v1", lambda: _ready(server.url), 30)
     tl.mark("serve", f"model server at {server.url} serving champion v1")
 
-    traffic = Traffic(server.url, MODEL, applications(20_000, seed=2, drifted=False), rate=20, batch=25)
+    traffic = Traffic(server.url, model, world.data(20_000, 2, False), target=spec.target, rate=20, batch=25)
     traffic.start()
     parts.append(traffic)
     window = 1500
     _wait("baseline traffic", lambda: traffic.sent * traffic.batch >= window, 60)
-    base, base_event, _ = _check(settings, registry, window, publish=True)
+    base, base_event, _ = _check(settings, registry, model, window, publish=True)
     if base.status == "quality":
         raise ServiceError(
             f"the baseline window failed data-quality checks: {_problems(base)}", "report a bug"
@@ -186,16 +203,12 @@ def _loop(settings: Settings, tl: Timeline, out_dir: Path, rows: int, parts: lis
     )
 
     sent_before = traffic.sent
-    t_drift = tl.mark(
-        "drift",
-        "downturn injected: a new partner's self-employed applicants, lower incomes, "
-        "more defaults; fresh labelled data lands in S3",
-    )
-    traffic.switch(applications(20_000, seed=3, drifted=True))
-    store.put_parquet(dataset, applications(rows, seed=4, drifted=True))
+    t_drift = tl.mark("drift", f"{world.drift}; fresh labelled data lands in S3")
+    traffic.switch(world.data(20_000, 3, True))
+    store.put_parquet(dataset, world.data(rows, 4, True))
     _wait("drifted traffic", lambda: (traffic.sent - sent_before) * traffic.batch >= window, 60)
 
-    result, event, report_uri = _check(settings, registry, window, publish=True)
+    result, event, report_uri = _check(settings, registry, model, window, publish=True)
     drifted_cols = sorted(c for c, r in result.columns.items() if r.drifted)
     t_detect = tl.mark(
         "detected",
@@ -208,14 +221,14 @@ def _loop(settings: Settings, tl: Timeline, out_dir: Path, rows: int, parts: lis
             "the monitor did not flag the injected drift", "the demo data should drift; report a bug"
         )
 
-    name = run_name(MODEL, event.id)
+    name = run_name(model, event.id)
     _wait(f"the sensor to submit {name}", lambda: sensor.submissions.exists(name), 30, 0.1)
-    t_trigger = tl.mark("triggered", f"sensor admitted the event → Workflow {name} from {RETRAIN}")
+    t_trigger = tl.mark("triggered", f"sensor admitted the event → Workflow {name} from {retrain}")
     _wait(
         "v2 to be registered",
         lambda: (
-            registry.get_alias(MODEL, "canary") == "v2"
-            or registry.get_alias(MODEL, "champion") == "v2"
+            registry.get_alias(model, "canary") == "v2"
+            or registry.get_alias(model, "champion") == "v2"
             or _finished(sensor, name)
         ),
         120,
@@ -223,11 +236,11 @@ def _loop(settings: Settings, tl: Timeline, out_dir: Path, rows: int, parts: lis
     )
     tl.mark(
         "canary",
-        f"v2 registered ({_metric(registry.get(MODEL, 'v2').metrics)}) and deployed as canary "
+        f"v2 registered ({_metric(registry.get(model, 'v2').metrics)}) and deployed as canary "
         f"({settings.serving.canary_fraction:.0%} of traffic)",
     )
     _wait(f"{name} to finish", lambda: _finished(sensor, name), 180, 0.2)
-    champion = registry.get_alias(MODEL, "champion")
+    champion = registry.get_alias(model, "champion")
     t_done = tl.mark(
         "promoted" if champion == "v2" else "rejected",
         f"run {sensor.submissions.get(name).get('status')}: champion is {champion}",
@@ -237,7 +250,7 @@ def _loop(settings: Settings, tl: Timeline, out_dir: Path, rows: int, parts: lis
 
     with Publisher(settings) as pub:
         for _ in range(20):
-            pub.publish(settings.topics.drift_events, event, key=MODEL)
+            pub.publish(settings.topics.drift_events, event, key=model)
     time.sleep(3)
     runs = [s for s in sensor.submissions.all() if s.get("event_id") == event.id or s.get("name") == name]
     tl.mark("duplicates", f"20 redeliveries of event {event.id[:8]}…: {len(runs)} run in total")
@@ -250,7 +263,7 @@ def _loop(settings: Settings, tl: Timeline, out_dir: Path, rows: int, parts: lis
             S3Store(settings, bucket=parse_s3_uri(report_uri)[0]).get_bytes(parse_s3_uri(report_uri)[1])
         )
     traffic.stop()
-    v2 = registry.get(MODEL, "v2")
+    v2 = registry.get(model, "v2")
     failures = []
     if base.status != "ok":
         failures.append(f"the baseline check said {base.status}, expected ok")
@@ -263,7 +276,7 @@ def _loop(settings: Settings, tl: Timeline, out_dir: Path, rows: int, parts: lis
     summary = {
         "ok": not failures,
         "failures": failures,
-        "model": MODEL,
+        "model": model,
         "timeline": tl.entries,
         "latencies_s": {
             "drift_to_detected": round(t_detect - t_drift, 2),
@@ -275,7 +288,7 @@ def _loop(settings: Settings, tl: Timeline, out_dir: Path, rows: int, parts: lis
         "report": str(report_path) if report_uri else None,
         "output_dir": str(out_dir),
         "report_uri": report_uri,
-        "registry": {"champion": champion, "versions": [v.to_dict() for v in registry.versions(MODEL)]},
+        "registry": {"champion": champion, "versions": [v.to_dict() for v in registry.versions(model)]},
         "traffic": {
             "requests": traffic.sent,
             "errors": traffic.errors,

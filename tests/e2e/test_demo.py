@@ -59,3 +59,44 @@ def test_demo_closes_the_loop(tmp_path: Path) -> None:
     report = out / "drift-report.html"
     assert report.stat().st_size > 10_000 and report.read_text()[:2000].lower().count("<html") == 1
     assert summary["latencies_s"]["drift_to_promoted"] > 0
+
+
+@pytest.mark.timeout(600)
+def test_team_regressor_from_outside_the_repository_closes_the_loop(tmp_path: Path) -> None:
+    """`driftloop demo --example demand` with the model's code replaced by a team's module in a temporary
+    directory (a class driftloop has never seen): v1 → drift event → v2 → canary judged by MAE → promoted."""
+    source = (REPO / "driftloop/demo/examples/demand/demand_model.py").read_text()
+    team = tmp_path / "team-code"
+    team.mkdir()
+    (team / "shop_model.py").write_text(source.replace("DemandRegressor", "ShopForecaster"))
+    (tmp_path / "driftloop.yaml").write_text(
+        "models:\n"
+        "  demand:\n"
+        "    trainer: shop_model:train\n"
+        "    preprocess: shop_model:preprocess\n"
+        "    code_dir: team-code\n"
+    )
+    env = {k: v for k, v in os.environ.items() if not k.startswith("DRIFTLOOP_")}
+    overrides = {**embedded_overrides(tmp_path / "data"), "serving.port": free_port()}
+    for key, value in overrides.items():
+        env["DRIFTLOOP_" + key.upper().replace(".", "__")] = str(value)
+    proc = subprocess.run(
+        [sys.executable, "-m", "driftloop", "demo", "--example", "demand", "--rows", "3000"],
+        env=env,
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=560,
+    )
+    assert proc.returncode == 0, proc.stderr[-4000:]
+    summary = json.loads((tmp_path / "data" / "demo" / "output" / "summary.json").read_text())
+    assert summary["ok"] and summary["model"] == "demand" and summary["registry"]["champion"] == "v2"
+    versions = {v["version"]: v for v in summary["registry"]["versions"]}
+    for version in ("v1", "v2"):
+        assert versions[version]["lineage"]["estimator"] == "ShopForecaster"
+        assert versions[version]["lineage"]["gate"]["lower_is_better"] is True
+    v2 = versions["v2"]
+    assert v2["lineage"]["event_id"] == summary["drift_event"]["id"] and v2["lineage"]["reason"] == "drift"
+    canary = v2["records"]["canary_analysis"]
+    assert canary["decision"] == "promote" and canary["canary"]["mae"] < canary["champion"]["mae"]
+    assert "accuracy" not in canary["canary"]  # a regressor is never judged by accuracy

@@ -181,3 +181,76 @@ def test_custom_estimator_from_outside_the_repository(custom) -> None:
     assert "raised RuntimeError: the feature store is down" in failed.data["failure_reason"]
     failed = events[no_predict.name]
     assert failed.data["failed_step"] == "train" and "has no predict()" in failed.data["failure_reason"]
+
+
+def _served_prediction(settings, model: str, rows: list[dict]) -> dict:
+    import httpx
+
+    from driftloop.serving import ModelServer
+
+    with (
+        ModelServer(settings, model, port=0, poll_s=0.2) as server,
+        httpx.Client(base_url=server.url, timeout=10) as http,
+    ):
+        deadline = time.monotonic() + 30
+        while http.get("/readyz").status_code != 200 and time.monotonic() < deadline:
+            time.sleep(0.2)
+        r = http.post(f"/v1/models/{model}/predict", json={"instances": rows})
+        assert r.status_code == 200, r.text
+        return dict(r.json())
+
+
+def test_multiclass_and_regression_models_train_gate_and_serve(
+    stack, bucket, clean_env, tmp_path: Path
+) -> None:
+    """A three-class classifier (roc_auc one-vs-rest) and the regressor with a custom class and a
+    preprocess function: each passes the gate, becomes champion v1 and is served."""
+    import pandas as pd
+
+    from driftloop.demo.examples.demand.demand_model import make_demand
+    from monitors.datasets import make_credit
+
+    credit = make_credit(2000, seed=7)
+    tiers = pd.cut(credit["income"], 3, labels=["low", "mid", "high"]).astype(str)
+    tiers_csv = tmp_path / "tiers.csv"
+    credit.drop(columns=["default"]).assign(tier=tiers).to_csv(tiers_csv, index=False)
+    demand_csv = tmp_path / "demand.csv"
+    make_demand(1500, seed=2).to_csv(demand_csv, index=False)
+    models = {
+        "tiers": {
+            "task": "classification",
+            "dataset": str(tiers_csv),
+            "target": "tier",
+            "trainer": "credit_model:train",
+            "code_dir": str(Path(__file__).resolve().parents[2] / "driftloop/demo/examples/credit"),
+            "params": {"algorithm": "logreg"},
+            "metrics": {"primary": "roc_auc", "min_score": 0.8},
+        },
+        "demand": {"dataset": str(demand_csv)},  # the built-in example, with a local table
+    }
+    overrides = {**stack.overrides, "s3.bucket": bucket, "data_dir": str(tmp_path / "data"), "models": models}
+    settings = load_settings(env={}, overrides=overrides)
+    registry = Registry(S3Store(settings))
+    from driftloop.local.executor import run_workflow
+    from workflows.retrain import admission_task, build_retrain
+
+    for model in ("tiers", "demand"):
+        template = build_retrain(settings, model, first_task=admission_task).to_dict()
+        result = run_workflow(template, {"model": model, "reason": "manual"}, settings)
+        assert result.phase == "Succeeded", (
+            model,
+            result.message,
+            [(n.display_name, n.phase) for n in result.nodes],
+        )
+        assert registry.get_alias(model, "champion") == "v1", model
+    gate = registry.get("tiers", "v1").lineage["gate"]
+    assert gate["metric"] == "roc_auc" and gate["challenger"] > 0.8 and gate["lower_is_better"] is False
+    assert registry.get("demand", "v1").lineage["gate"]["lower_is_better"] is True
+
+    row = credit.drop(columns=["default"]).head(3).to_dict(orient="records")
+    out = _served_prediction(settings, "tiers", row)
+    assert set(out["predictions"]) <= {"low", "mid", "high"} and len(out["probabilities"]) == 3
+    assert all(0.0 < p <= 1.0 for p in out["probabilities"])
+    demand_rows = make_demand(3, seed=9).drop(columns=["units"]).to_dict(orient="records")
+    out = _served_prediction(settings, "demand", demand_rows)
+    assert all(isinstance(p, float) and p >= 0 for p in out["predictions"]) and "probabilities" not in out

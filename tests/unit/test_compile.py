@@ -5,6 +5,7 @@ Regenerate the committed YAML on request with ``DRIFTLOOP_UPDATE_GOLDEN=1`` (nev
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -127,3 +128,51 @@ def test_cli_check_fails_on_stale_then_passes(tmp_path: Path, clean_env):
     assert result.exit_code == 0 and "driftloop-retrain-credit.yaml" in result.output
     result = runner.invoke(_app(), ["compile", "--check", "--output", str(tmp_path)])
     assert result.exit_code == 0, result.output
+
+
+def test_two_models_of_different_tasks_and_images_compile_to_valid_yaml(tmp_path):
+    """Each model gets its retrain template (its image on the user-code steps), its CronWorkflows point at
+    it, the Sensor admits both and names the event's model's template; everything validates strictly."""
+    from driftloop.local.sensor.spec import SensorSpec
+
+    settings = load_settings(
+        env={},
+        overrides={
+            "models": {
+                "churn": {
+                    "task": "classification",
+                    "target": "churned",
+                    "trainer": "churn_model:train",
+                    "image": "registry.example.com/churn:2.0",
+                },
+                "demand": {"image": "registry.example.com/demand:1.4", "retrain_schedule": "0 3 * * 0"},
+            }
+        },
+    )
+    write(settings, tmp_path)
+    report = validate_paths([tmp_path])
+    assert report.ok, "\n".join(report.errors)
+    generated = tmp_path / "base/generated"
+    for model, image in (
+        ("churn", "registry.example.com/churn:2.0"),
+        ("demand", "registry.example.com/demand:1.4"),
+    ):
+        wt = yaml.safe_load((generated / f"workflows/driftloop-retrain-{model}.yaml").read_text())
+        scripts = {t["name"]: t["script"]["image"] for t in wt["spec"]["templates"] if "script" in t}
+        assert scripts["train"] == image and scripts["validate-data"] != image
+        cron = yaml.safe_load((generated / f"workflows/retrain-{model}.yaml").read_text())
+        assert cron["spec"]["workflowSpec"]["workflowTemplateRef"] == {"name": f"driftloop-retrain-{model}"}
+        monitor = yaml.safe_load((generated / f"workflows/monitor-{model}.yaml").read_text())
+        assert {"name": "model", "value": model} in monitor["spec"]["workflowSpec"]["arguments"]["parameters"]
+    demand_cron = yaml.safe_load((generated / "workflows/retrain-demand.yaml").read_text())
+    assert demand_cron["spec"]["schedules"] == ["0 3 * * 0"]
+    sensor = SensorSpec(yaml.safe_load((generated / "sensors/sensor.yaml").read_text()))
+    event = json.loads((REPO / "tests/unit/sensor_cases/drift_event.json").read_text())
+    for model in ("churn", "demand"):
+        event["data"]["model"] = model
+        decision = sensor.evaluate({"body": event})
+        assert decision.triggered and decision.workflow["spec"]["workflowTemplateRef"] == {
+            "name": f"driftloop-retrain-{model}"
+        }
+    kustomization = yaml.safe_load((generated / "kustomization.yaml").read_text())
+    assert "workflows/driftloop-retrain-churn.yaml" in kustomization["resources"]

@@ -92,6 +92,7 @@ class VariantStats:
     correct: int = 0
     abs_error_sum: float = 0.0  # regression: sum and sum of squares of |label - prediction|
     abs_error_sq_sum: float = 0.0
+    task: str = "classification"
 
     @property
     def error_rate(self) -> float:
@@ -114,7 +115,15 @@ class VariantStats:
         return max(0.0, (self.abs_error_sq_sum - self.labeled * mean * mean) / (self.labeled - 1))
 
     def to_dict(self) -> dict[str, Any]:
-        return {**asdict(self), "error_rate": self.error_rate, "accuracy": self.accuracy, "mae": self.mae}
+        out = {**asdict(self), "error_rate": self.error_rate}
+        if self.task == "regression":
+            out["mae"] = self.mae
+            out.pop("correct")
+        else:
+            out["accuracy"] = self.accuracy
+            out.pop("abs_error_sum")
+            out.pop("abs_error_sq_sum")
+        return out
 
 
 @dataclass
@@ -176,7 +185,7 @@ def summarize(
     task: str = "classification",
 ) -> VariantStats:
     """Stats of one version from inference-log records and labels (request id -> label)."""
-    stats = VariantStats(version)
+    stats = VariantStats(version, task=task)
     latencies: list[float] = []
     for rec in records:
         if version is None or rec.get("model_version") != version:

@@ -144,6 +144,9 @@ def preprocess(
     seed: int = 0,
 ) -> dict[str, Any]:
     """Drop unlabelled and duplicate rows, split, snapshot both parts, and try the model's preprocess."""
+    from driftloop.usercode import ensure_code_path
+
+    ensure_code_path(settings.models.get(model))
     uri = dataset_uri or default_dataset_uri(settings, model)
     df = read_table(settings, uri)
     before = len(df)

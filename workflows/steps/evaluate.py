@@ -106,7 +106,8 @@ def score(model: Any, df: pd.DataFrame, target: str, task: str) -> dict[str, flo
             "r2": float(skm.r2_score(y_true, pred)),
         }
     proba = np.asarray(model.predict_proba(x))
-    classes = list(getattr(model, "classes_", None) if getattr(model, "classes_", None) is not None else [])
+    found = getattr(model, "classes_", None)
+    classes: list[Any] = list(found) if found is not None else []
     binary = proba.shape[1] == 2
     try:
         if binary:
@@ -227,6 +228,7 @@ def evaluate(
                 "dataset_uri": dataset_uri,
                 "code_version": code_version(),
                 "task": task,
+                "estimator": type(getattr(challenger, "estimator", challenger)).__name__,
             },
             build=lambda df, v: build_profile(df, definition, model_version=v).to_bytes(),
         )
