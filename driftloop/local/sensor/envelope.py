@@ -4,8 +4,11 @@ A Kafka EventSource with ``jsonBody: true`` hands the Sensor ``{"topic", "key", 
 "headers", "timestamp", "body": <decoded JSON>}``; filters and parameters address ``body.*``. Before
 that, a record must be a drift event: JSON, a CloudEvents 1.0 envelope of a known drift type, with the
 fields ``driftloop/schemas/drift_event.v1.json`` requires (checked field by field — a full JSON-Schema
-validation per record would cost more than the rest of the pipeline). Anything else becomes a dead
-letter ``{reason, detail, payload | payload_b64, source_topic, partition, offset}``.
+validation per record would cost more than the rest of the pipeline) and a model name that is an
+RFC 1123 label (``credit\n`` must not get policy state of its own). Anything else becomes a dead letter
+``{reason, detail, size, payload | payload_b64, truncated, source_topic, partition, offset}``: the payload
+is cut to :data:`PAYLOAD_PREFIX` bytes, so a poison record of any size fits the dead-letter topic, and an
+event larger than :data:`MAX_EVENT_BYTES` is not parsed at all.
 """
 
 from __future__ import annotations
@@ -18,8 +21,14 @@ from importlib import resources
 from typing import Any
 
 from driftloop.kafka import Record
+from driftloop.modelspec import MODEL_NAME
 
-__all__ = ["DeadLetter", "dead_letter_body", "to_event_data"]
+__all__ = ["MAX_EVENT_BYTES", "PAYLOAD_PREFIX", "DeadLetter", "dead_letter_body", "to_event_data"]
+
+#: A drift event is a few KiB; anything over this is not one (and is not parsed).
+MAX_EVENT_BYTES = 256 * 1024
+#: How much of a dead record's payload its dead letter carries (the producer's limit is 1 MiB).
+PAYLOAD_PREFIX = 16 * 1024
 
 _TYPES: dict[str, type | tuple[type, ...]] = {
     "string": str,
@@ -33,7 +42,8 @@ _TYPES: dict[str, type | tuple[type, ...]] = {
 
 @dataclass(frozen=True)
 class DeadLetter:
-    reason: str  # not-json | not-an-object | wrong-schema | unknown-type | missing-field
+    reason: str  # too-large | not-json | not-an-object | wrong-schema | unknown-type | missing-field
+    # | invalid-model
     detail: str
 
 
@@ -82,11 +92,16 @@ def _check(body: dict[str, Any]) -> DeadLetter | None:
             return DeadLetter("missing-field", f"data.{name} is missing")
         if not _type_ok(body["data"][name], data_def["properties"][name]):
             return DeadLetter("wrong-schema", f"data.{name} has the wrong type")
+    model = body["data"].get("model")
+    if not isinstance(model, str) or len(model) > 63 or not MODEL_NAME.fullmatch(model):
+        return DeadLetter("invalid-model", f"data.model {str(model)[:80]!r} is not an RFC 1123 model name")
     return None
 
 
 def to_event_data(record: Record) -> dict[str, Any] | DeadLetter:
     """The Sensor's event data for ``record``, or why it is a dead letter."""
+    if len(record.value) > MAX_EVENT_BYTES:
+        return DeadLetter("too-large", f"{len(record.value)} bytes, more than {MAX_EVENT_BYTES}")
     try:
         body = json.loads(record.value)
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
@@ -107,7 +122,10 @@ def to_event_data(record: Record) -> dict[str, Any] | DeadLetter:
 
 
 def dead_letter_body(record: Record, letter: DeadLetter, sensor: str) -> dict[str, Any]:
-    """The dead-letter envelope: the reason and the original payload (text when it is UTF-8)."""
+    """The dead-letter envelope: the reason, where the record was, its size and the first
+    :data:`PAYLOAD_PREFIX` bytes of its payload (text when it is UTF-8)."""
+    value = record.value or b""
+    prefix = value[:PAYLOAD_PREFIX]
     out: dict[str, Any] = {
         "reason": letter.reason,
         "detail": letter.detail,
@@ -115,10 +133,12 @@ def dead_letter_body(record: Record, letter: DeadLetter, sensor: str) -> dict[st
         "source_topic": record.topic,
         "partition": record.partition,
         "offset": record.offset,
-        "key": record.key,
+        "key": (record.key or "")[:256] if isinstance(record.key, str) else record.key,
+        "size": len(value),
+        "truncated": len(value) > PAYLOAD_PREFIX,
     }
     try:
-        out["payload"] = record.value.decode("utf-8")
+        out["payload"] = prefix.decode("utf-8")
     except UnicodeDecodeError:
-        out["payload_b64"] = base64.b64encode(record.value).decode()
+        out["payload_b64"] = base64.b64encode(prefix).decode()
     return out

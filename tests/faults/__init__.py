@@ -1,0 +1,1 @@
+"""Fault injection: each test breaks a promise on purpose and asserts the end state."""
