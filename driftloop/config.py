@@ -104,6 +104,13 @@ class ArgoSettings(_Section):
     service_account: str = "driftloop-workflow"
 
 
+class RegistrySettings(_Section):
+    signing_key: SecretStr = Field(
+        SecretStr(""),
+        description="HMAC key that signs model files; empty = a key file under data_dir (local mode)",
+    )
+
+
 class DeploySettings(_Section):
     target: Literal["local", "kubernetes", "kserve"] = "local"
     namespace: str = "driftloop"
@@ -158,6 +165,7 @@ class Settings(_Section):
     s3: S3Settings = S3Settings()
     embedded: EmbeddedSettings = EmbeddedSettings()
     argo: ArgoSettings = ArgoSettings()
+    registry: RegistrySettings = RegistrySettings()
     deploy: DeploySettings = DeploySettings()
     serving: ServingSettings = ServingSettings()
     canary: CanarySettings = CanarySettings()

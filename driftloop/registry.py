@@ -9,8 +9,10 @@ Layout under ``<prefix>/<model>/`` (prefix ``models`` by default)::
     aliases/canary.json
     history.json               alias changes, newest last (promote / rollback read it)
 
-The sha256 in ``metadata.json`` is checked before any model bytes are handed out, so a tampered or
-truncated model file is refused, never loaded.
+The sha256 in ``metadata.json`` and its signature (HMAC over model, version and sha256 with
+``registry.signing_key``, :mod:`driftloop.signing`) are checked before any model bytes are handed out and
+before an alias moves to a version, so a tampered, truncated or substituted model file is refused, never
+loaded — even when its metadata was replaced too.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from typing import Any
 
 from driftloop.errors import DataError, IntegrityError, NotFound, UsageError
 from driftloop.s3 import S3Store
+from driftloop.signing import sign, signing_key, verify
 
 __all__ = ["ALIASES", "ModelVersion", "Registry"]
 
@@ -55,6 +58,7 @@ class ModelVersion:
     created_at: float = 0.0
     files: list[str] = field(default_factory=list)
     records: dict[str, Any] = field(default_factory=dict)
+    signature: str = ""
 
     @property
     def number(self) -> int:
@@ -72,6 +76,7 @@ class ModelVersion:
             "created_at": self.created_at,
             "files": self.files,
             "records": self.records,
+            "signature": self.signature,
         }
 
     @classmethod
@@ -83,6 +88,14 @@ class Registry:
     def __init__(self, store: S3Store, prefix: str = "models") -> None:
         self.store = store
         self.prefix = prefix.strip("/")
+        self._key_bytes: bytes | None = None
+
+    @property
+    def key(self) -> bytes:
+        """The model-signing key (read once)."""
+        if self._key_bytes is None:
+            self._key_bytes = signing_key(self.store.settings)
+        return self._key_bytes
 
     # --- keys -------------------------------------------------------------------------------------
     def _key(self, model: str, *parts: str) -> str:
@@ -155,10 +168,12 @@ class Registry:
         self.store.put_bytes(self._key(model, version, MODEL_FILE), model_bytes)
         for name, data in extra.items():
             self.store.put_bytes(self._key(model, version, name), data)
+        digest = hashlib.sha256(model_bytes).hexdigest()
         mv = ModelVersion(
             model=model,
             version=version,
-            sha256=hashlib.sha256(model_bytes).hexdigest(),
+            sha256=digest,
+            signature=sign(self.key, model, version, digest),
             metrics=metrics or {},
             lineage=lineage or {},
             data_snapshots=data_snapshots or [],
@@ -198,6 +213,7 @@ class Registry:
                 f"registry says {mv.sha256[:12]}…",
                 "the file was modified or corrupted; re-register the model, do not load it",
             )
+        verify(self.key, model, version, digest, mv.signature)
         return data
 
     def load_model(self, model: str, version_or_alias: str = "champion") -> tuple[ModelVersion, Any]:
@@ -217,7 +233,7 @@ class Registry:
     def set_alias(self, model: str, alias: str, version: str, reason: str = "") -> None:
         if alias not in ALIASES:
             raise UsageError(f"unknown alias {alias!r}", f"use one of {', '.join(ALIASES)}")
-        self.get(model, version)  # must exist
+        self.load_model_bytes(model, version)  # must exist, with a file that matches its sha256 and signature
         previous = self.get_alias(model, alias)
         self.store.put_pointer(
             self._key(model, "aliases", f"{alias}.json"), {"version": version, "reason": reason}

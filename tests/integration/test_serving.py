@@ -12,6 +12,7 @@ import httpx
 import joblib
 import pytest
 
+from driftloop.errors import IntegrityError
 from driftloop.kafka import read_recent
 from driftloop.registry import Registry
 from driftloop.s3 import S3Store
@@ -143,7 +144,10 @@ def test_alias_change_is_picked_up_and_tampered_model_refused(served: Any) -> No
         model3, _ = train(seed=2)
         registry.register("credit", dump(model3))
         registry.store.put_bytes("models/credit/v3/model.joblib", dump(model2))
-        registry.promote("credit", "v3")
+        with pytest.raises(IntegrityError):
+            registry.promote("credit", "v3")  # the registry refuses to point an alias at it
+        # ...so move the pointer behind its back, as someone with write access to the bucket could
+        registry.store.put_pointer("models/credit/aliases/champion.json", {"version": "v3"})
         info = wait_for(lambda: (i := http.get("/v1/models/credit").json())["errors"] and i)
         assert "sha256" in info["errors"]["champion"] and "v3" in info["errors"]["champion"]
         assert info["champion"] == "v2"  # keeps serving the verified model
@@ -157,8 +161,8 @@ def test_tampered_model_without_a_previous_one_is_not_ready(settings_for: Any, b
     registry = Registry(S3Store(settings))
     model, df = train()
     registry.register("credit", dump(model))
-    registry.store.put_bytes("models/credit/v1/model.joblib", dump(model) + b"x")
     registry.promote("credit", "v1")
+    registry.store.put_bytes("models/credit/v1/model.joblib", dump(model) + b"x")
     with (
         ModelServer(settings, "credit", registry=registry, port=0) as server,
         httpx.Client(base_url=server.url) as http,

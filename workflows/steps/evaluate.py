@@ -178,10 +178,13 @@ def evaluate(
 ) -> dict[str, Any]:
     """Gate the challenger in ``model_file``; register it when it passes. Writes ``metrics_path`` always
     and ``profile_path`` when registered. Returns verdict, version and the scores."""
+    import io
+
     import joblib
 
     from driftloop.registry import Registry
     from driftloop.s3 import S3Store
+    from driftloop.signing import unseal
     from driftloop.usercode import ensure_code_path
     from monitors import MonitorDefinition, build_profile
 
@@ -193,7 +196,8 @@ def evaluate(
     ensure_code_path(settings.models.get(model))
     registry = Registry(S3Store(settings))
     holdout = read_table(settings, holdout_uri)
-    challenger = joblib.load(Path(model_file))
+    model_bytes = unseal(registry.key, Path(model_file).read_bytes(), f"the challenger {model_file}")
+    challenger = joblib.load(io.BytesIO(model_bytes))
     scores = score(challenger, holdout, target, task)
     champion_version, champion_scores = _champion_scores(registry, model, holdout, target, task)
     decision = gate(
@@ -210,7 +214,7 @@ def evaluate(
         version = _existing(registry, model, workflow_uid) or _register(
             registry,
             model,
-            Path(model_file),
+            model_bytes,
             train_uri,
             holdout_uri,
             profile_path,
@@ -255,7 +259,7 @@ def evaluate(
 def _register(
     registry: Registry,
     model: str,
-    model_file: Path,
+    model_bytes: bytes,
     train_uri: str,
     holdout_uri: str,
     profile_path: Path,
@@ -276,7 +280,7 @@ def _register(
     Path(profile_path).write_bytes(profile)
     mv = registry.register(
         model,
-        Path(model_file).read_bytes(),
+        model_bytes,
         metrics={
             "holdout": scores,
             "primary_metric": decision.metric,

@@ -147,9 +147,13 @@ def train(
     timeout_s: float = 0,
     workflow_name: str = "",
 ) -> dict[str, Any]:
-    """Fit on the train snapshot and write the packaged model (joblib) to ``model_path``."""
+    """Fit on the train snapshot and write the packaged model (joblib, sealed with the model-signing key
+    so that ``evaluate`` can check it before unpickling) to ``model_path``."""
+    import io
+
     import joblib
 
+    from driftloop.signing import seal, signing_key
     from driftloop.usercode import ensure_code_path
 
     ensure_code_path(settings.models.get(model))
@@ -166,7 +170,9 @@ def train(
     )
     model_path = Path(model_path)
     model_path.parent.mkdir(parents=True, exist_ok=True)
-    joblib.dump(artifact, model_path)
+    buf = io.BytesIO()
+    joblib.dump(artifact, buf)
+    model_path.write_bytes(seal(signing_key(settings), buf.getvalue()))
     return {
         "model": model,
         "trainer": trainer,

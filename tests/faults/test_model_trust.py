@@ -1,0 +1,119 @@
+"""A model file can never run code unless driftloop signed it — on the real embedded S3.
+
+The attack: someone who can write to the bucket replaces a version's ``model.joblib`` with a pickle that
+runs a command when loaded, and rewrites ``metadata.json`` with the matching sha256. The registry (the
+server, ``evaluate``'s champion, ``registry promote``) must refuse it because the signature does not
+match; ``evaluate`` must refuse a challenger file that was changed after the train step sealed it. The
+end state: the command never ran and the champion was never replaced by an unverified artifact.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import os
+import pickle
+from pathlib import Path
+
+import joblib
+import pytest
+
+from driftloop.errors import IntegrityError
+from driftloop.registry import Registry
+from driftloop.s3 import S3Store
+from driftloop.signing import seal, signing_key, unseal
+
+pytestmark = pytest.mark.integration
+
+
+class _Boom:
+    """Unpickling this runs ``touch <marker>``."""
+
+    def __init__(self, marker: Path) -> None:
+        self.marker = marker
+
+    def __reduce__(self):  # type: ignore[no-untyped-def]
+        return (os.system, (f"touch {self.marker}",))
+
+
+@pytest.fixture
+def registry(settings_for, bucket, tmp_path) -> Registry:
+    settings = settings_for(**{"s3.bucket": bucket, "data_dir": str(tmp_path / "data")})
+    return Registry(S3Store(settings))
+
+
+def _good_model() -> bytes:
+    from sklearn.dummy import DummyClassifier
+
+    buf = io.BytesIO()
+    joblib.dump(DummyClassifier().fit([[0], [1]], [0, 1]), buf)
+    return buf.getvalue()
+
+
+def test_replaced_file_and_metadata_are_refused_everywhere(registry: Registry, tmp_path: Path) -> None:
+    marker = tmp_path / "pwned"
+    registry.register("credit", _good_model())
+    registry.promote("credit", "v1")
+    registry.register("credit", _good_model())
+    # the attacker rewrites v2's file and its metadata consistently (sha256 included)
+    evil = pickle.dumps(_Boom(marker))
+    registry.store.put_bytes("models/credit/v2/model.joblib", evil)
+    meta = registry.store.get_json("models/credit/v2/metadata.json")
+    meta["sha256"] = hashlib.sha256(evil).hexdigest()
+    registry.store.put_json("models/credit/v2/metadata.json", meta)
+
+    with pytest.raises(IntegrityError, match="signature does not match"):
+        registry.load_model("credit", "v2")
+    with pytest.raises(IntegrityError):
+        registry.promote("credit", "v2")  # `registry promote` of an unverified version
+    with pytest.raises(IntegrityError):
+        registry.set_alias("credit", "canary", "v2")
+    assert registry.get_alias("credit", "champion") == "v1" and registry.get_alias("credit", "canary") is None
+    _, champion = registry.load_model("credit", "champion")  # the signed v1 still loads
+    assert champion.predict([[1]]).shape == (1,)
+    # stripping the signature does not help either
+    meta["signature"] = ""
+    registry.store.put_json("models/credit/v2/metadata.json", meta)
+    with pytest.raises(IntegrityError, match="not signed"):
+        registry.load_model("credit", "v2")
+    assert not marker.exists()
+
+
+def test_the_model_server_refuses_an_unsigned_champion(registry: Registry, tmp_path: Path) -> None:
+    import httpx
+
+    from driftloop.serving import ModelServer
+
+    marker = tmp_path / "pwned-server"
+    registry.register("credit", _good_model())
+    registry.promote("credit", "v1")
+    evil = pickle.dumps(_Boom(marker))
+    registry.store.put_bytes("models/credit/v1/model.joblib", evil)
+    meta = registry.store.get_json("models/credit/v1/metadata.json")
+    meta["sha256"] = hashlib.sha256(evil).hexdigest()
+    registry.store.put_json("models/credit/v1/metadata.json", meta)
+    settings = registry.store.settings
+    with (
+        ModelServer(settings, "credit", registry=registry, port=0, poll_s=0.2) as server,
+        httpx.Client(base_url=server.url) as http,
+    ):
+        ready = http.get("/readyz")
+        assert ready.status_code == 503 and "signature" in str(ready.json()["errors"]["credit"]["champion"])
+    assert not marker.exists()
+
+
+def test_a_challenger_changed_after_training_is_refused(registry: Registry, tmp_path: Path) -> None:
+    key = signing_key(registry.store.settings)
+    good = _good_model()
+    sealed = seal(key, good)
+    assert unseal(key, sealed, "challenger") == good
+    marker = tmp_path / "pwned-challenger"
+    evil = pickle.dumps(_Boom(marker))
+    head = sealed.partition(b"\n")[0]
+    with pytest.raises(IntegrityError, match="seal does not match"):
+        unseal(key, head + b"\n" + evil, "challenger")
+    with pytest.raises(IntegrityError, match="not a sealed"):
+        unseal(key, evil, "challenger")
+    with pytest.raises(IntegrityError):
+        unseal(b"another key", sealed, "challenger")
+    assert not marker.exists()
