@@ -92,6 +92,11 @@ class EmbeddedSettings(_Section):
     weed_master_port: int = Field(19333, ge=1, le=55535)
     weed_volume_port: int = Field(18080, ge=1, le=55535)
     weed_filer_port: int = Field(18888, ge=1, le=55535)
+    kafka_storage: Literal["memory", "s3"] = Field(
+        "s3",
+        description="where the embedded broker keeps its data: s3 (on the embedded SeaweedFS, survives "
+        "a restart) or memory (faster, lost on restart)",
+    )
     start_timeout_s: float = Field(60.0, gt=0)
     stop_grace_s: float = Field(5.0, ge=0)
 

@@ -15,9 +15,11 @@ from __future__ import annotations
 import hashlib
 
 __all__ = [
+    "LEASE_S",
     "MONITOR_TEMPLATE",
     "NAME_LIMIT",
     "REASONS",
+    "RETRAIN_DEADLINE_S",
     "RETRAIN_TEMPLATE",
     "RETRAIN_TEMPLATE_OF_EVENT",
     "RUN_NAME_TEMPLATE",
@@ -35,6 +37,11 @@ RETRAIN_TEMPLATE_OF_EVENT = "driftloop-retrain-{{ .Input.body.data.model }}"
 MONITOR_TEMPLATE = "driftloop-monitor"
 #: Why a retrain run started: its ``reason`` parameter and ``driftloop.io/reason`` label.
 REASONS = ("drift", "schedule", "manual")
+#: A retrain run's ``activeDeadlineSeconds``: Argo stops a run by then, so a concurrency slot (a lease)
+#: held longer than this plus a grace period belongs to a dead run and is reclaimed.
+RETRAIN_DEADLINE_S = 4 * 3600
+LEASE_S = RETRAIN_DEADLINE_S + 600
+
 #: The retrain parameters an event trigger fills, in the order of the Sensor's ``spec.arguments``.
 TRIGGER_PARAMETERS = ("model", "reason", "event_id", "report_uri")
 

@@ -16,6 +16,7 @@ from typing import Any
 from driftloop.contracts import run_name
 from driftloop.errors import WorkflowError
 from sensors.policies import (
+    Liveness,
     ModelState,
     PolicyConfig,
     PolicyStore,
@@ -23,18 +24,23 @@ from sensors.policies import (
     decide,
     now,
     pending_total,
+    reclaim,
     record,
 )
 
-__all__ = ["Gate", "admit", "release"]
+__all__ = ["Gate", "admit", "local_liveness", "release"]
 
 log = logging.getLogger("driftloop.sensor")
 
 
 class Gate:
-    def __init__(self, store: PolicyStore, config: PolicyConfig) -> None:
+    """The policies with their storage. ``alive`` tells whether a run holding a slot still runs (local
+    mode: the executor's run records); slots of runs that are gone are reclaimed before each decision."""
+
+    def __init__(self, store: PolicyStore, config: PolicyConfig, alive: Liveness | None = None) -> None:
         self.store = store
         self.config = config
+        self.alive = alive
 
     def evaluate(
         self, model: str, event_id: str, run: str, *, at: float | None = None, claimed_by: str = "sensor"
@@ -43,6 +49,11 @@ class Gate:
         t = now() if at is None else at
         with self.store.lock(model):
             state: ModelState = self.store.load_state(model)
+            gone = reclaim(state, t, self.alive)
+            for dead in gone:
+                log.warning(
+                    "%s: reclaimed the concurrency slot of %s (lease expired or run gone)", model, dead
+                )
             verdict = decide(state, event_id, t, self.config, pending_total(self.store))
             if verdict.admitted and event_id:
                 entry = {
@@ -55,7 +66,7 @@ class Gate:
                 if not self.store.claim(event_id, entry):
                     verdict = Verdict("duplicate", f"ledger entry for event {event_id} exists")
             record(state, verdict, event_id, run, t)
-            if verdict.admitted or verdict.alert:
+            if verdict.admitted or verdict.alert or gone:
                 self.store.save_state(state)
             return verdict
 
@@ -64,6 +75,7 @@ class Gate:
             state = self.store.load_state(model)
             if run in state.active:
                 state.active.remove(run)
+                state.leases.pop(run, None)
                 self.store.save_state(state)
 
     def is_active(self, model: str, run: str) -> bool:
@@ -76,7 +88,30 @@ def _gate(settings: Any | None) -> Gate:
     from sensors.policies import S3PolicyStore
 
     settings = settings or load_settings()
-    return Gate(S3PolicyStore(S3Store(settings)), PolicyConfig.from_settings(settings))
+    return Gate(
+        S3PolicyStore(S3Store(settings)), PolicyConfig.from_settings(settings), local_liveness(settings)
+    )
+
+
+def local_liveness(settings: Any) -> Liveness:
+    """Whether a run still runs, from the local executor's records under ``data_dir`` (None when the run
+    has no record here — e.g. on a cluster, where only the lease's expiry frees a slot)."""
+    from pathlib import Path
+
+    def alive(run: str) -> bool | None:
+        from driftloop.local.executor.record import is_live, run_dir
+        from driftloop.local.executor.result import WorkflowResult
+
+        path = run_dir(Path(settings.data_dir), run) / "run.json"
+        try:
+            import json
+
+            result = WorkflowResult.from_record(json.loads(path.read_text()))
+        except (OSError, ValueError, KeyError):
+            return None
+        return is_live(result)
+
+    return alive
 
 
 def admit(

@@ -28,11 +28,12 @@ import hashlib
 import json
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal, Protocol
 
+from driftloop.contracts import LEASE_S
 from driftloop.errors import NotFound
 
 __all__ = [
@@ -44,6 +45,7 @@ __all__ = [
     "Verdict",
     "decide",
     "ledger_key",
+    "reclaim",
 ]
 
 Outcome = Literal["admit", "queue", "replace", "duplicate", "cooldown", "storm", "backpressure", "skip"]
@@ -72,6 +74,7 @@ class ModelState:
     admitted_at: list[float] = field(default_factory=list)  # admissions in the last hour
     recent_event_ids: list[str] = field(default_factory=list)
     active: list[str] = field(default_factory=list)  # runs queued or running, oldest first
+    leases: dict[str, float] = field(default_factory=dict)  # run -> when its slot expires
     alerted_at: float | None = None
     rejected: dict[str, int] = field(default_factory=dict)
 
@@ -138,7 +141,30 @@ def record(state: ModelState, verdict: Verdict, event_id: str, run: str, now: fl
         state.recent_event_ids = [*state.recent_event_ids, event_id][-_RECENT:]
     if verdict.outcome == "replace":
         state.active = [r for r in state.active if r not in verdict.replaces]
+        for r in verdict.replaces:
+            state.leases.pop(r, None)
     state.active.append(run)
+    state.leases[run] = now + LEASE_S
+
+
+#: ``alive(run)``: True / False when known (e.g. the local executor's run record), None when not.
+Liveness = Callable[[str], "bool | None"]
+
+
+def reclaim(state: ModelState, now: float, alive: Liveness | None = None) -> list[str]:
+    """Free the slots of runs that are gone: the lease expired (the run outlived the retrain deadline,
+    so Argo stopped it) or ``alive`` knows the run is not running any more (finished, or its executor
+    was killed before the exit handler could release the slot). Returns the reclaimed runs."""
+    gone = []
+    for run in state.active:
+        expires = state.leases.get(run)
+        if (expires is not None and expires <= now) or (alive is not None and alive(run) is False):
+            gone.append(run)
+    if gone:
+        state.active = [r for r in state.active if r not in gone]
+        for r in gone:
+            state.leases.pop(r, None)
+    return gone
 
 
 class PolicyStore(Protocol):

@@ -31,7 +31,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from driftloop.contracts import REASONS, retrain_template
+from driftloop.contracts import REASONS, RETRAIN_DEADLINE_S, retrain_template
 from driftloop.modelspec import TASK_METRICS
 from workflows.pod import DEFAULT_IMAGE, SMALL, PodSize, runner_step
 
@@ -43,7 +43,7 @@ if TYPE_CHECKING:
 
 __all__ = ["DEADLINE_S", "Param", "admission_task", "build_retrain", "parameters"]
 
-DEADLINE_S = 4 * 3600
+DEADLINE_S = RETRAIN_DEADLINE_S
 TTL_S = 7 * 24 * 3600
 
 

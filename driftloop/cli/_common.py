@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -14,7 +15,15 @@ from rich.console import Console
 from driftloop.config import Settings, load_settings
 from driftloop.errors import UsageError
 
-__all__ = ["CliState", "console", "err_console", "parse_assignments", "settings_from", "setup_logging"]
+__all__ = [
+    "CliState",
+    "console",
+    "err_console",
+    "parse_assignments",
+    "settings_from",
+    "setup_logging",
+    "writable_data_dir",
+]
 
 console = Console()
 err_console = Console(stderr=True)
@@ -53,6 +62,22 @@ def settings_from(ctx: typer.Context, **flags: Any) -> Settings:
     return state._settings
 
 
+def writable_data_dir(settings: Settings) -> Path:
+    """``settings.data_dir``, created, after proving it takes a write — for commands that write there.
+    A data_dir beneath a file, on a read-only or full file system is one ConfigError line, not a trace."""
+    from driftloop.local.embedded import unwritable
+
+    path = Path(settings.data_dir).resolve()
+    probe = path / f".write-probe-{os.getpid()}"
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+        probe.write_bytes(b"ok")
+        probe.unlink()
+    except OSError as exc:
+        raise unwritable(exc.filename or path, exc) from exc
+    return path
+
+
 class _PrefixFormatter(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
         component = record.name.removeprefix("driftloop.").split(".")[0] or "driftloop"
@@ -60,9 +85,22 @@ class _PrefixFormatter(logging.Formatter):
         return f"{stamp} [{component:<9}] {record.getMessage()}"
 
 
+class _StderrHandler(logging.StreamHandler):
+    """Writes to whatever ``sys.stderr`` is at emit time (not the stream of the moment it was made), so
+    a CLI invoked in-process with a captured stderr that is later closed leaves no broken handler."""
+
+    @property
+    def stream(self) -> Any:
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, value: Any) -> None:
+        pass
+
+
 def setup_logging(debug: bool = False) -> None:
     """One log stream on stderr, a prefix per component (the logger name under ``driftloop.``)."""
-    handler = logging.StreamHandler(sys.stderr)
+    handler = _StderrHandler()
     handler.setFormatter(_PrefixFormatter())
     root = logging.getLogger()
     root.handlers[:] = [handler]

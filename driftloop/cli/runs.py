@@ -73,3 +73,33 @@ def show(
         )
         table.add_row(n.name, n.type, n.phase, _took(n.started, n.finished), (detail or "")[:60], n.log or "")
     console.print(table)
+
+
+@app.command("cancel")
+def cancel(
+    ctx: typer.Context,
+    run: Annotated[str, typer.Argument(help="run (workflow) name")],
+    timeout_s: Annotated[float, typer.Option("--timeout", help="how long to wait for it to stop")] = 120.0,
+) -> None:
+    """Stop a running local run cleanly: its steps are stopped and its exit handler runs."""
+    import os
+    import signal
+
+    from driftloop.errors import UsageError, WorkflowError
+    from driftloop.local.executor import load_run
+    from driftloop.local.executor.record import is_live
+
+    data_dir = settings_from(ctx).data_dir
+    result = load_run(data_dir, run)
+    if result.phase != "Running" or not is_live(result) or result.owner_pid is None:
+        raise UsageError(f"run {run} is not running ({result.phase})", "`driftloop runs list` shows the runs")
+    os.kill(result.owner_pid, signal.SIGTERM)
+    console.print(f"stopping {run} (executor pid {result.owner_pid}); its exit handler runs", highlight=False)
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        result = load_run(data_dir, run)
+        if result.phase != "Running":
+            console.print(f"{run} {result.phase}: {result.message}", highlight=False)
+            return
+        time.sleep(0.2)
+    raise WorkflowError(f"run {run} still running after {timeout_s:g}s", "try again or stop its process")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import time
 import uuid
 from pathlib import Path
@@ -11,9 +12,11 @@ from typing import Any
 import typer
 from rich.table import Table
 
-from driftloop.cli._common import console, err_console, settings_from
+from driftloop.cli._common import console, err_console, settings_from, writable_data_dir
 from driftloop.config import Settings
-from driftloop.errors import ServiceError
+from driftloop.errors import DriftloopError, ServiceError
+
+log = logging.getLogger("driftloop.up")
 
 
 def _self_check(settings: Settings) -> dict[str, float]:
@@ -53,6 +56,24 @@ def _self_check(settings: Settings) -> dict[str, float]:
     return timings
 
 
+def _reconcile(settings: Settings) -> None:
+    """Registry aliases agree with the runs: a canary whose run is gone is rolled back (the sensor then
+    resumes that run from its durable submission)."""
+    from sensors.admission import local_liveness
+    from workflows.deploy.reconcile import reconcile_canaries
+
+    try:
+        for action in reconcile_canaries(settings, local_liveness(settings)):
+            log.warning(
+                "reconciled %s: canary %s rolled back (%s is gone)",
+                action["model"],
+                action["version"],
+                action["owner"],
+            )
+    except DriftloopError as exc:  # reconciliation must not keep the stack from starting
+        log.warning("reconciliation skipped: %s", exc)
+
+
 def up(
     ctx: typer.Context,
     data_dir: Path | None = typer.Option(None, help="state/log/data directory [data_dir]"),
@@ -78,11 +99,12 @@ def up(
     settings = settings_from(
         ctx, **{"data_dir": data_dir, "embedded.kafka_port": kafka_port, "embedded.s3_port": s3_port}
     )
+    writable_data_dir(settings)
     from driftloop.cli.models import check_models
 
     check_models(settings)
     factories = list(component_factories().values()) if components else []
-    sup = Supervisor(settings, factories=factories)
+    sup = Supervisor(settings, factories=factories, before_components=_reconcile)
     sup.install_signal_handlers()
     sup.start()
     try:
@@ -114,15 +136,24 @@ def down(
     ctx: typer.Context,
     data_dir: Path | None = typer.Option(None, help="state directory of the stack [data_dir]"),
 ) -> None:
-    """Stop the local stack started by `driftloop up` (from its state file); leaves no process behind."""
-    from driftloop.local.embedded import stop_from_state
+    """Stop the local stack started by `driftloop up` (from its state file); leaves no process behind.
+
+    A recorded PID that now belongs to another process (a stale state file) is left alone."""
+    from driftloop.local.embedded import stop_stack
 
     settings = settings_from(ctx, data_dir=data_dir)
-    stopped = stop_from_state(settings.data_dir, grace_s=settings.embedded.stop_grace_s)
-    if stopped:
-        err_console.print(f"stopped: {', '.join(stopped)}")
+    where = Path(settings.data_dir).resolve()
+    report = stop_stack(settings.data_dir, grace_s=settings.embedded.stop_grace_s)
+    for what in report.stale:
+        err_console.print(f"stale: {what} is not ours, left alone", markup=False, soft_wrap=True)
+    if report.stopped:
+        err_console.print(f"stopped: {', '.join(report.stopped)}")
+    elif report.state_removed:
+        err_console.print(
+            f"nothing is running from {where} (removed its stale {where / 'stack.json'})", soft_wrap=True
+        )
     else:
-        err_console.print(f"nothing is running from {Path(settings.data_dir).resolve()}")
+        err_console.print(f"nothing is running from {where}")
 
 
 def _reachable(settings: Settings) -> dict[str, bool]:
@@ -145,12 +176,12 @@ def status(
     as_json: bool = typer.Option(False, "--json", help="machine-readable output"),
 ) -> None:
     """Show what local mode runs and what is reachable."""
-    from driftloop.local.embedded import _pid_alive, read_state
+    from driftloop.local.embedded import process_matches, read_state
 
     settings = settings_from(ctx)
     state = read_state(settings.data_dir) or {}
     running = {
-        s["name"]: {"pid": s["pid"], "alive": _pid_alive(int(s["pid"]))} for s in state.get("services", [])
+        s["name"]: {"pid": s["pid"], "alive": process_matches(s) == "ours"} for s in state.get("services", [])
     }
     reach = _reachable(settings)
     report: dict[str, Any] = {

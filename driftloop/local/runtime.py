@@ -71,8 +71,11 @@ class Supervisor:
         components: list[Component] | None = None,
         stack: EmbeddedStack | None = None,
         factories: list[ComponentFactory] | None = None,
+        before_components: Callable[[Settings], object] | None = None,
     ) -> None:
         self.settings = settings
+        #: run once the services answer, before any component starts (``up``'s reconciliation)
+        self.before_components = before_components
         self.stack = stack or EmbeddedStack(settings)
         self.components = components or []
         #: built only once the services answer, so a port in use is reported before anything else
@@ -96,6 +99,8 @@ class Supervisor:
             time.monotonic() - t0,
         )
         try:
+            if self.before_components is not None and self.factories:
+                self.before_components(self.settings)
             self.components += [factory(self.settings) for factory in self.factories]
             self.factories = []
             for comp in self.components:

@@ -16,7 +16,7 @@ from typing import Any
 from driftloop.config import Settings
 from driftloop.errors import DriftloopError, UsageError
 from driftloop.registry import Registry, check_model_name
-from driftloop.serving.handler import ServingHTTPServer
+from driftloop.serving.handler import READ_TIMEOUT_S, ServingHTTPServer
 from driftloop.serving.metrics import ServingMetrics
 from driftloop.serving.service import PredictionService
 from driftloop.serving.sink import InferenceLog
@@ -46,6 +46,7 @@ class ModelServer:
         poll_s: float = 1.0,
         discover_s: float = 5.0,
         watch_outcomes: bool = True,
+        read_timeout_s: float = READ_TIMEOUT_S,
     ) -> None:
         self.settings = settings
         names = [model] if isinstance(model, str) else model
@@ -61,6 +62,8 @@ class ModelServer:
         self.registry = registry
         self.poll_s = poll_s
         self.discover_s = discover_s
+        #: a connection that sends nothing for this long is dropped (see driftloop.serving.handler)
+        self.read_timeout_s = read_timeout_s
         self.metrics = ServingMetrics()
         self.sink = InferenceLog(settings, self.metrics)
         self._services: dict[str, PredictionService] = {}
@@ -119,7 +122,7 @@ class ModelServer:
 
             threadpool_limits(limits=1)
         self._stop.clear()
-        self._http = ServingHTTPServer(self._address, self.services, self.metrics)
+        self._http = ServingHTTPServer(self._address, self.services, self.metrics, self.read_timeout_s)
         self.sink.start()
         if self.fixed is not None:
             for name in self.fixed:

@@ -9,13 +9,15 @@ An inference-log record is one flat JSON object per instance::
      "latency_ms": 1.2}
 
 A failed prediction is logged too, with ``"error"`` instead of ``prediction`` — canary analysis counts
-errors from the log, which every replica writes. For a batch the ids are ``<request_id>-<i>``, and
-feedback refers to those ids.
+errors from the log, which every replica writes. A bad request (a 400: missing features, NaN / ±Infinity /
+1e999 values) is not the model's fault: it is answered, counted as ``outcome="bad_request"`` and never
+logged. For a batch the ids are ``<request_id>-<i>``, and feedback refers to those ids.
 """
 
 from __future__ import annotations
 
 import logging
+import math
 import time
 import uuid
 from typing import Any
@@ -33,6 +35,23 @@ log = logging.getLogger("driftloop.serving")
 
 MAX_INSTANCES = 10_000
 Reply = tuple[int, dict[str, Any]]
+
+
+def _non_finite(value: Any) -> str | None:
+    """How JSON spells ``value`` when it is a non-finite number (``json`` parses ``1e999`` as inf)."""
+    if not isinstance(value, float) or math.isfinite(value):
+        return None
+    return "NaN" if math.isnan(value) else ("Infinity" if value > 0 else "-Infinity")
+
+
+def _check_finite(field: str, value: Any) -> None:
+    spelled = _non_finite(value)
+    if spelled is not None:
+        shown = field if field.isprintable() and len(field) <= 100 else repr(field)[:100]  # one line
+        raise DataError(
+            f"{shown} is {spelled}, not a finite number",
+            "send finite numbers (NaN, ±Infinity and numbers beyond ±1.8e308 are refused)",
+        )
 
 
 def _problem(status: int, exc: DriftloopError | str, hint: str | None = None) -> Reply:
@@ -124,6 +143,9 @@ class PredictionService:
             )
         if not all(isinstance(i, dict) for i in instances):
             raise DataError("every instance must be a JSON object of feature values", "fix the instances")
+        for i, inst in enumerate(instances):
+            for name, value in inst.items():
+                _check_finite(f"instances[{i}].{name}", value)
         rid = body.get("request_id")
         if rid is not None and (not isinstance(rid, str | int) or isinstance(rid, bool) or str(rid) == ""):
             raise DataError("request_id must be a non-empty string", "send a string id or leave it out")
@@ -177,18 +199,24 @@ class PredictionService:
     def feedback(self, body: Any) -> Reply:
         """Ground-truth labels, ``{"request_id": id, "label": y}`` or ``{"labels": [{...}, ...]}``,
         published to ``topics.feedback`` keyed by request id."""
-        items = body.get("labels") if isinstance(body, dict) and "labels" in body else [body]
+        batch = isinstance(body, dict) and "labels" in body
+        items = body.get("labels") if batch else [body]
         if not isinstance(items, list) or not items:
             return _problem(400, 'send {"request_id": id, "label": y} or {"labels": [...]}')
         now_ms = int(time.time() * 1000)
         records = []
-        for item in items:
+        for i, item in enumerate(items):
             if not isinstance(item, dict) or "label" not in item or not item.get("request_id"):
                 return _problem(
                     400,
                     "every label needs a request_id and a label",
                     'send {"request_id": "r-17", "label": 1}',
                 )
+            try:
+                for key in ("request_id", "label"):
+                    _check_finite(f"labels[{i}].{key}" if batch else key, item[key])
+            except DataError as exc:
+                return _problem(400, exc)
             records.append(
                 {
                     "request_id": str(item["request_id"]),

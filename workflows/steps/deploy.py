@@ -37,7 +37,17 @@ def _record(settings: Any, model: str, workflow_name: str, **fields: Any) -> Non
 
 
 def deploy_canary(settings: Settings, *, model: str, version: str, workflow_name: str) -> dict[str, Any]:
-    """Start sending the canary ``version`` its share of the traffic."""
+    """Start sending the canary ``version`` its share of the traffic; the version records this run as the
+    canary's owner (:mod:`workflows.deploy.reconcile`)."""
+    import time
+
+    from driftloop.registry import Registry
+    from driftloop.s3 import S3Store
+    from workflows.deploy.reconcile import OWNER_RECORD
+
+    Registry(S3Store(settings)).record(
+        model, version, OWNER_RECORD, {"workflow": workflow_name, "at": time.time()}
+    )
     out = dict(_target(settings).deploy_canary(model, version) or {})
     _record(settings, model, workflow_name, canary_deployed=version)
     return out

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import secrets
 import shutil
 import string
@@ -28,7 +29,7 @@ from driftloop.local.executor import sync
 from driftloop.local.executor.artifacts import ArtifactStore
 from driftloop.local.executor.engine import Run
 from driftloop.local.executor.model import load_workflow
-from driftloop.local.executor.record import list_runs, load_run, run_dir, save_run
+from driftloop.local.executor.record import list_runs, load_run, process_start, run_dir, save_run
 from driftloop.local.executor.result import NodeResult, WorkflowResult, tree_order
 from driftloop.local.executor.retry import parse_duration
 from driftloop.local.executor.template import render
@@ -106,6 +107,7 @@ def run_workflow(
     templates_dir: Path | str | None = None,
     on_event: Callable[[NodeResult], None] | None = None,
     artifact_store: ArtifactStore | None = None,
+    uid: str | None = None,
 ) -> WorkflowResult:
     """Run a Workflow / WorkflowTemplate (a dict or a YAML path) to completion on this machine.
 
@@ -116,6 +118,8 @@ def run_workflow(
         templates_dir: where ``workflowTemplateRef`` names are looked up (e.g. ``manifests/``).
         on_event: called with a node each time its phase changes (for progress output).
         artifact_store: object storage for S3 artifacts; defaults to ``driftloop.s3.S3Store(settings)``.
+        uid: the run's ``workflow.uid``; a run resumed after a crash passes its first uid, so it keeps its
+            identity (its own admission ledger entry admits it again). Default: a new one.
 
     Returns:
         The :class:`WorkflowResult`; a failed step gives ``phase == "Failed"``, not an exception.
@@ -123,7 +127,7 @@ def run_workflow(
     wf = load_workflow(doc_or_path, Path(templates_dir) if templates_dir else None)
     spec, meta = wf["spec"], wf.get("metadata") or {}
     values = _workflow_parameters(spec, dict(parameters or {}))
-    name, uid = _name(meta), str(uuid.uuid4())
+    name, uid = _name(meta), uid or str(uuid.uuid4())
     data_dir = Path(settings.data_dir)
     rdir = run_dir(data_dir, name)
     logs = rdir / "logs"
@@ -149,8 +153,17 @@ def run_workflow(
     for kind in ("labels", "annotations"):
         run.globals.update({f"workflow.{kind}.{k}": str(v) for k, v in (meta.get(kind) or {}).items()})
     result = WorkflowResult(
-        name=name, uid=uid, phase="Running", nodes=run.nodes, started=started, parameters=values
+        name=name,
+        uid=uid,
+        phase="Running",
+        nodes=run.nodes,
+        started=started,
+        parameters=values,
+        owner_pid=os.getpid(),
+        owner_start=process_start(os.getpid()),
     )
+    save_run(data_dir, result)  # a Running record names its owner: a run whose owner died is not live
+    restore = _sigterm_interrupts()
     try:
         mutexes = [
             render(m, run.globals)
@@ -158,12 +171,52 @@ def run_workflow(
         ]
         with sync.hold_mutexes(data_dir / "locks", mutexes, lambda m: logger.info("waiting for mutex %s", m)):
             _run_main(run, spec, values, result)
+    except KeyboardInterrupt:
+        # Ctrl-C, SIGTERM (`driftloop runs cancel`): the run ends Failed and its exit handler still runs
+        # (outcome event, concurrency slot released), as Argo runs onExit after a stop.
+        _interrupted(run, spec, result)
+        raise
     finally:
+        restore()
         shutil.rmtree(sandbox, ignore_errors=True)
         run.nodes[:] = tree_order(run.nodes)
         result.finished = time.time()
         result.record_path = str(save_run(data_dir, result))
     return result
+
+
+def _sigterm_interrupts() -> Callable[[], None]:
+    """In the main thread: SIGTERM (``driftloop runs cancel``, a container stop) raises KeyboardInterrupt,
+    so a run stops like on Ctrl-C — exit handler included. Returns the function that restores the old
+    handler."""
+    import signal
+    import threading
+
+    if threading.current_thread() is not threading.main_thread():
+        return lambda: None
+
+    def interrupt(signum: int, frame: Any) -> None:
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGTERM, interrupt)
+
+    def restore() -> None:
+        signal.signal(signal.SIGTERM, previous)
+
+    return restore
+
+
+def _interrupted(run: Run, spec: Mapping[str, Any], result: WorkflowResult) -> None:
+    now = time.time()
+    for node in run.nodes:
+        if node.phase in ("Running", "Pending"):
+            node.phase, node.message = "Failed", "interrupted"
+            node.finished = node.finished or now
+    logger.info("%s interrupted: running the exit handler", run.name)
+    try:
+        _finish(run, spec, result, "Failed", "interrupted")
+    except KeyboardInterrupt:  # a second Ctrl-C: stop now
+        result.phase, result.message = "Failed", "interrupted (exit handler interrupted)"
 
 
 def _rfc3339(ts: float | None) -> str | None:
@@ -180,6 +233,11 @@ def _run_main(run: Run, spec: Mapping[str, Any], values: Mapping[str, str], resu
     message = main.message
     if run.deadline is not None and time.monotonic() >= run.deadline and phase != "Succeeded":
         phase, message = "Failed", "Max duration limit exceeded"
+    _finish(run, spec, result, phase, message)
+
+
+def _finish(run: Run, spec: Mapping[str, Any], result: WorkflowResult, phase: str, message: str) -> None:
+    """Set the workflow globals of a finished run, run the exit handler, and settle the phase."""
     run.deadline = None  # the exit handler runs after a deadline, as on Argo
     run.nodes[:] = tree_order(run.nodes)  # workflow.failures in a deterministic order
     failures = [

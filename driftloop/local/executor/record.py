@@ -9,7 +9,27 @@ from pathlib import Path
 from driftloop.errors import UsageError
 from driftloop.local.executor.result import WorkflowResult
 
-__all__ = ["list_runs", "load_run", "run_dir", "save_run"]
+__all__ = ["INTERRUPTED", "is_live", "list_runs", "load_run", "process_start", "run_dir", "save_run"]
+
+
+def process_start(pid: int) -> str:
+    """The start time of process ``pid`` (field 22 of /proc/<pid>/stat), or "" when it is gone: with the
+    PID it identifies a process across PID reuse."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return ""
+    return stat.rsplit(")", 1)[-1].split()[19]
+
+
+def is_live(result: WorkflowResult) -> bool:
+    """A run that is still running: its record says Running and its executor process is alive (same PID,
+    same start time). A Running record whose owner is gone was interrupted (killed, crashed)."""
+    if result.phase != "Running":
+        return False
+    if result.owner_pid is None:
+        return False
+    return bool(result.owner_start) and process_start(result.owner_pid) == result.owner_start
 
 
 def run_dir(data_dir: Path, name: str) -> Path:
@@ -26,12 +46,22 @@ def save_run(data_dir: Path, result: WorkflowResult) -> Path:
     return path
 
 
+INTERRUPTED = "the executor stopped (killed or crashed) while the run was running"
+
+
+def _settled(result: WorkflowResult) -> WorkflowResult:
+    """A Running record whose executor is gone reads as Error: it will never finish."""
+    if result.phase == "Running" and not is_live(result):
+        result.phase, result.message = "Error", INTERRUPTED
+    return result
+
+
 def list_runs(data_dir: Path) -> list[WorkflowResult]:
     """Every recorded run, newest first."""
     runs = []
     for path in (Path(data_dir) / "runs").glob("*/run.json"):
         try:
-            runs.append(WorkflowResult.from_record(json.loads(path.read_text())))
+            runs.append(_settled(WorkflowResult.from_record(json.loads(path.read_text()))))
         except (ValueError, KeyError):
             continue
     return sorted(runs, key=lambda r: r.started or 0, reverse=True)
@@ -44,6 +74,6 @@ def load_run(data_dir: Path, name: str) -> WorkflowResult:
             f"no run named {name!r} under {Path(data_dir) / 'runs'}",
             "see `driftloop runs list` for the names",
         )
-    result = WorkflowResult.from_record(json.loads(path.read_text()))
+    result = _settled(WorkflowResult.from_record(json.loads(path.read_text())))
     result.record_path = str(path)
     return result

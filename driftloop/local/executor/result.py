@@ -80,6 +80,10 @@ class WorkflowResult:
     finished: float | None = None
     parameters: dict[str, str] = field(default_factory=dict)
     record_path: str | None = None
+    #: the executor process running it, and that process's start time (/proc/<pid>/stat): a ``Running``
+    #: record whose owner is gone was interrupted (see :func:`driftloop.local.executor.record.is_live`)
+    owner_pid: int | None = None
+    owner_start: str = ""
 
     def node(self, display_name: str) -> NodeResult:
         """The first node with this display name (a task or step name)."""
@@ -117,6 +121,8 @@ class WorkflowResult:
             "started": self.started,
             "finished": self.finished,
             "parameters": self.parameters,
+            "owner_pid": self.owner_pid,
+            "owner_start": self.owner_start,
             "nodes": [n.to_dict() for n in self.nodes],
         }
 
@@ -131,6 +137,8 @@ class WorkflowResult:
             finished=data.get("finished"),
             parameters=dict(data.get("parameters") or {}),
             nodes=[NodeResult.from_dict(n) for n in data.get("nodes") or []],
+            owner_pid=data.get("owner_pid"),
+            owner_start=str(data.get("owner_start") or ""),
         )
 
     def dumps(self) -> str:

@@ -145,6 +145,7 @@ def run_process(
                 env=env,
                 cwd=cwd_run,
                 start_new_session=True,
+                preexec_fn=_die_with_parent,
             )
         except OSError as exc:
             return ProcessOutcome(None, "", False, 0.0, error=f"cannot start {argv[0]!r}: {exc.strerror}")
@@ -155,11 +156,23 @@ def run_process(
             timed_out = True
             _kill_tree(proc)
             code = proc.returncode
+        except BaseException:  # Ctrl-C / SIGTERM in the executor: the step goes with it, never orphaned
+            _kill_tree(proc)
+            raise
     stdout = out_path.read_text(errors="replace")
     with open(log_file, "a") as log:
         log.write(stdout)
     out_path.unlink()
     return ProcessOutcome(code, stdout, timed_out, time.monotonic() - start)
+
+
+def _die_with_parent() -> None:
+    """In the child before exec: SIGKILL when the executor dies (PR_SET_PDEATHSIG), so a step process
+    never outlives a killed executor (it runs in its own session, so Ctrl-C does not reach it)."""
+    import ctypes
+
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG = 1
 
 
 def _kill_tree(proc: subprocess.Popen[bytes]) -> None:

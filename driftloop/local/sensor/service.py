@@ -56,14 +56,16 @@ class LocalSensor:
         after_submit: Callable[[list[dict[str, Any]]], None] | None = None,
     ) -> None:
         from driftloop.s3 import S3Store
-        from sensors.admission import Gate
+        from sensors.admission import Gate, local_liveness
         from sensors.policies import PolicyConfig, S3PolicyStore
 
         self.settings = settings
         self.spec: SensorSpec = load_sensor(sensor_path or find_sensor(settings.manifests_dir))
         self.metrics = metrics or SensorMetrics()
         self.store = S3Store(settings)
-        self.gate = Gate(S3PolicyStore(self.store), PolicyConfig.from_settings(settings))
+        self.gate = Gate(
+            S3PolicyStore(self.store), PolicyConfig.from_settings(settings), local_liveness(settings)
+        )
         self.submissions = SubmissionStore(self.store)
         self.runner: Runner | None = None
         if execute:

@@ -15,6 +15,7 @@ import json
 import logging
 import threading
 import time
+import uuid
 from collections import deque
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -111,14 +112,19 @@ class Runner:
 
     def _run(self, sub: dict[str, Any]) -> None:
         name = sub["name"]
+        # the run's uid is fixed once: a run resumed after a crash keeps its identity, so its own
+        # admission ledger entry (which records the uid) admits it again
+        uid = str(sub.get("uid") or uuid.uuid4())
         try:
-            self.submissions.update(name, status="running", started_at=time.time())
+            self.submissions.update(name, status="running", started_at=time.time(), uid=uid)
             if self.settings.argo.server_url:
                 phase, message = _submit_to_argo(self.settings, sub["workflow"]), ""
             else:
                 from driftloop.local.executor import run_workflow
 
-                result = run_workflow(sub["workflow"], None, self.settings, templates_dir=self.templates_dir)
+                result = run_workflow(
+                    sub["workflow"], None, self.settings, templates_dir=self.templates_dir, uid=uid
+                )
                 phase, message = result.phase, result.message or ""
         except Exception as exc:  # a failed run must not stop the runner
             log.warning("run %s failed to start: %s", name, exc)

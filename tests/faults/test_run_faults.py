@@ -1,0 +1,178 @@
+"""Runs that are interrupted or killed leave nothing stuck, orphaned or lost.
+
+* ``driftloop runs cancel`` (SIGTERM) and SIGKILL on an executor running a long step: the step process
+  goes with it (process group / parent-death signal), the sandbox is removed, the record never stays
+  ``Running``; a cancelled run's exit handler still runs.
+* A concurrency slot is a lease: a slot held by a run that is gone (its executor was killed, or its lease
+  expired) is reclaimed at the next admission; a slot of a run that is alive is not.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+
+import yaml
+
+from driftloop.contracts import LEASE_S
+from driftloop.local.executor import list_runs, load_run
+from driftloop.local.executor.record import INTERRUPTED, process_start
+from sensors.admission import Gate, local_liveness
+from sensors.policies import MemoryPolicyStore, ModelState, PolicyConfig
+
+
+def _workflow(token: str, marker: Path) -> dict:
+    """A long step (a sleep that carries ``token`` in its command line) and an exit handler that writes
+    ``marker`` with the workflow status."""
+    return {
+        "apiVersion": "argoproj.io/v1alpha1",
+        "kind": "Workflow",
+        "metadata": {"name": f"long-{token[:8]}"},
+        "spec": {
+            "entrypoint": "main",
+            "onExit": "bye",
+            "templates": [
+                {
+                    "name": "main",
+                    "container": {
+                        "image": "python:3.11",
+                        "command": [sys.executable, "-c", f"import time; time.sleep(120)  # {token}"],
+                    },
+                },
+                {
+                    "name": "bye",
+                    "container": {
+                        "image": "python:3.11",
+                        "command": [
+                            sys.executable,
+                            "-c",
+                            f"open({str(marker)!r}, 'w').write('{{{{workflow.status}}}}')",
+                        ],
+                    },
+                },
+            ],
+        },
+    }
+
+
+def _processes_with(token: str) -> list[int]:
+    found = []
+    for proc in Path("/proc").iterdir():
+        if not proc.name.isdigit() or int(proc.name) == os.getpid():
+            continue
+        try:
+            cmdline = (proc / "cmdline").read_bytes().decode(errors="replace")
+        except OSError:
+            continue
+        if token in cmdline and "pytest" not in cmdline:
+            found.append(int(proc.name))
+    return found
+
+
+def _start(tmp_path: Path) -> tuple[subprocess.Popen[bytes], str, str, Path]:
+    token = uuid.uuid4().hex
+    marker = tmp_path / "exit-handler-ran"
+    wf = tmp_path / "wf.yaml"
+    wf.write_text(yaml.safe_dump(_workflow(token, marker)))
+    env = {k: v for k, v in os.environ.items() if not k.startswith("DRIFTLOOP_")}
+    env["DRIFTLOOP_DATA_DIR"] = str(tmp_path / "data")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "driftloop", "workflow", "run", "--file", str(wf)],
+        env=env,
+        cwd=tmp_path,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    name = f"long-{token[:8]}"
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and not _processes_with(token):
+        time.sleep(0.2)
+    assert _processes_with(token), "the long step never started"
+    return proc, token, name, marker
+
+
+def _cli(tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("DRIFTLOOP_")}
+    env["DRIFTLOOP_DATA_DIR"] = str(tmp_path / "data")
+    return subprocess.run(
+        [sys.executable, "-m", "driftloop", *args],
+        env=env,
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+
+def test_cancel_stops_the_step_runs_the_exit_handler_and_leaves_nothing(tmp_path: Path) -> None:
+    proc, token, name, marker = _start(tmp_path)
+    out = _cli(tmp_path, "runs", "cancel", name)
+    assert out.returncode == 0, out.stderr
+    proc.wait(timeout=60)
+    assert proc.returncode != 0
+    run = load_run(tmp_path / "data", name)
+    assert run.phase == "Failed" and run.message == "interrupted"
+    assert marker.read_text() == "Failed"  # the exit handler ran, with the run's status
+    assert _processes_with(token) == []  # no orphan step process
+    assert not list(Path("/tmp").glob(f"driftloop-{name}-*"))  # the sandbox is gone
+    again = _cli(tmp_path, "runs", "cancel", name)
+    assert again.returncode == 2 and "is not running" in again.stderr
+
+
+def test_a_killed_executor_takes_its_steps_along_and_its_record_settles(tmp_path: Path) -> None:
+    proc, token, name, _ = _start(tmp_path)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait(timeout=30)
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline and _processes_with(token):
+        time.sleep(0.1)
+    assert _processes_with(token) == []  # PR_SET_PDEATHSIG: the step died with its executor
+    raw = json.loads((tmp_path / "data" / "runs" / name / "run.json").read_text())
+    assert raw["phase"] == "Running"  # nobody could write the end of it ...
+    run = next(r for r in list_runs(tmp_path / "data") if r.name == name)
+    assert run.phase == "Error" and run.message == INTERRUPTED  # ... but it never reads as running
+    # its concurrency slot is reclaimed at the next admission
+    store = MemoryPolicyStore()
+    store.save_state(ModelState("credit", active=[name], leases={name: time.time() + LEASE_S}))
+    settings = type("S", (), {"data_dir": tmp_path / "data"})()
+    gate = Gate(store, PolicyConfig(cooldown_s=0), local_liveness(settings))
+    verdict = gate.evaluate("credit", "", "next-run")
+    assert verdict.outcome == "admit", verdict
+    assert store.load_state("credit").active == ["next-run"]
+
+
+def test_leases_free_slots_of_gone_runs_only(tmp_path: Path) -> None:
+    now = time.time()
+    runs = tmp_path / "runs"
+    # a run that is alive: a Running record owned by this very process
+    live = {
+        "name": "live",
+        "uid": "u",
+        "phase": "Running",
+        "owner_pid": os.getpid(),
+        "owner_start": process_start(os.getpid()),
+        "nodes": [],
+    }
+    (runs / "live").mkdir(parents=True)
+    (runs / "live" / "run.json").write_text(json.dumps(live))
+    settings = type("S", (), {"data_dir": tmp_path})()
+    alive = local_liveness(settings)
+    assert alive("live") is True and alive("unknown") is None
+
+    store = MemoryPolicyStore()
+    gate = Gate(store, PolicyConfig(cooldown_s=0), alive)
+    store.save_state(ModelState("m", active=["live"], leases={"live": now + LEASE_S}))
+    assert gate.evaluate("m", "", "second").outcome == "skip"  # the slot of a live run holds
+    # a run unknown here (e.g. on a cluster) whose lease expired: reclaimed
+    store.save_state(ModelState("m", active=["ghost"], leases={"ghost": now - 1}))
+    assert gate.evaluate("m", "", "third").outcome == "admit"
+    # a run unknown here whose lease still holds: kept
+    store.save_state(ModelState("m", active=["remote"], leases={"remote": now + 60}))
+    assert gate.evaluate("m", "", "fourth").outcome == "skip"
