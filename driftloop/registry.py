@@ -235,17 +235,32 @@ class Registry:
             raise UsageError(f"unknown alias {alias!r}", f"use one of {', '.join(ALIASES)}")
         self.load_model_bytes(model, version)  # must exist, with a file that matches its sha256 and signature
         previous = self.get_alias(model, alias)
-        self.store.put_pointer(
-            self._key(model, "aliases", f"{alias}.json"), {"version": version, "reason": reason}
-        )
-        self._append_history(model, {"alias": alias, "from": previous, "to": version, "reason": reason})
+        pointer = self._key(model, "aliases", f"{alias}.json")
+        self.store.put_pointer(pointer, {"version": version, "reason": reason})
+        try:
+            self._append_history(model, {"alias": alias, "from": previous, "to": version, "reason": reason})
+        except BaseException:
+            self._restore(pointer, previous)
+            raise
+
+    def _restore(self, pointer: str, previous: str | None) -> None:
+        """Put an alias back after its history could not be written: they change together or not at all."""
+        if previous is None:
+            self.store.delete(pointer)
+        else:
+            self.store.put_pointer(pointer, {"version": previous, "reason": "restored: history write failed"})
 
     def clear_alias(self, model: str, alias: str, reason: str = "") -> None:
         previous = self.get_alias(model, alias)
         if previous is None:
             return
-        self.store.delete(self._key(model, "aliases", f"{alias}.json"))
-        self._append_history(model, {"alias": alias, "from": previous, "to": None, "reason": reason})
+        pointer = self._key(model, "aliases", f"{alias}.json")
+        self.store.delete(pointer)
+        try:
+            self._append_history(model, {"alias": alias, "from": previous, "to": None, "reason": reason})
+        except BaseException:
+            self._restore(pointer, previous)
+            raise
 
     def history(self, model: str) -> list[dict[str, Any]]:
         try:

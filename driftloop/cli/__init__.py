@@ -111,6 +111,18 @@ def main(argv: list[str] | None = None) -> None:
         message = f"error: {exc.format_message()} — see `{where} --help`"
         err_console.print(message, markup=False, highlight=False, soft_wrap=True)
         sys.exit(code)
+    except OSError as exc:  # a full disk, a read-only or missing directory: the user's environment
+        if debug:
+            traceback.print_exc()
+        where = f" {exc.filename}" if exc.filename else ""
+        err_console.print(
+            f"error: cannot use{where}: {exc.strerror or exc} — check that the path (e.g. data_dir, "
+            "--set data_dir=...) is writable and the disk is not full",
+            markup=False,
+            highlight=False,
+            soft_wrap=True,
+        )
+        sys.exit(1)
     except (KeyboardInterrupt, typer.Abort):
         err_console.print("interrupted")
         sys.exit(130)

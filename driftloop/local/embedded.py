@@ -325,6 +325,7 @@ class EmbeddedStack:
                 f"-filer.localSocket={weed_dir}/filer.sock",
                 "-s3",
                 f"-s3.port={e.s3_port}",
+                f"-s3.config={self._s3_identities(weed_dir)}",
                 "-s3.port.iceberg=0",
                 "-s3.port.lance=0",
                 "-master.volumeSizeLimitMB=256",
@@ -334,6 +335,31 @@ class EmbeddedStack:
             ports=ports,
             log_path=self.data_dir / "logs" / "s3.log",
         )
+
+    def _s3_identities(self, weed_dir: Path) -> Path:
+        """SeaweedFS's S3 identities: only the configured access key may read or write; with an identity
+        list, anonymous requests are refused (an open gateway accepted anonymous PUT/DELETE)."""
+        import json
+
+        s3 = self.settings.s3
+        identities = {
+            "identities": [
+                {
+                    "name": "driftloop",
+                    "credentials": [
+                        {"accessKey": s3.access_key_id, "secretKey": s3.secret_access_key.get_secret_value()}
+                    ],
+                    "actions": ["Admin", "Read", "Write", "List", "Tagging"],
+                }
+            ]
+        }
+        path = weed_dir / "s3-identities.json"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(".tmp")
+        tmp.touch(mode=0o600)
+        tmp.write_text(json.dumps(identities))
+        tmp.replace(path)
+        return path
 
     @property
     def state_path(self) -> Path:

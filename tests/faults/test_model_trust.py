@@ -117,3 +117,27 @@ def test_a_challenger_changed_after_training_is_refused(registry: Registry, tmp_
     with pytest.raises(IntegrityError):
         unseal(b"another key", sealed, "challenger")
     assert not marker.exists()
+
+
+def test_alias_and_history_change_together_or_not_at_all(registry: Registry) -> None:
+    from driftloop.errors import ConnectionError_
+
+    registry.register("credit", _good_model())
+    registry.promote("credit", "v1")
+    registry.register("credit", _good_model())
+    history = registry.history("credit")
+    real_put_json = registry.store.put_json
+
+    def failing_history(key: str, obj: object) -> str:
+        if key.endswith("history.json"):
+            raise ConnectionError_("S3 put_object failed: SlowDown", "check S3 access")
+        return real_put_json(key, obj)
+
+    registry.store.put_json = failing_history  # type: ignore[method-assign]
+    with pytest.raises(ConnectionError_):
+        registry.promote("credit", "v2")
+    with pytest.raises(ConnectionError_):
+        registry.set_alias("credit", "canary", "v2")
+    registry.store.put_json = real_put_json  # type: ignore[method-assign]
+    assert registry.aliases("credit") == {"champion": "v1", "canary": None}
+    assert registry.history("credit") == history

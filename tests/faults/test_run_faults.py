@@ -176,3 +176,23 @@ def test_leases_free_slots_of_gone_runs_only(tmp_path: Path) -> None:
     # a run unknown here whose lease still holds: kept
     store.save_state(ModelState("m", active=["remote"], leases={"remote": now + 60}))
     assert gate.evaluate("m", "", "fourth").outcome == "skip"
+
+
+def test_an_unusable_data_dir_is_one_line_for_a_local_run(tmp_path: Path) -> None:
+    (tmp_path / "afile").write_text("")
+    wf = tmp_path / "wf.yaml"
+    wf.write_text(yaml.safe_dump(_workflow(uuid.uuid4().hex, tmp_path / "m")))
+    env = {k: v for k, v in os.environ.items() if not k.startswith("DRIFTLOOP_")}
+    env["DRIFTLOOP_DATA_DIR"] = str(tmp_path / "afile" / "sub")  # beneath a regular file: ENOTDIR
+    out = subprocess.run(
+        [sys.executable, "-m", "driftloop", "workflow", "run", "--file", str(wf)],
+        env=env,
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert out.returncode == 1 and "Traceback" not in out.stderr
+    lines = [line for line in out.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1 and lines[0].startswith("error: cannot use") and "Not a directory" in lines[0]
