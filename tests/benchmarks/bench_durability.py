@@ -1,0 +1,148 @@
+"""Events across broker crashes under load: published / processed / dead-lettered / lost.
+
+A publisher sends drift-event-sized records (5 % of them poison: not JSON) at a steady rate, each
+acknowledged (acks=all) before it counts as published — a record whose publish fails during a crash is
+retried. A consumer group processes them the way the local sensor does: valid records are processed
+(deduplicated by id), poison records are dead-lettered with a bounded prefix, offsets are committed after
+processing. Meanwhile the broker is SIGKILLed and restarted N times. At the end every published id must
+have been processed or dead-lettered: ``lost`` counts the ones that were not.
+
+The same run is made with the broker's memory storage (what local mode used before) as the baseline.
+
+    .venv/bin/python tests/benchmarks/bench_durability.py [--restarts 3] [--seconds 30] [--rate 50]
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import os
+import signal
+import sys
+import tempfile
+import threading
+import time
+import uuid
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+
+from driftloop.config import Settings, load_settings
+from driftloop.errors import DriftloopError
+from driftloop.kafka import Consumer, Publisher, ensure_topics, wait_for_kafka
+from driftloop.local.embedded import EmbeddedStack
+from tests.conftest import embedded_overrides
+
+
+def _publisher(settings: Settings, topic: str, rate: float, stop: threading.Event, out: dict) -> None:
+    i = 0
+    while not stop.is_set():
+        poison = i % 20 == 7
+        value = b"\xff not json" if poison else json.dumps({"id": i, "pad": "x" * 800}).encode()
+        try:
+            with Publisher(settings) as pub:
+                while not stop.is_set():
+                    pub.publish(topic, value, key=f"m{i % 5}", wait=True)
+                    out["poison" if poison else "valid"].add(i)
+                    i += 1
+                    poison = i % 20 == 7
+                    value = b"\xff not json" if poison else json.dumps({"id": i, "pad": "x" * 800}).encode()
+                    time.sleep(1.0 / rate)
+        except (DriftloopError, Exception):  # the broker is down: try again until it is back
+            out["retries"] += 1
+            time.sleep(0.5)
+
+
+def _processor(settings: Settings, topic: str, stop: threading.Event, out: dict) -> None:
+    while not stop.is_set():
+        try:
+            with Consumer(settings, [topic], group_id="bench-durability") as consumer:
+                while not stop.is_set():
+                    batch = consumer.poll(300)
+                    for rec in batch:
+                        try:
+                            out["processed"].add(json.loads(rec.value)["id"])
+                        except (ValueError, UnicodeDecodeError):
+                            out["dead_lettered"].add((rec.partition, rec.offset))
+                    if batch:
+                        consumer.commit()
+        except Exception:  # the broker is down: reconnect
+            out["reconnects"] += 1
+            time.sleep(0.5)
+
+
+def run(storage: str, restarts: int, seconds: float, rate: float) -> dict:
+    tmp = Path(tempfile.mkdtemp(prefix=f"bench-durability-{storage}-"))
+    settings = load_settings(env={}, overrides=embedded_overrides(tmp / "data"))
+    stack = EmbeddedStack(settings, kafka_storage=storage)  # type: ignore[arg-type]
+    stack.start()
+    topic = f"drift-{uuid.uuid4().hex[:6]}"
+    out: dict = {"valid": set(), "poison": set(), "processed": set(), "dead_lettered": set()}
+    out.update(retries=0, reconnects=0)
+    stop = threading.Event()
+    try:
+        ensure_topics(settings, [topic])
+        threads = [
+            threading.Thread(target=_publisher, args=(settings, topic, rate, stop, out), daemon=True),
+            threading.Thread(target=_processor, args=(settings, topic, stop, out), daemon=True),
+        ]
+        for t in threads:
+            t.start()
+        kafka = next(s for s in stack.services if s.name == "kafka")
+        for _ in range(restarts):
+            time.sleep(seconds / (restarts + 1))
+            assert kafka.pid is not None
+            os.killpg(kafka.pid, signal.SIGKILL)
+            kafka.stop(0)
+            kafka.start()
+            wait_for_kafka(settings, timeout_s=60)
+            with contextlib.suppress(DriftloopError):
+                ensure_topics(settings, [topic])  # memory storage forgets the topic itself
+        time.sleep(seconds / (restarts + 1))
+        stop.set()
+        for t in threads:
+            t.join(timeout=30)
+        # drain what the processor had not reached yet
+        stop2 = threading.Event()
+        drain = threading.Thread(target=_processor, args=(settings, topic, stop2, out), daemon=True)
+        drain.start()
+        time.sleep(8)
+        stop2.set()
+        drain.join(timeout=30)
+    finally:
+        stack.stop()
+    published = len(out["valid"]) + len(out["poison"])
+    lost = len(out["valid"] - out["processed"]) + max(0, len(out["poison"]) - len(out["dead_lettered"]))
+    return {
+        "storage": storage,
+        "published": published,
+        "processed": len(out["valid"] & out["processed"]),
+        "dead_lettered": min(len(out["dead_lettered"]), len(out["poison"])),
+        "lost": lost,
+        "publish_retries": out["retries"],
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--restarts", type=int, default=3)
+    parser.add_argument("--seconds", type=float, default=30.0)
+    parser.add_argument("--rate", type=float, default=50.0)
+    args = parser.parse_args()
+    rows = [run(storage, args.restarts, args.seconds, args.rate) for storage in ("s3", "memory")]
+    print(
+        f"{args.restarts} broker crashes (SIGKILL + restart) in {args.seconds:g}s at ~{args.rate:g} events/s"
+    )
+    for r in rows:
+        print(
+            f"  {r['storage']:<6} storage: published {r['published']}, processed {r['processed']}, "
+            f"dead-lettered {r['dead_lettered']}, lost {r['lost']} "
+            f"({r['lost'] / max(1, r['published']):.1%}); publish retries {r['publish_retries']}"
+        )
+    s3, memory = rows
+    print(f"baseline (memory storage) lost {memory['lost']}, durable (s3 storage) lost {s3['lost']}")
+
+
+if __name__ == "__main__":
+    main()
