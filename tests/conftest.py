@@ -9,6 +9,8 @@ from __future__ import annotations
 import os
 import random
 import socket
+import subprocess
+import sys
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -55,6 +57,30 @@ def embedded_overrides(data_dir: Path) -> dict[str, object]:
         "embedded.weed_filer_port": free_port(True, taken),
         "embedded.stop_grace_s": 2.0,
     }
+
+
+def cli_env(overrides: dict[str, object] | None = None) -> dict[str, str]:
+    """This process's environment without any DRIFTLOOP_* variable, plus ``overrides`` (dotted setting
+    names) as DRIFTLOOP_* variables: what a `driftloop` subprocess of a test should see."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("DRIFTLOOP_")}
+    for key, value in (overrides or {}).items():
+        env["DRIFTLOOP_" + key.upper().replace(".", "__")] = str(value)
+    return env
+
+
+def driftloop(
+    *args: str, env: dict[str, str], cwd: Path, timeout: float = 120
+) -> subprocess.CompletedProcess[str]:
+    """Run ``python -m driftloop ARGS`` to completion, capturing its output as text."""
+    return subprocess.run(
+        [sys.executable, "-m", "driftloop", *args],
+        env=env,
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
 
 
 @dataclass

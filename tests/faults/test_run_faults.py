@@ -25,6 +25,7 @@ from driftloop.local.executor import list_runs, load_run
 from driftloop.local.executor.record import INTERRUPTED, process_start
 from sensors.admission import Gate, local_liveness
 from sensors.policies import MemoryPolicyStore, ModelState, PolicyConfig
+from tests.conftest import cli_env, driftloop
 
 
 def _workflow(token: str, marker: Path) -> dict:
@@ -80,8 +81,7 @@ def _start(tmp_path: Path) -> tuple[subprocess.Popen[bytes], str, str, Path]:
     marker = tmp_path / "exit-handler-ran"
     wf = tmp_path / "wf.yaml"
     wf.write_text(yaml.safe_dump(_workflow(token, marker)))
-    env = {k: v for k, v in os.environ.items() if not k.startswith("DRIFTLOOP_")}
-    env["DRIFTLOOP_DATA_DIR"] = str(tmp_path / "data")
+    env = cli_env({"data_dir": tmp_path / "data"})
     proc = subprocess.Popen(
         [sys.executable, "-m", "driftloop", "workflow", "run", "--file", str(wf)],
         env=env,
@@ -98,17 +98,7 @@ def _start(tmp_path: Path) -> tuple[subprocess.Popen[bytes], str, str, Path]:
 
 
 def _cli(tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("DRIFTLOOP_")}
-    env["DRIFTLOOP_DATA_DIR"] = str(tmp_path / "data")
-    return subprocess.run(
-        [sys.executable, "-m", "driftloop", *args],
-        env=env,
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+    return driftloop(*args, env=cli_env({"data_dir": tmp_path / "data"}), cwd=tmp_path)
 
 
 def test_cancel_stops_the_step_runs_the_exit_handler_and_leaves_nothing(tmp_path: Path) -> None:
@@ -182,17 +172,8 @@ def test_an_unusable_data_dir_is_one_line_for_a_local_run(tmp_path: Path) -> Non
     (tmp_path / "afile").write_text("")
     wf = tmp_path / "wf.yaml"
     wf.write_text(yaml.safe_dump(_workflow(uuid.uuid4().hex, tmp_path / "m")))
-    env = {k: v for k, v in os.environ.items() if not k.startswith("DRIFTLOOP_")}
-    env["DRIFTLOOP_DATA_DIR"] = str(tmp_path / "afile" / "sub")  # beneath a regular file: ENOTDIR
-    out = subprocess.run(
-        [sys.executable, "-m", "driftloop", "workflow", "run", "--file", str(wf)],
-        env=env,
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    env = cli_env({"data_dir": tmp_path / "afile" / "sub"})  # beneath a regular file: ENOTDIR
+    out = driftloop("workflow", "run", "--file", str(wf), env=env, cwd=tmp_path)
     assert out.returncode == 1 and "Traceback" not in out.stderr
     lines = [line for line in out.stderr.splitlines() if line.strip()]
     assert len(lines) == 1 and lines[0].startswith("error: cannot use") and "Not a directory" in lines[0]

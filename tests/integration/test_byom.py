@@ -12,7 +12,6 @@
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 import textwrap
@@ -25,7 +24,7 @@ from driftloop.config import load_settings
 from driftloop.events import RETRAIN_FAILED, RETRAIN_SUCCEEDED, CloudEvent
 from driftloop.registry import Registry
 from driftloop.s3 import S3Store
-from tests.conftest import embedded_overrides
+from tests.conftest import cli_env, driftloop, embedded_overrides
 
 pytestmark = pytest.mark.integration
 
@@ -61,26 +60,11 @@ def train(data, target, params):
 '''
 
 
-def _env(overrides: dict[str, object]) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("DRIFTLOOP_")}
-    for key, value in overrides.items():
-        env["DRIFTLOOP_" + key.upper().replace(".", "__")] = str(value)
-    return env
-
-
 def test_init_up_retrain_gives_a_champion(tmp_path: Path) -> None:
     work = tmp_path / "project"
-    env = _env({k: v for k, v in embedded_overrides(tmp_path / "state").items()})
+    env = cli_env(embedded_overrides(tmp_path / "state"))
     work.mkdir()
-    out = subprocess.run(
-        [*DRIFTLOOP, "init", "demo-reg", "--task", "regression"],
-        cwd=work,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+    out = driftloop("init", "demo-reg", "--task", "regression", env=env, cwd=work)
     assert out.returncode == 0, out.stderr
     assert (work / "demo_reg_model.py").is_file() and (work / "data" / "demo-reg.csv").is_file()
     up = subprocess.Popen(
@@ -100,15 +84,7 @@ def test_init_up_retrain_gives_a_champion(tmp_path: Path) -> None:
             if "driftloop is up" in line or up.poll() is not None:
                 break
         assert up.poll() is None, "".join(seen)
-        run = subprocess.run(
-            [*DRIFTLOOP, "retrain", "demo-reg", "--json"],
-            cwd=work,
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=300,
-            check=False,
-        )
+        run = driftloop("retrain", "demo-reg", "--json", env=env, cwd=work, timeout=300)
         assert run.returncode == 0, run.stderr[-3000:]
         result = json.loads(run.stdout)
         assert result["phase"] == "Succeeded"
