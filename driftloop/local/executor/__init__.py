@@ -176,6 +176,9 @@ def run_workflow(
         # (outcome event, concurrency slot released), as Argo runs onExit after a stop.
         _interrupted(run, spec, result)
         raise
+    except Exception as exc:  # the run aborted (e.g. S3 unreachable): Error, exit handler, never Running
+        _interrupted(run, spec, result, phase="Error", message=str(exc))
+        raise
     finally:
         restore()
         shutil.rmtree(sandbox, ignore_errors=True)
@@ -206,17 +209,27 @@ def _sigterm_interrupts() -> Callable[[], None]:
     return restore
 
 
-def _interrupted(run: Run, spec: Mapping[str, Any], result: WorkflowResult) -> None:
+def _interrupted(
+    run: Run,
+    spec: Mapping[str, Any],
+    result: WorkflowResult,
+    phase: str = "Failed",
+    message: str = "interrupted",
+) -> None:
+    """End a run that stopped early: no node stays Running or Pending, the exit handler runs."""
     now = time.time()
     for node in run.nodes:
         if node.phase in ("Running", "Pending"):
-            node.phase, node.message = "Failed", "interrupted"
+            node.phase, node.message = phase, message
             node.finished = node.finished or now
-    logger.info("%s interrupted: running the exit handler", run.name)
+    logger.info("%s %s: running the exit handler", run.name, message)
     try:
-        _finish(run, spec, result, "Failed", "interrupted")
+        _finish(run, spec, result, phase, message)
     except KeyboardInterrupt:  # a second Ctrl-C: stop now
-        result.phase, result.message = "Failed", "interrupted (exit handler interrupted)"
+        result.phase, result.message = phase, f"{message} (exit handler interrupted)"
+    except Exception as exc:  # the exit handler cannot run either (e.g. the same outage)
+        logger.warning("%s: the exit handler could not run: %s", run.name, exc)
+        result.phase, result.message = phase, message
 
 
 def _rfc3339(ts: float | None) -> str | None:
@@ -238,6 +251,12 @@ def _run_main(run: Run, spec: Mapping[str, Any], values: Mapping[str, str], resu
 
 def _finish(run: Run, spec: Mapping[str, Any], result: WorkflowResult, phase: str, message: str) -> None:
     """Set the workflow globals of a finished run, run the exit handler, and settle the phase."""
+    now = time.time()
+    for node in run.nodes:  # a finished run has no node left Running or Pending (e.g. a step group
+        if node.phase in ("Running", "Pending"):  # whose template errored while scheduling it)
+            node.phase = "Error" if phase == "Succeeded" else phase
+            node.message = node.message or message or "the template stopped before this node finished"
+            node.finished = node.finished or now
     run.deadline = None  # the exit handler runs after a deadline, as on Argo
     run.nodes[:] = tree_order(run.nodes)  # workflow.failures in a deterministic order
     failures = [
@@ -255,7 +274,7 @@ def _finish(run: Run, spec: Mapping[str, Any], result: WorkflowResult, phase: st
     run.globals.update(
         {
             "workflow.status": phase,
-            "workflow.failures": json.dumps(failures),
+            "workflow.failures": json.dumps(failures) if failures else "null",  # as Argo: null with none
             "workflow.duration": f"{time.time() - (result.started or 0):.3f}",
         }
     )

@@ -37,10 +37,14 @@ def expand(task: Mapping[str, Any], scope: Mapping[str, str]) -> list[Any] | Non
     if "withSequence" in task:
         seq = render_obj(task["withSequence"], scope)
         start = int(seq.get("start", 0))
-        end = int(seq["end"]) if "end" in seq else start + int(seq.get("count", 0)) - 1
-        step = 1 if end >= start else -1
         fmt = seq.get("format")
-        return [fmt % i if fmt else str(i) for i in range(start, end + step, step)]
+        if "end" in seq:
+            end = int(seq["end"])
+            step = 1 if end >= start else -1
+            numbers = list(range(start, end + step, step))
+        else:  # count items from start; count 0 gives none (Argo's expandSequence)
+            numbers = list(range(start, start + max(0, int(seq.get("count", 0)))))
+        return [fmt % i if fmt else str(i) for i in numbers]
     return None
 
 

@@ -54,7 +54,6 @@ _IGNORED_SPEC = {
     "volumeClaimTemplates",
     "volumeClaimGC",
     "retryStrategy",
-    "templateDefaults",
 }
 _SPEC = {
     "entrypoint",
@@ -64,6 +63,7 @@ _SPEC = {
     "synchronization",
     "activeDeadlineSeconds",
     "workflowTemplateRef",
+    "templateDefaults",
 } | _IGNORED_SPEC
 _TEMPLATE = {
     "name",
@@ -167,8 +167,32 @@ def load_workflow(
         meta = wf.setdefault("metadata", {})
         if not meta.get("name") and not meta.get("generateName"):
             meta["generateName"] = f"{name}-"
+    defaults = spec.pop("templateDefaults", None)
+    if defaults:
+        spec["templates"] = [_with_defaults(defaults, t) for t in spec.get("templates") or []]
     _validate(spec)
     return wf
+
+
+_KIND_KEYS = ("container", "script", "dag", "steps", "resource", "suspend", "data", "http", "plugin")
+
+
+def _with_defaults(defaults: Mapping[str, Any], template: Mapping[str, Any]) -> dict[str, Any]:
+    """A template with ``spec.templateDefaults`` under it; a default for another kind of template (a
+    ``container`` default under a ``dag`` template) does not apply."""
+    usable = {k: v for k, v in defaults.items() if k not in _KIND_KEYS or k in template}
+    return _deep_merge(usable, template)
+
+
+def _deep_merge(base: Mapping[str, Any], top: Mapping[str, Any]) -> dict[str, Any]:
+    """``spec.templateDefaults`` under a template: the template's own fields win, maps merge key by key."""
+    out = copy.deepcopy(dict(base))
+    for key, value in top.items():
+        if isinstance(value, Mapping) and isinstance(out.get(key), Mapping):
+            out[key] = _deep_merge(out[key], value)
+        else:
+            out[key] = copy.deepcopy(value)
+    return out
 
 
 def _merge_arguments(base: Mapping[str, Any], own: Mapping[str, Any]) -> dict[str, Any]:

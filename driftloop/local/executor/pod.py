@@ -58,7 +58,7 @@ def run_pod(
     if outcome.error:
         node.phase, node.message = "Error", outcome.error
         return
-    node.result = outcome.stdout.strip()
+    node.result = step_result(outcome.stdout)
     if outcome.timed_out:
         node.phase, node.message = "Failed", "Pod was active on the node longer than the specified deadline"
     elif outcome.exit_code:
@@ -78,6 +78,16 @@ def run_pod(
             continue
         if record:
             node.artifacts.append(record)
+
+
+#: Argo keeps the last 256 kB of a step's stdout as ``outputs.result``.
+RESULT_LIMIT = 256 * 1024
+
+
+def step_result(stdout: str) -> str:
+    """``outputs.result`` as Argo makes it: the last 256 kB of stdout, one trailing newline removed."""
+    text = stdout[-RESULT_LIMIT:]
+    return text[:-1] if text.endswith("\n") else text
 
 
 def _collect_param(node: NodeResult, p: Mapping[str, Any], sandbox: Any, run: Run) -> None:

@@ -113,6 +113,7 @@ def run_process(
     if kind == "script":
         script = sandbox / ".driftloop-script"
         script.write_text(_rewrite(str(spec.get("source") or ""), mapping))
+        script.chmod(0o755)  # as Argo writes it: a command may exec the file itself (a shebang script)
         args = [*args, str(script)]
     argv = [*command, *args]
     if not argv:

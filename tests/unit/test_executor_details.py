@@ -1,0 +1,125 @@
+"""Executor details that must behave as Argo's controller does (our own workflows, Argo's semantics):
+script files are executable, ``spec.templateDefaults`` applies, ``outputs.result`` trims one trailing
+newline and keeps the last 256 kB, ``withSequence`` with ``count: 0`` yields nothing, and
+``workflow.failures`` is ``null`` when nothing failed."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Any
+
+from driftloop.config import load_settings
+from driftloop.local.executor import run_workflow
+from driftloop.local.executor.pod import RESULT_LIMIT, step_result
+
+
+def _run(tmp_path: Path, spec: dict[str, Any]) -> Any:
+    wf = {"apiVersion": "argoproj.io/v1alpha1", "kind": "Workflow", "metadata": {"name": "t"}, "spec": spec}
+    settings = load_settings(env={}, overrides={"data_dir": str(tmp_path / "data")})
+    return run_workflow(wf, None, settings)
+
+
+def _py(code: str) -> dict[str, Any]:
+    return {"image": "python:3.11", "command": [sys.executable, "-c", code]}
+
+
+def test_script_files_are_executable(tmp_path: Path) -> None:
+    result = _run(
+        tmp_path,
+        {
+            "entrypoint": "main",
+            "templates": [
+                {
+                    "name": "main",
+                    "script": {
+                        "image": "bash",
+                        "command": ["bash", "-c", 'test -x "$0" && echo executable || echo not'],
+                        "source": "echo hi",
+                    },
+                }
+            ],
+        },
+    )
+    assert result.phase == "Succeeded" and result.node("t").result == "executable"
+
+
+def test_template_defaults_apply_and_the_template_wins(tmp_path: Path) -> None:
+    code = "import os; print(os.environ['A'], os.environ.get('B', '-'))"
+    result = _run(
+        tmp_path,
+        {
+            "entrypoint": "main",
+            "templateDefaults": {"container": {"env": [{"name": "A", "value": "default"}]}, "timeout": "60s"},
+            "templates": [
+                {
+                    "name": "main",
+                    "steps": [[{"name": "a", "template": "plain"}, {"name": "b", "template": "own"}]],
+                },
+                {"name": "plain", "container": _py(code)},
+                {"name": "own", "container": {**_py(code), "env": [{"name": "A", "value": "own"}]}},
+            ],
+        },
+    )
+    assert result.phase == "Succeeded", result.message
+    assert result.node("a").result == "default -" and result.node("b").result == "own -"
+
+
+def test_result_trims_one_newline_and_keeps_the_tail() -> None:
+    assert step_result("a\n\n") == "a\n" and step_result("a\n") == "a" and step_result("a") == "a"
+    long = "x" * RESULT_LIMIT + "tail\n"
+    assert step_result(long).endswith("tail") and len(step_result(long)) == RESULT_LIMIT - 1
+
+
+def test_with_sequence_count_zero_runs_nothing_and_failures_is_null(tmp_path: Path) -> None:
+    result = _run(
+        tmp_path,
+        {
+            "entrypoint": "main",
+            "onExit": "report",
+            "templates": [
+                {
+                    "name": "main",
+                    "steps": [
+                        [{"name": "none", "template": "echo", "withSequence": {"count": "0"}}],
+                        [{"name": "three", "template": "echo", "withSequence": {"start": "5", "count": "3"}}],
+                    ],
+                },
+                {"name": "echo", "container": _py("print('x')")},
+                {"name": "report", "container": _py("print('''{{workflow.failures}}''')")},
+            ],
+        },
+    )
+    assert result.phase == "Succeeded", result.message
+    names = sorted(n.display_name for n in result.nodes if n.type == "Pod")
+    assert names == ["t.onExit", "three(0:5)", "three(1:6)", "three(2:7)"], names  # Argo names it <wf>.onExit
+    assert result.node("t.onExit").result == "null"
+
+
+def test_a_run_that_errors_while_scheduling_settles_every_node_and_runs_its_exit_handler(
+    tmp_path: Path,
+) -> None:
+    """A scheduling error (a withParam that is not JSON) ends the run Error: no node stays Running (the
+    step group used to), and the exit handler ran with the status."""
+    from driftloop.local.executor import load_run
+
+    marker = tmp_path / "exit-ran"
+    bye = f"open({str(marker)!r}, 'w').write('{{{{workflow.status}}}}')"
+    result = _run(
+        tmp_path,
+        {
+            "entrypoint": "main",
+            "onExit": "bye",
+            "templates": [
+                {"name": "main", "steps": [[{"name": "x", "template": "echo", "withParam": "not json"}]]},
+                {"name": "echo", "container": _py("print(1)")},
+                {"name": "bye", "container": _py(bye)},
+            ],
+        },
+    )
+    assert result.phase == "Error" and "not a JSON list" in result.message
+    run = load_run(tmp_path / "data", "t")
+    assert run.phase == "Error" and all(n.phase not in ("Running", "Pending") for n in run.nodes), [
+        (n.display_name, n.phase) for n in run.nodes
+    ]
+    assert marker.read_text() == "Error"
