@@ -18,15 +18,15 @@ def test_workflow_run_json_exit_codes_and_runs(tmp_path: Path, monkeypatch) -> N
     runner = CliRunner()
     ok = runner.invoke(
         app,
-        ["workflow", "run", "--file", str(CASES / "conditionals.yaml"), "-p", "should-print=true", "--json"],
+        ["workflow", "run", "--file", str(CASES / "gate-when.yaml"), "-p", "release=yes", "--json"],
     )
     assert ok.exit_code == 0, ok.output
     body = json.loads(ok.stdout[ok.stdout.index("{") :])
     assert body["phase"] == "Succeeded"
     assert {"name", "displayName", "phase", "outputs"} <= set(body["nodes"][0])
-    hello = next(n for n in body["nodes"] if n["displayName"] == "print-hello")
-    assert hello["outputs"] == {"result": "hello", "parameters": {}}
-    failed = runner.invoke(app, ["workflow", "run", "--file", str(CASES / "exit-handlers.yaml")])
+    hello = next(n for n in body["nodes"] if n["displayName"] == "announce")
+    assert hello["outputs"] == {"result": "released", "parameters": {}}
+    failed = runner.invoke(app, ["workflow", "run", "--file", str(CASES / "exit-report.yaml")])
     assert failed.exit_code == 1
     listing = runner.invoke(app, ["runs", "list", "--json"])
     assert listing.exit_code == 0

@@ -1,8 +1,6 @@
-"""Argo's own examples (tests/unit/executor_cases/*.yaml) behave in the local executor as on Argo.
-
-Each fixture says at its top what was adapted (cowsay → echo, long sleeps shortened); the asserted
-outcomes are the ones Argo documents for the example.
-"""
+"""Workflows written for this repository (tests/unit/executor_cases/*.yaml), each exercising one piece of
+Argo's behaviour, run in the local executor; the assertions are Argo's outcome for them — node names and
+types, phases, order and the values that prove the semantics."""
 
 from __future__ import annotations
 
@@ -30,81 +28,83 @@ def by_display(result, name):  # type: ignore[no-untyped-def]
     return [n for n in result.nodes if n.display_name == name]
 
 
-def test_dag_diamond_runs_a_before_b_c_before_d(settings):
-    result = run_workflow(CASES / "dag-diamond.yaml", {}, settings)
+def test_fan_in_dag_runs_extract_before_clean_and_enrich_before_load(settings):
+    result = run_workflow(CASES / "fan-in-dag.yaml", {}, settings)
     assert result.phase == "Succeeded"
     wf = result.name
-    pods = [n for n in result.nodes if n.type == "Pod"]
-    assert [n.name for n in pods] == [f"{wf}.foo-bar-longname-{x}" for x in "ABCD"]
-    a, b, c, d = pods
-    assert a.finished <= b.started and a.finished <= c.started
-    assert max(b.finished, c.finished) <= d.started
-    assert [n.result for n in pods] == [f"foo-bar-longname-{x}" for x in "ABCD"]
-    assert all(n.pod_name.startswith(f"{wf}-echo-") for n in pods)
-
-
-def test_conditionals_skips_when_false_and_runs_when_true(settings):
-    skipped = run_workflow(CASES / "conditionals.yaml", {}, settings)
-    assert skipped.phase == "Succeeded"
-    (node,) = by_display(skipped, "print-hello")
-    assert node.phase == "Skipped" and "evaluated false" in node.message
-    printed = run_workflow(CASES / "conditionals.yaml", {"should-print": "true"}, settings)
-    (node,) = by_display(printed, "print-hello")
-    assert node.phase == "Succeeded" and node.result == "hello"
-    assert node.name == f"{printed.name}[0].print-hello"
-
-
-def test_dag_conditional_parameters_picks_the_branch_that_ran(settings):
-    result = run_workflow(CASES / "dag-conditional-parameters.yaml", {}, settings)
-    assert result.phase == "Succeeded"
-    flip = by_display(result, "flipcoin")[0].result
-    assert flip in ("heads", "tails")
-    other = "tails" if flip == "heads" else "heads"
-    assert by_display(result, flip)[0].phase == "Succeeded"
-    assert by_display(result, other)[0].phase == "Skipped"
-    assert result.nodes[0].parameters == {"stepresult": flip}
-
-
-def test_loops_param_result_fans_out_over_the_generated_list(settings):
-    result = run_workflow(CASES / "loops-param-result.yaml", {}, settings)
-    assert result.phase == "Succeeded"
-    assert by_display(result, "generate")[0].result == json.dumps(list(range(20, 31)))
-    kids = [n for n in result.nodes if n.display_name.startswith("sleep(")]
-    assert [n.display_name for n in kids] == [f"sleep({i}:{v})" for i, v in enumerate(range(20, 31))]
-    assert kids[0].name == f"{result.name}[1].sleep(0:20)"
-    assert kids[3].result == "sleeping for 23 seconds\ndone"
-
-
-def test_loops_maps_substitutes_item_keys(settings):
-    result = run_workflow(CASES / "loops-maps.yaml", {}, settings)
-    assert result.phase == "Succeeded"
-    names = [n.display_name for n in result.nodes if n.type == "Pod"]
-    assert names == [
-        "test-linux(0:image:debian,tag:9.1)",
-        "test-linux(1:image:debian,tag:8.9)",
-        "test-linux(2:image:alpine,tag:3.6)",
-        "test-linux(3:image:ubuntu,tag:17.10)",
+    pods = {n.display_name: n for n in result.nodes if n.type == "Pod"}
+    assert sorted(n.name for n in pods.values()) == sorted(
+        f"{wf}.{x}" for x in ("extract", "clean", "enrich", "load")
+    )
+    e, c, n, lo = (pods[x] for x in ("extract", "clean", "enrich", "load"))
+    assert e.finished <= c.started and e.finished <= n.started
+    assert max(c.finished, n.finished) <= lo.started
+    assert [pods[x].result for x in ("extract", "clean", "enrich", "load")] == [
+        "extracted",
+        "cleaned",
+        "enriched",
+        "loaded",
     ]
-    assert all("ID=" in n.result for n in result.nodes if n.type == "Pod")
+    assert all(p.pod_name.startswith(f"{wf}-say-") for p in pods.values())
 
 
-def test_retry_with_steps_retries_each_step_until_it_passes_or_the_limit(settings):
-    result = run_workflow(CASES / "retry-with-steps.yaml", {}, settings)
+def test_when_skips_unless_the_parameter_says_release(settings):
+    skipped = run_workflow(CASES / "gate-when.yaml", {}, settings)
+    assert skipped.phase == "Succeeded"
+    (node,) = by_display(skipped, "announce")
+    assert node.phase == "Skipped" and "evaluated false" in node.message
+    ran = run_workflow(CASES / "gate-when.yaml", {"release": "yes"}, settings)
+    (node,) = by_display(ran, "announce")
+    assert node.phase == "Succeeded" and node.result == "released"
+    assert node.name == f"{ran.name}[0].announce"
+
+
+@pytest.mark.parametrize("side", ["left", "right"])
+def test_dag_output_comes_from_the_branch_that_ran(settings, side):
+    result = run_workflow(CASES / "branch-output.yaml", {"side": side}, settings)
+    assert result.phase == "Succeeded"
+    other = "right" if side == "left" else "left"
+    assert by_display(result, side)[0].phase == "Succeeded"
+    assert by_display(result, other)[0].phase == "Skipped"
+    assert result.nodes[0].parameters == {"chosen": f"went {side}"}
+
+
+def test_with_param_fans_out_over_the_printed_list(settings):
+    result = run_workflow(CASES / "fan-out-param.yaml", {}, settings)
+    assert result.phase == "Succeeded"
+    assert by_display(result, "sizes")[0].result == "[3, 5, 8]"
+    kids = [n for n in result.nodes if n.display_name.startswith("square(")]
+    assert [n.display_name for n in kids] == ["square(0:3)", "square(1:5)", "square(2:8)"]
+    assert kids[0].name == f"{result.name}[1].square(0:3)"
+    assert [k.result for k in kids] == ["3 squared\n9", "5 squared\n25", "8 squared\n64"]
+
+
+def test_with_items_maps_substitute_their_keys(settings):
+    result = run_workflow(CASES / "fan-out-maps.yaml", {}, settings)
+    assert result.phase == "Succeeded"
+    pods = [n for n in result.nodes if n.type == "Pod"]
+    assert [n.display_name for n in pods] == [
+        "deploy(0:region:eu,tier:gold)",
+        "deploy(1:region:us,tier:silver)",
+        "deploy(2:region:ap,tier:gold)",
+    ]
+    assert [n.result for n in pods] == ["eu/gold", "us/silver", "ap/gold"]
+
+
+def test_retry_runs_each_step_again_until_it_passes(settings, tmp_path):
+    result = run_workflow(CASES / "retry-until.yaml", {"dir": str(tmp_path)}, settings)
+    assert result.phase == "Succeeded"
     retries = [n for n in result.nodes if n.type == "Retry"]
-    assert [n.display_name for n in retries] == ["hello1", "hello2a", "hello2b"] or result.phase == "Failed"
+    assert [n.display_name for n in retries] == ["first", "second", "third"]
     for node in retries:
         kids = [n for n in result.nodes if n.name in node.children]
-        assert 1 <= len(kids) <= 11
-        assert all(k.phase == "Failed" for k in kids[:-1])
-        assert node.phase == kids[-1].phase
-        assert [k.result for k in kids] == [f"retries: {i}" for i in range(len(kids))]
-        assert kids[0].name == f"{node.name}(0)"
-    exhausted = any(len(n.children) == 11 and n.phase == "Failed" for n in retries)
-    assert result.phase == ("Failed" if exhausted else "Succeeded")
+        assert [k.phase for k in kids] == ["Failed", "Failed", "Succeeded"]
+        assert [k.result for k in kids] == ["attempt 0", "attempt 1", "attempt 2"]
+        assert kids[0].name == f"{node.name}(0)" and node.phase == "Succeeded"
 
 
-def test_retry_backoff_waits_between_attempts(settings):
-    result = run_workflow(CASES / "retry-backoff.yaml", {}, settings)
+def test_retry_backoff_waits_longer_each_time(settings):
+    result = run_workflow(CASES / "retry-delays.yaml", {}, settings)
     assert result.phase == "Succeeded"
     kids = [n for n in result.nodes if n.type == "Pod"]
     assert [k.phase for k in kids] == ["Failed", "Failed", "Succeeded"]
@@ -112,38 +112,35 @@ def test_retry_backoff_waits_between_attempts(settings):
     assert kids[2].started - kids[1].finished >= 0.2 * 0.9
 
 
-def test_exit_handler_runs_after_failure_with_workflow_status(settings):
-    result = run_workflow(CASES / "exit-handlers.yaml", {}, settings)
+def test_exit_handler_sees_the_status_and_the_failed_steps(settings):
+    result = run_workflow(CASES / "exit-report.yaml", {}, settings)
     assert result.phase == "Failed"
-    assert result.nodes[0].phase == "Failed" and result.nodes[0].message == "Error (exit code 1)"
-    assert by_display(result, "celebrate")[0].phase == "Skipped"
-    assert by_display(result, "cry")[0].result == "boohoo!"
-    notify = by_display(result, "notify")[0]
-    assert notify.result.startswith(f"send e-mail: {result.name} Failed ")
-    assert (
-        f"displayName: {result.name}, message: Error (exit code 1)" in notify.result
-    )  # {{workflow.failures}} (sh drops the quotes)
-    assert by_display(result, "notify")[0].name == f"{result.name}.onExit[0].notify"
+    assert result.nodes[0].phase == "Failed" and result.nodes[0].message == "Error (exit code 3)"
+    assert by_display(result, "on-success")[0].phase == "Skipped"
+    assert by_display(result, "on-failure")[0].result == "noted Failed"
+    summary = by_display(result, "summary")[0]
+    assert summary.result == f"Failed ['{result.name}: Error (exit code 3)']"
+    assert summary.name == f"{result.name}.onExit[0].summary"
 
 
-def test_output_parameter_passes_the_file_content(settings):
-    result = run_workflow(CASES / "output-parameter.yaml", {}, settings)
+def test_output_parameter_from_a_file_reaches_the_next_step(settings):
+    result = run_workflow(CASES / "file-output.yaml", {}, settings)
     assert result.phase == "Succeeded"
-    assert by_display(result, "generate-parameter")[0].parameters == {"hello-param": "hello world"}
-    assert by_display(result, "consume-parameter")[0].result == "hello world"
+    assert by_display(result, "write")[0].parameters == {"greeting": "good morning"}
+    assert by_display(result, "read")[0].result == "good morning"
 
 
-def test_steps_run_groups_in_order_with_argo_node_names(settings):
-    result = run_workflow(CASES / "steps.yaml", {}, settings)
+def test_step_groups_run_in_order_with_argo_node_names(settings):
+    result = run_workflow(CASES / "two-groups.yaml", {}, settings)
     assert result.phase == "Succeeded"
     wf = result.name
     assert [n.name for n in result.nodes] == [
         wf,
         f"{wf}[0]",
-        f"{wf}[0].hello1",
+        f"{wf}[0].prepare",
         f"{wf}[1]",
-        f"{wf}[1].hello2a",
-        f"{wf}[1].hello2b",
+        f"{wf}[1].left",
+        f"{wf}[1].right",
     ]
     assert [n.type for n in result.nodes] == ["Steps", "StepGroup", "Pod", "StepGroup", "Pod", "Pod"]
 
@@ -156,16 +153,10 @@ _CONCURRENT = textwrap.dedent("""
 """)
 
 
-def test_mutex_wf_level_serialises_two_processes(settings, tmp_path):
+def test_a_workflow_mutex_serialises_two_processes(settings):
     procs = [
         subprocess.Popen(
-            [
-                sys.executable,
-                "-c",
-                _CONCURRENT,
-                str(CASES / "synchronization-mutex-wf-level.yaml"),
-                str(settings.data_dir),
-            ],
+            [sys.executable, "-c", _CONCURRENT, str(CASES / "mutex-serial.yaml"), str(settings.data_dir)],
             stdout=subprocess.PIPE,
             text=True,
         )
