@@ -17,6 +17,7 @@ from typing import Any
 import yaml
 
 from driftloop.errors import WorkflowError
+from driftloop.local.executor.volumes import check_volumes
 
 __all__ = ["find_template", "load_workflow"]
 
@@ -38,7 +39,6 @@ _IGNORED_SPEC = {
     "podDisruptionBudget",
     "archiveLogs",
     "artifactGC",
-    "volumes",
     "imagePullSecrets",
     "priority",
     "podPriority",
@@ -51,7 +51,6 @@ _IGNORED_SPEC = {
     "executor",
     "hostAliases",
     "podSpecPatch",
-    "volumeClaimTemplates",
     "volumeClaimGC",
     "retryStrategy",
 }
@@ -64,6 +63,8 @@ _SPEC = {
     "activeDeadlineSeconds",
     "workflowTemplateRef",
     "templateDefaults",
+    "volumes",  # emulated in the sandbox (.volumes)
+    "volumeClaimTemplates",
 } | _IGNORED_SPEC
 _TEMPLATE = {
     "name",
@@ -321,6 +322,7 @@ def _validate(spec: Mapping[str, Any]) -> None:
                 for key in par.get("valueFrom") or {}:
                     if key not in ("path", "parameter", "expression", "default"):
                         raise _unsupported(f"{where}.{io}.parameters[{j}].valueFrom.{key}")
+    check_volumes(spec)
     for field in ("entrypoint", "onExit"):
         if spec.get(field) and spec[field] not in names:
             raise WorkflowError(f"spec.{field}: no template named {spec[field]!r}", "fix the template name")

@@ -4,14 +4,16 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from driftloop.errors import WorkflowError
 from driftloop.local.executor import artifacts as arts
 from driftloop.local.executor.naming import pod_name
 from driftloop.local.executor.result import NodeResult
-from driftloop.local.executor.runner import run_process, sandbox_path
+from driftloop.local.executor.runner import run_process
 from driftloop.local.executor.template import render, render_obj
+from driftloop.local.executor.volumes import local_path, mount_mapping
 
 if TYPE_CHECKING:
     from driftloop.local.executor.engine import Run
@@ -44,16 +46,19 @@ def run_pod(
     spec = render_obj(dict(tmpl[kind]), scope)
     run.note_image(spec.get("image"))
     sandbox = run.sandbox_root / node.pod_name
+    mounts = mount_mapping(tmpl, run.spec, spec.get("volumeMounts") or [], sandbox, run.sandbox_root)
     declared = [str(p["valueFrom"]["path"]) for p in out_params if (p.get("valueFrom") or {}).get("path")]
     declared += [str(a["path"]) for a in out_arts if a.get("path")]
     for art in (tmpl.get("inputs") or {}).get("artifacts") or []:
         art = render_obj(art, scope)
         if art.get("path"):
             declared.append(str(art["path"]))
-        _stage_input(run, art, in_artifacts.get(art["name"]), sandbox)
+        _stage_input(
+            run, art, in_artifacts.get(art["name"]), local_path(str(art.get("path") or ""), sandbox, mounts)
+        )
     log = run.logs_dir / f"{node.pod_name}.log"
     node.log = str(log)
-    outcome = run_process(kind, spec, declared, sandbox, log, timeout, env_extra=run.pod_env)
+    outcome = run_process(kind, spec, declared, sandbox, log, timeout, env_extra=run.pod_env, mounts=mounts)
     node.exit_code = outcome.exit_code
     if outcome.error:
         node.phase, node.message = "Error", outcome.error
@@ -66,11 +71,13 @@ def run_pod(
     else:
         node.phase = "Succeeded"
     for p in out_params:
-        _collect_param(node, p, sandbox, run)
+        _collect_param(
+            node, p, local_path(str((p.get("valueFrom") or {}).get("path") or ""), sandbox, mounts), run
+        )
     for a in out_arts:
         try:
             key_prefix = render(arts.DEFAULT_KEY_FORMAT, {**run.global_scope(), "pod.name": node.pod_name})
-            local = sandbox_path(sandbox, str(a.get("path", "")))
+            local = local_path(str(a.get("path", "")), sandbox, mounts)
             record = arts.upload(run.store(), a, local, key_prefix) if a.get("path") else {}
         except WorkflowError as exc:
             if node.phase == "Succeeded":
@@ -90,11 +97,11 @@ def step_result(stdout: str) -> str:
     return text[:-1] if text.endswith("\n") else text
 
 
-def _collect_param(node: NodeResult, p: Mapping[str, Any], sandbox: Any, run: Run) -> None:
+def _collect_param(node: NodeResult, p: Mapping[str, Any], local: Path, run: Run) -> None:
+    """Set output parameter ``p``; ``local`` is where its ``valueFrom.path`` lives on this machine."""
     vf = p.get("valueFrom") or {}
     value: str | None = None
     if vf.get("path"):
-        local = sandbox_path(sandbox, str(vf["path"]))
         if local.is_file():
             value = local.read_text(errors="replace").strip()
         elif local.is_dir():
@@ -113,14 +120,13 @@ def _collect_param(node: NodeResult, p: Mapping[str, Any], sandbox: Any, run: Ru
         run.set_global(f"workflow.outputs.parameters.{p['globalName']}", value)
 
 
-def _stage_input(run: Run, art: Mapping[str, Any], given: Mapping[str, Any] | None, sandbox: Any) -> None:
+def _stage_input(run: Run, art: Mapping[str, Any], given: Mapping[str, Any] | None, local: Path) -> None:
+    """Put input artifact ``art`` at ``local`` (its path, on this machine)."""
     source = dict(art)
     if given:
         source.update(given)
-    path = art.get("path")
-    if not path:
+    if not art.get("path"):
         raise WorkflowError(f"input artifact {art['name']!r} has no path", "set the path to put it at")
-    local = sandbox_path(sandbox, str(path))
     local.parent.mkdir(parents=True, exist_ok=True)
     if "raw" in source:
         local.write_text(str((source["raw"] or {}).get("data", "")))

@@ -76,8 +76,10 @@ def run_process(
     log_file: Path,
     timeout: float | None,
     env_extra: Mapping[str, str],
+    mounts: Sequence[tuple[str, str]] = (),
 ) -> ProcessOutcome:
-    """Run a rendered ``script``/``container`` spec; stdout and stderr go to ``log_file``."""
+    """Run a rendered ``script``/``container`` spec; stdout and stderr go to ``log_file``. ``mounts`` maps
+    volume mount paths to their emulated directories (:mod:`.volumes`)."""
     sandbox.mkdir(parents=True, exist_ok=True)
     command = [str(c) for c in spec.get("command") or []]
     args = [str(a) for a in spec.get("args") or []]
@@ -86,9 +88,10 @@ def run_process(
     paths = list(declared_paths)
     if hera:
         paths.append(env_spec.get("hera__outputs_directory", HERA_OUTPUTS_DEFAULT))
-    mapping = sorted(
-        {(p, str(sandbox_path(sandbox, p))) for p in paths if p.startswith("/")}, key=lambda m: -len(m[0])
-    )
+    from driftloop.local.executor.volumes import local_path
+
+    pairs = {(p, str(local_path(p, sandbox, mounts))) for p in paths if p.startswith("/")} | set(mounts)
+    mapping = sorted(pairs, key=lambda m: -len(m[0]))
     command = [_rewrite(c, mapping) for c in command]
     args = [_rewrite(a, mapping) for a in args]
     env = dict(os.environ)

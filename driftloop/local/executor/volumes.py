@@ -1,0 +1,107 @@
+"""Volumes, emulated inside the run's sandbox — never the host path a workflow names.
+
+A container's ``volumeMounts`` would make its command write to the real ``mountPath`` on this machine (a
+``/mnt/data`` of another program, say). Instead each mount becomes a directory in the sandbox, and the
+``mountPath`` in the command, args, source and env is rewritten to it (:func:`.runner._rewrite`, the same
+way declared artifact paths are):
+
+* ``emptyDir`` — a fresh directory per pod, as on Kubernetes;
+* ``persistentVolumeClaim`` and ``spec.volumeClaimTemplates`` — one directory per claim for the whole
+  run, shared by every pod that mounts it (how workflows pass files between steps on a volume);
+* ``configMap`` / ``secret`` marked ``optional: true`` — an empty directory (what a pod sees when the
+  object is missing);
+
+anything else (``hostPath``, a required ``configMap``/``secret``, NFS, CSI, ...) needs a cluster and is
+refused when the workflow is loaded (:func:`check_volumes`), naming the field. A program that builds the
+mount path at run time, rather than naming it in its command, is not redirected: keep the path literal.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from driftloop.errors import WorkflowError
+
+__all__ = ["check_volumes", "local_path", "mount_mapping"]
+
+_PER_POD = ("emptyDir",)
+_SHARED = ("persistentVolumeClaim",)
+_OPTIONAL_OBJECTS = ("configMap", "secret")
+
+
+def _refuse(where: str, what: str) -> WorkflowError:
+    return WorkflowError(
+        f"{where} {what} is not supported by the local executor (it needs a cluster)",
+        "remove it or run the workflow on Argo (`driftloop workflow submit`)",
+    )
+
+
+def _check_volume(volume: Mapping[str, Any], where: str) -> None:
+    kinds = [k for k in volume if k != "name"]
+    if len(kinds) != 1:
+        raise WorkflowError(f"{where} needs exactly one volume source", "fix the volume")
+    kind = kinds[0]
+    if kind in _PER_POD or kind in _SHARED:
+        return
+    if kind in _OPTIONAL_OBJECTS and (volume.get(kind) or {}).get("optional") is True:
+        return
+    if kind in _OPTIONAL_OBJECTS:
+        raise _refuse(f"{where}.{kind}", "(a required ConfigMap/Secret)")
+    raise _refuse(f"{where}.{kind}", "")
+
+
+def check_volumes(spec: Mapping[str, Any]) -> None:
+    """Refuse volumes that cannot be emulated, and mounts of volumes nobody declares."""
+    declared = {str(c.get("metadata", {}).get("name")) for c in spec.get("volumeClaimTemplates") or []}
+    for i, volume in enumerate(spec.get("volumes") or []):
+        _check_volume(volume, f"spec.volumes[{i}]")
+        declared.add(str(volume.get("name")))
+    for i, tmpl in enumerate(spec.get("templates") or []):
+        own = set(declared)
+        for j, volume in enumerate(tmpl.get("volumes") or []):
+            _check_volume(volume, f"spec.templates[{i}].volumes[{j}]")
+            own.add(str(volume.get("name")))
+        for kind in ("container", "script"):
+            for j, mount in enumerate((tmpl.get(kind) or {}).get("volumeMounts") or []):
+                if str(mount.get("name")) not in own:
+                    raise WorkflowError(
+                        f"spec.templates[{i}].{kind}.volumeMounts[{j}] mounts {mount.get('name')!r}, "
+                        "which no volume declares",
+                        "declare it under volumes or volumeClaimTemplates",
+                    )
+
+
+def mount_mapping(
+    tmpl: Mapping[str, Any],
+    spec: Mapping[str, Any],
+    mounts: Sequence[Mapping[str, Any]],
+    pod_sandbox: Path,
+    run_sandbox: Path,
+) -> list[tuple[str, str]]:
+    """``(mountPath, directory)`` for each mount of a pod, creating the directories."""
+    volumes = {str(v["name"]): v for v in spec.get("volumes") or []}
+    volumes.update({str(v["name"]): v for v in tmpl.get("volumes") or []})
+    claims = {str(c.get("metadata", {}).get("name")) for c in spec.get("volumeClaimTemplates") or []}
+    out = []
+    for mount in mounts:
+        name, path = str(mount["name"]), str(mount["mountPath"])
+        volume = volumes.get(name, {})
+        if name in claims or "persistentVolumeClaim" in volume:
+            base = run_sandbox / "volumes" / name  # shared by the run's pods
+            target = base / str(mount["subPath"]) if mount.get("subPath") else base
+        else:  # per pod: where the pod's other paths are mapped too
+            target = pod_sandbox / path.lstrip("/")
+        target.mkdir(parents=True, exist_ok=True)
+        out.append((path.rstrip("/") or "/", str(target)))
+    return out
+
+
+def local_path(path: str, pod_sandbox: Path, mounts: Sequence[tuple[str, str]]) -> Path:
+    """Where the pod's ``path`` lives on this machine: under the mount that holds it, else in the pod's
+    sandbox."""
+    for mount_path, target in sorted(mounts, key=lambda m: -len(m[0])):
+        if path == mount_path or path.startswith(mount_path.rstrip("/") + "/"):
+            return Path(target) / path[len(mount_path) :].lstrip("/")
+    return pod_sandbox / path.lstrip("/")
