@@ -123,3 +123,46 @@ def test_a_run_that_errors_while_scheduling_settles_every_node_and_runs_its_exit
         (n.display_name, n.phase) for n in run.nodes
     ]
     assert marker.read_text() == "Error"
+
+
+def test_a_semaphore_has_a_limit_of_one_locally(tmp_path: Path) -> None:
+    """Two runs holding one semaphore (its ConfigMap limit cannot be read locally) never overlap."""
+    import json
+    import subprocess
+    import textwrap
+
+    import yaml
+
+    wf = {
+        "apiVersion": "argoproj.io/v1alpha1",
+        "kind": "Workflow",
+        "metadata": {"generateName": "sem-"},
+        "spec": {
+            "entrypoint": "main",
+            "synchronization": {"semaphores": [{"configMapKeyRef": {"name": "limits", "key": "gpu"}}]},
+            "templates": [
+                {
+                    "name": "main",
+                    "container": _py("import time; a = time.time(); time.sleep(0.5); print(a, time.time())"),
+                }
+            ],
+        },
+    }
+    path = tmp_path / "sem.yaml"
+    path.write_text(yaml.safe_dump(wf))
+    code = textwrap.dedent("""
+        import json, sys, types
+        from driftloop.local.executor import run_workflow
+        r = run_workflow(sys.argv[1], {}, types.SimpleNamespace(data_dir=sys.argv[2]))
+        print(json.dumps([r.phase, r.nodes[0].result]))
+    """)
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-c", code, str(path), str(tmp_path / "data")], stdout=subprocess.PIPE, text=True
+        )
+        for _ in range(2)
+    ]
+    outs = [json.loads(p.communicate(timeout=60)[0].strip().splitlines()[-1]) for p in procs]
+    assert [o[0] for o in outs] == ["Succeeded", "Succeeded"]
+    spans = sorted(tuple(map(float, o[1].split())) for o in outs)
+    assert spans[0][1] <= spans[1][0], spans

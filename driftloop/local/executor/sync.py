@@ -1,8 +1,12 @@
-"""``synchronization`` mutexes as file locks under ``<data_dir>/locks``.
+"""``synchronization`` mutexes and semaphores as file locks under ``<data_dir>/locks``.
 
 A lock file per rendered mutex name, held with ``fcntl.flock`` for the duration of the workflow (or
 template), so two runs that use one mutex serialise — also across processes, as on Argo where the
 controller holds ``<namespace>/Mutex/<name>``. The OS drops the lock if the process dies.
+
+A semaphore's limit lives in a ConfigMap key on a cluster (``configMapKeyRef``), which local mode does not
+have: locally every semaphore has a limit of **1** — it serialises its holders like a mutex named after
+the ConfigMap and key. That is never less safe than the cluster's limit, only slower.
 """
 
 from __future__ import annotations
@@ -23,10 +27,10 @@ __all__ = ["hold_mutexes", "mutex_names"]
 
 
 def mutex_names(sync: Mapping[str, Any] | None, field: str) -> list[str]:
-    """Mutex names of a ``synchronization`` block; semaphores are refused (they need a ConfigMap)."""
+    """Lock names of a ``synchronization`` block: its mutexes, and its semaphores (limit 1 locally)."""
     if not sync:
         return []
-    unknown = set(sync) - {"mutex", "mutexes"}
+    unknown = set(sync) - {"mutex", "mutexes", "semaphore", "semaphores"}
     if unknown:
         raise WorkflowError(
             f"{field}.{sorted(unknown)[0]} is not supported by the local executor",
@@ -40,6 +44,17 @@ def mutex_names(sync: Mapping[str, Any] | None, field: str) -> list[str]:
         if not isinstance(item, Mapping) or not item.get("name"):
             raise WorkflowError(f"{field}.mutexes[{i}] has no name", "give each mutex a name")
         names.append(str(item["name"]))
+    semaphores = list(sync.get("semaphores") or [])
+    if sync.get("semaphore"):
+        semaphores.append(sync["semaphore"])
+    for i, item in enumerate(semaphores):
+        ref = item.get("configMapKeyRef") if isinstance(item, Mapping) else None
+        if not isinstance(ref, Mapping) or not ref.get("name") or not ref.get("key"):
+            raise WorkflowError(
+                f"{field}.semaphores[{i}] needs configMapKeyRef.name and .key",
+                "name the ConfigMap key that holds the limit (the limit is 1 locally)",
+            )
+        names.append(f"semaphore/{ref['name']}/{ref['key']}")
     return names
 
 
