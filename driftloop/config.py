@@ -28,7 +28,7 @@ from pydantic import (
 )
 
 from driftloop.errors import ConfigError
-from driftloop.modelspec import EXAMPLES, MODEL_NAME, ModelSpec, example_spec
+from driftloop.modelspec import MODEL_NAME, ModelSpec, example_spec
 
 __all__ = ["ENV_PREFIX", "Settings", "export_settings", "load_settings", "masked_dict"]
 
@@ -187,11 +187,9 @@ class Settings(_Section):
         if isinstance(value, Mapping):
             out = {}
             for name, spec in value.items():
-                # `models: {credit: {}}` or `credit: null` = the built-in example of that name; keys given
-                # for a built-in example override its spec
-                if str(name) in EXAMPLES and isinstance(spec, Mapping | type(None)):
-                    spec = {**example_spec(str(name)), **(spec or {})}
-                out[name] = spec
+                # `models: {credit: {}}` or `credit: null` = the built-in example of that name; any other
+                # entry is the user's own spec, whatever its name (never merged with an example)
+                out[name] = spec if spec else example_spec(str(name))
             return out
         return value
 
@@ -307,7 +305,7 @@ def _with_code_dirs(layer: dict[str, Any], base: Path) -> dict[str, Any]:
         return layer
     out = {}
     for name, spec in models.items():
-        if isinstance(spec, Mapping):
+        if isinstance(spec, Mapping) and spec:  # an empty entry names a built-in example
             code_dir = spec.get("code_dir")
             spec = {**spec, "code_dir": str(base / code_dir) if code_dir else str(base)}
             dataset = str(spec.get("dataset") or "")

@@ -28,6 +28,13 @@ log = logging.getLogger("driftloop.outcomes")
 GROUP = "driftloop-outcome-metrics"
 
 
+def group_for(topic: str) -> str:
+    """The consumer group of the outcome metrics of ``topic``: one per topic, so the servers that share
+    a topic share the group (each event counted once), and a group never spans two topics (a member
+    left behind on one would hold up the other's rebalance)."""
+    return f"{GROUP}.{topic}"
+
+
 class OutcomeMetrics:
     def __init__(self, registry: CollectorRegistry) -> None:
         self.runs = Counter(
@@ -80,7 +87,8 @@ class OutcomeWatcher:
 
         while not self._stop.is_set():
             try:
-                with Consumer(self.settings, [self.settings.topics.outcomes], GROUP) as consumer:
+                topic = self.settings.topics.outcomes
+                with Consumer(self.settings, [topic], group_for(topic)) as consumer:
                     while not self._stop.is_set():
                         records = consumer.poll(500)
                         for rec in records:

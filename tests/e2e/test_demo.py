@@ -72,9 +72,13 @@ def test_team_regressor_from_outside_the_repository_closes_the_loop(tmp_path: Pa
     (tmp_path / "driftloop.yaml").write_text(
         "models:\n"
         "  demand:\n"
+        "    task: regression\n"
+        "    target: units\n"
         "    trainer: shop_model:train\n"
         "    preprocess: shop_model:preprocess\n"
         "    code_dir: team-code\n"
+        "    metrics: {primary: mae, gate_margin: 0.5}\n"
+        "    monitor: {drift_share: 0.3}\n"
     )
     env = {k: v for k, v in os.environ.items() if not k.startswith("DRIFTLOOP_")}
     overrides = {**embedded_overrides(tmp_path / "data"), "serving.port": free_port()}

@@ -22,6 +22,7 @@ import pytest
 
 from driftloop.config import load_settings
 from driftloop.events import RETRAIN_FAILED, RETRAIN_SUCCEEDED, CloudEvent
+from driftloop.modelspec import example_spec
 from driftloop.registry import Registry
 from driftloop.s3 import S3Store
 from tests.conftest import cli_env, driftloop, embedded_overrides
@@ -202,7 +203,7 @@ def test_multiclass_and_regression_models_train_gate_and_serve(
             "params": {"algorithm": "logreg"},
             "metrics": {"primary": "roc_auc", "min_score": 0.8},
         },
-        "demand": {"dataset": str(demand_csv)},  # the built-in example, with a local table
+        "demand": {**example_spec("demand"), "dataset": str(demand_csv)},  # the example, on a local table
     }
     overrides = {**stack.overrides, "s3.bucket": bucket, "data_dir": str(tmp_path / "data"), "models": models}
     settings = load_settings(env={}, overrides=overrides)

@@ -19,6 +19,7 @@ from typer.testing import CliRunner
 from driftloop.compiler import render_all, stale, write
 from driftloop.config import load_settings
 from driftloop.errors import WorkflowError
+from driftloop.modelspec import example_spec
 from driftloop.validation import validate_paths
 from tests.conftest import REPO, SHARED
 from workflows.compile import render_workflows
@@ -145,7 +146,11 @@ def test_two_models_of_different_tasks_and_images_compile_to_valid_yaml(tmp_path
                     "trainer": "churn_model:train",
                     "image": "registry.example.com/churn:2.0",
                 },
-                "demand": {"image": "registry.example.com/demand:1.4", "retrain_schedule": "0 3 * * 0"},
+                "demand": {
+                    **example_spec("demand"),
+                    "image": "registry.example.com/demand:1.4",
+                    "retrain_schedule": "0 3 * * 0",
+                },
             }
         },
     )

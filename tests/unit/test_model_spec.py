@@ -90,3 +90,14 @@ def test_up_checks_the_models_code_before_starting_anything(tmp_path: Path) -> N
         out.returncode == 2 and "models.demand.trainer: 'demand_model' has no function 'nope'" in out.stderr
     )
     assert not (tmp_path / "state" / "stack.json").exists()
+
+
+def test_a_user_model_named_like_an_example_is_the_users_own(tmp_path: Path) -> None:
+    """`driftloop init demand` writes a spec named like the built-in example: nothing of the example
+    (its preprocess, its monitor) may leak into it; only an empty entry means the example."""
+    mine = {"task": "regression", "target": "y", "trainer": "demand_model:train"}
+    spec = load_settings(_write(tmp_path, {"demand": mine}), env={}).model("demand")
+    assert spec.preprocess == "" and spec.monitor == {} and spec.target == "y"
+    for empty in (None, {}):
+        example = load_settings(_write(tmp_path, {"demand": empty}), env={}).model("demand")
+        assert example.preprocess == "demand_model:preprocess" and example.target == "units"

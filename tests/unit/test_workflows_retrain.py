@@ -6,6 +6,7 @@ import pytest
 import yaml
 
 from driftloop.config import load_settings
+from driftloop.modelspec import example_spec
 from workflows.cron import build_crons
 from workflows.monitor import build_monitor
 from workflows.retrain import build_retrain, parameters
@@ -215,7 +216,11 @@ def test_crons_per_model_follow_their_schedules():
         overrides={
             "models": {
                 "credit": {},
-                "demand": {"retrain_schedule": "", "monitor": {"schedule": "0 * * * *"}},
+                "demand": {
+                    **example_spec("demand"),
+                    "retrain_schedule": "",
+                    "monitor": {"schedule": "0 * * * *"},
+                },
                 "x" * 63: {"target": "y", "trainer": "m:train"},
             }
         },
