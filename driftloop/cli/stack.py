@@ -222,7 +222,12 @@ def status(
             "[green]yes[/]" if svc["reachable"] else "[red]no[/]",
         )
     console.print(table)
-    console.print(f"components: {', '.join(report['components']) or 'none (driftloop up is not running)'}")
+    if report["components"]:
+        console.print(f"components: {', '.join(report['components'])}")
+    elif state:
+        console.print("components: none (driftloop up runs the services only: --services-only)")
+    else:
+        console.print("components: none (driftloop up is not running)")
     _print_models(report)
 
 
