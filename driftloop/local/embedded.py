@@ -329,7 +329,9 @@ class EmbeddedStack:
                 "-s3.port.iceberg=0",
                 "-s3.port.lance=0",
                 "-master.volumeSizeLimitMB=256",
-                "-volume.max=0",
+                # Every bucket is a collection that grows 7 volumes at once: "0" (a count from the free disk)
+                # ran out at ~40 buckets here. Volumes are sparse files, so a high cap costs nothing.
+                "-volume.max=2000",
             ],
             endpoint=self.settings.s3_endpoint,
             ports=ports,
