@@ -77,3 +77,42 @@ def run(
         soft_wrap=True,
     )
     raise typer.Exit(0 if result.phase == "Succeeded" else 1)
+
+
+def _signal_run(ctx: typer.Context, name: str, what: str, params: dict[str, str] | None = None) -> None:
+    from driftloop.local.executor import load_run
+    from driftloop.local.executor.record import is_live, run_dir
+    from driftloop.local.executor.suspend import request
+
+    data_dir = settings_from(ctx).data_dir
+    result = load_run(data_dir, name)
+    if not is_live(result):
+        raise UsageError(
+            f"run {name} is not running ({result.phase})", "`driftloop runs list` shows the runs"
+        )
+    request(run_dir(data_dir, name), what, params)
+
+
+@app.command("resume")
+def resume(
+    ctx: typer.Context,
+    name: Annotated[str, typer.Argument(help="the run (workflow) name")],
+    param: Annotated[
+        list[str] | None,
+        typer.Option("--param", "-p", help="an output parameter of the suspended node, key=value"),
+    ] = None,
+) -> None:
+    """Resume a local run's suspended nodes (`argo resume`)."""
+    from driftloop.local.executor.suspend import RESUME
+
+    _signal_run(ctx, name, RESUME, parse_assignments(list(param or []), "-p"))
+    err_console.print(f"resumed {name}", highlight=False)
+
+
+@app.command("stop")
+def stop(ctx: typer.Context, name: Annotated[str, typer.Argument(help="the run (workflow) name")]) -> None:
+    """Stop a local run at its suspended node; its exit handler runs (`argo stop`)."""
+    from driftloop.local.executor.suspend import STOP
+
+    _signal_run(ctx, name, STOP)
+    err_console.print(f"stopping {name}: its exit handler runs", highlight=False)

@@ -272,9 +272,9 @@ def test_hera_runner_step_gets_inputs_and_writes_outputs(settings, tmp_path, mon
 def test_unsupported_fields_name_the_field(settings):
     with pytest.raises(WorkflowError, match=r"spec.templates\[0\].resource"):
         run_workflow(wf([{"name": "main", "resource": {"action": "create"}}]), {}, settings)
-    with pytest.raises(WorkflowError, match=r"spec.templates\[0\].suspend"):
-        run_workflow(wf([{"name": "main", "suspend": {}}]), {}, settings)
-    with pytest.raises(WorkflowError, match=r"synchronization.semaphores"):
+    with pytest.raises(WorkflowError, match=r"spec.templates\[0\].suspend.approvers"):
+        run_workflow(wf([{"name": "main", "suspend": {"approvers": []}}]), {}, settings)
+    with pytest.raises(WorkflowError, match=r"synchronization.semaphores\[0\] needs configMapKeyRef"):
         run_workflow(wf([sh("main", "true")], synchronization={"semaphores": [{"name": "x"}]}), {}, settings)
 
 

@@ -30,7 +30,7 @@ from driftloop.local.executor.artifacts import ArtifactStore
 from driftloop.local.executor.engine import Run
 from driftloop.local.executor.model import load_workflow
 from driftloop.local.executor.record import list_runs, load_run, process_start, run_dir, save_run
-from driftloop.local.executor.result import NodeResult, WorkflowResult, tree_order
+from driftloop.local.executor.result import NodeResult, WorkflowResult, tree_order, workflow_failures
 from driftloop.local.executor.retry import parse_duration
 from driftloop.local.executor.template import render
 
@@ -147,6 +147,7 @@ def run_workflow(
             "workflow.mainEntrypoint": str(spec["entrypoint"]),
             "workflow.creationTimestamp": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(started)),
             "workflow.parameters": json.dumps([{"name": k, "value": v} for k, v in values.items()]),
+            "workflow.parameters.json": json.dumps([{"name": k, "value": v} for k, v in values.items()]),
         }
     )
     run.globals.update({f"workflow.parameters.{k}": v for k, v in values.items()})
@@ -163,6 +164,7 @@ def run_workflow(
         owner_start=process_start(os.getpid()),
     )
     save_run(data_dir, result)  # a Running record names its owner: a run whose owner died is not live
+    run.checkpoint = lambda: save_run(data_dir, result)
     restore = _sigterm_interrupts()
     try:
         mutexes = [
@@ -232,10 +234,6 @@ def _interrupted(
         result.phase, result.message = phase, message
 
 
-def _rfc3339(ts: float | None) -> str | None:
-    return None if ts is None else time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(ts))
-
-
 def _run_main(run: Run, spec: Mapping[str, Any], values: Mapping[str, str], result: WorkflowResult) -> None:
     if spec.get("activeDeadlineSeconds") is not None:
         run.deadline = time.monotonic() + parse_duration(
@@ -259,18 +257,7 @@ def _finish(run: Run, spec: Mapping[str, Any], result: WorkflowResult, phase: st
             node.finished = node.finished or now
     run.deadline = None  # the exit handler runs after a deadline, as on Argo
     run.nodes[:] = tree_order(run.nodes)  # workflow.failures in a deterministic order
-    failures = [
-        {
-            "displayName": n.display_name,
-            "message": n.message,
-            "templateName": n.template_name,
-            "phase": n.phase,
-            "podName": n.pod_name,
-            "finishedAt": _rfc3339(n.finished),
-        }
-        for n in run.nodes
-        if n.type == "Pod" and n.phase in ("Failed", "Error")
-    ]
+    failures = workflow_failures(run.name, run.nodes)
     run.globals.update(
         {
             "workflow.status": phase,

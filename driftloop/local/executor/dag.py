@@ -2,16 +2,20 @@
 
 The scheduling thread walks the tasks in topological order (ties broken by declaration order) each time
 a task finishes, starts the ones whose dependencies have all finished and whose ``depends`` holds, and
-records the others as Omitted. Tasks run on the template's pool (:func:`.task.pool`), so
+records the others as Omitted. Tasks run on the template's pool (:class:`.task.Pool`), so
 ``parallelism`` on the template caps how many of its children (fan-out instances count one each) run
 at once. The DAG node lists its tasks in topological order, whatever order they finished in.
 
-``failFast`` (default true, https://argo-workflows.readthedocs.io/en/latest/walk-through/dag/): once a
-task fails, no new task is started; running ones finish, the rest get no node, and the DAG fails. A
-failure the DAG was written to handle does not count: the task has ``continueOn`` for it, or another
-task names it with a result a failure satisfies (``depends: "a.Failed"``, ``.Errored``, ``.Completed``,
-``.AnySucceeded``, ``.AllFailed``) — so Argo's error-handler patterns (dag-continue-on-fail) behave
-as there. This exception is our reading: Argo's docs only say "as soon as one of the DAG nodes is failed".
+A failure does not stop the other branches: Argo's controller creates every task whose ``depends``
+holds, also after a failure, as long as the DAG is running (``executeDAG`` runs ``executeDAGTask`` for
+every target before ``assessDAGPhase``, which keeps the DAG Running while any task is; issue
+argoproj/argo-workflows#5223, closed "wontfix"). So running branches complete, tasks whose ``depends``
+can no longer hold get Omitted nodes, and the outcome never depends on which task finished first.
+``dag.failFast`` only changes when Argo *reports* the failure, not what runs; template-level
+``failFast: true`` does stop new children (:class:`.task.Pool`).
+
+An error while scheduling a task (its ``when``, loop or arguments) makes that task an Error node (type
+Skipped, as Argo's ``executeDAGTask``); the others go on by the rules above.
 """
 
 from __future__ import annotations
@@ -21,9 +25,20 @@ from collections.abc import Mapping
 from concurrent.futures import FIRST_COMPLETED, wait
 from typing import TYPE_CHECKING, Any
 
+from driftloop.errors import WorkflowError
 from driftloop.local.executor import graph
 from driftloop.local.executor.result import NodeResult
-from driftloop.local.executor.task import Launch, complete, pool, start
+from driftloop.local.executor.task import (
+    FAIL_FAST_MESSAGE,
+    Frame,
+    Launch,
+    Pool,
+    complete,
+    error_node,
+    launch,
+    publish,
+    resolve,
+)
 from driftloop.local.executor.template import render
 
 if TYPE_CHECKING:
@@ -34,125 +49,150 @@ __all__ = ["run_dag"]
 _BAD = ("Failed", "Error")
 
 
+class _Dag:
+    """The scheduling state of one run of a dag template."""
+
+    def __init__(self, run: Run, tmpl: Mapping[str, Any], node: NodeResult, scope: dict[str, str]) -> None:
+        self.run, self.tmpl, self.node = run, tmpl, node
+        tasks = list(tmpl["dag"].get("tasks") or [])
+        self.by_name = {str(t["name"]): t for t in tasks}
+        order = graph.topological_order(tasks)
+        self.targets = sorted(n for n in order if not any(n in graph.dependencies_of(t) for t in tasks))
+        target = tmpl["dag"].get("target")
+        if target:
+            self.targets = render(str(target), scope).replace(",", " ").split()
+            unknown = [t for t in self.targets if t not in self.by_name]
+            if unknown:
+                raise WorkflowError(f"dag.target names no task {unknown[0]!r}", "fix the target")
+            wanted = _with_ancestors(self.targets, self.by_name)
+            order = [n for n in order if n in wanted]
+        self.order = order
+        self.deps = {n: graph.dependencies_of(self.by_name[n]) for n in order}
+        self.ancestors = {n: _with_ancestors([n], self.by_name) - {n} for n in order}
+        self.frame = Frame("tasks", scope)
+        self.phases: dict[str, str] = {}  # finished tasks (a task's fan-out children under name#children)
+        self.settled: set[str] = set()  # tasks that will not run any more (with or without a node)
+        self.continue_on = {n: t.get("continueOn") or {} for n, t in self.by_name.items()}
+        self.running: dict[str, Launch] = {}
+        self.pool = Pool(tmpl)
+
+    def run_all(self) -> None:
+        try:
+            while True:
+                if not _expired(self.run) and not self.pool.tripped:
+                    for name in self.order:  # one pass suffices: dependents come after their dependencies
+                        if self._ready(name):
+                            self._schedule(name)
+                if not self.running:
+                    break
+                futures = [f for out in self.running.values() for f in out.futures()]
+                wait(futures, return_when=FIRST_COMPLETED)
+                for name in [n for n in self.order if n in self.running and self.running[n].done()]:
+                    self._record(self.running.pop(name))
+        finally:
+            self.pool.shutdown()
+
+    def _ready(self, name: str) -> bool:
+        waiting = name in self.settled or name in self.running
+        return not waiting and all(d in self.settled for d in self.deps[name])
+
+    def _schedule(self, name: str) -> None:
+        task, child_name = self.by_name[name], f"{self.node.name}.{name}"
+        try:
+            runs = graph.depends_satisfied(task, self.phases, self.continue_on)
+            if runs:
+                out = launch(
+                    self.run,
+                    resolve(self.run, task, child_name, name, self.frame.only(self.ancestors[name])),
+                    self.node,
+                    self.pool,
+                    dag=True,
+                )
+        except WorkflowError as exc:
+            self._settle(name, error_node(self.run, self.node, child_name, name, _tmpl(task), str(exc)))
+            return
+        if not runs:
+            omitted = self.run.new_node(child_name, name, "Skipped", _tmpl(task))
+            self.node.children.append(child_name)
+            self._settle(name, self.run.finish(omitted, "Omitted", "omitted: depends condition not met"))
+            return
+        if out.done():
+            self._record(out)
+        else:
+            self.running[name] = out
+
+    def _settle(self, name: str, node: NodeResult) -> None:
+        publish(self.run, name, node, self.frame)
+        self.phases[name] = node.phase
+        self.settled.add(name)
+
+    def _record(self, out: Launch) -> None:
+        phase, kids = complete(self.run, out, self.node, self.frame)
+        self.settled.add(out.name)
+        if phase:  # "": never started (failFast), it has no node
+            self.phases[out.name] = phase
+        if out.plan.fanned:  # for .AnySucceeded / .AllFailed
+            self.phases[f"{out.name}#children"] = ",".join(kids)
+
+    def assess(self) -> None:
+        """The DAG's phase, as Argo's assessDAGPhase: each target's branch phase (its own when it ran, else
+        inherited from the tasks it depends on, Failed / Error preferred); a target's ``continueOn``
+        excuses its own failure."""
+        node = self.node
+        index = {f"{node.name}.{n}": i for i, n in enumerate(self.order)}
+        node.children.sort(key=lambda c: index.get(c, len(index)))
+        branch: dict[str, set[str]] = {}
+        for name in self.order:
+            phase = self.phases.get(name, "")
+            if phase in ("Succeeded", *_BAD):
+                branch[name] = {phase}
+            else:  # Skipped, Omitted, never started: inherits
+                inherited = set().union(*(branch[d] for d in self.deps[name])) if self.deps[name] else set()
+                branch[name] = inherited or {"Succeeded"}
+        bad = []
+        for name in self.targets:
+            worst = "Error" if "Error" in branch[name] else "Failed" if "Failed" in branch[name] else ""
+            co = self.continue_on[name]
+            if worst and not (
+                (worst == "Failed" and co.get("failed")) or (worst == "Error" and co.get("error"))
+            ):
+                bad.append((name, worst))
+        if _expired(self.run):
+            node.phase, node.message = "Failed", "Max duration limit exceeded"
+        elif self.pool.tripped:
+            node.phase, node.message = "Failed", FAIL_FAST_MESSAGE
+        elif bad:
+            node.phase = bad[0][1]
+            node.message = f"child '{node.name}.{bad[0][0]}' failed"
+        else:
+            node.phase = "Succeeded"
+            self.run.template_outputs(
+                self.tmpl, node, self.frame.scope, self.frame.artifacts, self.frame.absent
+            )
+
+
 def run_dag(run: Run, tmpl: Mapping[str, Any], node: NodeResult, scope: dict[str, str]) -> None:
     """Run the tasks of ``tmpl`` under ``node``; set the node's phase (and outputs when it succeeds)."""
-    tasks = list(tmpl["dag"].get("tasks") or [])
-    by_name = {str(t["name"]): t for t in tasks}
-    order = graph.topological_order(tasks)
-    target = tmpl["dag"].get("target")
-    wanted: set[str] = set()
-    if target:
-        wanted = set(render(str(target), scope).replace(",", " ").split())
-        stack = list(wanted)
-        while stack:
-            for d in graph.dependencies_of(by_name[stack.pop()]):
-                if d not in wanted:
-                    wanted.add(d)
-                    stack.append(d)
-        order = [n for n in order if n in wanted]
-    deps = {n: graph.dependencies_of(by_name[n]) for n in order}
-    phases: dict[str, str] = {}
-    art_scope: dict[str, Mapping[str, Any]] = {}
-    continue_on = {n: t.get("continueOn") or {} for n, t in by_name.items()}
-    running: dict[str, Launch] = {}
-    fail_fast = str(tmpl["dag"].get("failFast", True)).lower() != "false"
-    handled = {d for t in tasks for d in graph.expected_failures(t)}
-    tripped: list[str] = []  # the failures that stop scheduling (failFast)
-    workers = pool(tmpl)
-    try:
-        while True:
-            if not _expired(run) and not tripped:
-                for name in order:  # one pass suffices: dependents come after what they depend on
-                    if name in phases or name in running or any(d not in phases for d in deps[name]):
-                        continue
-                    task, child_name = by_name[name], f"{node.name}.{name}"
-                    if not graph.depends_satisfied(task, phases, continue_on):
-                        omitted = run.new_node(child_name, name, "Skipped", task.get("template"))
-                        node.children.append(child_name)
-                        phases[name] = run.finish(
-                            omitted, "Omitted", "omitted: depends condition not met"
-                        ).phase
-                        continue
-                    launch = start(run, task, child_name, name, scope, art_scope, node, workers, dag=True)
-                    if not launch.done():
-                        running[name] = launch
-                        continue
-                    _record(run, launch, phases, scope, art_scope)
-                    if fail_fast and _unhandled(name, phases, continue_on, handled):
-                        tripped.append(name)
-                        break
-            if not running:
-                break
-            wait([f for launch in running.values() for f in launch.futures()], return_when=FIRST_COMPLETED)
-            for name in [n for n in order if n in running and running[n].done()]:
-                _record(run, running.pop(name), phases, scope, art_scope)
-                if fail_fast and _unhandled(name, phases, continue_on, handled):
-                    tripped.append(name)
-    finally:
-        workers.shutdown(wait=True, cancel_futures=True)
-    index = {f"{node.name}.{n}": i for i, n in enumerate(order)}
-    node.children.sort(key=lambda c: index.get(c, len(index)))
-    _assess(run, tmpl, node, scope, art_scope, order, deps, phases, continue_on, sorted(wanted))
-    if tripped and node.phase == "Succeeded":  # cannot happen via inheritance, but never hide a failure
-        node.phase, node.message = phases[tripped[0]], f"child '{node.name}.{tripped[0]}' failed"
+    dag = _Dag(run, tmpl, node, scope)
+    dag.run_all()
+    dag.assess()
 
 
-def _unhandled(
-    name: str, phases: Mapping[str, str], continue_on: Mapping[str, Mapping[str, Any]], handled: set[str]
-) -> bool:
-    """Whether the task ended in a failure nothing in the DAG expects (what failFast reacts to)."""
-    phase, co = phases[name], continue_on[name]
-    if phase not in _BAD or name in handled:
-        return False
-    return not ((phase == "Failed" and co.get("failed")) or (phase == "Error" and co.get("error")))
+def _tmpl(task: Mapping[str, Any]) -> str | None:
+    name = task.get("template") or (task.get("templateRef") or {}).get("template")
+    return str(name) if name else None
 
 
-def _record(
-    run: Run,
-    launch: Launch,
-    phases: dict[str, str],
-    scope: dict[str, str],
-    art_scope: dict[str, Mapping[str, Any]],
-) -> None:
-    phases[launch.name] = complete(run, launch, "tasks", scope, art_scope)
-    if launch.fanned and f"tasks.{launch.name}#children" in scope:  # for .AnySucceeded / .AllFailed
-        phases[f"{launch.name}#children"] = scope[f"tasks.{launch.name}#children"]
+def _with_ancestors(names: list[str], by_name: Mapping[str, Mapping[str, Any]]) -> set[str]:
+    seen = set(names)
+    stack = list(names)
+    while stack:
+        for d in graph.dependencies_of(by_name[stack.pop()]):
+            if d not in seen:
+                seen.add(d)
+                stack.append(d)
+    return seen
 
 
 def _expired(run: Run) -> bool:
     return run.deadline is not None and time.monotonic() >= run.deadline
-
-
-def _assess(
-    run: Run,
-    tmpl: Mapping[str, Any],
-    node: NodeResult,
-    scope: dict[str, str],
-    art_scope: Mapping[str, Mapping[str, Any]],
-    order: list[str],
-    deps: Mapping[str, list[str]],
-    phases: Mapping[str, str],
-    continue_on: Mapping[str, Mapping[str, Any]],
-    targets: list[str],
-) -> None:
-    """The DAG's phase from its targets (default: the leaves); an omitted task inherits its parents'."""
-    leaves = targets or [n for n in order if not any(n in deps[o] for o in order)]
-    effective: dict[str, str] = {}
-    for name in order:
-        phase = phases.get(name, "Omitted")  # a task that never started counts as omitted
-        co = continue_on[name]
-        if phase == "Omitted":
-            parents = [effective.get(d, "Succeeded") for d in deps[name]]
-            phase = "Error" if "Error" in parents else "Failed" if "Failed" in parents else "Succeeded"
-        elif (phase == "Failed" and co.get("failed")) or (phase == "Error" and co.get("error")):
-            phase = "Succeeded"
-        effective[name] = phase
-    bad = [n for n in leaves if effective.get(n) in _BAD]
-    if _expired(run):
-        node.phase, node.message = "Failed", "Max duration limit exceeded"
-    elif bad:
-        node.phase = "Error" if any(effective[n] == "Error" for n in bad) else "Failed"
-        node.message = f"child '{node.name}.{bad[0]}' failed"
-    else:
-        node.phase = "Succeeded"
-        run.template_outputs(tmpl, node, scope, art_scope)

@@ -15,9 +15,9 @@ import contextlib
 import json
 import threading
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Collection, Iterator, Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol, cast
 
 from driftloop.errors import WorkflowError
 from driftloop.local.executor import sync
@@ -28,9 +28,20 @@ from driftloop.local.executor.pod import run_pod
 from driftloop.local.executor.result import NodeResult
 from driftloop.local.executor.retry import RetryPolicy, parse_duration
 from driftloop.local.executor.steps import run_steps
+from driftloop.local.executor.suspend import run_suspend
+from driftloop.local.executor.task import ABSENT
 from driftloop.local.executor.template import render, unresolved
 
-__all__ = ["Run"]
+__all__ = ["Guard", "Run"]
+
+
+class Guard(Protocol):
+    """What a template's children report to (:class:`.task.Pool`): its ``failFast``."""
+
+    @property
+    def tripped(self) -> bool: ...
+
+    def report(self, node: NodeResult) -> None: ...
 
 
 class Run:
@@ -54,6 +65,8 @@ class Run:
         self.nodes: list[NodeResult] = []
         self.globals: dict[str, str] = {}
         self.sandbox_root, self.logs_dir, self.lock_dir = sandbox_root, logs_dir, lock_dir
+        #: writes the run record now (a suspended node shows in `runs show` while it waits)
+        self.checkpoint: Callable[[], object] = lambda: None
         self._store_factory = store_factory
         self._store: ArtifactStore | None = None
         self.on_event, self.log = on_event, log
@@ -138,14 +151,19 @@ class Run:
         display: str,
         params: Mapping[str, str],
         artifacts: Mapping[str, Mapping[str, Any]],
+        guard: Guard | None = None,
     ) -> NodeResult:
-        """Run a template as a node (with its retries); WorkflowErrors become an Error node."""
+        """Run a template as a node (with its retries); WorkflowErrors become an Error node.
+
+        ``guard`` (the parent template's pool) hears of each finished attempt and, once its ``failFast``
+        tripped, stops further retries (Argo starts no new child of such a template).
+        """
         tmpl = self.template(tmpl_name)
-        leaf = "script" in tmpl or "container" in tmpl
-        spec_retry = self.spec.get("retryStrategy") if leaf else None
-        policy = RetryPolicy.from_spec(
-            tmpl.get("retryStrategy") or spec_retry, f"template {tmpl_name}.retryStrategy"
-        )
+        try:
+            policy = self._retry_policy(tmpl, params)
+        except WorkflowError as exc:
+            node = self.new_node(node_name, display, "Skipped", tmpl_name)
+            return self.finish(node, "Error", str(exc))
         if policy is None:
             return self._run_once(tmpl, node_name, display, params, artifacts, 0)
         parent = self.new_node(node_name, display, "Retry", tmpl_name)
@@ -157,10 +175,15 @@ class Run:
                 tmpl, f"{node_name}({attempt})", f"{display}({attempt})", params, artifacts, attempt
             )
             parent.children.append(child.name)
-            elapsed = time.monotonic() - first
-            dur = (child.finished or 0) - (child.started or 0)
-            retry = policy.should_retry(attempt, child.phase, child.exit_code, child.message, elapsed, dur)
-            if not retry or (self.deadline is not None and time.monotonic() >= self.deadline):
+            if guard is not None:
+                guard.report(child)
+            phase = child.phase
+            try:
+                retry, message = policy.decide(attempt, child, time.monotonic() - first)
+            except WorkflowError as exc:  # e.g. an expression that cannot be evaluated: the Retry node
+                retry, message, phase = False, str(exc), "Error"  # errors (no second node of its name)
+            stopped = self.deadline is not None and time.monotonic() >= self.deadline
+            if not retry or stopped or (guard is not None and guard.tripped):
                 break
             wait = policy.delay(attempt)
             left = self.remaining()
@@ -168,7 +191,24 @@ class Run:
             attempt += 1
         parent.result, parent.parameters, parent.artifacts = child.result, child.parameters, child.artifacts
         parent.exit_code = child.exit_code
-        return self.finish(parent, child.phase, child.message)
+        return self.finish(parent, phase, message or child.message)
+
+    def _retry_policy(self, tmpl: Mapping[str, Any], params: Mapping[str, str]) -> RetryPolicy | None:
+        """The template's ``retryStrategy`` (else the workflow's, as Argo's ``woc.retryStrategy``), with
+        the template's inputs substituted into its ``expression``."""
+        spec = tmpl.get("retryStrategy")
+        if spec is None:
+            spec = self.spec.get("retryStrategy")
+        if spec is None:
+            return None
+        where = f"template {tmpl['name']}.retryStrategy"
+        if isinstance(spec, Mapping) and spec.get("expression"):
+            try:
+                scope = self._input_scope(tmpl, params)
+            except WorkflowError:
+                scope = self.global_scope()  # the attempt reports the missing input itself
+            spec = {**spec, "expression": render(str(spec["expression"]), scope)}
+        return RetryPolicy.from_spec(spec, where)
 
     def _run_once(
         self,
@@ -179,8 +219,8 @@ class Run:
         artifacts: Mapping[str, Mapping[str, Any]],
         retries: int,
     ) -> NodeResult:
-        kind = next(k for k in ("dag", "steps", "script", "container") if k in tmpl)
-        type_ = {"dag": "DAG", "steps": "Steps"}.get(kind, "Pod")
+        kind = next(k for k in ("dag", "steps", "script", "container", "suspend") if k in tmpl)
+        type_ = {"dag": "DAG", "steps": "Steps", "suspend": "Suspend"}.get(kind, "Pod")
         node = self.new_node(node_name, display, type_, str(tmpl["name"]))
         self.emit(node)
         try:
@@ -205,6 +245,8 @@ class Run:
                     run_dag(self, tmpl, node, scope)
                 elif kind == "steps":
                     run_steps(self, tmpl, node, scope)
+                elif kind == "suspend":
+                    run_suspend(self, tmpl, node, scope)
                 else:
                     with self.pod_slot():  # started = when the process starts, after mutexes and slot
                         node.started = time.time()
@@ -220,12 +262,18 @@ class Run:
         values = []
         for p in (tmpl.get("inputs") or {}).get("parameters") or []:
             pname = str(p["name"])
-            if pname in params:
+            if params.get(pname, ABSENT) != ABSENT:
                 value = params[pname]
             elif "value" in p:
                 value = render(str(p["value"]), scope)
             elif "default" in p:
                 value = render(str(p["default"]), scope)
+            elif pname in params:  # Argo's ProcessArgs: an absent optional with no input default
+                raise WorkflowError(
+                    f"inputs.parameters.{pname} of template {tmpl['name']!r}: its argument references an "
+                    "output of a skipped or omitted step/task that declares no default",
+                    "declare valueFrom.default on that output or a default on this input",
+                )
             else:
                 raise WorkflowError(
                     f"inputs.parameters.{pname} was not supplied to template {tmpl['name']!r}",
@@ -248,19 +296,21 @@ class Run:
         self,
         tmpl: Mapping[str, Any],
         node: NodeResult,
-        scope: dict[str, str],
+        scope: Mapping[str, str],
         art_scope: Mapping[str, Mapping[str, Any]],
+        absent: Collection[str] = (),
     ) -> None:
+        """A dag / steps template's outputs from its children's (Argo's getTemplateOutputsFromScope).
+
+        A ``valueFrom.parameter`` that does not resolve, or resolves to an absent output, and a
+        ``valueFrom.expression`` that fails or gives nil, take ``valueFrom.default``; without one the
+        node errors (never the literal ``{{...}}``).
+        """
         outputs = tmpl.get("outputs") or {}
         for p in outputs.get("parameters") or []:
             vf = p.get("valueFrom") or {}
-            if "parameter" in vf:
-                value = render(str(vf["parameter"]), scope)
-                if unresolved(value) and "default" in vf:
-                    value = str(vf["default"])
-            elif "expression" in vf:
-                value = format_value(evaluate(str(vf["expression"]), _expr_vars(scope)))
-            else:
+            value = _output_value(str(p["name"]), vf, scope, absent)
+            if value is None:
                 value = str(vf.get("default", p.get("value", "")))
             node.parameters[str(p["name"])] = value
             if p.get("globalName"):
@@ -271,11 +321,53 @@ class Run:
                 node.artifacts.append({**src, "name": a["name"]})
 
 
-def _expr_vars(scope: Mapping[str, str]) -> dict[str, Any]:
+def _output_value(
+    name: str, vf: Mapping[str, Any], scope: Mapping[str, str], absent: Collection[str]
+) -> str | None:
+    """The value of one output parameter of a dag / steps template; None: no source (use the default)."""
+    if "parameter" in vf:
+        problem = _parameter_problem(str(vf["parameter"]), scope, absent)
+        if problem is None:
+            return render(str(vf["parameter"]), _with_nil(scope, absent))
+    elif "expression" in vf:
+        try:
+            result = evaluate(str(vf["expression"]), _expr_vars(scope, absent))
+        except WorkflowError as exc:
+            result, problem = None, exc.message
+        else:
+            problem = f"expression {vf['expression']!r} gave nil"
+        if result is not None:
+            return format_value(result)
+    else:
+        return None
+    if "default" in vf:
+        return str(vf["default"])
+    raise WorkflowError(f"outputs.parameters.{name}: {problem}", "declare valueFrom.default for this output")
+
+
+def _parameter_problem(text: str, scope: Mapping[str, str], absent: Collection[str]) -> str | None:
+    """Why ``valueFrom.parameter`` gives no value (an absent output, a tag that does not resolve)."""
+    gone = [t for t in unresolved(text) if t in absent]
+    if gone:
+        return f"{{{{{gone[0]}}}}} is an output of a skipped or omitted child that declares no default"
+    try:
+        left = unresolved(render(text, _with_nil(scope, absent)))
+    except WorkflowError as exc:
+        return exc.message
+    return f"cannot resolve {{{{{left[0]}}}}}" if left else None
+
+
+def _with_nil(scope: Mapping[str, str], absent: Collection[str]) -> Mapping[str, str]:
+    """``scope`` with each absent output as ``None``: expression tags see nil (``?? 'fallback'``)."""
+    return cast("Mapping[str, str]", {**scope, **dict.fromkeys(absent)}) if absent else scope
+
+
+def _expr_vars(scope: Mapping[str, str], absent: Collection[str] = ()) -> dict[str, Any]:
     out: dict[str, Any] = dict(scope)
     for key in list(scope):  # a task that did not run has no result: expr sees nil
         if key.endswith(".status"):
             out.setdefault(key[: -len(".status")] + ".outputs.result", None)
+    out.update(dict.fromkeys(absent))  # outputs a skipped / omitted task never produced: nil
     return out
 
 

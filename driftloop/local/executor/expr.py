@@ -1,14 +1,22 @@
-"""A small, safe evaluator for Argo's ``when`` conditions and simple ``expression`` fields.
+"""Argo's two expression languages: govaluate for ``when``, expr-lang for everything else.
 
-Argo evaluates ``when`` with govaluate after ``{{...}}`` substitution. Argo turns every govaluate
-*variable* token into a string, so ``heads == heads`` compares two strings without quotes (see
-``shouldExecute`` in argo-workflows ``workflow/controller/steps.go``). We do the same: a bare word is a
-string unless it is ``true``/``false`` or a number. ``valueFrom.expression`` and ``retryStrategy.expression``
-use expr-lang; for those, :func:`evaluate` takes ``variables`` and bare (dotted) words are looked up there.
+``when`` (:func:`evaluate_when`): Argo substitutes the ``{{...}}`` tags of the condition (an
+``{{=...}}`` tag is an expr-lang expression, see :func:`render_expression`), then evaluates the text
+with govaluate, turning every govaluate *variable* token into a string, so ``heads == heads`` compares
+two strings without quotes (``shouldExecute`` in argo-workflows ``workflow/controller/steps.go``). We do
+the same: a bare word is a string unless it is ``true``/``false`` or a number. Supported there:
+numbers, quoted strings, ``true``/``false``, ``== != < <= > >= =~ !~``, ``&& || !`` (also ``and or
+not``), ``+ - * / %``, ``in (a, b)``, ``c ? a : b``, ``??`` and parentheses. A tag left unresolved
+(such as ``{{steps['x'].outputs.result}}``, which is not a simple tag) makes the condition an error,
+as on Argo, whose govaluate cannot parse it. :func:`evaluate_govaluate` is the same language with
+named parameters, as Argo Events evaluates a Sensor's ``exprs`` filters.
 
-Supported: numbers, quoted strings, ``true``/``false``, ``== != < <= > >= =~ !~``, ``&& || !`` (also
-``and or not``), ``+ - * / %``, ``in (a, b)``, ``c ? a : b`` and parentheses. Nothing is ever passed to
-Python's ``eval``.
+``{{=...}}`` tags, ``valueFrom.expression`` and ``retryStrategy.expression`` (:func:`evaluate`,
+:func:`render_expression`) use expr-lang, implemented in :mod:`.exprlang` (grammar and semantics) with
+Argo's functions in :mod:`.exprfuncs` (``asInt``, ``asFloat``, ``jsonpath``, ``toJson``, ``sprig.*``
+and expr-lang's builtins). The variables are Argo's, as nested maps: ``steps['flip-coin'].outputs.result``
+and ``steps.flip.outputs.result`` both work. An unknown name, an unsupported function or a type error
+is an error naming it, never a guessed value. Nothing is ever passed to Python's ``eval``.
 """
 
 from __future__ import annotations
@@ -19,8 +27,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from driftloop.errors import WorkflowError
+from driftloop.local.executor import exprlang
+from driftloop.local.executor.exprvalues import ExprError, go_json, go_sprint
 
-__all__ = ["evaluate", "evaluate_when"]
+__all__ = ["evaluate", "evaluate_govaluate", "evaluate_when", "format_value", "render_expression"]
 
 _TOKEN = re.compile(
     r"""\s*(?:
@@ -74,11 +84,14 @@ _BINARY = [  # lowest precedence first
 
 
 class _Parser:
-    def __init__(self, text: str, variables: Mapping[str, Any] | None) -> None:
+    """govaluate: with no ``parameters`` as Argo's ``when`` uses it (every variable token is a string),
+    with ``parameters`` as Argo Events' expr filters do (a variable must be one of them)."""
+
+    def __init__(self, text: str, parameters: Mapping[str, Any] | None = None) -> None:
         self.text = text
         self.toks = _tokenize(text)
         self.i = 0
-        self.variables = variables
+        self.parameters = parameters
 
     def peek(self) -> _Tok:
         return self.toks[self.i]
@@ -152,8 +165,8 @@ class _Parser:
         tok = self.take()
         if tok.kind == "num":
             return float(tok.text)
-        if tok.kind == "str":
-            return bytes(tok.text[1:-1], "utf-8").decode("unicode_escape")
+        if tok.kind == "str":  # govaluate: a backslash keeps the next character as it is
+            return re.sub(r"\\(.)", r"\1", tok.text[1:-1], flags=re.DOTALL)
         if tok.kind == "op" and tok.text == "(":
             value = self.ternary()
             self.expect(")")
@@ -162,11 +175,11 @@ class _Parser:
             low = tok.text.lower()
             if low in ("true", "false"):
                 return low == "true"
-            if self.variables is not None and tok.text in self.variables:
-                return self.variables[tok.text]
-            if self.variables is not None and low in ("nil", "null"):
-                return None
-            return tok.text  # govaluate variables become strings in Argo's `when`
+            if self.parameters is None:
+                return tok.text  # govaluate variables become strings in Argo's `when`
+            if tok.text not in self.parameters:
+                raise WorkflowError(f"No parameter {tok.text!r} found (in expression {self.text!r})")
+            return self.parameters[tok.text]
         raise WorkflowError(f"unexpected {tok.text or 'end of input'!r} in expression {self.text!r}")
 
 
@@ -235,8 +248,64 @@ def _fmt(value: Any) -> str:
 
 
 def evaluate(text: str, variables: Mapping[str, Any] | None = None) -> Any:
-    """Evaluate ``text``; with ``variables``, bare words found there are looked up (expr-lang style)."""
-    return _Parser(text, variables).parse()
+    """Evaluate ``text``: with ``variables`` as an expr-lang expression, without as govaluate.
+
+    ``variables`` is a flat scope (``{"tasks.a.outputs.result": "heads", ...}``); dotted names become
+    nested maps, as Argo builds its environment, and Argo's functions are added. expr-lang's rules
+    apply as they do for ``valueFrom.expression`` on Argo: an unknown top-level name is an error, a
+    missing key of a map is ``nil`` (``tasks.x.outputs.result ?? 'none'``), fetching from ``nil`` is an
+    error.
+    """
+    if variables is None:
+        return _Parser(text).parse()
+    try:
+        program = exprlang.compile_expr(text)
+        return exprlang.run(program, exprlang.argo_env(variables))
+    except ExprError as exc:
+        raise ExprError(f"cannot evaluate expression {text!r}: {exc.message}", exc.hint or _HINT) from None
+
+
+_HINT = "see https://expr-lang.org/docs/language-definition and Argo's variables docs"
+
+
+def render_expression(expression: str, scope: Mapping[str, Any]) -> str:
+    """The text an ``{{=expression}}`` tag becomes, as Argo's template substitution writes it.
+
+    expr-lang's rules apply (see :func:`evaluate`). In addition, every ``steps.*`` / ``tasks.*`` path
+    the expression uses must exist, as in Argo's strict substitution of step and task references
+    (``steps['a'].outputs.reslt`` is an error, not ``nil``); a path on the left of ``??`` or behind
+    ``?.`` may be absent. A ``nil`` result is an error; a string is written as is and anything else
+    as JSON (``[1,2]``, ``true``, ``3``), as Argo writes it.
+    """
+    program = exprlang.compile_expr(expression)
+    env = exprlang.argo_env(scope)
+    missing = [
+        name
+        for name in exprlang.missing_identifiers(program, env)
+        if name in ("steps", "tasks") or name.startswith(("steps.", "tasks."))
+    ]
+    if missing:
+        raise ExprError(
+            f"{missing[0]} is missing (no such step/task output here)",
+            "check the name; a hyphenated name needs brackets, e.g. steps['my-step'].outputs.result; "
+            "use ?? to give a default for an optional output",
+        )
+    value = exprlang.run(program, env)
+    if value is None:
+        raise ExprError(
+            "the expression evaluated to nil", "give a default with ??, e.g. tasks.a.outputs.result ?? ''"
+        )
+    if isinstance(value, str):
+        return value
+    return go_json(value)
+
+
+def evaluate_govaluate(text: str, parameters: Mapping[str, Any]) -> Any:
+    """Evaluate a govaluate expression with named ``parameters`` (Argo Events' ``exprs`` filters).
+
+    A word that is not ``true``/``false`` must be one of the parameters; operators as for ``when``.
+    """
+    return _Parser(text, parameters).parse()
 
 
 def evaluate_when(text: str) -> bool:
@@ -253,5 +322,12 @@ def evaluate_when(text: str) -> bool:
 
 
 def format_value(value: Any) -> str:
-    """Format an evaluated value as Argo would put it into a parameter."""
-    return _fmt(value)
+    """An expression's value as Argo stores it in an output parameter (``fmt.Sprintf("%v")``).
+
+    A ``nil`` result is an error (Argo: "failed to evaluate expression").
+    """
+    if value is None:
+        raise ExprError(
+            "the expression evaluated to nil", "give a default with ??, e.g. tasks.a.outputs.result ?? ''"
+        )
+    return go_sprint(value)

@@ -14,7 +14,7 @@ from typing import Any
 
 from driftloop.errors import WorkflowError
 
-__all__ = ["dependencies_of", "depends_satisfied", "expected_failures", "topological_order"]
+__all__ = ["dependencies_of", "depends_satisfied", "topological_order"]
 
 _REF = re.compile(r"([A-Za-z0-9][\w\-]*)(?:\.(\w+))?")
 _RESULTS = {
@@ -46,18 +46,6 @@ def dependencies_of(task: Mapping[str, Any]) -> list[str]:
         if m.group(1) not in names:
             names.append(m.group(1))
     return names
-
-
-_FAILURE_RESULTS = {"Failed", "Errored", "Completed", "AllFailed", "AnySucceeded"}
-
-
-def expected_failures(task: Mapping[str, Any]) -> set[str]:
-    """Tasks whose failure ``task`` reacts to: named with a result that a failure can satisfy.
-
-    ``depends: "train.Failed"`` (a handler) or ``"fan.AnySucceeded"`` means the DAG was written to carry
-    on after that task fails.
-    """
-    return {m.group(1) for m in _REF.finditer(_depends_of(task)) if m.group(2) in _FAILURE_RESULTS}
 
 
 def topological_order(tasks: Sequence[Mapping[str, Any]]) -> list[str]:
@@ -118,12 +106,12 @@ def _check(ref: str, phases: Mapping[str, str], continue_on: Mapping[str, Mappin
         if co.get("error"):
             ok.add("Error")
         return phase in ok
-    if result in ("AnySucceeded", "AllFailed"):
+    if result in ("AnySucceeded", "AllFailed"):  # only a fan-out has children (Argo: a TaskGroup)
         kids = phases.get(f"{name}#children", "")
-        kid_phases = kids.split(",") if kids else [phase]
+        kid_phases = kids.split(",") if kids else []
         if result == "AnySucceeded":
             return "Succeeded" in kid_phases
-        return all(p == "Failed" for p in kid_phases)
+        return bool(kid_phases) and all(p == "Failed" for p in kid_phases)
     if result not in _RESULTS:
         raise WorkflowError(
             f"unknown task result {ref!r} in depends",

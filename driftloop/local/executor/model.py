@@ -68,6 +68,7 @@ _SPEC = {
 } | _IGNORED_SPEC
 _TEMPLATE = {
     "name",
+    "suspend",
     "inputs",
     "outputs",
     "dag",
@@ -270,13 +271,17 @@ def _validate(spec: Mapping[str, Any]) -> None:
         for key in tmpl:
             if key not in _TEMPLATE:
                 raise _unsupported(f"{where}.{key}")
-        kinds = [k for k in ("dag", "steps", "script", "container") if k in tmpl]
+        kinds = [k for k in ("dag", "steps", "script", "container", "suspend") if k in tmpl]
         if len(kinds) != 1:
             raise WorkflowError(
-                f"{where} ({tmpl.get('name')}) needs exactly one of dag, steps, script, container",
+                f"{where} ({tmpl.get('name')}) needs exactly one of dag, steps, script, container, suspend",
                 "fix the template",
             )
         kind = kinds[0]
+        if kind == "suspend":
+            for key in tmpl["suspend"] or {}:
+                if key != "duration":
+                    raise _unsupported(f"{where}.suspend.{key}")
         if kind in ("script", "container"):
             for key in tmpl[kind]:
                 if key not in _CONTAINER:

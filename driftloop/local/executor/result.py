@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-__all__ = ["NodeResult", "WorkflowResult", "tree_order"]
+from driftloop.local.executor.naming import fnv1a_32, pod_name
+
+__all__ = ["NodeResult", "WorkflowResult", "tree_order", "workflow_failures"]
 
 
 @dataclass
@@ -172,3 +175,34 @@ def tree_order(nodes: Sequence[NodeResult]) -> list[NodeResult]:
             stack.extend(reversed([k for c in cur.children for k in by_name.get(c, [])]))
     rest = [n for n in nodes if id(n) not in seen]
     return out + sorted(rest, key=lambda n: (n.started or 0.0, n.name))
+
+
+def workflow_failures(workflow_name: str, nodes: Sequence[NodeResult]) -> list[dict[str, Any]]:
+    """``workflow.failures`` as Argo builds it (``operator.go``, ``failedNodeStatus``): every node that
+    ended Failed or Error, whatever its type (pods, retries, DAG / steps nodes, step groups, task errors),
+    with its display name, message, template name, phase, pod name (Argo's v2 name, computed for every
+    node) and ``finishedAt`` (RFC 3339, or null). ``nodes`` in :func:`tree_order` for a stable order."""
+    return [
+        {
+            "displayName": n.display_name,
+            "message": n.message,
+            "templateName": n.template_name or "",
+            "phase": n.phase,
+            "podName": n.pod_name or _pod_name(workflow_name, n),
+            "finishedAt": _rfc3339(n.finished),
+        }
+        for n in nodes
+        if n.phase in ("Failed", "Error")
+    ]
+
+
+def _pod_name(workflow_name: str, node: NodeResult) -> str:
+    if node.template_name:
+        return pod_name(workflow_name, node.name, node.template_name)
+    if node.name == workflow_name:
+        return workflow_name
+    return f"{workflow_name}-{fnv1a_32(node.name)}"  # Argo's GeneratePodName without a template
+
+
+def _rfc3339(ts: float | None) -> str | None:
+    return None if ts is None else time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(ts))

@@ -159,7 +159,7 @@ def go_regexp(pattern: str) -> re.Pattern[str]:
 
 
 def _expr_filter(f: Mapping[str, Any], data: Any) -> FilterResult:
-    from driftloop.local.executor.expr import evaluate
+    from driftloop.local.executor.expr import evaluate_govaluate
 
     expr = str(f.get("expr") or "")
     fields = f.get("fields") or []
@@ -172,7 +172,7 @@ def _expr_filter(f: Mapping[str, Any], data: Any) -> FilterResult:
             return FilterResult("expr", expr, False, f"path {fld.get('path')!r} does not exist")
         variables[str(fld.get("name"))] = value
     try:
-        outcome = evaluate(expr, variables)
+        outcome = evaluate_govaluate(expr, variables)  # Argo Events evaluates exprs with govaluate
     except DriftloopError as exc:
         return FilterResult("expr", expr, False, f"evaluation failed: {exc.message}")
     return FilterResult("expr", expr, outcome is True, f"with {variables}")
