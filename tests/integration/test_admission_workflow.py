@@ -37,7 +37,8 @@ def test_duplicate_event_stops_at_admission(settings_for, bucket, tmp_path) -> N
     phases = {n.display_name: n.phase for n in result.nodes}
     assert result.phase == "Failed"
     assert phases["admit"] == "Failed"
-    assert "validate-data" not in phases and "train" not in phases  # no work was done
+    # no work was done: the tasks after admit never ran (Argo records them as Omitted)
+    assert phases.get("validate-data") in (None, "Omitted") and phases.get("train") in (None, "Omitted")
     assert phases.get("publish-outcome") == "Succeeded"  # the exit handler still reports the outcome
     # the run the ledger names is admitted (it *is* the admitted run), idempotently
     assert admit("credit", event_id, "drift", run="retrain-credit-first", settings=settings) == "admitted"
