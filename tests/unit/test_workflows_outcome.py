@@ -74,3 +74,17 @@ def test_exit_handler_passes_workflow_failures():
     handler = next(t for t in wt["spec"]["templates"] if t["name"] == "exit-handler")
     args = {p["name"]: p["value"] for p in handler["dag"]["tasks"][0]["arguments"]["parameters"]}
     assert args["failures"] == "{{workflow.failures}}"
+
+
+def test_the_failed_step_is_the_pod_not_its_parents():
+    """Argo lists every failed node, the DAG root and retry parents too: the step is the pod."""
+    failures = (
+        '[{"displayName": "wf", "message": "child failed", "templateName": "retrain", "podName": ""},'
+        ' {"displayName": "train", "message": "No more retries left", "templateName": "train",'
+        ' "podName": ""},'
+        ' {"displayName": "train(0)", "message": "Error (exit code 1)", "templateName": "train",'
+        ' "podName": "wf-train-1"}]'
+    )
+    record = {"errors": {"train": "the trainer raised"}}
+    ev = outcome_event("credit", "Failed", record, failures=failures, workflow_name="wf")
+    assert ev.data["failed_step"] == "train" and ev.data["failure_reason"] == "the trainer raised"

@@ -25,7 +25,7 @@ log = logging.getLogger("driftloop.workflows")
 SOURCE = "driftloop/workflows/retrain"
 
 
-def parse_failures(failures: str, record: dict[str, Any]) -> list[dict[str, str]]:
+def parse_failures(failures: str, record: dict[str, Any], workflow_name: str = "") -> list[dict[str, str]]:
     """The failed steps of a run, from Argo's ``{{workflow.failures}}`` (a JSON list of failed nodes) and
     the run record's ``errors`` (the one-line reason a step wrote before it exited: Argo's node message only
     says ``Error (exit code 1)``). Each: ``{"step", "message"}``, in the order the nodes failed."""
@@ -37,9 +37,15 @@ def parse_failures(failures: str, record: dict[str, Any]) -> list[dict[str, str]
         nodes = json.loads(failures) if failures and failures.strip() else []
     except json.JSONDecodeError:
         nodes = []
-    for node in nodes if isinstance(nodes, list) else []:
-        if not isinstance(node, dict):
-            continue
+    nodes = [n for n in nodes if isinstance(n, dict)] if isinstance(nodes, list) else []
+    # Argo lists every failed node (and names a pod for each): the DAG/Steps parents — the workflow's own
+    # node, nodes failed only because a child did — are not steps
+    steps = [
+        n
+        for n in nodes
+        if n.get("displayName") != workflow_name and not str(n.get("message") or "").startswith("child '")
+    ]
+    for node in steps or nodes:
         step = str(node.get("displayName") or node.get("templateName") or "")
         step = step.split("(")[0]  # a retried node is "train(1)"
         if any(f["step"] == step for f in out):
@@ -88,7 +94,7 @@ def outcome_event(
         "canary": canary or None,
     }
     if kind == RETRAIN_FAILED:
-        failed = parse_failures(failures, record)
+        failed = parse_failures(failures, record, workflow_name)
         data["failures"] = failed
         data["failed_step"] = failed[0]["step"] if failed else ""
         data["failure_reason"] = failed[0]["message"] if failed else ""

@@ -14,6 +14,11 @@ way declared artifact paths are):
 anything else (``hostPath``, a required ``configMap``/``secret``, NFS, CSI, ...) needs a cluster and is
 refused when the workflow is loaded (:func:`check_volumes`), naming the field. A program that builds the
 mount path at run time, rather than naming it in its command, is not redirected: keep the path literal.
+
+A volume mounted at ``/tmp`` (or below it) is the one exception: its paths are not rewritten. The host's
+``/tmp`` is scratch space already, and rewriting it would also redirect host paths a run passes as data
+(a local data set under ``/tmp``); declared artifact and parameter paths under ``/tmp`` still go to the
+sandbox, as before.
 """
 
 from __future__ import annotations
@@ -87,6 +92,8 @@ def mount_mapping(
     out = []
     for mount in mounts:
         name, path = str(mount["name"]), str(mount["mountPath"])
+        if path.rstrip("/") == "/tmp" or path.startswith("/tmp/"):
+            continue  # scratch on the host too; see the module docstring
         volume = volumes.get(name, {})
         if name in claims or "persistentVolumeClaim" in volume:
             base = run_sandbox / "volumes" / name  # shared by the run's pods
