@@ -27,6 +27,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -357,7 +358,9 @@ class EmbeddedStack:
         }
         path = weed_dir / "s3-identities.json"
         path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(".tmp")
+        # written before the data_dir's lock is taken: a temp name of its own, so two `up` racing on one
+        # data_dir both succeed here and the loser fails at the lock with the message that says so
+        tmp = path.with_name(f".s3-identities.{os.getpid()}.{threading.get_ident()}.tmp")
         tmp.touch(mode=0o600)
         tmp.write_text(json.dumps(identities))
         tmp.replace(path)
