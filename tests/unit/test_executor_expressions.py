@@ -11,8 +11,6 @@ from __future__ import annotations
 
 import datetime
 import hashlib
-import types
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -28,6 +26,9 @@ from driftloop.local.executor.expr import (
 )
 from driftloop.local.executor.exprvalues import go_json, go_sprint
 from driftloop.local.executor.template import render, unresolved
+from tests.unit.executor_helpers import sh, workflow
+
+wf = workflow
 
 SCOPE: dict[str, Any] = {
     "steps.flip-coin.outputs.result": "heads",
@@ -565,24 +566,6 @@ def test_govaluate_with_parameters_for_event_filters() -> None:
 
 # ------------------------------------------------------------------------------------------------
 # workflows run end to end
-
-
-@pytest.fixture()
-def settings(tmp_path: Path) -> types.SimpleNamespace:
-    return types.SimpleNamespace(data_dir=tmp_path / "data")
-
-
-def wf(templates: list[dict[str, Any]], entry: str = "main", **spec: Any) -> dict[str, Any]:
-    return {
-        "apiVersion": "argoproj.io/v1alpha1",
-        "kind": "Workflow",
-        "metadata": {"name": "t"},
-        "spec": {"entrypoint": entry, "templates": templates, **spec},
-    }
-
-
-def sh(name: str, cmd: str, **extra: Any) -> dict[str, Any]:
-    return {"name": name, "container": {"image": "alpine", "command": ["sh", "-c"], "args": [cmd]}, **extra}
 
 
 def _coin_workflow(side: str) -> dict[str, Any]:

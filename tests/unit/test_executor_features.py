@@ -4,33 +4,16 @@ from __future__ import annotations
 
 import sys
 import time
-import types
 from pathlib import Path
-from typing import Any
 
 import pytest
 
 from driftloop.errors import UsageError, WorkflowError
 from driftloop.local.executor import list_runs, load_run, run_workflow
 from driftloop.local.executor.graph import depends_satisfied, topological_order
+from tests.unit.executor_helpers import sh, workflow
 
-
-@pytest.fixture()
-def settings(tmp_path: Path) -> types.SimpleNamespace:
-    return types.SimpleNamespace(data_dir=tmp_path / "data")
-
-
-def wf(templates: list[dict[str, Any]], entry: str = "main", **spec: Any) -> dict[str, Any]:
-    return {
-        "apiVersion": "argoproj.io/v1alpha1",
-        "kind": "Workflow",
-        "metadata": {"name": "t"},
-        "spec": {"entrypoint": entry, "templates": templates, **spec},
-    }
-
-
-def sh(name: str, cmd: str, **extra: Any) -> dict[str, Any]:
-    return {"name": name, "container": {"image": "alpine", "command": ["sh", "-c"], "args": [cmd]}, **extra}
+wf = workflow
 
 
 class MemoryStore:

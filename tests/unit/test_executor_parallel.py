@@ -8,32 +8,17 @@ from __future__ import annotations
 
 import threading
 import time
-import types
-from pathlib import Path
 from typing import Any
 
 import pytest
 
 from driftloop.local.executor import run_workflow
 from driftloop.local.executor.result import NodeResult
-
-
-@pytest.fixture()
-def settings(tmp_path: Path) -> types.SimpleNamespace:
-    return types.SimpleNamespace(data_dir=tmp_path / "data")
+from tests.unit.executor_helpers import sh, workflow
 
 
 def wf(templates: list[dict[str, Any]], **spec: Any) -> dict[str, Any]:
-    return {
-        "apiVersion": "argoproj.io/v1alpha1",
-        "kind": "Workflow",
-        "metadata": {"name": "p"},
-        "spec": {"entrypoint": "main", "templates": templates, **spec},
-    }
-
-
-def sh(name: str, cmd: str, **extra: Any) -> dict[str, Any]:
-    return {"name": name, "container": {"image": "alpine", "command": ["sh", "-c"], "args": [cmd]}, **extra}
+    return workflow(templates, name="p", **spec)
 
 
 SLEEP = sh("sleep", "sleep {{inputs.parameters.s}}", inputs={"parameters": [{"name": "s", "value": "0.5"}]})

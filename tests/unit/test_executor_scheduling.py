@@ -8,7 +8,6 @@ Each test says which part of Argo (``workflow/controller/*.go``) defines the ass
 from __future__ import annotations
 
 import json
-import types
 from pathlib import Path
 from typing import Any
 
@@ -16,24 +15,11 @@ import pytest
 
 from driftloop.local.executor import run_workflow
 from driftloop.local.executor.result import NodeResult, WorkflowResult, workflow_failures
-
-
-@pytest.fixture()
-def settings(tmp_path: Path) -> types.SimpleNamespace:
-    return types.SimpleNamespace(data_dir=tmp_path / "data")
+from tests.unit.executor_helpers import sh, workflow
 
 
 def wf(templates: list[dict[str, Any]], **spec: Any) -> dict[str, Any]:
-    return {
-        "apiVersion": "argoproj.io/v1alpha1",
-        "kind": "Workflow",
-        "metadata": {"name": "s"},
-        "spec": {"entrypoint": "main", "templates": templates, **spec},
-    }
-
-
-def sh(name: str, cmd: str, **extra: Any) -> dict[str, Any]:
-    return {"name": name, "container": {"image": "alpine", "command": ["sh", "-c"], "args": [cmd]}, **extra}
+    return workflow(templates, name="s", **spec)
 
 
 def dag(*tasks: dict[str, Any], **extra: Any) -> dict[str, Any]:

@@ -1,0 +1,25 @@
+"""What the executor's unit tests share: a workflow around templates, a shell template (the ``settings``
+fixture they use is in ``conftest.py``)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+__all__ = ["sh", "workflow"]
+
+
+def workflow(
+    templates: list[dict[str, Any]], entry: str = "main", name: str = "t", **spec: Any
+) -> dict[str, Any]:
+    """A Workflow named ``name`` that starts at template ``entry``."""
+    return {
+        "apiVersion": "argoproj.io/v1alpha1",
+        "kind": "Workflow",
+        "metadata": {"name": name},
+        "spec": {"entrypoint": entry, "templates": templates, **spec},
+    }
+
+
+def sh(name: str, cmd: str, **extra: Any) -> dict[str, Any]:
+    """A container template running ``cmd`` with ``sh -c``."""
+    return {"name": name, "container": {"image": "alpine", "command": ["sh", "-c"], "args": [cmd]}, **extra}
