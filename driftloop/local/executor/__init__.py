@@ -28,6 +28,7 @@ from driftloop.errors import UsageError, WorkflowError
 from driftloop.local.executor import sync
 from driftloop.local.executor.artifacts import ArtifactStore
 from driftloop.local.executor.engine import Run
+from driftloop.local.executor.hooks import HookRunner, exit_hook, named_hooks, run_hook
 from driftloop.local.executor.model import load_workflow
 from driftloop.local.executor.record import list_runs, load_run, process_start, run_dir, save_run
 from driftloop.local.executor.result import NodeResult, WorkflowResult, tree_order, workflow_failures
@@ -135,6 +136,8 @@ def run_workflow(
     sandbox = Path(tempfile.mkdtemp(prefix=f"driftloop-{name}-"))
     store = (lambda: artifact_store) if artifact_store is not None else _default_store(settings)
     run = Run(wf, name, uid, sandbox, logs, data_dir / "locks", store, on_event, logger.info)
+    run.exit_args = {"parameters": [{"name": k, "value": v} for k, v in values.items()]}
+    run.memo_dir = data_dir / "memoize"
     # Steps load their settings at entry; hand them exactly this run's configuration.
     if isinstance(settings, Settings):
         run.pod_env["DRIFTLOOP_CONFIG"] = str(export_settings(settings, rdir / "config.yaml"))
@@ -239,6 +242,10 @@ def _run_main(run: Run, spec: Mapping[str, Any], values: Mapping[str, str], resu
         run.deadline = time.monotonic() + parse_duration(
             spec["activeDeadlineSeconds"], "spec.activeDeadlineSeconds"
         )
+    run.hooks = HookRunner(run, named_hooks(spec), run.name, run.name)
+    run.hooks.check(
+        {**run.global_scope(), "workflow.status": "Running"}, run.global_artifacts, background=True
+    )
     main = run.run_template(str(spec["entrypoint"]), run.name, run.name, values, {})
     phase = main.phase if main.phase in ("Failed", "Error") else "Succeeded"
     message = main.message
@@ -265,8 +272,25 @@ def _finish(run: Run, spec: Mapping[str, Any], result: WorkflowResult, phase: st
             "workflow.duration": f"{time.time() - (result.started or 0):.3f}",
         }
     )
-    if spec.get("onExit"):
-        exit_node = run.run_template(str(spec["onExit"]), f"{run.name}.onExit", f"{run.name}.onExit", {}, {})
+    _workflow_hooks(run, phase)
+    hook = exit_hook(spec, run.exit_args)
+    if hook is not None:
+        exit_node = run_hook(
+            run, hook, f"{run.name}.onExit", f"{run.name}.onExit", run.global_scope(), run.global_artifacts
+        )
         if exit_node.phase in ("Failed", "Error") and phase == "Succeeded":
             phase, message = exit_node.phase, f"exit handler failed: {exit_node.message}"
     result.phase, result.message = phase, message
+
+
+def _workflow_hooks(run: Run, phase: str) -> None:
+    """The workflow's named hooks whose expression holds now that it ended (those that held while it ran
+    have run already); the exit handler runs after them all, as on Argo. Their nodes are the root's
+    children (``<workflow>.hooks.<name>``)."""
+    if run.hooks is None:
+        return
+    run.hooks.check({**run.global_scope(), "workflow.status": phase}, run.global_artifacts, background=False)
+    extra = run.hooks.join()
+    roots = [n for n in run.nodes if n.name == run.name]
+    if roots:
+        roots[0].children.extend(n.name for n in extra)

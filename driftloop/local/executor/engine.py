@@ -20,16 +20,17 @@ from pathlib import Path
 from typing import Any, Protocol, cast
 
 from driftloop.errors import WorkflowError
-from driftloop.local.executor import sync
+from driftloop.local.executor import memoize, sync
 from driftloop.local.executor.artifacts import ArtifactStore
 from driftloop.local.executor.dag import run_dag
 from driftloop.local.executor.expr import evaluate, format_value
+from driftloop.local.executor.hooks import HookRunner
 from driftloop.local.executor.pod import run_pod
 from driftloop.local.executor.result import NodeResult
 from driftloop.local.executor.retry import RetryPolicy, parse_duration
 from driftloop.local.executor.steps import run_steps
 from driftloop.local.executor.suspend import run_suspend
-from driftloop.local.executor.task import ABSENT
+from driftloop.local.executor.task import ABSENT, artifact_from_expression
 from driftloop.local.executor.template import render, unresolved
 
 __all__ = ["Guard", "Run"]
@@ -77,6 +78,14 @@ class Run:
         self._pod_slots = _slots(self.spec.get("parallelism"))
         #: environment every pod gets on top of this process's (e.g. DRIFTLOOP_CONFIG)
         self.pod_env: dict[str, str] = {}
+        #: the workflow's arguments (with the run's values): what an exit hook without arguments gets
+        self.exit_args: dict[str, Any] = {}
+        #: ``workflow.outputs.artifacts.*`` (outputs with ``globalName``)
+        self.global_artifacts: dict[str, Mapping[str, Any]] = {}
+        #: the workflow's named lifecycle hooks (set when the run starts)
+        self.hooks: HookRunner | None = None
+        #: where ``memoize`` caches live (``<data_dir>/memoize``); None: memoization is off
+        self.memo_dir: Path | None = None
 
     # -- helpers -------------------------------------------------------------------------------
     def store(self) -> ArtifactStore:
@@ -159,6 +168,56 @@ class Run:
         tripped, stops further retries (Argo starts no new child of such a template).
         """
         tmpl = self.template(tmpl_name)
+        memo: memoize.Memo | None = None
+        if tmpl.get("memoize") is not None and self.memo_dir is not None:
+            try:
+                memo = memoize.memo_of(tmpl, self._input_scope(tmpl, params))
+            except WorkflowError as exc:
+                node = self.new_node(node_name, display, _node_type(tmpl), tmpl_name)
+                return self.finish(node, "Error", str(exc))
+            cached = memoize.load(self.memo_dir, memo)
+            if cached is not None:  # a hit: Succeeded with the cached outputs, nothing runs
+                node = self.new_node(node_name, display, _node_type(tmpl), tmpl_name)
+                node.result, node.memoization = cached.get("result"), memo.status(hit=True)
+                node.parameters = dict(cached.get("parameters") or {})
+                node.artifacts = list(cached.get("artifacts") or [])
+                self._globals_of(tmpl, node)
+                return self.finish(node, "Succeeded")
+        node = self._run_with_retries(tmpl, node_name, display, params, artifacts, guard)
+        self._globals_of(tmpl, node)
+        if memo is not None and self.memo_dir is not None:
+            node.memoization = memo.status(hit=False)
+            if node.phase == "Succeeded":
+                memoize.save(self.memo_dir, memo, node)
+        return node
+
+    def _globals_of(self, tmpl: Mapping[str, Any], node: NodeResult) -> None:
+        """Outputs with ``globalName`` become ``workflow.outputs.*`` (a memoized hit sets them too)."""
+        outputs = tmpl.get("outputs") or {}
+        for p in outputs.get("parameters") or []:
+            if p.get("globalName") and str(p["name"]) in node.parameters:
+                self.set_global(
+                    f"workflow.outputs.parameters.{p['globalName']}", node.parameters[str(p["name"])]
+                )
+        produced = {str(a.get("name")): a for a in node.artifacts}
+        for a in outputs.get("artifacts") or []:
+            if a.get("globalName") and str(a["name"]) in produced:
+                self.set_global_artifact(str(a["globalName"]), produced[str(a["name"])])
+
+    def set_global_artifact(self, name: str, artifact: Mapping[str, Any]) -> None:
+        with self._lock:
+            self.global_artifacts[f"workflow.outputs.artifacts.{name}"] = artifact
+
+    def _run_with_retries(
+        self,
+        tmpl: Mapping[str, Any],
+        node_name: str,
+        display: str,
+        params: Mapping[str, str],
+        artifacts: Mapping[str, Mapping[str, Any]],
+        guard: Guard | None,
+    ) -> NodeResult:
+        tmpl_name = str(tmpl["name"])
         try:
             policy = self._retry_policy(tmpl, params)
         except WorkflowError as exc:
@@ -220,8 +279,7 @@ class Run:
         retries: int,
     ) -> NodeResult:
         kind = next(k for k in ("dag", "steps", "script", "container", "suspend") if k in tmpl)
-        type_ = {"dag": "DAG", "steps": "Steps", "suspend": "Suspend"}.get(kind, "Pod")
-        node = self.new_node(node_name, display, type_, str(tmpl["name"]))
+        node = self.new_node(node_name, display, _node_type(tmpl), str(tmpl["name"]))
         self.emit(node)
         try:
             scope = self._input_scope(tmpl, params)
@@ -316,7 +374,15 @@ class Run:
             if p.get("globalName"):
                 self.set_global(f"workflow.outputs.parameters.{p['globalName']}", value)
         for a in outputs.get("artifacts") or []:
-            src = art_scope.get(str(a.get("from", "")).strip("{} "))
+            if a.get("fromExpression"):
+                src: Mapping[str, Any] | None = artifact_from_expression(
+                    str(a["fromExpression"]),
+                    _expr_vars(scope, absent),
+                    {**self.global_artifacts, **art_scope},
+                    f"template {tmpl['name']}.outputs.artifacts.{a['name']}",
+                )
+            else:
+                src = art_scope.get(str(a.get("from", "")).strip("{} "))
             if src:
                 node.artifacts.append({**src, "name": a["name"]})
 
@@ -369,6 +435,11 @@ def _expr_vars(scope: Mapping[str, str], absent: Collection[str] = ()) -> dict[s
             out.setdefault(key[: -len(".status")] + ".outputs.result", None)
     out.update(dict.fromkeys(absent))  # outputs a skipped / omitted task never produced: nil
     return out
+
+
+def _node_type(tmpl: Mapping[str, Any]) -> str:
+    kind = next(k for k in ("dag", "steps", "script", "container", "suspend") if k in tmpl)
+    return {"dag": "DAG", "steps": "Steps", "suspend": "Suspend"}.get(kind, "Pod")
 
 
 def _slots(value: Any) -> threading.BoundedSemaphore | None:

@@ -59,6 +59,7 @@ _SPEC = {
     "arguments",
     "templates",
     "onExit",
+    "hooks",
     "synchronization",
     "activeDeadlineSeconds",
     "workflowTemplateRef",
@@ -97,6 +98,7 @@ _TEMPLATE = {
     "metrics",
     "hostAliases",
     "executor",
+    "memoize",  # a cache under <data_dir>/memoize (.memoize)
 }
 _CONTAINER = {
     "image",
@@ -130,7 +132,10 @@ _TASK = {
     "continueOn",
     "templateRef",
     "description",
+    "onExit",
+    "hooks",
 }
+_HOOK = {"template", "templateRef", "arguments", "expression"}
 
 
 def load_workflow(
@@ -314,6 +319,7 @@ def _validate(spec: Mapping[str, Any]) -> None:
                         "archive",
                         "optional",
                         "from",
+                        "fromExpression",
                         "raw",
                         "mode",
                         "globalName",
@@ -331,6 +337,38 @@ def _validate(spec: Mapping[str, Any]) -> None:
     for field in ("entrypoint", "onExit"):
         if spec.get(field) and spec[field] not in names:
             raise WorkflowError(f"spec.{field}: no template named {spec[field]!r}", "fix the template name")
+    _validate_hooks(spec, "spec", names)
+    for i, tmpl in enumerate(spec.get("templates") or []):
+        tasks = [(f"dag.tasks[{j}]", t) for j, t in enumerate((tmpl.get("dag") or {}).get("tasks") or [])]
+        tasks += [
+            (f"steps[{g}][{j}]", t)
+            for g, group in enumerate(tmpl.get("steps") or [])
+            for j, t in enumerate(group or [])
+        ]
+        for where, task in tasks:
+            _validate_hooks(task, f"spec.templates[{i}].{where}", names)
+
+
+def _validate_hooks(holder: Mapping[str, Any], where: str, names: set[Any]) -> None:
+    """``onExit`` / ``hooks`` (:mod:`.hooks`): known keys, a template that exists, an expression on every
+    hook but ``exit`` (Argo: "Expression required for hook")."""
+    if holder.get("onExit") and holder["onExit"] not in names:
+        raise WorkflowError(
+            f"{where}.onExit: no template named {holder['onExit']!r}", "fix the template name"
+        )
+    hooks = holder.get("hooks") or {}
+    if not isinstance(hooks, Mapping):
+        raise WorkflowError(f"{where}.hooks must be a map of hook name to hook", "fix the hooks")
+    for name, hook in hooks.items():
+        at = f"{where}.hooks.{name}"
+        for key in hook or {}:
+            if key not in _HOOK:
+                raise _unsupported(f"{at}.{key}")
+        tmpl = (hook or {}).get("template") or ((hook or {}).get("templateRef") or {}).get("template")
+        if tmpl not in names:
+            raise WorkflowError(f"{at}: no template named {tmpl!r}", "fix the hook's template")
+        if name != "exit" and not (hook or {}).get("expression"):
+            raise WorkflowError(f"{at}: a hook other than 'exit' needs an expression", "add expression: ...")
 
 
 def _validate_task(task: Mapping[str, Any], where: str, steps: bool = False) -> None:

@@ -32,6 +32,8 @@ class NodeResult:
     pod_name: str | None = None
     log: str | None = None
     children: list[str] = field(default_factory=list)
+    #: Argo's ``memoizationStatus`` (``{hit, key, cacheName}``) of a memoized template's node
+    memoization: dict[str, Any] | None = None
 
     @property
     def outputs(self) -> dict[str, Any]:
@@ -67,6 +69,7 @@ class NodeResult:
             pod_name=data.get("podName"),
             log=data.get("log"),
             children=list(data.get("children") or []),
+            memoization=data.get("memoization"),
         )
 
 

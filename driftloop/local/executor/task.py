@@ -27,7 +27,8 @@ from typing import TYPE_CHECKING, Any, cast
 
 from driftloop.errors import WorkflowError
 from driftloop.local.executor import fanout
-from driftloop.local.executor.expr import evaluate_when
+from driftloop.local.executor.expr import evaluate, evaluate_when
+from driftloop.local.executor.hooks import Hook, HookRunner, exit_hook, fires, named_hooks, run_hook
 from driftloop.local.executor.naming import item_label, item_scope
 from driftloop.local.executor.result import NodeResult
 from driftloop.local.executor.template import render, render_obj, unresolved
@@ -134,6 +135,10 @@ class Pool:
     def _execute(self, run: Run, unit: Unit) -> NodeResult | None:
         if self.tripped:
             return None  # failFast: this child never starts and gets no node
+        hooks = unit.hooks
+        runner = HookRunner(run, list(hooks.named), unit.node_name, unit.display) if hooks else None
+        if hooks and runner:
+            runner.check({**hooks.scope, hooks.status_key: "Running"}, hooks.artifacts, background=True)
         try:
             node = run.run_template(
                 unit.tmpl_name, unit.node_name, unit.display, unit.params, unit.artifacts, guard=self
@@ -143,7 +148,47 @@ class Pool:
                 run.new_node(unit.node_name, unit.display, "Skipped", unit.tmpl_name), "Error", str(exc)
             )
         self.report(node)
+        if hooks and runner:
+            _after_node(run, unit, hooks, runner, node)
         return node
+
+
+def _after_node(run: Run, unit: Unit, hooks: TaskHooks, runner: HookRunner, node: NodeResult) -> None:
+    """A task's node ended: its named hooks whose expression now holds, then its exit hook (Argo runs it
+    for a completed node: Succeeded, Failed or Error). Their nodes become the node's children."""
+    scope = {**hooks.scope, hooks.status_key: node.phase}
+    for k, v in node.parameters.items():
+        scope[f"{hooks.ref}.outputs.parameters.{k}"] = v
+    arts = {**hooks.artifacts, **{f"{hooks.ref}.outputs.artifacts.{a['name']}": a for a in node.artifacts}}
+    runner.check(scope, arts, background=False)
+    extra = runner.join()
+    exit_ = hooks.exit
+    if exit_ is not None and node.phase in ("Succeeded", "Failed", "Error"):
+        try:
+            go = not exit_.expression or fires(exit_, scope)
+        except WorkflowError as exc:
+            name, display = f"{unit.node_name}.onExit", f"{unit.display}.onExit"
+            extra.append(
+                run.finish(run.new_node(name, display, "Skipped", exit_.template), "Error", str(exc))
+            )
+            go = False
+        if go:
+            extra.append(
+                run_hook(run, exit_, f"{unit.node_name}.onExit", f"{unit.display}.onExit", scope, arts)
+            )
+    node.children.extend(n.name for n in extra)
+
+
+@dataclass(frozen=True)
+class TaskHooks:
+    """The lifecycle hooks of one task / step instance (:mod:`.hooks`) and the scope they see."""
+
+    named: tuple[Hook, ...]
+    exit: Hook | None
+    scope: Mapping[str, str]  # the task's scope when it was planned
+    artifacts: Mapping[str, Mapping[str, Any]]
+    ref: str  # "steps.NAME" / "tasks.NAME": where the node's outputs appear
+    status_key: str  # Argo keys a step's status by its display name, a task's by its name
 
 
 @dataclass(frozen=True)
@@ -155,6 +200,7 @@ class Unit:
     display: str
     params: dict[str, str]
     artifacts: dict[str, Mapping[str, Any]]
+    hooks: TaskHooks | None = None
 
 
 @dataclass(frozen=True)
@@ -223,7 +269,9 @@ def resolve(run: Run, task: Mapping[str, Any], child_name: str, display: str, fr
     for i, item in enumerate(items if items is not None else [None]):
         label = item_label(i, item) if fanned else ""
         local = {**frame.scope, **item_scope(item)} if fanned else frame.scope
-        out.instances.append(_instance(task, tmpl_name, child_name + label, display + label, local, frame))
+        out.instances.append(
+            _instance(run, task, tmpl_name, child_name + label, display + label, local, frame)
+        )
     return out
 
 
@@ -243,6 +291,7 @@ def _items(task: Mapping[str, Any], frame: Frame) -> list[Any] | None:
 
 
 def _instance(
+    run: Run,
     task: Mapping[str, Any],
     tmpl_name: str,
     node_name: str,
@@ -268,18 +317,79 @@ def _instance(
     params = {str(p["name"]): _argument(p, local, frame) for p in args.get("parameters") or []}
     artifacts: dict[str, Mapping[str, Any]] = {}
     for a in args.get("artifacts") or []:
+        if "fromExpression" in a:
+            artifacts[str(a["name"])] = artifact_from_expression(
+                str(a["fromExpression"]),
+                frame.expr_scope(local),
+                {**run.global_artifacts, **frame.artifacts},
+                f"artifact {a['name']!r}",
+            )
+            continue
         a = render_obj(a, local)
         if "from" not in a:
             artifacts[str(a["name"])] = a
             continue
         ref = str(a["from"]).strip("{} ")
-        if ref in frame.artifacts:
-            artifacts[str(a["name"])] = frame.artifacts[ref]
+        found = frame.artifacts.get(ref) or run.global_artifacts.get(ref)
+        if found:
+            artifacts[str(a["name"])] = found
         elif not a.get("optional"):  # an optional one that is missing is simply not passed (as Argo)
             raise WorkflowError(
                 f"artifact {a['name']!r}: cannot resolve {a['from']!r}", "check the reference"
             )
-    return Instance(node_name, display, Unit(tmpl_name, node_name, display, params, artifacts))
+    return Instance(
+        node_name,
+        display,
+        Unit(
+            tmpl_name,
+            node_name,
+            display,
+            params,
+            artifacts,
+            _hooks(task, display, local, frame, run.exit_args),
+        ),
+    )
+
+
+def _hooks(
+    task: Mapping[str, Any], display: str, local: Mapping[str, str], frame: Frame, wf_args: Any
+) -> TaskHooks | None:
+    """The task's hooks; an exit hook without arguments gets the workflow's (Argo's GetExitHook)."""
+    if not task.get("hooks") and not task.get("onExit"):
+        return None
+    ref = f"{frame.prefix}.{task['name']}"
+    status = f"{frame.prefix}.{display if frame.prefix == 'steps' else task['name']}.status"
+    return TaskHooks(
+        tuple(named_hooks(task)),
+        exit_hook(task, wf_args or {}),
+        dict(local),
+        dict(frame.artifacts),
+        ref,
+        status,
+    )
+
+
+class ArtifactValue(dict[str, Any]):
+    """An artifact in an expression's environment: what ``fromExpression`` must evaluate to."""
+
+
+def artifact_from_expression(
+    expression: str, scope: Mapping[str, Any], artifacts: Mapping[str, Mapping[str, Any]], where: str
+) -> Mapping[str, Any]:
+    """The artifact ``fromExpression`` selects (Argo's ``resolveArtifact``: expr-lang over the scope with
+    the artifacts as values); anything but an artifact is an error naming the expression."""
+    env: dict[str, Any] = dict(scope)
+    env.update({k: ArtifactValue(v) for k, v in artifacts.items()})
+    try:
+        value = evaluate(expression, env)
+    except WorkflowError as exc:
+        raise WorkflowError(f"{where}.fromExpression: {exc.message}", exc.hint) from None
+    if not isinstance(value, ArtifactValue):
+        raise WorkflowError(
+            f"{where}.fromExpression {expression!r} gave {value!r}, not an artifact",
+            "select an artifact, e.g. steps.a.outputs.artifacts.out",
+        )
+    return dict(value)
 
 
 def _argument(p: Mapping[str, Any], local: Mapping[str, str], frame: Frame) -> str:
