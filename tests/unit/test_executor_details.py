@@ -86,7 +86,11 @@ def test_with_sequence_count_zero_runs_nothing_and_failures_is_null(tmp_path: Pa
                     ],
                 },
                 {"name": "echo", "container": _py("print('x')")},
-                {"name": "report", "container": _py("print('''{{workflow.failures}}''')")},
+                # Argo Go-quotes the value (operator.go): the shell unquotes "null" to null
+                {
+                    "name": "report",
+                    "container": {"image": "a", "command": ["sh", "-c", "echo {{workflow.failures}}"]},
+                },
             ],
         },
     )

@@ -66,6 +66,23 @@ def test_failed_run_names_the_failed_step_and_its_reason():
     assert outcome_event("credit", "Failed", {}, failures="not json").data["failures"] == []
 
 
+def test_failures_in_argos_go_quoted_form_are_read():
+    """Argo substitutes strconv.Quote(json) for {{workflow.failures}} (operator.go): the local executor
+    gives exactly that text, and the outcome step reads it."""
+    from driftloop.local.executor.result import failures_value
+
+    quoted = failures_value(
+        [{"displayName": "train", "message": "Error (exit code 1)", "templateName": "train"}]
+    )
+    assert quoted.startswith('"[{\\"displayName\\":\\"train\\"')
+    ev = outcome_event("credit", "Failed", {}, failures=quoted)
+    assert ev.data["failures"] == [{"step": "train", "message": "Error (exit code 1)"}]
+    assert outcome_event("credit", "Succeeded", {}, failures=failures_value([])).data.get("failures") in (
+        None,
+        [],
+    )
+
+
 def test_exit_handler_passes_workflow_failures():
     from driftloop.config import load_settings
     from workflows.retrain import build_retrain

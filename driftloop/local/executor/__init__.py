@@ -31,7 +31,13 @@ from driftloop.local.executor.engine import Run
 from driftloop.local.executor.hooks import HookRunner, exit_hook, named_hooks, run_hook
 from driftloop.local.executor.model import load_workflow
 from driftloop.local.executor.record import list_runs, load_run, process_start, run_dir, save_run
-from driftloop.local.executor.result import NodeResult, WorkflowResult, tree_order, workflow_failures
+from driftloop.local.executor.result import (
+    NodeResult,
+    WorkflowResult,
+    failures_value,
+    tree_order,
+    workflow_failures,
+)
 from driftloop.local.executor.retry import parse_duration
 from driftloop.local.executor.template import render
 
@@ -268,7 +274,7 @@ def _finish(run: Run, spec: Mapping[str, Any], result: WorkflowResult, phase: st
     run.globals.update(
         {
             "workflow.status": phase,
-            "workflow.failures": json.dumps(failures) if failures else "null",  # as Argo: null with none
+            "workflow.failures": failures_value(failures),
             "workflow.duration": f"{time.time() - (result.started or 0):.3f}",
         }
     )

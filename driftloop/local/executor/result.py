@@ -10,7 +10,7 @@ from typing import Any
 
 from driftloop.local.executor.naming import fnv1a_32, pod_name
 
-__all__ = ["NodeResult", "WorkflowResult", "tree_order", "workflow_failures"]
+__all__ = ["NodeResult", "WorkflowResult", "failures_value", "tree_order", "workflow_failures"]
 
 
 @dataclass
@@ -197,6 +197,29 @@ def workflow_failures(workflow_name: str, nodes: Sequence[NodeResult]) -> list[d
         for n in nodes
         if n.phase in ("Failed", "Error")
     ]
+
+
+def failures_value(failures: list[dict[str, Any]]) -> str:
+    """The text ``{{workflow.failures}}`` becomes, as on Argo: the list as Go's ``json.Marshal`` writes
+    it (fields in struct order, compact, ``<>&`` escaped; ``null`` when empty), then ``strconv.Quote``-d
+    (``operator.go``: "so that the escaped quotes are not removed during parameter substitution"). A
+    shell argument ``{{workflow.failures}}`` thus unquotes to the JSON list; Python code embedding it needs
+    two ``json.loads`` over a raw string."""
+    from driftloop.local.executor.exprvalues import go_quote
+
+    text = json.dumps(failures or None, separators=(",", ":"), ensure_ascii=False)
+    for ch, escaped in _GO_JSON_ESCAPES:
+        text = text.replace(ch, escaped)
+    return go_quote(text)
+
+
+_GO_JSON_ESCAPES = (
+    ("<", "\\u003c"),
+    (">", "\\u003e"),
+    ("&", "\\u0026"),
+    ("\u2028", "\\u2028"),
+    ("\u2029", "\\u2029"),
+)
 
 
 def _pod_name(workflow_name: str, node: NodeResult) -> str:
