@@ -170,3 +170,32 @@ def test_a_semaphore_has_a_limit_of_one_locally(tmp_path: Path) -> None:
     assert [o[0] for o in outs] == ["Succeeded", "Succeeded"]
     spans = sorted(tuple(map(float, o[1].split())) for o in outs)
     assert spans[0][1] <= spans[1][0], spans
+
+
+def test_max_duration_cuts_a_running_retry_as_argos_execution_deadline(tmp_path: Path) -> None:
+    """``backoff.maxDuration`` bounds a retry's pod (operator.go sets executionDeadline = first attempt's
+    start + maxDuration for the attempts after the first); the Retry node then stops."""
+    import time
+
+    counter = tmp_path / "n"
+    cmd = f"n=$(cat {counter} 2>/dev/null || echo 0); echo $((n+1)) > {counter}; "
+    cmd += "[ $n -eq 0 ] && exit 1; sleep 30"
+    spec = {
+        "entrypoint": "main",
+        "templates": [
+            {
+                "name": "main",
+                "retryStrategy": {"limit": 5, "backoff": {"duration": "0.1s", "maxDuration": "2s"}},
+                "container": {"image": "a", "command": ["sh", "-c", cmd]},
+            }
+        ],
+    }
+    began = time.monotonic()
+    result = _run(tmp_path, spec)
+    took = time.monotonic() - began
+    assert result.phase == "Failed"
+    attempts = [n for n in result.nodes if n.type == "Pod"]
+    assert [n.display_name for n in attempts] == ["t(0)", "t(1)"]
+    assert attempts[1].message == "Pod was active on the node longer than the specified deadline"
+    assert result.node("t").message == "Max duration limit exceeded"
+    assert took < 10, took  # cut near 2 s, not after the 30 s sleep

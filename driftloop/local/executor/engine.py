@@ -230,8 +230,10 @@ class Run:
         first = time.monotonic()
         attempt = 0
         while True:
+            # Argo's executionDeadline: a retry's pod may not outlive first start + maxDuration
+            until = first + policy.max_duration if attempt and policy.max_duration is not None else None
             child = self._run_once(
-                tmpl, f"{node_name}({attempt})", f"{display}({attempt})", params, artifacts, attempt
+                tmpl, f"{node_name}({attempt})", f"{display}({attempt})", params, artifacts, attempt, until
             )
             parent.children.append(child.name)
             if guard is not None:
@@ -277,7 +279,9 @@ class Run:
         params: Mapping[str, str],
         artifacts: Mapping[str, Mapping[str, Any]],
         retries: int,
+        until: float | None = None,
     ) -> NodeResult:
+        """One attempt of ``tmpl``; ``until`` (monotonic) is a retry's maxDuration deadline for its pod."""
         kind = next(k for k in ("dag", "steps", "script", "container", "suspend") if k in tmpl)
         node = self.new_node(node_name, display, _node_type(tmpl), str(tmpl["name"]))
         self.emit(node)
@@ -308,8 +312,10 @@ class Run:
                 else:
                     with self.pod_slot():  # started = when the process starts, after mutexes and slot
                         node.started = time.time()
-                        left = self.remaining()
-                        timeout = own if left is None else left if own is None else min(own, left)
+                        limits = [self.remaining(), own, None if until is None else until - time.monotonic()]
+                        timeout = min((t for t in limits if t is not None), default=None)
+                        if timeout is not None:
+                            timeout = max(0.0, timeout)
                         run_pod(self, tmpl, node, scope, artifacts, timeout)
         except WorkflowError as exc:
             node.phase, node.message = "Error", str(exc)
