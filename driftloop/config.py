@@ -127,6 +127,13 @@ class ServingSettings(_Section):
     canary_fraction: float = Field(0.2, ge=0, le=1)
     log_queue_size: int = Field(10_000, ge=1)
     log_batch_size: int = Field(200, ge=1)
+    auth_token: SecretStr = Field(
+        SecretStr(""),
+        description="bearer token required by POST /v1/feedback (empty: open; DRIFTLOOP_SERVING__AUTH_TOKEN)",
+    )
+    max_concurrency: int = Field(
+        256, ge=1, description="open connections + requests in progress; beyond it the server answers 503"
+    )
 
 
 class CanarySettings(_Section):
@@ -137,7 +144,10 @@ class CanarySettings(_Section):
     min_labels: int = Field(30, ge=1, description="feedback labels per side before accuracy counts")
     accuracy_margin: float = Field(0.0, ge=0, description="how much less accurate the canary may be")
     accuracy_confidence: float = Field(
-        0.95, gt=0.5, lt=1, description="confidence a lower canary accuracy must reach to roll back"
+        0.95,
+        gt=0.5,
+        lt=1,
+        description="1 - the chance of rolling back a canary within every limit, over the whole watch",
     )
     error_margin: float = Field(
         0.0, ge=0, description="regression: how much larger the canary's MAE may be (label units)"
@@ -145,6 +155,17 @@ class CanarySettings(_Section):
     max_error_rate_increase: float = Field(0.01, ge=0)
     max_p95_latency_ratio: float = Field(1.5, gt=0, description="canary p95 / champion p95 allowed")
     latency_slack_ms: float = Field(5.0, ge=0, description="p95 differences below this are noise")
+    rule: Literal["sequential", "fixed"] = Field(
+        "sequential",
+        description="sequential: anytime-valid confidence sequences, safe to check at every poll; fixed: "
+        "the previous one-look z-test (its error rate grows with peeking; kept for comparison)",
+    )
+    tightest_at: float = Field(
+        250.0,
+        gt=0,
+        description="sequential: effective labels per side where the bounds are tightest (any value is "
+        "valid)",
+    )
 
 
 class SensorSettings(_Section):
@@ -382,6 +403,8 @@ def masked_dict(settings: Settings) -> dict[str, Any]:
             return {name: mask(getattr(node, name)) for name in type(node).model_fields}
         if isinstance(node, dict):
             return {k: mask(v) for k, v in node.items()}
+        if isinstance(node, list | tuple):  # e.g. a model's notifications.webhooks
+            return [mask(v) for v in node]
         if isinstance(node, SecretStr):
             return "****" if node.get_secret_value() else ""
         if isinstance(node, Path):
@@ -401,6 +424,8 @@ def export_settings(settings: Settings, path: Path) -> Path:
             return {name: plain(getattr(node, name)) for name in type(node).model_fields}
         if isinstance(node, dict):
             return {k: plain(v) for k, v in node.items()}
+        if isinstance(node, list | tuple):  # e.g. a model's notifications.webhooks
+            return [plain(v) for v in node]
         if isinstance(node, SecretStr):
             return node.get_secret_value()
         if isinstance(node, Path):

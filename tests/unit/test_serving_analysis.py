@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import json
 import uuid
 
 import pytest
 
 from driftloop.errors import UsageError
 from driftloop.serving.router import choose_route
-from workflows.deploy.analysis import CanaryLimits, VariantStats, judge, summarize
+from workflows.deploy.analysis import CanaryLimits, VariantStats, Verdict, assess, judge, summarize
 
 LIMITS = CanaryLimits(min_requests=100, min_labels=30)
 
@@ -22,7 +23,8 @@ def test_twenty_percent_of_2000_request_ids_go_to_the_canary_and_stick() -> None
 
 
 def stats(version: str, requests: int, errors: int = 0, p95: float = 2.0, labeled: int = 0, correct: int = 0):
-    return VariantStats(version, requests, errors, p95, labeled, correct)
+    # every request as slow as the p95 (the sequential latency rule counts requests above the ceiling)
+    return VariantStats(version, requests, errors, p95, labeled, correct, latencies_ms=[p95] * requests)
 
 
 def test_good_canary_is_promoted() -> None:
@@ -37,7 +39,9 @@ def test_good_canary_is_promoted() -> None:
     [
         (stats("v2", 200, errors=20), "error rate"),
         (stats("v2", 200, p95=30.0), "p95 latency"),
-        (stats("v2", 200, labeled=50, correct=30), "accuracy"),
+        # 0.50 vs 0.80 on 100/100 labels (0.60 on 50 was enough for the old one-look z-test, not for an
+        # anytime-valid bound at a single look)
+        (stats("v2", 200, labeled=100, correct=50), "accuracy"),
     ],
 )
 def test_worse_canary_is_rolled_back(canary: VariantStats, reason: str) -> None:
@@ -55,10 +59,11 @@ def test_worse_canary_is_rolled_back(canary: VariantStats, reason: str) -> None:
         (55, 0.999, "rollback"),  # 0.55 vs 0.80: far worse at any reasonable confidence
     ],
 )
-def test_accuracy_rolls_back_only_when_significantly_worse(
+def test_fixed_rule_rolls_back_only_when_significantly_worse(
     canary_correct: int, confidence: float, decision: str
 ) -> None:
-    limits = CanaryLimits(min_requests=100, min_labels=30, accuracy_confidence=confidence)
+    """The previous rule (kept as ``rule="fixed"``, the benchmark's baseline): a one-look z-test."""
+    limits = CanaryLimits(min_requests=100, min_labels=30, accuracy_confidence=confidence, rule="fixed")
     champion = stats("v1", 800, labeled=400, correct=320)
     canary = stats("v2", 200, labeled=100, correct=canary_correct)
     assert judge(champion, canary, limits)[0] == decision
@@ -119,3 +124,79 @@ def test_regressor_is_judged_by_its_error_not_accuracy():
     assert judge(champion, worse, CanaryLimits(task="regression", min_requests=50, error_margin=20.0))[0] == (
         "promote"
     )
+
+
+@pytest.mark.parametrize(
+    ("canary_correct", "confidence", "decision"),
+    [
+        (78, 0.95, "promote"),  # 0.78 vs 0.80 on 100 vs 400 labels: within sampling noise
+        (70, 0.95, "promote"),  # z ≈ 2.0 at one look: enough for a fixed-horizon test, not for one that peeks
+        (55, 0.95, "rollback"),  # z ≈ 4.7: beyond the anytime boundary (≈ 3.0 here)
+        (55, 0.99, "rollback"),
+    ],
+)
+def test_sequential_rule_rolls_back_only_beyond_the_anytime_boundary(
+    canary_correct: int, confidence: float, decision: str
+) -> None:
+    limits = CanaryLimits(min_requests=100, min_labels=30, accuracy_confidence=confidence)
+    champion = stats("v1", 800, labeled=400, correct=320)
+    canary = stats("v2", 200, labeled=100, correct=canary_correct)
+    assert judge(champion, canary, limits)[0] == decision
+
+
+def test_assessment_records_statistic_bounds_and_sizes() -> None:
+    found = assess(
+        stats("v1", 800, 1, labeled=400, correct=320), stats("v2", 200, labeled=100, correct=55), LIMITS
+    )
+    assert found.decision == "rollback" and found.settled
+    by_rule = {c["rule"]: c for c in found.checks}
+    assert set(by_rule) == {"error_rate", "latency", "accuracy"}
+    acc = by_rule["accuracy"]
+    assert acc["n"] == {"canary": 100, "champion": 400} and acc["outcome"] == "worse"
+    assert acc["estimate"] == pytest.approx(0.55 - 0.80)
+    assert acc["lower"] < acc["estimate"] < acc["upper"] < -LIMITS.accuracy_margin
+    assert acc["alpha"] == pytest.approx(0.05 * 0.8) and acc["z_boundary"] > 1.645
+    assert by_rule["latency"]["ceiling_ms"] == 7.0 and by_rule["latency"]["estimate"] == 0.0
+    assert "≤" in found.reasons[0]  # the reason quotes the bound
+
+
+def test_clearly_better_canary_is_settled_early_an_equal_one_is_not() -> None:
+    champion = stats("v1", 2000, labeled=1000, correct=800)
+    better = assess(champion, stats("v2", 500, labeled=500, correct=450), LIMITS)
+    assert better.decision == "promote" and better.settled  # shown not worse: no need to wait
+    equal = assess(champion, stats("v2", 500, labeled=500, correct=400), LIMITS)
+    assert equal.decision == "promote" and not equal.settled  # promoted only at the deadline
+    with_margin = CanaryLimits(min_requests=100, min_labels=30, accuracy_margin=0.1)
+    assert assess(champion, stats("v2", 500, labeled=500, correct=400), with_margin).settled
+
+
+def test_broken_canary_is_rolled_back_before_min_requests() -> None:
+    decision, reasons = judge(stats("v1", 800, 1), stats("v2", 30, errors=15), LIMITS)
+    assert decision == "rollback" and reasons[0].startswith("error rate")
+    assert judge(stats("v1", 800, 1), stats("v2", 30, errors=3), LIMITS)[0] == "inconclusive"
+
+
+def test_verdict_dict_keeps_the_keys_other_code_reads() -> None:
+    champion, canary = stats("v1", 800, labeled=400, correct=320), stats("v2", 200, labeled=100, correct=55)
+    found = assess(champion, canary, LIMITS)
+    verdict = Verdict(
+        found.decision,
+        "credit",
+        "v2",
+        "v1",
+        found.reasons,
+        canary,
+        champion,
+        checks=found.checks,
+        stopped_by="evidence",
+    )
+    data = json.loads(verdict.to_json())
+    assert data["decision"] == "rollback" and data["reasons"] == found.reasons
+    assert data["rule"] == "sequential" and data["stopped_by"] == "evidence"
+    assert data["canary"]["accuracy"] == 0.55 and "latencies_ms" not in data["canary"]
+    assert [c["rule"] for c in data["checks"]] == ["error_rate", "latency", "accuracy"]
+
+
+def test_unknown_rule_is_refused() -> None:
+    with pytest.raises(UsageError, match="rule"):
+        CanaryLimits.from_kwargs(rule="bayesian")
