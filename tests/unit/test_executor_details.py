@@ -67,8 +67,12 @@ def test_template_defaults_apply_and_the_template_wins(tmp_path: Path) -> None:
 
 def test_result_trims_one_newline_and_keeps_the_tail() -> None:
     assert step_result("a\n\n") == "a\n" and step_result("a\n") == "a" and step_result("a") == "a"
-    long = "x" * RESULT_LIMIT + "tail\n"
-    assert step_result(long).endswith("tail") and len(step_result(long)) == RESULT_LIMIT - 1
+    long = "x" * RESULT_LIMIT + "tail\n"  # Argo trims the newline first, then keeps the last 256 kB
+    assert step_result(long).endswith("tail") and len(step_result(long)) == RESULT_LIMIT
+    assert (
+        step_result("é" * RESULT_LIMIT).endswith("é")
+        and len(step_result("é" * RESULT_LIMIT).encode()) <= RESULT_LIMIT + 2
+    )
 
 
 def test_with_sequence_count_zero_runs_nothing_and_failures_is_null(tmp_path: Path) -> None:

@@ -151,8 +151,8 @@ def _memo_wf(counter: Path, key: str = "k-{{inputs.parameters.x}}", max_age: str
     tmpl["inputs"] = {"parameters": [{"name": "x"}]}
     tmpl["outputs"] = {"parameters": [{"name": "o", "valueFrom": {"path": "/tmp/o"}}]}
     tmpl["memoize"] = {"key": key, "maxAge": max_age, "cache": {"configMap": {"name": "my-cache"}}}
-    main = {"name": "main", "steps": [[{"name": "w", "template": "work",
-                                        "arguments": {"parameters": [{"name": "x", "value": "1"}]}}]]}  # fmt: skip
+    step = {"name": "w", "template": "work", "arguments": {"parameters": [{"name": "x", "value": "1"}]}}
+    main = {"name": "main", "steps": [[step]]}
     return workflow([main, tmpl])
 
 
@@ -212,8 +212,8 @@ def test_from_expression_picks_the_artifact_of_the_branch_that_ran_and_global_na
             "artifacts": [
                 {
                     "name": "picked",
-                    "fromExpression": "steps.coin.outputs.result == 'heads' ? steps.heads.outputs.artifacts.out"
-                    " : steps.tails.outputs.artifacts.out",
+                    "fromExpression": "steps.coin.outputs.result == 'heads'"
+                    " ? steps.heads.outputs.artifacts.out : steps.tails.outputs.artifacts.out",
                 }
             ]
         },

@@ -400,7 +400,9 @@ def test_the_expression_sees_template_inputs_and_a_string_exit_code(settings, tm
     assert result.phase == "Failed"
 
 
-def test_on_transient_error_retries_a_killed_process_but_not_an_exit_code(settings, tmp_path):
+def test_on_transient_error_retries_neither_a_killed_process_nor_an_exit_code(settings, tmp_path):
+    """Argo sees a process killed by SIGKILL as ``Error (exit code 137)``: not transient
+    (util/errors.IsTransientErr matches API and network errors only)."""
     killed = counting(
         "killed",
         tmp_path / "k",
@@ -413,7 +415,9 @@ def test_on_transient_error_retries_a_killed_process_but_not_an_exit_code(settin
         "steps": [[{"name": "k", "template": "killed"}, {"name": "e", "template": "exits"}]],
     }
     result = run_workflow(wf([steps, killed, exits]), {}, settings)
-    assert [(n.phase, n.exit_code) for n in attempts(result, "k")] == [("Failed", -9), ("Succeeded", 0)]
+    assert [(n.phase, n.exit_code, n.message) for n in attempts(result, "k")] == [
+        ("Failed", 137, "Error (exit code 137)")
+    ]
     assert [(n.phase, n.exit_code) for n in attempts(result, "e")] == [("Failed", 1)]
     assert result.phase == "Failed"
 

@@ -148,6 +148,7 @@ def run_workflow(
     if isinstance(settings, Settings):
         run.pod_env["DRIFTLOOP_CONFIG"] = str(export_settings(settings, rdir / "config.yaml"))
     started = time.time()
+    run.started_at = started
     run.globals.update(
         {
             "workflow.name": name,
@@ -155,6 +156,7 @@ def run_workflow(
             "workflow.namespace": "default",
             "workflow.mainEntrypoint": str(spec["entrypoint"]),
             "workflow.creationTimestamp": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(started)),
+            "workflow.status": "Running",  # Argo's setGlobalRuntimeParameters: the phase, at every pass
             "workflow.parameters": json.dumps([{"name": k, "value": v} for k, v in values.items()]),
             "workflow.parameters.json": json.dumps([{"name": k, "value": v} for k, v in values.items()]),
         }
@@ -275,7 +277,7 @@ def _finish(run: Run, spec: Mapping[str, Any], result: WorkflowResult, phase: st
         {
             "workflow.status": phase,
             "workflow.failures": failures_value(failures),
-            "workflow.duration": f"{time.time() - (result.started or 0):.3f}",
+            "workflow.duration": f"{time.time() - (result.started or 0):.6f}",  # Go's %f
         }
     )
     _workflow_hooks(run, phase)

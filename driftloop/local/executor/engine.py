@@ -82,6 +82,8 @@ class Run:
         self.exit_args: dict[str, Any] = {}
         #: ``workflow.outputs.artifacts.*`` (outputs with ``globalName``)
         self.global_artifacts: dict[str, Mapping[str, Any]] = {}
+        #: when the run started (wall clock), for ``workflow.duration``
+        self.started_at: float | None = None
         #: the workflow's named lifecycle hooks (set when the run starts)
         self.hooks: HookRunner | None = None
         #: where ``memoize`` caches live (``<data_dir>/memoize``); None: memoization is off
@@ -107,9 +109,13 @@ class Run:
                 self.on_event(node)
 
     def global_scope(self) -> dict[str, str]:
-        """A copy of the workflow-wide variables (``workflow.*``)."""
+        """A copy of the workflow-wide variables (``workflow.*``). While the run runs, ``workflow.duration``
+        is the seconds so far, as Argo sets it at each pass (``setGlobalRuntimeParameters``, ``%f``)."""
         with self._lock:
-            return dict(self.globals)
+            out = dict(self.globals)
+        if "workflow.duration" not in out and self.started_at is not None:
+            out["workflow.duration"] = f"{time.time() - self.started_at:.6f}"
+        return out
 
     def set_global(self, key: str, value: str) -> None:
         with self._lock:
@@ -181,6 +187,7 @@ class Run:
                 node.result, node.memoization = cached.get("result"), memo.status(hit=True)
                 node.parameters = dict(cached.get("parameters") or {})
                 node.artifacts = list(cached.get("artifacts") or [])
+                node.exit_code = cached.get("exitCode")  # Argo caches the whole outputs, exitCode too
                 self._globals_of(tmpl, node)
                 return self.finish(node, "Succeeded")
         node = self._run_with_retries(tmpl, node_name, display, params, artifacts, guard)

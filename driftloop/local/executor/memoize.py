@@ -71,7 +71,7 @@ def _path(root: Path, memo: Memo) -> Path:
 
 
 def load(root: Path, memo: Memo) -> dict[str, Any] | None:
-    """The cached outputs (``{"result", "parameters", "artifacts"}``) of a hit, else None."""
+    """The cached outputs (``{"result", "parameters", "artifacts", "exitCode"}``) of a hit, else None."""
     try:
         entry = json.loads(_path(root, memo).read_text())
     except (OSError, ValueError):
@@ -91,7 +91,12 @@ def save(root: Path, memo: Memo, node: NodeResult) -> None:
     entry = {
         "nodeID": node.name,
         "creationTimestamp": time.time(),
-        "outputs": {"result": node.result, "parameters": node.parameters, "artifacts": node.artifacts},
+        "outputs": {
+            "result": node.result,
+            "parameters": node.parameters,
+            "artifacts": node.artifacts,
+            "exitCode": node.exit_code,
+        },
     }
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".entry-")
     with os.fdopen(fd, "w") as f:

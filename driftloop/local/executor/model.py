@@ -174,11 +174,62 @@ def load_workflow(
         meta = wf.setdefault("metadata", {})
         if not meta.get("name") and not meta.get("generateName"):
             meta["generateName"] = f"{name}-"
+    _import_template_refs(spec, Path(templates_dir) if templates_dir else None)
     defaults = spec.pop("templateDefaults", None)
     if defaults:
         spec["templates"] = [_with_defaults(defaults, t) for t in spec.get("templates") or []]
     _validate(spec)
     return wf
+
+
+def _import_template_refs(spec: dict[str, Any], templates_dir: Path | None) -> None:
+    """Resolve every ``templateRef`` as Argo does (``templateresolution``): the template named in the
+    WorkflowTemplate ``templateRef.name``, whose own ``template:`` references resolve in that
+    WorkflowTemplate. Each is copied into this workflow as ``<WorkflowTemplate>/<template>`` (a name no
+    Argo template can have) and the reference becomes a plain ``template:``."""
+    templates: list[dict[str, Any]] = spec.setdefault("templates", [])
+    imported: dict[tuple[str, str], str] = {}
+
+    def resolve(owner: str | None, holder: dict[str, Any], where: str) -> None:
+        ref = holder.get("templateRef")
+        if isinstance(ref, Mapping):
+            holder.pop("templateRef")
+            holder["template"] = import_(str(ref.get("name") or ""), str(ref.get("template") or ""), where)
+        elif owner is not None and holder.get("template"):
+            holder["template"] = import_(owner, str(holder["template"]), where)
+
+    def import_(owner: str, name: str, where: str) -> str:
+        if (owner, name) in imported:
+            return imported[(owner, name)]
+        if not owner or not name:
+            raise WorkflowError(f"{where}.templateRef needs name and template", "name both")
+        found = find_template(owner, templates_dir)
+        by_name = {t.get("name"): t for t in (found.get("spec") or {}).get("templates") or []}
+        if name not in by_name:
+            raise WorkflowError(
+                f"{where}.templateRef: WorkflowTemplate {owner!r} has no template {name!r}", "fix the name"
+            )
+        local = imported[(owner, name)] = f"{owner}/{name}"
+        copy_ = copy.deepcopy(by_name[name])
+        copy_["name"] = local
+        templates.append(copy_)
+        walk(owner, copy_, f"WorkflowTemplate {owner}.{name}")
+        return local
+
+    def walk(owner: str | None, tmpl: dict[str, Any], where: str) -> None:
+        tasks = list((tmpl.get("dag") or {}).get("tasks") or [])
+        tasks += [t for group in tmpl.get("steps") or [] for t in group or []]
+        for task in tasks:
+            resolve(owner, task, where)
+            for hook in (task.get("hooks") or {}).values():
+                resolve(owner, hook, where)
+            if owner is not None and task.get("onExit"):
+                task["onExit"] = import_(owner, str(task["onExit"]), where)
+
+    for i, tmpl in enumerate(list(templates)):
+        walk(None, tmpl, f"spec.templates[{i}]")
+    for hook in (spec.get("hooks") or {}).values():
+        resolve(None, hook, "spec.hooks")
 
 
 _KIND_KEYS = ("container", "script", "dag", "steps", "resource", "suspend", "data", "http", "plugin")

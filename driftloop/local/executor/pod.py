@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -31,7 +30,7 @@ def run_pod(
 ) -> None:
     """Run ``tmpl`` (script or container) for ``node``; sets the node's phase, message and outputs."""
     kind = "script" if "script" in tmpl else "container"
-    name = str(tmpl["name"])
+    name = str(tmpl["name"]).rsplit("/", 1)[-1]  # a templateRef'd template: its own name (Argo's pod name)
     node.pod_name = pod_name(run.name, node.name, name)
     scope = {**scope, "pod.name": node.pod_name}
     outputs = tmpl.get("outputs") or {}
@@ -92,9 +91,12 @@ RESULT_LIMIT = 256 * 1024
 
 
 def step_result(stdout: str) -> str:
-    """``outputs.result`` as Argo makes it: the last 256 kB of stdout, one trailing newline removed."""
-    text = stdout[-RESULT_LIMIT:]
-    return text[:-1] if text.endswith("\n") else text
+    """``outputs.result`` as Argo makes it (``CaptureScriptResult``): one trailing newline removed, then the
+    last 256 kB (bytes: a character cut in two reads as U+FFFD)."""
+    data = stdout.encode("utf-8", errors="surrogateescape")
+    if data.endswith(b"\n"):
+        data = data[:-1]
+    return data[-RESULT_LIMIT:].decode("utf-8", errors="replace")
 
 
 def _collect_param(node: NodeResult, p: Mapping[str, Any], local: Path, run: Run) -> None:
@@ -102,14 +104,14 @@ def _collect_param(node: NodeResult, p: Mapping[str, Any], local: Path, run: Run
     vf = p.get("valueFrom") or {}
     value: str | None = None
     if vf.get("path"):
-        if local.is_file():
-            value = local.read_text(errors="replace").strip()
-        elif local.is_dir():
-            value = json.dumps(sorted(f.name for f in local.iterdir()))
+        if local.is_file():  # a directory cannot be read either: Argo's os.ReadFile fails on it
+            value = local.read_text(errors="replace")
     elif "value" in p:
         value = str(p["value"])
     if value is None and "default" in vf:
         value = str(vf["default"])
+    if value is not None and vf.get("path"):  # Argo's SaveParameters trims one trailing newline
+        value = value.removesuffix("\n")
     if value is None:
         if node.phase == "Succeeded":
             node.phase = "Error"

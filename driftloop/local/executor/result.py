@@ -189,7 +189,7 @@ def workflow_failures(workflow_name: str, nodes: Sequence[NodeResult]) -> list[d
         {
             "displayName": n.display_name,
             "message": n.message,
-            "templateName": n.template_name or "",
+            "templateName": (n.template_name or "").rsplit("/", 1)[-1],  # templateRef: its template
             "phase": n.phase,
             "podName": n.pod_name or _pod_name(workflow_name, n),
             "finishedAt": _rfc3339(n.finished),
@@ -224,7 +224,7 @@ _GO_JSON_ESCAPES = (
 
 def _pod_name(workflow_name: str, node: NodeResult) -> str:
     if node.template_name:
-        return pod_name(workflow_name, node.name, node.template_name)
+        return pod_name(workflow_name, node.name, node.template_name.rsplit("/", 1)[-1])
     if node.name == workflow_name:
         return workflow_name
     return f"{workflow_name}-{fnv1a_32(node.name)}"  # Argo's GeneratePodName without a template

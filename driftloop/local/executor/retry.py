@@ -172,16 +172,14 @@ def is_transient(node: NodeResult) -> bool:
 
     Argo retries errors of the cluster, not of the program (``util/errors.IsTransientErr``: API-server
     timeouts, quota conflicts, network resets; plus ``TRANSIENT_ERROR_PATTERN``). On one machine that is:
-    the process was killed by a signal it did not send itself (OOM killer, a stop) other than our own
-    deadline, or it could not be started for want of resources (EAGAIN, ENOMEM, EMFILE, ETXTBSY). A
-    non-zero exit, a missing command and a timeout are not transient. ``TRANSIENT_ERROR_PATTERN``
-    (a regular expression on the node's message) adds to this, as on Argo.
+    the process could not be started for want of resources (EAGAIN, ENOMEM, EMFILE, ETXTBSY), as a pod
+    that cannot be created for a quota. A non-zero exit — also a process killed by a signal, which Argo
+    sees as ``Error (exit code 137)`` — a missing command and a timeout are not transient.
+    ``TRANSIENT_ERROR_PATTERN`` (a regular expression on the node's message) adds to this, as on Argo.
     """
     pattern = os.environ.get("TRANSIENT_ERROR_PATTERN")
     if pattern and re.search(pattern, node.message):
         return True
-    if node.exit_code is not None and node.exit_code < 0:
-        return "deadline" not in node.message  # our own timeout kill is not transient
     return (
         node.phase == "Error"
         and node.message.startswith("cannot start")

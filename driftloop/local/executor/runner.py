@@ -132,10 +132,10 @@ def run_process(
     for p in paths:  # parents of declared outputs exist in a pod's image (/tmp); create them here
         if p.startswith("/"):
             sandbox_path(sandbox, p).parent.mkdir(parents=True, exist_ok=True)
-    workdir = spec.get("workingDir")
-    cwd_run = str(sandbox_path(sandbox, workdir)) if workdir else None
-    if cwd_run:
-        Path(cwd_run).mkdir(parents=True, exist_ok=True)
+    # A container starts in its workingDir, else its image's (``/`` for most): the sandbox's root here, so
+    # a relative write lands in the pod's filesystem, never in the directory driftloop was started from.
+    cwd_run = str(sandbox_path(sandbox, str(spec.get("workingDir") or "/")))
+    Path(cwd_run).mkdir(parents=True, exist_ok=True)
     start = time.monotonic()
     out_path = log_file.with_suffix(".stdout")
     log_file.parent.mkdir(parents=True, exist_ok=True)
@@ -167,6 +167,8 @@ def run_process(
     with open(log_file, "a") as log:
         log.write(stdout)
     out_path.unlink()
+    if code is not None and code < 0:  # killed by signal N: a container runtime reports 128 + N (137)
+        code = 128 - code
     return ProcessOutcome(code, stdout, timed_out, time.monotonic() - start)
 
 

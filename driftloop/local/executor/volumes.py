@@ -38,7 +38,9 @@ _OPTIONAL_OBJECTS = ("configMap", "secret")
 
 def _refuse(where: str, what: str) -> WorkflowError:
     return WorkflowError(
-        f"{where} {what} is not supported by the local executor (it needs a cluster)",
+        " ".join(
+            p for p in (where, what, "is not supported by the local executor (it needs a cluster)") if p
+        ),
         "remove it or run the workflow on Argo (`driftloop workflow submit`)",
     )
 
@@ -97,12 +99,22 @@ def mount_mapping(
         volume = volumes.get(name, {})
         if name in claims or "persistentVolumeClaim" in volume:
             base = run_sandbox / "volumes" / name  # shared by the run's pods
-            target = base / str(mount["subPath"]) if mount.get("subPath") else base
-        else:  # per pod: where the pod's other paths are mapped too
-            target = pod_sandbox / path.lstrip("/")
+        else:  # per pod: one directory a volume, however many times the pod mounts it
+            base = pod_sandbox / ".volumes" / name
+        target = base / str(mount["subPath"]) if mount.get("subPath") else base
         target.mkdir(parents=True, exist_ok=True)
+        _link(pod_sandbox / path.lstrip("/"), target)
         out.append((path.rstrip("/") or "/", str(target)))
     return out
+
+
+def _link(at: Path, target: Path) -> None:
+    """The mount path inside the pod's sandbox points at the volume, so a relative path from the pod's
+    working directory reaches it as in a container (absolute ones are rewritten to ``target``)."""
+    if at.exists() or at.is_symlink():
+        return
+    at.parent.mkdir(parents=True, exist_ok=True)
+    at.symlink_to(target, target_is_directory=True)
 
 
 def local_path(path: str, pod_sandbox: Path, mounts: Sequence[tuple[str, str]]) -> Path:
