@@ -35,8 +35,18 @@ RETRAIN_TEMPLATE = "driftloop-retrain"
 RETRAIN_TEMPLATE_OF_EVENT = "driftloop-retrain-{{ .Input.body.data.model }}"
 #: The WorkflowTemplate that checks drift (``workflows/monitor.py``).
 MONITOR_TEMPLATE = "driftloop-monitor"
-#: Why a retrain run started: its ``reason`` parameter and ``driftloop.io/reason`` label.
-REASONS = ("drift", "schedule", "manual")
+#: Why a retrain run started: its ``reason`` parameter and ``driftloop.io/reason`` label. An event-triggered
+#: run takes its reason from the event's ``data.reason`` (the monitor signal that fired:
+#: ``monitors.definition.SIGNALS``).
+REASONS = (
+    "drift",
+    "schedule",
+    "manual",
+    "performance",
+    "estimated-performance",
+    "multivariate",
+    "segment-drift",
+)
 #: A retrain run's ``activeDeadlineSeconds``: Argo stops a run by then, so a concurrency slot (a lease)
 #: held longer than this plus a grace period belongs to a dead run and is reclaimed.
 RETRAIN_DEADLINE_S = 4 * 3600

@@ -26,6 +26,7 @@ has ``predict(DataFrame)`` (and ``predict_proba`` for classification) — and th
 
 from __future__ import annotations
 
+import itertools
 import re
 from pathlib import Path
 from typing import Any, Literal
@@ -39,10 +40,13 @@ __all__ = [
     "LOWER_IS_BETTER",
     "MODEL_NAME",
     "TASK_METRICS",
+    "DeploySpec",
     "MetricsSpec",
     "ModelSpec",
+    "NotificationsSpec",
     "ResourcesSpec",
     "Task",
+    "WebhookSpec",
     "example_spec",
 ]
 
@@ -93,6 +97,50 @@ class ResourcesSpec(_Section):
     memory_limit: str = "4Gi"
 
 
+class DeploySpec(_Section):
+    """How a challenger reaches live traffic: a canary (answers a share of requests) or a shadow (gets
+    a mirrored copy, never answers), over one or more steps, each analysed before the next."""
+
+    strategy: Literal["canary", "shadow"] = "canary"
+    steps: list[float] = Field(
+        default_factory=list,
+        description="traffic share of each step, increasing, in (0, 1]; empty = one step at "
+        "serving.canary_fraction (a shadow: 1.0, every request mirrored)",
+    )
+
+    @field_validator("steps")
+    @classmethod
+    def _increasing(cls, value: list[float]) -> list[float]:
+        if any(not 0 < f <= 1 for f in value):
+            raise ValueError(f"deploy.steps {value} must each be in (0, 1] (a share of the traffic)")
+        if any(b <= a for a, b in itertools.pairwise(value)):
+            raise ValueError(f"deploy.steps {value} must increase (e.g. [0.1, 0.25, 0.5, 1.0])")
+        return value
+
+
+NotifyEvent = Literal["outcome", "verdict", "approval"]
+NOTIFY_EVENTS: tuple[NotifyEvent, ...] = ("outcome", "verdict", "approval")
+
+
+class WebhookSpec(_Section):
+    """One webhook: where to POST, in which body format, for which events."""
+
+    url: str = Field("", description="the endpoint; or url_env")
+    url_env: str = Field("", description="an environment variable holding the url (e.g. from a Secret)")
+    format: Literal["slack", "json"] = "json"
+    events: list[NotifyEvent] = Field(default_factory=lambda: list(NOTIFY_EVENTS))
+
+    @model_validator(mode="after")
+    def _one_url(self) -> WebhookSpec:
+        if bool(self.url) == bool(self.url_env):
+            raise ValueError("a webhook needs one of url or url_env")
+        return self
+
+
+class NotificationsSpec(_Section):
+    webhooks: list[WebhookSpec] = Field(default_factory=list)
+
+
 class ModelSpec(_Section):
     """One model: its task, data, code, metrics, schedules and image."""
 
@@ -115,6 +163,12 @@ class ModelSpec(_Section):
     image: str = Field("", description="the image the steps run in on a cluster; empty = driftloop's")
     resources: ResourcesSpec = ResourcesSpec()
     canary: dict[str, Any] = Field(default_factory=dict, description="overrides of the canary section")
+    deploy: DeploySpec = DeploySpec()
+    approval: Literal["none", "required"] = Field(
+        "none", description="required: the retrain waits before promote for `driftloop approve|reject`"
+    )
+    approval_timeout_s: int = Field(86400, ge=1, description="no decision by then = rejected")
+    notifications: NotificationsSpec = NotificationsSpec()
     train_timeout_s: int = Field(7200, ge=10, description="the train step's deadline")
     holdout_share: float = Field(0.2, gt=0, lt=1)
     min_rows: int = Field(100, ge=2, description="fewer labelled rows fail validate-data")

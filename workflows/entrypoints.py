@@ -25,12 +25,15 @@ from driftloop.errors import DriftloopError
 __all__ = [
     "admit",
     "analyze_canary",
+    "canary_step",
+    "check_approval",
     "deploy_canary",
     "evaluate",
     "monitor_check",
     "preprocess",
     "promote",
     "publish_outcome",
+    "request_approval",
     "rollback",
     "train",
     "validate_data",
@@ -239,6 +242,45 @@ def analyze_canary(model: str, version: str, workflow_name: str, duration_s: flo
         version=version,
         workflow_name=workflow_name,
         duration_s=duration_s,
+    )
+    return AnalyzeOutput(verdict=out["decision"])
+
+
+def canary_step(model: str, version: str, workflow_name: str, step: int, duration_s: float) -> AnalyzeOutput:
+    """A later step of a stepped rollout: set the challenger's traffic share, analyse the step."""
+    from workflows.steps import deploy
+
+    out = _call(
+        f"canary-step-{step}",
+        deploy.canary_step,
+        model=model,
+        version=version,
+        workflow_name=workflow_name,
+        step_index=step,
+        duration_s=duration_s,
+    )
+    return AnalyzeOutput(verdict=out["decision"])
+
+
+def request_approval(model: str, version: str, workflow_name: str, timeout_s: float) -> None:
+    from workflows.steps import approval
+
+    _call(
+        "request-approval",
+        approval.request_approval,
+        model=model,
+        version=version,
+        workflow_name=workflow_name,
+        timeout_s=timeout_s,
+    )
+
+
+def check_approval(model: str, version: str, workflow_name: str) -> AnalyzeOutput:
+    """After the wait: promote when approved; rollback when rejected or timed out."""
+    from workflows.steps import approval
+
+    out = _call(
+        "check-approval", approval.check_approval, model=model, version=version, workflow_name=workflow_name
     )
     return AnalyzeOutput(verdict=out["decision"])
 

@@ -8,10 +8,26 @@ resources, and the CronWorkflows and the Sensor's trigger reference it by name.
 DAG::
 
     [first task, e.g. admission] → validate-data → preprocess → train → evaluate
-        → (verdict == passed) deploy-canary → analyze-canary → promote | rollback
+        → (verdict == passed) deploy-canary → analyze-canary
+        → [stepped rollout: canary-step-1 → … → canary-step-N, each after a promote verdict]
+        → [approval: request-approval → wait-approval (suspend) → check-approval]
+        → promote | rollback (rollback-step-<i> after step i, rollback-rejected after the approval)
     onExit: exit-handler → publish-outcome (io.driftloop.retrain.succeeded | failed | rejected)
 
-A gate failure skips the canary: the run Succeeds and its outcome is ``rejected``. Where things live:
+A gate failure skips the canary: the run Succeeds and its outcome is ``rejected``.
+
+**Stepped rollouts** (``deploy.steps``) are a generated chain of Argo tasks, one per traffic step, rather
+than one analyze step looping inside its pod: each step shows in the Argo UI as its own node with its
+own log, verdict and duration; a step's retry re-runs only that step; and the DAG needs no loop
+construct. Each step runs only after the previous one said ``promote`` (``when``), and has its own
+rollback task (a ``when`` may only read the outputs of a task that ran: Argo cannot resolve the outputs
+of a skipped one), so exactly one of the promote/rollback tasks runs.
+
+**Approval** (``approval: required``): see :mod:`workflows.steps.approval` — the decision is a registry
+record read after an Argo ``suspend`` with ``duration: approval_timeout_s``; no decision by then is a
+rejection. The run's deadline grows by the approval timeout.
+
+Where things live:
 
 * data snapshots: ``s3://<bucket>/snapshots/<model>/<workflow>/{train,holdout}.parquet``, passed as
   parameters (the registry's lineage points at them; see :mod:`workflows.steps.data`);
@@ -33,6 +49,7 @@ from typing import TYPE_CHECKING, Any
 
 from driftloop.contracts import REASONS, RETRAIN_DEADLINE_S, retrain_template
 from driftloop.modelspec import TASK_METRICS
+from workflows.deploy.target import rollout
 from workflows.pod import DEFAULT_IMAGE, SMALL, PodSize, runner_step
 
 if TYPE_CHECKING:
@@ -125,6 +142,31 @@ def admission_task(image: str = DEFAULT_IMAGE) -> Any:
     )
 
 
+def _rollback_name(step: int) -> str:
+    return "rollback" if step == 0 else f"rollback-step-{step}"
+
+
+def _rollout_chain(steps: dict[str, Any], analyze: Any, canary_args: dict[str, str], n: int) -> Any:
+    """After ``analyze-canary`` (step 0): one ``canary-step-<i>`` per later step, each after a promote
+    verdict; every step but the last gets its rollback task here (the caller adds the last one, after
+    promote). Returns the last analysing task: its verdict decides."""
+    last = analyze
+    for i in range(n - 1):
+        verdict = last.get_parameter("verdict").value
+        step = steps["step"](
+            name=f"canary-step-{i + 1}",
+            arguments={**canary_args, "step": str(i + 1), "duration_s": _p("canary_duration_s")},
+            when=f"{verdict} == promote",
+        )
+        rollback = steps["rollback"](
+            name=_rollback_name(i), arguments=canary_args, when=f"{verdict} == rollback"
+        )
+        last.on_success(step)
+        last.on_success(rollback)
+        last = step
+    return last
+
+
 def build_retrain(
     settings: Settings,
     model: str,
@@ -160,6 +202,9 @@ def build_retrain(
         "evaluate": runner_step(ep.evaluate, "evaluate", image=user_image, size=user_size, retry=True),
         "deploy": runner_step(ep.deploy_canary, "deploy-canary", image=image, size=SMALL, retry=True),
         "analyze": runner_step(ep.analyze_canary, "analyze-canary", image=image, retry=True, deadline_s=3600),
+        "step": runner_step(ep.canary_step, "canary-step", image=image, retry=True, deadline_s=3600),
+        "request": runner_step(ep.request_approval, "request-approval", image=image, retry=True),
+        "check": runner_step(ep.check_approval, "check-approval", image=image, retry=True),
         "promote": runner_step(ep.promote, "promote", image=image, retry=True),
         "rollback": runner_step(ep.rollback, "rollback", image=image, retry=True),
         "publish": runner_step(
@@ -187,7 +232,7 @@ def build_retrain(
         on_exit="exit-handler",
         arguments=_workflow_parameters(parameters(model, spec, settings)),
         service_account_name=settings.argo.service_account,
-        active_deadline_seconds=DEADLINE_S,
+        active_deadline_seconds=DEADLINE_S + (spec.approval_timeout_s if spec.approval == "required" else 0),
         synchronization=m.Synchronization(mutexes=[m.Mutex(name=f"driftloop-retrain-{model}")]),
         ttl_strategy=m.TTLStrategy(seconds_after_completion=TTL_S),
         pod_gc=m.PodGC(strategy="OnPodSuccess"),
@@ -204,6 +249,12 @@ def build_retrain(
     ) as wt:
         if extra_templates is not None:
             extra_templates()
+        wait_approval = None
+        if spec.approval == "required":
+            from hera.workflows import Suspend
+
+            # resumed by `driftloop approve|reject`, the Argo UI or `argo resume`; expiring = no decision
+            wait_approval = Suspend(name="wait-approval", duration=str(spec.approval_timeout_s))
         with DAG(name="retrain"):
             first = first_task() if first_task is not None else None
             validate = steps["validate"](
@@ -283,18 +334,41 @@ def build_retrain(
             analyze = steps["analyze"](
                 name="analyze-canary", arguments={**canary_args, "duration_s": _p("canary_duration_s")}
             )
-            verdict = analyze.get_parameter("verdict").value
-            promote = steps["promote"](name="promote", arguments=canary_args, when=f"{verdict} == promote")
-            rollback = steps["rollback"](
-                name="rollback", arguments=canary_args, when=f"{verdict} == rollback"
-            )
             validate >> pre >> trained >> evaluated >> deploy
             # A bare `depends: X` means X.Succeeded || X.Skipped || X.Daemoned: after a rejected gate the
             # skipped deploy-canary would still start analyze-canary. Depend on success explicitly.
             # https://argo-workflows.readthedocs.io/en/latest/enhanced-depends-logic/
             deploy.on_success(analyze)
-            analyze.on_success(promote)
-            analyze.on_success(rollback)
+            n_steps = len(rollout(settings, model).steps)
+            last = _rollout_chain(steps, analyze, canary_args, n_steps)
+            verdict = last.get_parameter("verdict").value
+            analysed = last
+            if wait_approval is not None:
+                request = steps["request"](
+                    name="request-approval",
+                    arguments={**canary_args, "timeout_s": str(spec.approval_timeout_s)},
+                    when=f"{verdict} == promote",
+                )
+                waiting: Any = wait_approval(name="wait-approval")
+                check = steps["check"](name="check-approval", arguments=canary_args)
+                last.on_success(request)
+                request.on_success(waiting)
+                waiting.on_success(check)
+                approved = check.get_parameter("verdict").value
+                rejected = steps["rollback"](
+                    name="rollback-rejected", arguments=canary_args, when=f"{approved} == rollback"
+                )
+                check.on_success(rejected)
+                last, verdict = check, approved
+            promote = steps["promote"](name="promote", arguments=canary_args, when=f"{verdict} == promote")
+            last.on_success(promote)
+            analysed_verdict = analysed.get_parameter("verdict").value
+            rollback = steps["rollback"](
+                name=_rollback_name(n_steps - 1),
+                arguments=canary_args,
+                when=f"{analysed_verdict} == rollback",
+            )
+            analysed.on_success(rollback)
             if first is not None:
                 first.on_success(validate)
         with DAG(name="exit-handler"):

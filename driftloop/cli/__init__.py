@@ -15,8 +15,8 @@ from pathlib import Path
 import typer
 
 from driftloop import __version__
-from driftloop.cli import compile as compile_cmd
 from driftloop.cli import (
+    approval,
     config_cmd,
     demo,
     models,
@@ -29,6 +29,7 @@ from driftloop.cli import (
     submit,
     workflow,
 )
+from driftloop.cli import compile as compile_cmd
 from driftloop.cli._common import CliState, err_console, parse_assignments, setup_logging
 from driftloop.errors import DriftloopError
 
@@ -82,6 +83,8 @@ workflow.app.command("submit")(submit.submit)
 app.command("serve")(serve.serve)
 app.command("retrain")(models.retrain)
 app.command("init")(models.init)
+app.command("approve")(approval.approve)
+app.command("reject")(approval.reject)
 
 
 def _debug_requested(argv: list[str]) -> bool:

@@ -43,7 +43,12 @@ def fake() -> Iterator[tuple[dict[str, Any], list[Any], KServeTarget]]:
                 ]
             }
         },
-        "status": {"observedGeneration": 1, "conditions": [{"type": "Ready", "status": "True"}]},
+        "status": {
+            "observedGeneration": 1,
+            "conditions": [{"type": "Ready", "status": "True"}],
+            # a Serverless predictor reports its Knative revisions
+            "components": {"predictor": {"latestCreatedRevision": "credit-predictor-00001"}},
+        },
     }
     seen: list[Any] = []
 
@@ -91,3 +96,46 @@ def test_promote_removes_the_percent_and_rollback_zeroes_it(fake: Any) -> None:
     target.start_canary("credit", "v3")
     target.remove_canary("credit")
     assert isvc["spec"]["predictor"]["canaryTrafficPercent"] == 0
+
+
+def test_later_steps_patch_only_the_percent(fake: Any) -> None:
+    isvc, seen, target = fake
+    target.start_canary("credit", "v2", 0.1)
+    assert target.set_percent("credit", 0.5) == 50
+    assert seen[-2][3] == {"spec": {"predictor": {"canaryTrafficPercent": 50}}}
+    assert isvc["spec"]["predictor"]["containers"][0]["args"][-1] == "v2"
+
+
+@pytest.mark.parametrize("mode", ["RawDeployment", "Standard"])
+def test_raw_deployment_refuses_a_canary_it_would_not_split(fake: Any, mode: str) -> None:
+    from driftloop.errors import WorkflowError
+
+    isvc, seen, target = fake
+    isvc["metadata"]["annotations"] = {"serving.kserve.io/deploymentMode": mode}
+    with pytest.raises(WorkflowError, match="RawDeployment") as err:
+        target.start_canary("credit", "v2")
+    assert "shadow" in (err.value.hint or "")
+    assert [s[0] for s in seen] == ["GET"]  # nothing patched
+
+
+def test_mode_inferred_from_the_status_without_an_annotation(fake: Any) -> None:
+    from workflows.deploy.kserve import deployment_mode
+
+    isvc, _seen, _target = fake
+    assert deployment_mode(isvc) == "Serverless"
+    del isvc["status"]["components"]
+    assert deployment_mode(isvc) == "RawDeployment"
+
+
+def test_shadow_promote_pins_the_predictor_without_a_percent(fake: Any) -> None:
+    isvc, _seen, target = fake
+    target.pin("credit", "v5")
+    predictor = isvc["spec"]["predictor"]
+    assert predictor["containers"][0]["args"][-1] == "v5" and "canaryTrafficPercent" not in predictor
+
+
+def test_a_shadow_patches_nothing_in_either_mode(fake: Any) -> None:
+    isvc, seen, target = fake
+    isvc["metadata"]["annotations"] = {"serving.kserve.io/deploymentMode": "RawDeployment"}
+    assert target._set_traffic("credit", "v2", 1.0, "shadow", first=True) == {"mirrored_by": "credit"}
+    assert seen == []

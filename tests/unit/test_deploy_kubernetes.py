@@ -186,3 +186,23 @@ def test_get_target_picks_kubernetes(fake: Any) -> None:
     assert isinstance(t, KubernetesTarget) and t.namespace == NS
     t.remove_canary("credit")
     assert api.requests[-1][0] == "PATCH" and copy.deepcopy(api.requests[-1][3]) == {"spec": {"replicas": 0}}
+
+
+def test_a_later_rollout_step_rescales_the_canary(fake: Any) -> None:
+    api, url, settings = fake
+    t = target(url, settings)
+    assert t.start_canary("credit", "v7", 0.2)["canary_replicas"] == 1
+    assert t.scale_canary("credit", 0.5) == {"canary_replicas": 4, "stable_replicas": 4}
+    canary = api.objects["serve-credit-canary"]
+    assert canary["spec"]["replicas"] == 4
+    assert canary["spec"]["template"]["spec"]["containers"][0]["args"][-1] == "v7"  # still pinned
+    patches = [body for verb, _, _, body in api.requests if verb == "PATCH"]
+    assert patches[-1] == {"spec": {"replicas": 4}}
+
+
+def test_a_shadow_gets_no_canary_pods(fake: Any) -> None:
+    api, url, settings = fake
+    t = target(url, settings)
+    out = t._set_traffic("credit", "v7", 1.0, "shadow", first=True)
+    assert out == {"mirrored_by": "serve-credit"}
+    assert api.requests == []  # the stable pods' server mirrors; nothing is patched

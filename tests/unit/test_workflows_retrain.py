@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import itertools
+
 import pytest
 import yaml
 
 from driftloop.config import load_settings
+from driftloop.contracts import REASONS
 from driftloop.modelspec import example_spec
 from workflows.cron import build_crons
 from workflows.monitor import build_monitor
@@ -82,7 +85,8 @@ def test_parameters_form(retrain, settings):
     params = {p["name"]: p for p in retrain["spec"]["arguments"]["parameters"]}
     assert list(params)[:5] == ["model", "reason", "event_id", "report_uri", "dataset_uri"]
     assert params["model"]["value"] == "credit" and params["model"]["enum"] == ["credit"]
-    assert params["reason"]["enum"] == ["drift", "schedule", "manual"]
+    assert params["reason"]["enum"][:3] == ["drift", "schedule", "manual"]
+    assert params["reason"]["enum"] == list(REASONS)
     assert params["gate_margin"]["value"] == "0.02" and params["event_id"]["value"] == ""
     assert params["primary_metric"]["value"] == "roc_auc"
     assert params["primary_metric"]["enum"] == ["roc_auc", "accuracy", "f1", "log_loss"]
@@ -238,3 +242,100 @@ def test_rendering_is_deterministic(settings):
     assert (
         yaml.safe_load(build_retrain(custom, "credit").to_yaml())["spec"]["serviceAccountName"] == "other-sa"
     )
+
+
+def _with(**spec_extra):
+    from driftloop.config import load_settings as load
+
+    spec = {**example_spec("credit"), **spec_extra}
+    settings = load(env={}, overrides={"models": {"credit": spec}})
+    return settings, yaml.safe_load(build_retrain(settings, "credit").to_yaml())
+
+
+def test_stepped_rollout_is_a_chain_of_tasks_each_after_a_promote():
+    _, doc = _with(deploy={"steps": [0.1, 0.25, 0.5, 1.0]})
+    tasks = _tasks(doc)
+    chain = ["analyze-canary", "canary-step-1", "canary-step-2", "canary-step-3"]
+    for prev, step in itertools.pairwise(chain):
+        t = tasks[step]
+        assert t["template"] == "canary-step" and t["depends"] == f"{prev}.Succeeded"
+        assert t["when"] == f"{{{{tasks.{prev}.outputs.parameters.verdict}}}} == promote"
+        args = {p["name"]: p["value"] for p in t["arguments"]["parameters"]}
+        assert args["step"] == step.rsplit("-", 1)[1]
+        assert args["duration_s"] == "{{workflow.parameters.canary_duration_s}}"
+    # each analysing task has its own rollback (a `when` cannot read a skipped task's outputs)
+    rollbacks = {
+        "rollback": "analyze-canary",
+        **{f"rollback-step-{i}": f"canary-step-{i}" for i in (1, 2, 3)},
+    }
+    for name, after in rollbacks.items():
+        assert tasks[name]["template"] == "rollback" and tasks[name]["depends"] == f"{after}.Succeeded"
+        assert tasks[name]["when"] == f"{{{{tasks.{after}.outputs.parameters.verdict}}}} == rollback"
+    assert tasks["promote"]["depends"] == "canary-step-3.Succeeded"
+    assert "request-approval" not in tasks
+
+
+def test_approval_waits_on_a_suspend_then_checks_the_decision():
+    _, doc = _with(approval="required", approval_timeout_s=7200)
+    tasks, templates = _tasks(doc), _templates(doc)
+    assert templates["wait-approval"] == {"name": "wait-approval", "suspend": {"duration": "7200"}}
+    assert tasks["request-approval"]["depends"] == "analyze-canary.Succeeded"
+    assert tasks["request-approval"]["when"].endswith(
+        "analyze-canary.outputs.parameters.verdict}} == promote"
+    )
+    assert tasks["wait-approval"]["depends"] == "request-approval.Succeeded"
+    assert tasks["check-approval"]["depends"] == "wait-approval.Succeeded"
+    assert tasks["promote"]["when"] == "{{tasks.check-approval.outputs.parameters.verdict}} == promote"
+    assert (
+        tasks["rollback-rejected"]["when"]
+        == "{{tasks.check-approval.outputs.parameters.verdict}} == rollback"
+    )
+    assert tasks["rollback"]["when"] == "{{tasks.analyze-canary.outputs.parameters.verdict}} == rollback"
+    timeout = {p["name"]: p["value"] for p in tasks["request-approval"]["arguments"]["parameters"]}[
+        "timeout_s"
+    ]
+    assert timeout == "7200"
+    # the run may wait that long on top of the retrain's own deadline
+    assert doc["spec"]["activeDeadlineSeconds"] == 4 * 3600 + 7200
+
+
+def test_stepped_and_approval_templates_validate_strictly(tmp_path):
+    from driftloop.validation import validate_paths
+
+    _, doc = _with(deploy={"strategy": "shadow", "steps": [0.5, 1.0]}, approval="required")
+    (tmp_path / "retrain.yaml").write_text(yaml.safe_dump(doc))
+    report = validate_paths([tmp_path])
+    assert report.ok, report.errors
+
+
+def test_deploy_approval_and_notification_specs_are_checked():
+    from pydantic import ValidationError
+
+    from driftloop.modelspec import ModelSpec
+
+    base = example_spec("credit")
+    for bad in (
+        {"deploy": {"steps": [0.5, 0.25]}},
+        {"deploy": {"steps": [0, 1]}},
+        {"deploy": {"strategy": "blue-green"}},
+        {"approval": "maybe"},
+        {"notifications": {"webhooks": [{"format": "slack"}]}},  # no url
+        {"notifications": {"webhooks": [{"url": "http://x", "events": ["deploy"]}]}},
+    ):
+        with pytest.raises(ValidationError):
+            ModelSpec.model_validate({**base, **bad})
+    spec = ModelSpec.model_validate(
+        {**base, "notifications": {"webhooks": [{"url_env": "HOOK", "format": "slack"}]}}
+    )
+    assert spec.notifications.webhooks[0].events == ["outcome", "verdict", "approval"]
+
+
+def test_rollout_plan_defaults():
+    from driftloop.config import load_settings as load
+    from workflows.deploy.target import rollout
+
+    settings = load(env={}, overrides={"serving.canary_fraction": 0.3})
+    assert rollout(settings, "credit").steps == (0.3,)
+    settings, _ = _with(deploy={"strategy": "shadow"})
+    plan = rollout(settings, "credit")
+    assert plan.strategy == "shadow" and plan.steps == (1.0,)  # a shadow mirrors every request by default

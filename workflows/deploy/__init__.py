@@ -2,11 +2,16 @@
 
 ``get_target(settings)`` returns the target named by ``deploy.target``:
 
-* ``local`` — the registry's aliases; the local model server (``driftloop serve`` / ``driftloop up``)
-  picks them up within a second and routes ``serving.canary_fraction`` of requests to the canary.
+* ``local`` — the registry's aliases and the challenger's ``canary_deploy`` record; the local model
+  server (``driftloop serve`` / ``driftloop up``) picks them up within a second and routes the step's
+  ``fraction`` of requests to a canary, or mirrors them to a shadow.
 * ``kubernetes`` — a canary Deployment beside the stable one behind one Service; the traffic weight is
-  the replica ratio.
-* ``kserve`` — an InferenceService's ``canaryTrafficPercent``.
+  the replica ratio (a shadow is mirrored by the stable pods' server).
+* ``kserve`` — an InferenceService's ``canaryTrafficPercent`` (Serverless mode; a canary in
+  RawDeployment mode is refused, a shadow works in both).
+
+A model's ``deploy`` spec picks the strategy (``canary`` | ``shadow``) and the traffic steps
+(:func:`workflows.deploy.target.rollout`); every target moves through the steps with ``set_step``.
 
 Every target analyses the canary the same way (:mod:`workflows.deploy.analysis`: the inference log plus
 feedback labels) and refuses to promote a version whose recorded analysis did not say ``promote``.

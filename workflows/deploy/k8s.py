@@ -7,6 +7,13 @@ Deployment to the version (a rolling update) and scales the canary to 0; rollbac
 0. Each change waits for the rollout (observed generation, updated and available replicas). The objects
 come from :func:`workflows.deploy.manifests.render_serving_manifests`; this target only ``get``\\s and
 ``patch``\\es them. Credentials: in-cluster config, else the kubeconfig.
+
+Stepped rollouts (``deploy.steps``) rescale the canary Deployment at each step. A replica split cannot
+give the canary everything: a step of 1.0 means as many canary replicas as stable ones (half the
+traffic); promote then moves the stable Deployment. A **shadow** gets no Deployment of its own (its pods
+would answer requests through the Service): the stable pods run the same driftloop server, which reads
+the challenger's ``canary_deploy`` record (``strategy: shadow``) and mirrors the requests to it in
+process, logging them with ``route: "shadow"``.
 """
 
 from __future__ import annotations
@@ -154,14 +161,23 @@ class KubernetesTarget(ClusterTarget):
             time.sleep(self.poll_s)
 
     # --- cluster operations (no registry) ---------------------------------------------------------
-    def start_canary(self, model: str, version: str) -> dict[str, Any]:
+    def start_canary(self, model: str, version: str, fraction: float | None = None) -> dict[str, Any]:
         """Pin the canary Deployment to ``version``, scale it to its share, wait for the rollout."""
         stable = self._read(stable_name(model))
         image = stable.spec.template.spec.containers[0].image
-        k = canary_replicas(stable.spec.replicas or 0, self.settings.serving.canary_fraction)
+        share = self.settings.serving.canary_fraction if fraction is None else fraction
+        k = canary_replicas(stable.spec.replicas or 0, share)
         self._patch(canary_name(model), self._pin(model, version, image, k))
         self.wait_rollout(canary_name(model))
         return {"canary": version, "canary_replicas": k, "stable_replicas": stable.spec.replicas}
+
+    def scale_canary(self, model: str, fraction: float) -> dict[str, Any]:
+        """A later rollout step: rescale the (already pinned) canary to ``fraction``; wait for it."""
+        stable = self._read(stable_name(model))
+        k = canary_replicas(stable.spec.replicas or 0, fraction)
+        self._patch(canary_name(model), {"spec": {"replicas": k}})
+        self.wait_rollout(canary_name(model))
+        return {"canary_replicas": k, "stable_replicas": stable.spec.replicas}
 
     def move_stable(self, model: str, version: str) -> None:
         """Pin the stable Deployment to ``version`` (a rolling update) and wait for it."""
@@ -172,14 +188,18 @@ class KubernetesTarget(ClusterTarget):
         self._patch(canary_name(model), {"spec": {"replicas": 0}})
 
     # --- the DeployTarget interface ---------------------------------------------------------------
-    def deploy_canary(self, model: str, version: str) -> dict[str, Any]:
-        out = self.start_canary(model, version)
-        self._mark_canary(model, version)
-        return {"target": self.name, "model": model, **out}
+    def _set_traffic(
+        self, model: str, version: str, fraction: float, strategy: str, *, first: bool
+    ) -> dict[str, Any]:
+        if strategy == "shadow":  # mirrored inside the stable pods: see the module docstring
+            return {"mirrored_by": stable_name(model)}
+        if first:
+            return self.start_canary(model, version, fraction)
+        return self.scale_canary(model, fraction)
 
     def _move_traffic_to(self, model: str, version: str) -> None:
         self.move_stable(model, version)
         self.remove_canary(model)
 
-    def _withdraw_canary(self, model: str) -> None:
+    def _withdraw_canary(self, model: str, version: str) -> None:
         self.remove_canary(model)

@@ -1,9 +1,8 @@
-"""The ``local`` target: the registry's aliases are the deployment; the local model server follows them
-(it polls the alias pointers every second and routes ``serving.canary_fraction`` to the canary)."""
+"""The ``local`` target: the registry is the deployment. The local model server follows the ``canary``
+alias and the challenger's ``canary_deploy`` record (polled every second): it routes ``fraction`` of the
+requests to a canary, or mirrors ``fraction`` of them to a shadow, which never answers."""
 
 from __future__ import annotations
-
-from typing import Any
 
 from workflows.deploy.target import BaseTarget
 
@@ -12,12 +11,3 @@ __all__ = ["LocalTarget"]
 
 class LocalTarget(BaseTarget):
     name = "local"
-
-    def deploy_canary(self, model: str, version: str) -> dict[str, Any]:
-        self._mark_canary(model, version)
-        return {
-            "target": self.name,
-            "model": model,
-            "canary": version,
-            "fraction": self.settings.serving.canary_fraction,
-        }

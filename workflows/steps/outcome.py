@@ -1,9 +1,15 @@
 """The exit handler's step: publish the run's outcome CloudEvent to ``topics.outcomes``.
 
 ``succeeded`` — the workflow Succeeded and the challenger is the new champion (or, with no canary
-stage, registered); ``rejected`` — the quality gate or the canary analysis turned it down (the champion is
-unchanged); ``failed`` — the workflow did not succeed. The event id is derived from the workflow uid, so a
-retried exit handler publishes the same event again rather than a second one.
+stage, registered); ``rejected`` — the quality gate, the canary analysis or the approval turned it down
+(the champion is unchanged); ``failed`` — the workflow did not succeed. The event id is derived from the
+workflow uid, so a retried exit handler publishes the same event again rather than a second one.
+
+The exit handler also (1) rolls back a canary that this run deployed and left behind — a run that
+failed or was stopped mid-analysis or while waiting for approval must not leave a challenger taking
+traffic — and (2) POSTs the outcome to the model's webhooks (``notifications``; never failing the step).
+Argo lifecycle hooks are not used: the exit handler runs on every outcome, and the local executor runs
+it too.
 """
 
 from __future__ import annotations
@@ -35,6 +41,8 @@ def parse_failures(failures: str, record: dict[str, Any], workflow_name: str = "
     out: list[dict[str, str]] = []
     try:
         nodes = json.loads(failures) if failures and failures.strip() else []
+        if isinstance(nodes, str):  # Argo Go-quotes the list (strconv.Quote in operator.go): unquote it
+            nodes = json.loads(nodes)
     except json.JSONDecodeError:
         nodes = []
     nodes = [n for n in nodes if isinstance(n, dict)] if isinstance(nodes, list) else []
@@ -76,6 +84,8 @@ def outcome_event(
         kind, stage = RETRAIN_REJECTED, "gate"
     elif canary.get("decision") == "rollback":
         kind, stage = RETRAIN_REJECTED, "canary"
+    elif (record.get("approval") or {}).get("decision") == "rollback":
+        kind, stage = RETRAIN_REJECTED, "approval"
     else:
         kind, stage = RETRAIN_SUCCEEDED, "promoted" if record.get("promoted") else "registered"
     evaluation = record.get("evaluate") or {}
@@ -92,6 +102,9 @@ def outcome_event(
         "champion_version": evaluation.get("champion_version", ""),
         "gate": evaluation.get("gate"),
         "canary": canary or None,
+        "canary_steps": record.get("canary_steps") or None,
+        "approval": record.get("approval") or None,
+        "left_canary_rolled_back": record.get("left_canary_rolled_back") or None,
     }
     if kind == RETRAIN_FAILED:
         failed = parse_failures(failures, record, workflow_name)
@@ -121,6 +134,8 @@ def publish_outcome(
     """Build the outcome event from the run record and publish it (keyed by model, acks=all)."""
     from driftloop.kafka import Publisher
 
+    if status != "Succeeded":
+        _roll_back_left_canary(settings, model, workflow_name)
     try:
         record = read_run_record(settings, model, workflow_name)
     except DriftloopError as exc:  # S3 down must not hide the outcome: publish what we know
@@ -139,6 +154,7 @@ def publish_outcome(
     with Publisher(settings) as pub:
         pub.publish(settings.topics.outcomes, event.to_json(), key=model, wait=True)
         pub.flush()
+    _notify_outcome(settings, model, event)
     try:  # free the model's concurrency slot taken by the admission step
         from sensors.admission import release
 
@@ -146,3 +162,42 @@ def publish_outcome(
     except DriftloopError as exc:
         log.warning("cannot release %s's concurrency slot: %s", model, exc)
     return {"id": event.id, "type": event.type, "topic": settings.topics.outcomes}
+
+
+def _roll_back_left_canary(settings: Settings, model: str, workflow_name: str) -> None:
+    """A run that did not succeed rolls back the canary it deployed (best effort: a failure is logged,
+    and ``driftloop up``'s reconciliation catches what is left locally)."""
+    from driftloop.registry import Registry
+    from driftloop.s3 import S3Store
+    from workflows.deploy import get_target
+    from workflows.deploy.reconcile import OWNER_RECORD
+    from workflows.steps.deploy import note_run
+
+    try:
+        registry = Registry(S3Store(settings))
+        version = registry.get_alias(model, "canary")
+        if version is None:
+            return
+        owner = (registry.get(model, version).records.get(OWNER_RECORD) or {}).get("workflow")
+        if owner != workflow_name:
+            return
+        log.warning(
+            "%s: run %s ends without a verdict; rolling back its canary %s", model, workflow_name, version
+        )
+        get_target(settings, registry=registry).rollback(model, version)
+        note_run(settings, model, workflow_name, left_canary_rolled_back=version)
+    except DriftloopError as exc:
+        log.warning("cannot roll back %s's canary left by %s: %s", model, workflow_name, exc)
+
+
+def _notify_outcome(settings: Settings, model: str, event: CloudEvent) -> None:
+    from driftloop.notify import notify_model
+
+    data = event.data
+    text = f"driftloop: retrain {model} {data.get('outcome')} ({data.get('stage')})"
+    if data.get("version"):
+        text += f", version {data['version']}"
+    if data.get("failed_step"):
+        text += f" — {data['failed_step']}: {data.get('failure_reason')}"
+    text += f" — run {data.get('workflow_name')}"
+    notify_model(settings, model, "outcome", text, {"type": event.type, "id": event.id, **data})
