@@ -24,7 +24,9 @@ __all__ = [
     "RETRAIN_TEMPLATE_OF_EVENT",
     "RUN_NAME_TEMPLATE",
     "TRIGGER_PARAMETERS",
+    "lease_s",
     "retrain_template",
+    "run_deadline_s",
     "run_name",
 ]
 
@@ -51,6 +53,18 @@ REASONS = (
 #: held longer than this plus a grace period belongs to a dead run and is reclaimed.
 RETRAIN_DEADLINE_S = 4 * 3600
 LEASE_S = RETRAIN_DEADLINE_S + 600
+
+
+def run_deadline_s(approval_wait_s: int = 0) -> int:
+    """A model's retrain ``activeDeadlineSeconds``: the retrain deadline plus the time a run may wait for
+    a manual approval (``approval: required`` → ``approval_timeout_s``)."""
+    return RETRAIN_DEADLINE_S + approval_wait_s
+
+
+def lease_s(approval_wait_s: int = 0) -> int:
+    """How long an admitted run holds its model's concurrency slot before it counts as dead: its deadline
+    plus a grace period, so a run waiting for approval keeps its slot for the whole wait."""
+    return run_deadline_s(approval_wait_s) + (LEASE_S - RETRAIN_DEADLINE_S)
 
 #: The retrain parameters an event trigger fills, in the order of the Sensor's ``spec.arguments``.
 TRIGGER_PARAMETERS = ("model", "reason", "event_id", "report_uri")

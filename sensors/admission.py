@@ -65,7 +65,7 @@ class Gate:
                 }
                 if not self.store.claim(event_id, entry):
                     verdict = Verdict("duplicate", f"ledger entry for event {event_id} exists")
-            record(state, verdict, event_id, run, t)
+            record(state, verdict, event_id, run, t, self.config.lease_s(model))
             if verdict.admitted or verdict.alert or gone:
                 self.store.save_state(state)
             return verdict

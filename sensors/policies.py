@@ -33,7 +33,7 @@ from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal, Protocol
 
-from driftloop.contracts import LEASE_S
+from driftloop.contracts import LEASE_S, lease_s
 from driftloop.errors import NotFound
 
 __all__ = [
@@ -59,11 +59,21 @@ class PolicyConfig:
     concurrency_policy: Literal["skip", "queue", "replace"] = "skip"
     max_pending: int = 20
     storm_max_per_hour: int = 6
+    #: per model, how long an admitted run holds its slot (:func:`driftloop.contracts.lease_s`: longer
+    #: for a model whose runs may wait for a manual approval); LEASE_S for the others
+    leases: dict[str, float] = field(default_factory=dict)
 
     @classmethod
     def from_settings(cls, settings: Any) -> PolicyConfig:
         s = settings.sensor
-        return cls(s.cooldown_s, s.concurrency_policy, s.max_pending, s.storm_max_per_hour)
+        leases = {
+            name: float(lease_s(spec.approval_timeout_s if spec.approval == "required" else 0))
+            for name, spec in (getattr(settings, "models", None) or {}).items()
+        }
+        return cls(s.cooldown_s, s.concurrency_policy, s.max_pending, s.storm_max_per_hour, leases)
+
+    def lease_s(self, model: str) -> float:
+        return self.leases.get(model, float(LEASE_S))
 
 
 @dataclass
@@ -127,7 +137,9 @@ def decide(state: ModelState, event_id: str, now: float, config: PolicyConfig, p
     return Verdict("admit")
 
 
-def record(state: ModelState, verdict: Verdict, event_id: str, run: str, now: float) -> None:
+def record(
+    state: ModelState, verdict: Verdict, event_id: str, run: str, now: float, lease: float = LEASE_S
+) -> None:
     """Update ``state`` after a verdict (the caller persists it when it was an admission)."""
     if not verdict.admitted:
         state.rejected[verdict.outcome] = state.rejected.get(verdict.outcome, 0) + 1
@@ -144,7 +156,7 @@ def record(state: ModelState, verdict: Verdict, event_id: str, run: str, now: fl
         for r in verdict.replaces:
             state.leases.pop(r, None)
     state.active.append(run)
-    state.leases[run] = now + LEASE_S
+    state.leases[run] = now + lease
 
 
 #: ``alive(run)``: True / False when known (e.g. the local executor's run record), None when not.

@@ -47,7 +47,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from driftloop.contracts import REASONS, RETRAIN_DEADLINE_S, retrain_template
+from driftloop.contracts import REASONS, RETRAIN_DEADLINE_S, retrain_template, run_deadline_s
 from driftloop.modelspec import TASK_METRICS
 from workflows.deploy.target import rollout
 from workflows.pod import DEFAULT_IMAGE, SMALL, PodSize, runner_step
@@ -232,7 +232,7 @@ def build_retrain(
         on_exit="exit-handler",
         arguments=_workflow_parameters(parameters(model, spec, settings)),
         service_account_name=settings.argo.service_account,
-        active_deadline_seconds=DEADLINE_S + (spec.approval_timeout_s if spec.approval == "required" else 0),
+        active_deadline_seconds=run_deadline_s(spec.approval_timeout_s if spec.approval == "required" else 0),
         synchronization=m.Synchronization(mutexes=[m.Mutex(name=f"driftloop-retrain-{model}")]),
         ttl_strategy=m.TTLStrategy(seconds_after_completion=TTL_S),
         pod_gc=m.PodGC(strategy="OnPodSuccess"),

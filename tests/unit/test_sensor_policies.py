@@ -83,3 +83,20 @@ def test_decide_is_pure() -> None:
     before = state.to_dict()
     decide(state, "e", 1.0, PolicyConfig(cooldown_s=600), 0)
     assert state.to_dict() == before
+
+
+def test_a_model_that_waits_for_approval_keeps_its_slot_for_the_whole_wait() -> None:
+    """The run's deadline grows by approval_timeout_s, so its lease does too: a run waiting a day for a
+    decision is not reclaimed after the plain retrain lease (and a second run is not started beside it)."""
+    from driftloop.config import load_settings
+    from driftloop.contracts import LEASE_S, lease_s
+
+    spec = {"task": "classification", "target": "y", "trainer": "m:train", "approval": "required"}
+    settings = load_settings(env={}, overrides={"models": {"gated": {**spec, "approval_timeout_s": 86_400}}})
+    config = PolicyConfig.from_settings(settings)
+    assert config.lease_s("gated") == lease_s(86_400) == LEASE_S + 86_400
+    assert config.lease_s("other") == LEASE_S
+    g = Gate(MemoryPolicyStore(), config)
+    assert g.evaluate("gated", "e1", "r1", at=0).admitted
+    assert g.evaluate("gated", "e2", "r2", at=LEASE_S + 60).outcome == "skip"  # r1 still holds the slot
+    assert g.evaluate("gated", "e3", "r3", at=lease_s(86_400) + 60).admitted  # now it is reclaimed
