@@ -31,7 +31,7 @@ import re
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 
 __all__ = [
     "DEFAULT_PRIMARY",
@@ -125,14 +125,16 @@ NOTIFY_EVENTS: tuple[NotifyEvent, ...] = ("outcome", "verdict", "approval")
 class WebhookSpec(_Section):
     """One webhook: where to POST, in which body format, for which events."""
 
-    url: str = Field("", description="the endpoint; or url_env")
+    url: SecretStr = Field(
+        SecretStr(""), description="the endpoint (a secret: a Slack webhook URL carries its key); or url_env"
+    )
     url_env: str = Field("", description="an environment variable holding the url (e.g. from a Secret)")
     format: Literal["slack", "json"] = "json"
     events: list[NotifyEvent] = Field(default_factory=lambda: list(NOTIFY_EVENTS))
 
     @model_validator(mode="after")
     def _one_url(self) -> WebhookSpec:
-        if bool(self.url) == bool(self.url_env):
+        if bool(self.url.get_secret_value()) == bool(self.url_env):
             raise ValueError("a webhook needs one of url or url_env")
         return self
 

@@ -17,6 +17,7 @@ import logging
 import os
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any, Literal
@@ -46,7 +47,16 @@ def body(fmt: str, event: Event, model: str, text: str, data: dict[str, Any]) ->
 
 
 def _url(hook: WebhookSpec) -> str:
-    return hook.url or os.environ.get(hook.url_env, "")
+    return hook.url.get_secret_value() or os.environ.get(hook.url_env, "")
+
+
+def _shown(hook: WebhookSpec, url: str) -> str:
+    """How a webhook is named in logs and results: its variable, or its scheme and host only (the path
+    of a Slack-style webhook URL is its key)."""
+    if hook.url_env:
+        return f"${hook.url_env}"
+    parts = urllib.parse.urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}/…" if parts.netloc else "(url)"
 
 
 def _post(url: str, payload: dict[str, Any], timeout_s: float) -> int:
@@ -103,7 +113,7 @@ def notify(
         if event not in hook.events:
             continue
         url = _url(hook)
-        shown = f"${hook.url_env}" if hook.url_env else url.split("?")[0]
+        shown = _shown(hook, url)
         if not url:
             log.warning("webhook %s is not set: %s notification for %s skipped", shown, event, model)
             results.append({"url": shown, "ok": False, "detail": "no url"})

@@ -103,7 +103,8 @@ def test_a_dead_webhook_never_raises(dead: str, caplog: pytest.LogCaptureFixture
 def test_a_refusing_receiver_is_not_retried() -> None:
     with Receiver([400]) as r:
         out = notify([WebhookSpec(url=r.url)], "outcome", "credit", "x", sleep=lambda s: None)
-    assert out[0] == {"url": r.url, "ok": False, "detail": "HTTP 400"} and len(r.bodies) == 1
+    shown = f"http://{r.url.split('/')[2]}/…"  # scheme and host only: the path of a webhook URL is its key
+    assert out[0] == {"url": shown, "ok": False, "detail": "HTTP 400"} and len(r.bodies) == 1
 
 
 def test_url_from_the_environment(ok: Receiver, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -117,3 +118,15 @@ def test_url_from_the_environment(ok: Receiver, monkeypatch: pytest.MonkeyPatch)
 def test_the_time_budget_bounds_a_dead_webhook() -> None:
     out = notify([WebhookSpec(url=closed_port())], "outcome", "credit", "x", budget_s=0.0)
     assert out[0]["ok"] is False
+
+
+def test_a_webhook_url_is_a_secret_in_config_show_but_reaches_the_steps(tmp_path):
+    from driftloop.config import export_settings, load_settings, masked_dict
+
+    hook = {"url": "https://hooks.slack.com/services/T0/B0/secret-key", "format": "slack"}
+    spec = {"task": "classification", "target": "y", "trainer": "m:train"}
+    spec["notifications"] = {"webhooks": [hook]}
+    settings = load_settings(env={}, overrides={"models": {"m": spec}})
+    assert masked_dict(settings)["models"]["m"]["notifications"]["webhooks"][0]["url"] == "****"
+    exported = export_settings(settings, tmp_path / "config.yaml").read_text()
+    assert "secret-key" in exported  # the step process gets the real URL
