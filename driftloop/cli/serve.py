@@ -28,10 +28,13 @@ def serve(
     host: str | None = typer.Option(None, help="address to listen on [serving.host]"),
     port: int | None = typer.Option(None, help="port to listen on [serving.port]"),
 ) -> None:
-    """Serve a model's champion — and its canary for serving.canary_fraction of requests — over HTTP.
+    """Serve a model's champion — and its canary (or shadow) as its canary_deploy record says — over HTTP.
 
-    POST /v1/models/<model>/predict {"instances": [...]}; GET /healthz, /readyz, /metrics,
-    /v1/models/<model>; POST /v1/feedback {"request_id", "label"}. Ctrl-C stops.
+    POST /v2/models/<model>/infer (Open Inference Protocol V2), POST /v1/models/<model>:predict
+    {"instances": [...]} (KServe V1); GET /v2/health/live, /v2/health/ready, /healthz, /readyz, /metrics,
+    /v1/models/<model>, /v2/models/<model>; POST /v1/feedback {"request_id", "label"} (Authorization:
+    Bearer <serving.auth_token> when set). Ctrl-C or SIGTERM stops gracefully: requests in progress
+    finish and the inference log is flushed to Kafka.
     """
     import signal
 

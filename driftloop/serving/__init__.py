@@ -1,13 +1,15 @@
-"""The model server: ``driftloop serve --model M`` — predict, health, metrics, feedback, canary routing.
+"""The model server: ``driftloop serve --model M`` — Open Inference Protocol V2 and KServe V1 predict,
+health, metrics, feedback, canary routing and shadow mirroring (an ASGI app on uvicorn).
 
 Public API::
 
     from driftloop.serving import ModelServer
     with ModelServer(settings, "credit", port=0) as server:   # champion (+ canary) from the registry
-        ...                                                   # POST {server.url}/v1/models/credit/predict
+        ...                                                   # POST {server.url}/v2/models/credit/infer
 
-See :mod:`driftloop.serving.service` for the request, response and inference-log record shapes and
-:mod:`workflows.deploy.analysis` for canary analysis.
+See :mod:`driftloop.serving.app` for the endpoints, :mod:`driftloop.serving.protocol` for the V1/V2
+shapes, :mod:`driftloop.serving.service` for the inference-log record and :mod:`workflows.deploy.analysis`
+for canary analysis.
 """
 
 from __future__ import annotations

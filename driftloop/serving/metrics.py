@@ -55,6 +55,18 @@ class ServingMetrics:
             ["model", "alias", "outcome"],
             registry=self.registry,
         )
+        self.shadow = Counter(
+            "driftloop_serving_shadow_requests",
+            "Mirrored requests scored by the challenger, by outcome (ok | error | dropped: queue full)",
+            ["model", "version", "outcome"],
+            registry=self.registry,
+        )
+        self.unauthorized = Counter(
+            "driftloop_serving_unauthorized_requests",
+            "Requests to a state-changing route refused for a missing or wrong bearer token",
+            ["path"],
+            registry=self.registry,
+        )
         self.feedback = Counter(
             "driftloop_serving_feedback_labels",
             "Ground-truth labels received",

@@ -1,30 +1,125 @@
-"""The model server as one component: HTTP server + one alias watcher per model + the inference log.
+"""The model server as one component: the ASGI app on uvicorn + one alias watcher per model + the
+inference log + the shadow runner.
 
 ``ModelServer`` is what ``driftloop serve`` runs and what ``driftloop up`` starts (a runtime component:
 ``start`` / ``stop`` / ``healthy``). With ``models=None`` it serves every model in the registry and
 picks up models registered later (checked every ``discover_s``) — local mode, where models appear
 after the stack is up.
+
+uvicorn runs in a thread of its own with its own event loop, on a socket bound in :meth:`start` (so a
+port in use is a one-line error there, and ``port=0`` is known at once). Limits:
+
+* ``serving.max_concurrency`` open connections + requests in progress (uvicorn's ``limit_concurrency``;
+  beyond it a 503);
+* a whole request — headers and body — must arrive within ``read_timeout_s`` of the moment the server
+  waits for it, and its headers within :data:`MAX_HEAD` bytes. uvicorn times out only *idle* keep-alive
+  connections (``timeout_keep_alive``); a client that sends its headers or body a byte at a time would
+  hold its connection, and count against the concurrency limit, forever. :class:`_GuardedHttp` adds the
+  deadline (a subclass of uvicorn's httptools protocol: ``uvicorn[standard]`` is a dependency);
+* bodies up to ``max_body`` bytes (checked in the app, :mod:`driftloop.serving.app`).
+
+:meth:`stop` is graceful: no new connections, requests in progress finish (up to ``grace_s``), the
+shadow runner scores what it has queued, and the inference log publishes every queued record to Kafka
+before the publisher closes.
 """
 
 from __future__ import annotations
 
+import asyncio
+import functools
 import logging
 import os
+import socket
 import threading
+import time
 from typing import Any
 
 from driftloop.config import Settings
 from driftloop.errors import DriftloopError, UsageError
 from driftloop.registry import Registry, check_model_name
-from driftloop.serving.handler import READ_TIMEOUT_S, ServingHTTPServer
+from driftloop.serving.app import MAX_BODY, build_app
 from driftloop.serving.metrics import ServingMetrics
-from driftloop.serving.service import PredictionService
+from driftloop.serving.service import PredictionService, log_records
+from driftloop.serving.shadow import ShadowRunner
 from driftloop.serving.sink import InferenceLog
 from driftloop.serving.slots import ModelSlots
 
-__all__ = ["ModelServer"]
+__all__ = ["MAX_HEAD", "READ_TIMEOUT_S", "ModelServer"]
 
 log = logging.getLogger("driftloop.serving")
+
+#: Seconds a client has to send a whole request (and the longest a keep-alive connection may idle).
+READ_TIMEOUT_S = 10.0
+#: The most bytes of request line + headers read before the headers must be complete.
+MAX_HEAD = 64 * 1024
+
+
+def _guarded_protocol(read_timeout_s: float) -> type[asyncio.Protocol]:
+    """uvicorn's httptools protocol with a deadline on each request's arrival (see the module doc)."""
+    from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+
+    class _GuardedHttp(HttpToolsProtocol):
+        _deadline: asyncio.TimerHandle | None = None
+        _head = 0
+        _in_head = True
+
+        def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+            super().connection_made(transport)
+            self._arm()
+
+        def connection_lost(self, exc: Exception | None) -> None:
+            self._disarm()
+            super().connection_lost(exc)
+
+        def data_received(self, data: bytes) -> None:
+            if self._in_head:
+                self._head += len(data)
+                if self._head > MAX_HEAD:
+                    log.debug("%s: headers over %d bytes; closing", self.client, MAX_HEAD)
+                    self.send_400_response(f"request headers over {MAX_HEAD} bytes")
+                    return
+            super().data_received(data)
+
+        def eof_received(self) -> None:
+            cycle = self.cycle
+            if (cycle is not None and cycle.more_body and not cycle.response_complete) or (
+                self._in_head and self._head
+            ):  # the client shut its side mid-request: say so rather than wait for the deadline
+                self.send_400_response("the request ended before its headers or body did")
+
+        def on_headers_complete(self) -> None:
+            self._in_head = False
+            super().on_headers_complete()
+
+        def on_message_complete(self) -> None:
+            self._disarm()
+            self._in_head, self._head = True, 0
+            super().on_message_complete()
+
+        def on_response_complete(self) -> None:
+            super().on_response_complete()
+            if not self.transport.is_closing():
+                self._arm()  # the next request (an idle keep-alive connection too)
+
+        def _arm(self) -> None:
+            self._disarm()
+            self._deadline = self.loop.call_later(read_timeout_s, self._expire)
+
+        def _disarm(self) -> None:
+            if self._deadline is not None:
+                self._deadline.cancel()
+                self._deadline = None
+
+        def _expire(self) -> None:
+            self._deadline = None
+            cycle = self.cycle
+            if cycle is not None and not cycle.response_complete and not cycle.more_body:
+                return  # a whole request is being answered: not the client's delay
+            if not self.transport.is_closing():
+                log.debug("%s sent no whole request in %.1fs; closing", self.client, read_timeout_s)
+                self.transport.close()
+
+    return _GuardedHttp
 
 
 class ModelServer:
@@ -47,6 +142,9 @@ class ModelServer:
         discover_s: float = 5.0,
         watch_outcomes: bool = True,
         read_timeout_s: float = READ_TIMEOUT_S,
+        max_body: int = MAX_BODY,
+        grace_s: float = 10.0,
+        predict_threads: int = 4,
     ) -> None:
         self.settings = settings
         names = [model] if isinstance(model, str) else model
@@ -62,13 +160,19 @@ class ModelServer:
         self.registry = registry
         self.poll_s = poll_s
         self.discover_s = discover_s
-        #: a connection that sends nothing for this long is dropped (see driftloop.serving.handler)
+        #: a client that does not send a whole request in this long is dropped
         self.read_timeout_s = read_timeout_s
+        self.max_body = max_body
+        self.grace_s = grace_s
+        #: worker threads that run predictions (the event loop only parses and answers)
+        self.predict_threads = predict_threads
         self.metrics = ServingMetrics()
         self.sink = InferenceLog(settings, self.metrics)
+        self.shadow = ShadowRunner(self.metrics, functools.partial(log_records, self.sink))
         self._services: dict[str, PredictionService] = {}
         self._address = (host or settings.serving.host, settings.serving.port if port is None else port)
-        self._http: ServingHTTPServer | None = None
+        self._socket: socket.socket | None = None
+        self._uvicorn: Any = None
         self._threads: list[threading.Thread] = []
         self._stop = threading.Event()
         #: retrain outcomes and canary verdicts on /metrics (see driftloop.outcomes)
@@ -85,7 +189,7 @@ class ModelServer:
     def _add(self, model: str) -> None:
         slots = ModelSlots(self.registry, model, self.metrics, version=self.version, poll_s=self.poll_s)
         slots.start()
-        svc = PredictionService(self.settings, slots, self.sink, self.metrics)
+        svc = PredictionService(self.settings, slots, self.sink, self.metrics, self.shadow)
         self._services = {**self._services, model: svc}  # copy-on-write: requests read without a lock
 
     def _discover(self) -> None:
@@ -105,7 +209,7 @@ class ModelServer:
     # --- component --------------------------------------------------------------------------------
     @property
     def port(self) -> int:
-        return self._http.server_address[1] if self._http else self._address[1]
+        return int(self._socket.getsockname()[1]) if self._socket else self._address[1]
 
     @property
     def url(self) -> str:
@@ -122,15 +226,16 @@ class ModelServer:
 
             threadpool_limits(limits=1)
         self._stop.clear()
-        self._http = ServingHTTPServer(self._address, self.services, self.metrics, self.read_timeout_s)
+        self._socket = self._bind()
         self.sink.start()
+        self.shadow.start()
         if self.fixed is not None:
             for name in self.fixed:
                 self._add(name)
         else:
             self._discover()
             self._spawn(self._discover_loop, "model-discovery")
-        self._spawn(self._http.serve_forever, "http")
+        self._serve_http()
         if self.watch_outcomes:
             from driftloop.outcomes import OutcomeWatcher
 
@@ -139,26 +244,80 @@ class ModelServer:
         loaded = {m: s.slots.champion and s.slots.champion.version for m, s in self._services.items()}
         log.info("model server at %s; champions: %s", self.url, loaded or "none yet")
 
+    def _bind(self) -> socket.socket:
+        host, port = self._address
+        family = socket.AF_INET6 if ":" in host else socket.AF_INET
+        sock = socket.socket(family, socket.SOCK_STREAM)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind((host, port))
+        except OSError as exc:
+            sock.close()
+            raise UsageError(
+                f"the model server cannot listen on {host}:{port}: {exc.strerror or exc}",
+                "pick another --port (or serving.port), or stop what listens there",
+            ) from None
+        sock.set_inheritable(True)
+        return sock
+
+    def _serve_http(self) -> None:
+        import uvicorn
+
+        config = uvicorn.Config(
+            build_app(
+                self.services,
+                self.metrics,
+                auth_token=self.settings.serving.auth_token.get_secret_value(),
+                max_body=self.max_body,
+                predict_threads=self.predict_threads,
+            ),
+            http=_guarded_protocol(self.read_timeout_s),
+            loop="auto",
+            lifespan="off",
+            log_config=None,
+            access_log=False,
+            server_header=False,
+            limit_concurrency=self.settings.serving.max_concurrency,
+            timeout_keep_alive=max(1, round(self.read_timeout_s)),
+            timeout_graceful_shutdown=max(1, round(self.grace_s)),
+            backlog=256,
+        )
+        server = uvicorn.Server(config)
+        self._uvicorn = server
+        assert self._socket is not None
+        self._spawn(functools.partial(server.run, sockets=[self._socket]), "http")
+        deadline = time.monotonic() + 10
+        while not server.started and time.monotonic() < deadline and self._threads[-1].is_alive():
+            time.sleep(0.01)
+        if not server.started:
+            raise DriftloopError("the model server's HTTP loop did not start", "see the server log")
+
     def _spawn(self, target: Any, name: str) -> None:
         thread = threading.Thread(target=target, name=f"serving-{name}", daemon=True)
         thread.start()
         self._threads.append(thread)
 
     def stop(self) -> None:
+        """Graceful: stop accepting, finish requests in progress, score queued mirrors, publish the log."""
         self._stop.set()
+        if self._uvicorn is not None:
+            self._uvicorn.should_exit = True  # uvicorn: close listeners, drain connections (grace_s)
         if self._outcomes is not None:
             self._outcomes.stop()
             self._outcomes = None
-        if self._http is not None:
-            self._http.shutdown()
-            self._http.server_close()
         for thread in self._threads:
-            thread.join(5)
+            thread.join(self.grace_s + 5)
         for svc in self._services.values():
             svc.slots.stop()
+        self.shadow.stop(self.grace_s)
         self.sink.stop()
-        self._http = None
+        self._uvicorn = None
+        self._socket = None
         self._threads = []
+
+    def open_connections(self) -> int:
+        """Client connections open now (uvicorn's count, which its concurrency limit uses)."""
+        return len(self._uvicorn.server_state.connections) if self._uvicorn is not None else 0
 
     def healthy(self) -> bool:
         return bool(self._threads) and all(t.is_alive() for t in self._threads)

@@ -1,5 +1,6 @@
-"""What the model server does, apart from HTTP: predict (route, run the model, log), model info,
-feedback. Each method returns ``(status, payload)`` so the HTTP layer only encodes it.
+"""What the model server does, apart from HTTP: predict (route, run the model, log, mirror), model info,
+feedback. Each method returns ``(status, payload)`` so the HTTP layer only encodes it; the request and
+response shapes of KServe V1 and the Open Inference Protocol V2 are in :mod:`driftloop.serving.protocol`.
 
 An inference-log record is one flat JSON object per instance::
 
@@ -12,6 +13,12 @@ A failed prediction is logged too, with ``"error"`` instead of ``prediction`` �
 errors from the log, which every replica writes. A bad request (a 400: missing features, NaN / ±Infinity /
 1e999 values) is not the model's fault: it is answered, counted as ``outcome="bad_request"`` and never
 logged. For a batch the ids are ``<request_id>-<i>``, and feedback refers to those ids.
+
+Routing follows the canary's plan (:class:`~driftloop.serving.slots.CanaryPlan`): ``canary`` sends
+``fraction`` of requests to the canary; ``shadow`` answers every request with the champion and mirrors
+``fraction`` of them (all by default) to the challenger through :class:`~driftloop.serving.shadow.
+ShadowRunner`. A mirrored prediction is logged with ``"route": "shadow"`` and the same ids — only shadow
+records carry ``route`` (the monitors read every other key of a record as a feature).
 """
 
 from __future__ import annotations
@@ -25,11 +32,13 @@ from typing import Any
 from driftloop.config import Settings
 from driftloop.errors import DataError, DriftloopError
 from driftloop.serving.metrics import ServingMetrics
+from driftloop.serving.protocol import v1_instances, v2_datatype, v2_instances, v2_metadata, v2_response
 from driftloop.serving.router import choose_route
+from driftloop.serving.shadow import ShadowJob, ShadowRunner
 from driftloop.serving.sink import InferenceLog
 from driftloop.serving.slots import LoadedModel, ModelSlots
 
-__all__ = ["MAX_INSTANCES", "PredictionService"]
+__all__ = ["MAX_INSTANCES", "PredictionService", "log_records"]
 
 log = logging.getLogger("driftloop.serving")
 
@@ -60,9 +69,47 @@ def _problem(status: int, exc: DriftloopError | str, hint: str | None = None) ->
     return status, {"error": exc, "hint": hint}
 
 
+def log_records(
+    sink: InferenceLog,
+    served: LoadedModel,
+    instances: list[dict[str, Any]],
+    ids: list[str],
+    preds: list[Any] | None,
+    probas: list[float] | None,
+    elapsed_s: float,
+    route: str | None = None,
+    error: str | None = None,
+) -> None:
+    """One record per instance onto the inference log (``route`` is written for ``shadow`` only)."""
+    now_ms = int(time.time() * 1000)
+    latency_ms = round(elapsed_s * 1000, 3)
+    names = served.features
+    for i, inst in enumerate(instances):
+        rec: dict[str, Any] = {n: inst.get(n) for n in names} if names is not None else dict(inst)
+        if error is None:
+            rec["prediction"] = preds[i] if preds is not None else None
+            if probas is not None:
+                rec["probability"] = probas[i]
+        else:
+            rec["error"] = error
+        rec["model"] = served.model
+        rec["model_version"] = served.version
+        rec["request_id"] = ids[i]
+        rec["timestamp"] = now_ms
+        rec["latency_ms"] = latency_ms
+        if route is not None:
+            rec["route"] = route
+        sink.submit(rec)
+
+
 class PredictionService:
     def __init__(
-        self, settings: Settings, slots: ModelSlots, sink: InferenceLog, metrics: ServingMetrics
+        self,
+        settings: Settings,
+        slots: ModelSlots,
+        sink: InferenceLog,
+        metrics: ServingMetrics,
+        shadow: ShadowRunner | None = None,
     ) -> None:
         self.settings = settings
         self.model = slots.model
@@ -70,32 +117,69 @@ class PredictionService:
         self.sink = sink
         self.metrics = metrics
         self.canary_fraction = settings.serving.canary_fraction
+        self.shadow = shadow
+
+    def _wrong_model(self, model: str) -> Reply:
+        return _problem(404, f"this server serves model {self.model!r}, not {model!r}")
+
+    def _bad_request(self, exc: DataError) -> Reply:
+        self.metrics.requests.labels(self.model, "", "", "bad_request").inc()
+        return _problem(400, exc)
 
     # --- predict ----------------------------------------------------------------------------------
     def predict(self, model: str, body: Any) -> Reply:
-        started = time.perf_counter()
+        """KServe V1 (and the legacy ``/v1/models/<m>/predict``): ``{"instances": [...]}``."""
         if model != self.model:
-            return _problem(
-                404,
-                f"this server serves model {self.model!r}, not {model!r}",
-                f"POST /v1/models/{self.model}/predict",
-            )
+            return self._wrong_model(model)
+        champion = self.slots.champion
         try:
+            body = v1_instances(body, champion.features if champion else None)
             instances, request_id = self._parse(body)
         except DataError as exc:
-            self.metrics.requests.labels(model, "", "", "bad_request").inc()
-            return _problem(400, exc)
-        champion, canary = self.slots.champion, self.slots.canary
-        if champion is None:
+            return self._bad_request(exc)
+        return self.predict_rows(instances, request_id)
+
+    def infer(self, model: str, body: Any) -> Reply:
+        """Open Inference Protocol V2: named tensors in, named tensors out."""
+        if model != self.model:
+            return self._wrong_model(model)
+        champion = self.slots.champion
+        try:
+            instances, request_id = v2_instances(body, champion.features if champion else None)
+            if len(instances) > MAX_INSTANCES:
+                raise DataError(f"send at most {MAX_INSTANCES} rows, not {len(instances)}", "split the batch")
+        except DataError as exc:
+            return self._bad_request(exc)
+        if not instances:
+            return self._bad_request(DataError("the inputs have 0 rows", "send at least one row"))
+        status, reply = self.predict_rows(instances, request_id)
+        return (status, v2_response(reply)) if status == 200 else (status, reply)
+
+    def _routes(self, request_id: str | None) -> tuple[str, LoadedModel, LoadedModel | None]:
+        """The route, the version that answers, and the version that scores a mirror (or None)."""
+        champion, canary, plan = self.slots.champion, self.slots.canary, self.slots.plan
+        assert champion is not None
+        if self.slots.pinned or canary is None:
+            return ("pinned" if self.slots.pinned else "champion"), champion, None
+        if plan is not None and plan.strategy == "shadow":
+            fraction = plan.fraction if plan.fraction is not None else 1.0
+            mirrored = choose_route(request_id, fraction, True) == "canary"
+            return "champion", champion, (canary if mirrored else None)
+        if "canary" not in self.slots.follow:
+            return "champion", champion, None
+        fraction = plan.fraction if plan is not None and plan.fraction is not None else self.canary_fraction
+        route = choose_route(request_id, fraction, True)
+        return route, (canary if route == "canary" else champion), None
+
+    def predict_rows(self, instances: list[dict[str, Any]], request_id: str | None) -> Reply:
+        """Route, predict, log and (in shadow mode) mirror checked rows of feature values."""
+        started = time.perf_counter()
+        model = self.model
+        if self.slots.champion is None:
             self.metrics.requests.labels(model, "", "", "unavailable").inc()
             reason = self.slots.errors.get("champion") or "no champion version is loaded yet"
             return _problem(503, reason, f"promote a version: driftloop registry promote {model} vN")
-        if self.slots.pinned:
-            route, served = "pinned", champion
-        else:
-            has_canary = canary is not None and "canary" in self.slots.follow
-            route = choose_route(request_id, self.canary_fraction, has_canary)
-            served = canary if route == "canary" and canary is not None else champion
+        route, served, mirror = self._routes(request_id)
         rid = request_id or uuid.uuid4().hex
         ids = [rid] if len(instances) == 1 else [f"{rid}-{i}" for i in range(len(instances))]
         try:
@@ -105,7 +189,9 @@ class PredictionService:
             return _problem(400, exc)
         except Exception as exc:  # the model itself failed: a 500, counted and logged as an error
             elapsed = time.perf_counter() - started
-            self._log(served, instances, ids, None, None, elapsed, error=f"{type(exc).__name__}: {exc}")
+            log_records(
+                self.sink, served, instances, ids, None, None, elapsed, None, f"{type(exc).__name__}: {exc}"
+            )
             self.metrics.requests.labels(model, served.version, route, "error").inc()
             self.metrics.latency.labels(model, route).observe(elapsed)
             return _problem(
@@ -114,7 +200,9 @@ class PredictionService:
                 "see the server log",
             )
         elapsed = time.perf_counter() - started
-        self._log(served, instances, ids, preds, probas, elapsed)
+        log_records(self.sink, served, instances, ids, preds, probas, elapsed)
+        if mirror is not None and self.shadow is not None:
+            self.shadow.submit(ShadowJob(mirror, instances, ids))
         self.metrics.requests.labels(model, served.version, route, "ok").inc()
         self.metrics.latency.labels(model, route).observe(elapsed)
         reply: dict[str, Any] = {
@@ -151,46 +239,43 @@ class PredictionService:
             raise DataError("request_id must be a non-empty string", "send a string id or leave it out")
         return instances, (str(rid) if rid is not None else None)
 
-    def _log(
-        self,
-        served: LoadedModel,
-        instances: list[dict[str, Any]],
-        ids: list[str],
-        preds: list[Any] | None,
-        probas: list[float] | None,
-        elapsed_s: float,
-        error: str | None = None,
-    ) -> None:
-        now_ms = int(time.time() * 1000)
-        latency_ms = round(elapsed_s * 1000, 3)
-        names = served.features
-        for i, inst in enumerate(instances):
-            rec: dict[str, Any] = {n: inst.get(n) for n in names} if names is not None else dict(inst)
-            if error is None:
-                rec["prediction"] = preds[i] if preds is not None else None
-                if probas is not None:
-                    rec["probability"] = probas[i]
-            else:
-                rec["error"] = error
-            rec["model"] = served.model
-            rec["model_version"] = served.version
-            rec["request_id"] = ids[i]
-            rec["timestamp"] = now_ms
-            rec["latency_ms"] = latency_ms
-            self.sink.submit(rec)
-
     # --- info / feedback --------------------------------------------------------------------------
+    def metadata(self, model: str) -> Reply:
+        """OIP V2 model metadata (of the champion; ``versions`` lists the canary too)."""
+        if model != self.model:
+            return self._wrong_model(model)
+        champion, canary = self.slots.champion, self.slots.canary
+        if champion is None:
+            return _problem(503, f"model {model} has no version loaded yet", "GET /v2/health/ready")
+        if champion.has_proba and champion.classes is not None:
+            datatype = v2_datatype(champion.classes.tolist())
+        else:
+            datatype = "FP64"
+        versions = [champion.version] + ([canary.version] if canary is not None else [])
+        return 200, v2_metadata(
+            model, versions, champion.platform, champion.features, datatype, champion.has_proba
+        )
+
     def info(self, model: str) -> Reply:
         if model != self.model:
-            return _problem(404, f"this server serves model {self.model!r}, not {model!r}")
-        champion, canary = self.slots.champion, self.slots.canary
+            return self._wrong_model(model)
+        champion, canary, plan = self.slots.champion, self.slots.canary, self.slots.plan
+        shadow = bool(canary and plan and plan.strategy == "shadow")
+        if not canary or self.slots.pinned:
+            fraction = 0.0
+        elif plan is not None and plan.fraction is not None:
+            fraction = plan.fraction
+        else:
+            fraction = 1.0 if shadow else self.canary_fraction
         return 200, {
             "model": self.model,
             "ready": champion is not None,
             "pinned": self.slots.pinned,
             "champion": champion.version if champion else None,
             "canary": canary.version if canary else None,
-            "canary_fraction": self.canary_fraction if canary and not self.slots.pinned else 0.0,
+            "strategy": ("shadow" if shadow else "canary") if canary else None,
+            "canary_fraction": fraction,
+            "step": plan.step if canary and plan else None,
             "features": champion.features if champion else None,
             "errors": dict(self.slots.errors),
             "log_queue_depth": self.sink.depth(),

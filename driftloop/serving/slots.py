@@ -7,6 +7,13 @@ swapped in with one attribute assignment, so a request sees either the old or th
 half-loaded one. A version that fails to load (a tampered file: :class:`IntegrityError`) is refused with
 an error in the log and in ``/v1/models/<model>``; the server keeps the model it had (and is not ready if
 it had none). The refused version is retried only after ``retry_failed_s`` or when the pointer moves.
+
+With a canary, each poll also reads the canary version's ``canary_deploy`` record (written by the deploy
+target): ``strategy`` (``canary`` | ``shadow``), ``fraction`` (this step's share of traffic, 0..1) and
+``step``. That record, not ``serving.canary_fraction``, then decides the routing (see
+:class:`CanaryPlan`); a stepped rollout rewrites it without moving the alias. A server that follows the
+champion only (a Kubernetes stable pod) loads the canary version too when the plan says ``shadow``: the
+stable pods answer and mirror.
 """
 
 from __future__ import annotations
@@ -21,9 +28,38 @@ from driftloop.errors import DataError, DriftloopError, IntegrityError, UsageErr
 from driftloop.registry import Registry
 from driftloop.serving.metrics import ServingMetrics
 
-__all__ = ["LoadedModel", "ModelSlots"]
+__all__ = ["CanaryPlan", "LoadedModel", "ModelSlots"]
 
 log = logging.getLogger("driftloop.serving")
+
+
+@dataclass(frozen=True)
+class CanaryPlan:
+    """How the canary takes traffic, from its ``canary_deploy`` registry record.
+
+    ``fraction`` None: the server's ``serving.canary_fraction`` (canary) or every request (shadow)."""
+
+    strategy: str = "canary"
+    fraction: float | None = None
+    step: int = 0
+
+    @classmethod
+    def from_record(cls, record: Any) -> CanaryPlan:
+        """A plan from the record; a missing or malformed field falls back to its default."""
+        if not isinstance(record, dict):
+            return cls()
+        strategy = record.get("strategy", "canary")
+        if strategy not in ("canary", "shadow"):
+            log.warning("canary_deploy strategy %r is not canary or shadow; routing as canary", strategy)
+            strategy = "canary"
+        value = record.get("fraction")
+        fraction: float | None = None
+        if isinstance(value, int | float) and not isinstance(value, bool) and 0 <= value <= 1:
+            fraction = float(value)
+        elif value is not None:
+            log.warning("canary_deploy fraction %r is not a number in [0, 1]; using the default", value)
+        step = record.get("step", 0)
+        return cls(strategy, fraction, step if isinstance(step, int) and not isinstance(step, bool) else 0)
 
 
 @dataclass
@@ -41,6 +77,8 @@ class LoadedModel:
         self.features: list[str] | None = [str(n) for n in names] if names is not None else None
         self.classes = getattr(self.estimator, "classes_", None)
         self.has_proba = hasattr(self.estimator, "predict_proba") and self.classes is not None
+        #: the OIP ``platform``: the estimator's top-level package (``sklearn``, ``xgboost``, ...)
+        self.platform = type(self.estimator).__module__.split(".", 1)[0]
 
     def frame(self, instances: list[dict[str, Any]]) -> Any:
         """The model input: a DataFrame with the model's feature columns (when it was fitted on one)."""
@@ -98,6 +136,8 @@ class ModelSlots:
         self.retry_failed_s = retry_failed_s
         self.champion: LoadedModel | None = None
         self.canary: LoadedModel | None = None
+        #: the canary's ``canary_deploy`` record (None: no canary)
+        self.plan: CanaryPlan | None = None
         self.errors: dict[str, str] = {}  # alias -> last load error
         self._failed: dict[str, tuple[str, float]] = {}  # alias -> (version, when)
         self._stop = threading.Event()
@@ -126,20 +166,28 @@ class ModelSlots:
 
     def refresh(self) -> None:
         """Read the alias pointers once and load whatever changed."""
+        plan: CanaryPlan | None = None
         try:
             if self.pinned:
                 wanted: dict[str, str | None] = {"champion": self.pinned, "canary": None}
             else:
-                wanted = {
-                    a: self.registry.get_alias(self.model, a) if a in self.follow else None
-                    for a in ("champion", "canary")
-                }
+                wanted = {a: self.registry.get_alias(self.model, a) for a in ("champion", "canary")}
+                canary = wanted["canary"]
+                if canary is not None:
+                    plan = CanaryPlan.from_record(
+                        self.registry.get(self.model, canary).records.get("canary_deploy")
+                    )
+                    if "canary" not in self.follow and plan.strategy != "shadow":
+                        wanted["canary"], plan = None, None  # its own pods answer its traffic
         except DriftloopError as exc:
             log.warning("reading the aliases of %s failed: %s", self.model, exc)
             return
         self.last_poll = time.time()
+        if plan != self.plan:
+            log.info("%s: canary plan %s", self.model, plan)
         for alias, version in wanted.items():
             self._sync(alias, version)
+        self.plan = plan if self.canary is not None else None
 
     def _sync(self, alias: str, version: str | None) -> None:
         current: LoadedModel | None = getattr(self, alias)

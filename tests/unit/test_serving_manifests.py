@@ -66,3 +66,20 @@ def test_pods_are_restricted_with_probes_and_one_service_over_both_tracks() -> N
     for dep in (stable, canary):
         assert service["spec"]["selector"].items() <= dep["spec"]["template"]["metadata"]["labels"].items()
     assert stable["spec"]["selector"] != canary["spec"]["selector"]
+
+
+def test_the_serving_token_comes_from_an_optional_secret() -> None:
+    for dep in docs()["serving/credit.yaml"][:2]:
+        env = {e["name"]: e for e in dep["spec"]["template"]["spec"]["containers"][0]["env"]}
+        token = env["DRIFTLOOP_SERVING__AUTH_TOKEN"]
+        assert "value" not in token  # never a literal in the manifest
+        assert token["valueFrom"]["secretKeyRef"] == {
+            "name": "driftloop-serving",
+            "key": "auth-token",
+            "optional": True,
+        }
+    # the variable is the one the settings read
+    from driftloop.config import load_settings
+
+    settings = load_settings(env={"DRIFTLOOP_SERVING__AUTH_TOKEN": "t0k"})
+    assert settings.serving.auth_token.get_secret_value() == "t0k"

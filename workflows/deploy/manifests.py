@@ -10,6 +10,13 @@ Why the canary Deployment is pre-created at 0 replicas instead of created and de
 restrict ``create`` by ``resourceNames`` (the name is not known when a create is authorised — see
 https://kubernetes.io/docs/reference/access-authn-authz/rbac/#referring-to-resources), so creating it
 would need create on *every* Deployment in the namespace. Scaling to 0 removes the canary's pods.
+
+The server's bearer token (``serving.auth_token``, required by ``POST /v1/feedback``) comes from the
+Secret :data:`TOKEN_SECRET` (key ``auth-token``) as ``DRIFTLOOP_SERVING__AUTH_TOKEN``. The reference is
+``optional``: without the Secret the pods start and feedback stays open — create it to close it::
+
+    kubectl -n driftloop create secret generic driftloop-serving \
+        --from-literal=auth-token="$(openssl rand -hex 24)"
 """
 
 from __future__ import annotations
@@ -27,6 +34,7 @@ from workflows.pod import CONFIG_MAP, DEFAULT_IMAGE, RUN_AS_USER
 __all__ = [
     "CONTAINER",
     "SERVING_ACCOUNT",
+    "TOKEN_SECRET",
     "canary_name",
     "deployment",
     "render_serving_manifests",
@@ -39,6 +47,8 @@ SERVING_ACCOUNT = "driftloop-serving"
 DEPLOY_ROLE = "driftloop-deploy"
 PORT = 8080
 APP = "driftloop-serving"
+#: the Secret (key ``auth-token``) holding the serving token
+TOKEN_SECRET = "driftloop-serving"
 
 
 def stable_name(model: str) -> str:
@@ -94,6 +104,10 @@ def _container(model: str, version: str, image: str) -> dict[str, Any]:
             {"name": "DRIFTLOOP_CONFIG", "value": "/etc/driftloop/driftloop.yaml"},
             {"name": "DRIFTLOOP_SERVING__HOST", "value": "0.0.0.0"},
             {"name": "DRIFTLOOP_SERVING__PORT", "value": str(PORT)},
+            {
+                "name": "DRIFTLOOP_SERVING__AUTH_TOKEN",
+                "valueFrom": {"secretKeyRef": {"name": TOKEN_SECRET, "key": "auth-token", "optional": True}},
+            },
             {"name": "DRIFTLOOP_DATA_DIR", "value": "/tmp/driftloop"},
             {"name": "HOME", "value": "/tmp"},
         ],
