@@ -66,6 +66,7 @@ def lease_s(approval_wait_s: int = 0) -> int:
     plus a grace period, so a run waiting for approval keeps its slot for the whole wait."""
     return run_deadline_s(approval_wait_s) + (LEASE_S - RETRAIN_DEADLINE_S)
 
+
 #: The retrain parameters an event trigger fills, in the order of the Sensor's ``spec.arguments``.
 TRIGGER_PARAMETERS = ("model", "reason", "event_id", "report_uri")
 

@@ -1,6 +1,7 @@
 """The CloudEvents 1.0 envelope every driftloop event travels in (JSON structured mode).
 
-Drift monitors publish ``io.driftloop.drift.*`` and ``io.driftloop.data.quality`` events; the retrain
+Drift monitors publish ``io.driftloop.drift.*``, ``io.driftloop.performance.degraded`` and
+``io.driftloop.data.quality`` events; the retrain
 workflow publishes ``io.driftloop.retrain.*`` outcomes; the sensor publishes alerts. ``data`` holds the
 type-specific payload, described by the JSON Schemas under ``driftloop/schemas/``.
 See https://github.com/cloudevents/spec/blob/v1.0.2/cloudevents/spec.md
@@ -22,9 +23,11 @@ __all__ = [
     "DATA_QUALITY",
     "DRIFT_CHECKED",
     "DRIFT_DETECTED",
+    "PERFORMANCE_DEGRADED",
     "RETRAIN_FAILED",
     "RETRAIN_REJECTED",
     "RETRAIN_SUCCEEDED",
+    "RETRAIN_TRIGGERS",
     "SENSOR_ALERT",
     "CloudEvent",
     "deterministic_id",
@@ -33,6 +36,12 @@ __all__ = [
 DRIFT_DETECTED = "io.driftloop.drift.detected"
 DRIFT_CHECKED = "io.driftloop.drift.checked"
 DATA_QUALITY = "io.driftloop.data.quality"
+#: A model's performance fell below its holdout's by more than the monitor's ``performance_drop``:
+#: measured on feedback labels, or estimated without them (``data.estimated: true``; CBPE / DLE).
+PERFORMANCE_DEGRADED = "io.driftloop.performance.degraded"
+#: The monitor events that may start a retrain — when their ``data.retrain`` is true; ``data.reason``
+#: says which signal (``driftloop.contracts.REASONS``).
+RETRAIN_TRIGGERS = (DRIFT_DETECTED, PERFORMANCE_DEGRADED)
 RETRAIN_SUCCEEDED = "io.driftloop.retrain.succeeded"
 RETRAIN_FAILED = "io.driftloop.retrain.failed"
 RETRAIN_REJECTED = "io.driftloop.retrain.rejected"

@@ -8,6 +8,8 @@ The workflow steps and the CLI use this API::
     blob = profile.to_bytes()                      # stored next to the model version
     result = run_check(ReferenceProfile.from_bytes(blob), window_df)
     event = result.to_event()                      # a driftloop.events.CloudEvent
+    # the same check plus multivariate / segment drift, and performance when the model's is known
+    result = run_monitor(profile, window_df, performance=PerformanceContext(...), labels=labels_df)
 
 Importing this package is cheap: pandas and Evidently are imported only by the code paths that need them.
 """
@@ -16,6 +18,7 @@ from monitors.check import CheckResult, ColumnResult, WindowInfo, run_check
 from monitors.definition import ColumnSpec, MonitorDefinition
 from monitors.profile import ColumnProfile, ReferenceProfile, build_profile
 from monitors.quality import QualityProblem
+from monitors.signals import PerformanceContext, run_monitor
 
 __all__ = [
     "CheckResult",
@@ -23,9 +26,11 @@ __all__ = [
     "ColumnResult",
     "ColumnSpec",
     "MonitorDefinition",
+    "PerformanceContext",
     "QualityProblem",
     "ReferenceProfile",
     "WindowInfo",
     "build_profile",
     "run_check",
+    "run_monitor",
 ]

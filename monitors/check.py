@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any, Literal
 import numpy as np
 
 from driftloop.errors import DataError
-from monitors.definition import MonitorDefinition
+from monitors.definition import SIGNALS, MonitorDefinition
 from monitors.profile import ColumnProfile, ReferenceProfile, _json_key
 from monitors.quality import QualityProblem, check_columns, check_schema
 from monitors.stattests import (
@@ -38,12 +38,17 @@ if TYPE_CHECKING:
     import pandas as pd
 
     from driftloop.events import CloudEvent
+    from monitors.multivariate import MultivariateResult
+    from monitors.performance import PerformanceResult
+    from monitors.segments import SegmentResult
 
 __all__ = ["CheckResult", "ColumnResult", "WindowInfo", "run_check"]
 
 Status = Literal["ok", "drift", "quality"]
 EVENT_SOURCE = "driftloop/monitor"
 SCHEMA_URI = "https://driftloop.dev/schemas/drift_event.v1.json"
+#: The signals whose event is ``io.driftloop.performance.degraded`` (the others: ``drift.detected``).
+PERFORMANCE_SIGNALS = ("performance", "estimated-performance")
 
 
 @dataclass(frozen=True)
@@ -98,10 +103,39 @@ class CheckResult:
     prediction_drift: bool | None = None
     report_uri: str | None = None
     extra: dict[str, Any] = field(default_factory=dict)
+    # Signals beyond univariate drift, filled by monitors.signals.run_monitor (None: not computed).
+    performance: PerformanceResult | None = None
+    multivariate: MultivariateResult | None = None
+    segments: list[SegmentResult] | None = None
+    notes: list[str] = field(default_factory=list)
+    triggers: tuple[str, ...] = ("drift", "performance")
+    labels_digest: str | None = None  # the labels a performance check used: part of the event id
 
     @property
     def drifted_columns(self) -> list[str]:
         return sorted(n for n, c in self.columns.items() if c.drifted and c.role == "feature")
+
+    @property
+    def signals(self) -> list[str]:
+        """The signals that fired, in :data:`monitors.definition.SIGNALS` order (none for a window that
+        failed its data-quality checks: nothing computed on it is trusted)."""
+        if self.status == "quality":
+            return []
+        perf, mv = self.performance, self.multivariate
+        fired = {
+            "drift": self.dataset_drift,
+            "performance": perf is not None and perf.degraded,
+            "estimated-performance": perf is not None and perf.estimated_degraded,
+            "multivariate": mv is not None and mv.drifted,
+            "segment-drift": any(s.dataset_drift for s in self.segments or ()),
+        }
+        return [name for name in SIGNALS if fired[name]]
+
+    @property
+    def reason(self) -> str | None:
+        """Why this check asks for a retrain: its first fired signal that the definition's ``triggers``
+        name; None = no retrain."""
+        return next((s for s in self.signals if s in self.triggers), None)
 
     @property
     def event_id(self) -> str:
@@ -117,13 +151,24 @@ class CheckResult:
             self.window.source,
             self.current_rows,
             self.content_hash,
+            *((self.labels_digest,) if self.labels_digest else ()),
         )
 
     @property
     def event_type(self) -> str:
-        from driftloop.events import DATA_QUALITY, DRIFT_CHECKED, DRIFT_DETECTED
+        from driftloop.events import DATA_QUALITY, DRIFT_CHECKED, DRIFT_DETECTED, PERFORMANCE_DEGRADED
 
-        return {"quality": DATA_QUALITY, "drift": DRIFT_DETECTED, "ok": DRIFT_CHECKED}[self.status]
+        if self.status == "quality":
+            return DATA_QUALITY
+        headline = self.headline
+        if headline is None:
+            return DRIFT_CHECKED
+        return PERFORMANCE_DEGRADED if headline in PERFORMANCE_SIGNALS else DRIFT_DETECTED
+
+    @property
+    def headline(self) -> str | None:
+        """The signal the event is about: the retrain's reason, else the first signal that fired."""
+        return self.reason or next(iter(self.signals), None)
 
     def to_dict(self) -> dict[str, Any]:
         """The event ``data`` (also what ``driftloop monitor run --json`` prints)."""
@@ -147,7 +192,25 @@ class CheckResult:
             "config_hash": self.config_hash,
             "profile_fingerprint": self.profile_fingerprint,
             "duration_s": round(self.duration_s, 6),
+            "signals": self.signals,
+            "retrain": self.reason is not None,
+            "reason": self.reason,
+            **self._extras(),
         }
+
+    def _extras(self) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        if self.performance is not None:
+            perf = self.performance.to_dict()
+            out["performance"] = perf
+            out["estimated"] = self.headline == "estimated-performance"
+        if self.multivariate is not None:
+            out["multivariate"] = self.multivariate.to_dict()
+        if self.segments is not None:
+            out["segments"] = [s.to_dict() for s in self.segments]
+        if self.notes:
+            out["notes"] = list(self.notes)
+        return out
 
     def to_event(self, source: str = EVENT_SOURCE, report_uri: str | None = None) -> CloudEvent:
         """The CloudEvents 1.0 envelope published to the drift topic (keyed by model)."""

@@ -16,7 +16,7 @@ import numpy as np
 if TYPE_CHECKING:
     import pandas as pd
 
-__all__ = ["FEATURES", "TARGET", "make_credit"]
+__all__ = ["FEATURES", "TARGET", "flip_correlation", "make_credit", "shift_segment"]
 
 TARGET = "default"
 FEATURES = [
@@ -39,12 +39,19 @@ _REGIONS = ["north", "south", "east", "west", "central"]
 _PURPOSE = ["car", "home_improvement", "debt_consolidation", "education", "business"]
 
 
-def make_credit(n: int = 10_000, seed: int = 0, drift: float = 0.0) -> pd.DataFrame:
-    """``n`` loan applications; ``drift`` in [0, 1] is the share of the downturn segment (see module doc)."""
+def make_credit(n: int = 10_000, seed: int = 0, drift: float = 0.0, concept: float = 0.0) -> pd.DataFrame:
+    """``n`` loan applications; ``drift`` in [0, 1] is the share of the downturn segment (see module doc).
+
+    ``concept`` in [0, 1] is a concept shift: the same applicants (inputs drawn exactly as with
+    ``concept=0``), but the outcome follows another rule — low debt and high scores no longer protect, a
+    new product defaults among prime borrowers — so a model trained before loses accuracy while no input
+    column moves."""
     import pandas as pd
 
     if not 0.0 <= drift <= 1.0:
         raise ValueError("drift must be within [0, 1]")
+    if not 0.0 <= concept <= 1.0:
+        raise ValueError("concept must be within [0, 1]")
     rng = np.random.default_rng(seed)
     downturn = rng.random(n) < drift
     age = np.clip(rng.normal(41, 11, n), 18, 85).round()
@@ -75,6 +82,7 @@ def make_credit(n: int = 10_000, seed: int = 0, drift: float = 0.0) -> pd.DataFr
         + 0.25 * (term == 60)
         - 0.3 * (home == "own")
         + 0.4 * downturn
+        + concept * (2.6 - 9.0 * (dti - 0.28) + 0.024 * (credit_score - 700))
     )
     default = (rng.random(n) < 1.0 / (1.0 + np.exp(-logit))).astype(int)
     return pd.DataFrame(
@@ -93,3 +101,30 @@ def make_credit(n: int = 10_000, seed: int = 0, drift: float = 0.0) -> pd.DataFr
             TARGET: default,
         }
     )
+
+
+def flip_correlation(frame: pd.DataFrame, a: str, b: str, seed: int = 0, noise: float = 0.3) -> pd.DataFrame:
+    """``frame`` with column ``b`` re-paired to ``a`` so that their rank correlation changes sign while
+    every column keeps exactly its values (so every marginal is unchanged): ``b``'s values are handed
+    out in the reverse order of ``a``'s noisy ranks."""
+    rng = np.random.default_rng(seed)
+    n = len(frame)
+    ranks = np.argsort(np.argsort(frame[a].to_numpy() + rng.normal(0, noise * frame[a].std(), n)))
+    values = np.sort(frame[b].to_numpy())[::-1]
+    return frame.assign(**{b: values[ranks]})
+
+
+def shift_segment(frame: pd.DataFrame, column: str, value: object, seed: int = 0) -> pd.DataFrame:
+    """``frame`` with a downturn confined to the rows where ``column == value``: lower incomes and
+    credit scores, more debt, longer terms there; every other row unchanged."""
+    rng = np.random.default_rng(seed)
+    out = frame.copy()
+    rows = out[column] == value
+    k = int(rows.sum())
+    out.loc[rows, "income"] = (out.loc[rows, "income"] * 0.55).round(2)
+    out.loc[rows, "loan_amount"] = np.clip(out.loc[rows, "loan_amount"] * 1.6, 1000, None).round(-2)
+    out.loc[rows, "debt_to_income"] = np.clip(out.loc[rows, "debt_to_income"] + 0.18, 0.0, 0.95).round(4)
+    out.loc[rows, "credit_score"] = np.clip(out.loc[rows, "credit_score"] - 80, 300, 850)
+    out.loc[rows, "open_accounts"] = out.loc[rows, "open_accounts"] + rng.poisson(4, k)
+    out.loc[rows, "term_months"] = np.where(rng.random(k) < 0.7, 60, 36)
+    return out

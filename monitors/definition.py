@@ -14,9 +14,20 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-__all__ = ["ColumnKind", "ColumnSpec", "MonitorDefinition"]
+__all__ = ["SIGNALS", "ColumnKind", "ColumnSpec", "MonitorDefinition", "Signal"]
 
 ColumnKind = Literal["numerical", "categorical"]
+#: The signals a check can raise, which are also the ``reason`` of the retrain they trigger
+#: (:data:`driftloop.contracts.REASONS`): dataset drift, a measured or an estimated performance drop,
+#: multivariate drift, drift within one segment.
+Signal = Literal["drift", "performance", "estimated-performance", "multivariate", "segment-drift"]
+SIGNALS: tuple[Signal, ...] = (
+    "drift",
+    "performance",
+    "estimated-performance",
+    "multivariate",
+    "segment-drift",
+)
 
 #: Stattests with a fast path in :mod:`monitors.stattests`; any other name registered in Evidently's
 #: stattest registry is accepted too and runs through Evidently's own implementation.
@@ -78,6 +89,36 @@ class MonitorDefinition(BaseModel):
         "The local sensor currently applies its own `sensor.cooldown_s` setting instead",
     )
     report_sample_rows: int = Field(default=5000, ge=100, description="rows per side in the HTML report")
+    performance_metric: Literal["roc_auc", "accuracy", "f1", "log_loss", "mae", "rmse", "r2"] | None = Field(
+        default=None, description="the metric watched for a performance drop; None = the model's primary"
+    )
+    performance_drop: float = Field(
+        default=0.05,
+        ge=0,
+        description="a performance degradation: the watched metric worse than its holdout value by more "
+        "than this — absolute for roc_auc, accuracy, f1, r2; relative for mae, rmse, log_loss (0.05 = 5 % "
+        "higher) — even at the better end of its 95 % interval",
+    )
+    min_labels: int = Field(
+        default=100, ge=1, description="fewer labelled predictions in a window: no measured performance"
+    )
+    multivariate_threshold: float | None = Field(
+        default=0.6,
+        gt=0.5,
+        le=1,
+        description="multivariate drift when a classifier tells reference from current rows with a "
+        "cross-validated ROC AUC >= this; None = no multivariate test",
+    )
+    segments: tuple[str, ...] = Field(
+        default=(), description="columns whose values are checked for drift one by one (e.g. region)"
+    )
+    min_segment_rows: int = Field(
+        default=200, ge=10, description="segment values with fewer window rows are not checked"
+    )
+    triggers: tuple[Signal, ...] = Field(
+        default=("drift", "performance"),
+        description="the signals whose firing publishes a retrain-triggering event",
+    )
 
     @field_validator("schedule")
     @classmethod
@@ -93,6 +134,11 @@ class MonitorDefinition(BaseModel):
         if isinstance(value, list | tuple):
             return tuple(ColumnSpec(name=v) if isinstance(v, str) else v for v in value)
         return value
+
+    @field_validator("segments", "triggers", mode="before")
+    @classmethod
+    def _one_to_tuple(cls, value: object) -> object:
+        return (value,) if isinstance(value, str) else value
 
     @model_validator(mode="after")
     def _unique(self) -> MonitorDefinition:

@@ -60,6 +60,38 @@ class MonitorMetrics:
             registry=registry,
         )
 
+        self.performance = Gauge(
+            "driftloop_monitor_performance",
+            "The model's metrics in the last check: measured on labels (actual), estimated without "
+            "them (estimated) and on the holdout (reference)",
+            ["model", "metric", "kind"],
+            registry=registry,
+        )
+        self.labels = Gauge(
+            "driftloop_monitor_labelled_predictions",
+            "Predictions of the last checked window that had a feedback label",
+            ["model"],
+            registry=registry,
+        )
+        self.performance_degraded = Gauge(
+            "driftloop_monitor_performance_degraded",
+            "1 when the last check found a performance drop beyond the threshold",
+            ["model", "kind"],
+            registry=registry,
+        )
+        self.multivariate_score = Gauge(
+            "driftloop_monitor_multivariate_score",
+            "Domain-classifier ROC AUC of the last check (0.5: reference and window look alike)",
+            ["model"],
+            registry=registry,
+        )
+        self.segment_drift_share = Gauge(
+            "driftloop_monitor_segment_drift_share",
+            "Share of feature columns that drifted within one segment value in the last check",
+            ["model", "column", "value"],
+            registry=registry,
+        )
+
     def record(self, result: CheckResult) -> None:
         model = result.model
         self.checks.labels(model, result.status).inc()
@@ -73,6 +105,22 @@ class MonitorMetrics:
         self.dataset_drift.labels(model).set(1.0 if result.dataset_drift else 0.0)
         for name, col in result.columns.items():
             self.column_score.labels(model, name, col.test).set(col.score)
+        perf = result.performance
+        if perf is not None:
+            for kind, values in (
+                ("actual", perf.actual),
+                ("estimated", perf.estimated),
+                ("reference", perf.reference),
+            ):
+                for metric, value in (values or {}).items():
+                    self.performance.labels(model, metric, kind).set(value)
+            self.labels.labels(model).set(perf.labels)
+            self.performance_degraded.labels(model, "actual").set(1.0 if perf.degraded else 0.0)
+            self.performance_degraded.labels(model, "estimated").set(1.0 if perf.estimated_degraded else 0.0)
+        if result.multivariate is not None:
+            self.multivariate_score.labels(model).set(result.multivariate.score)
+        for seg in result.segments or ():
+            self.segment_drift_share.labels(model, seg.column, str(seg.value)).set(seg.drift_share)
 
 
 _metrics: MonitorMetrics | None = None

@@ -25,9 +25,11 @@ if TYPE_CHECKING:
     from monitors.check import CheckResult, WindowInfo
     from monitors.definition import MonitorDefinition
     from monitors.profile import ReferenceProfile
+    from monitors.signals import PerformanceContext
 
 __all__ = [
     "CheckOutcome",
+    "champion_performance",
     "champion_profile",
     "check_and_publish",
     "drift_event_schema",
@@ -65,7 +67,7 @@ def upload_report(
     from driftloop.s3 import S3Store
     from monitors.report import render_report, report_key
 
-    html = render_report(profile, current)
+    html = render_report(profile, current, result=result)
     return S3Store(settings).put_bytes(report_key(result), html.encode(), content_type="text/html")
 
 
@@ -107,6 +109,42 @@ def champion_profile(settings: Settings, model: str, registry: Registry | None =
     return profile
 
 
+def champion_performance(
+    settings: Settings, model: str, registry: Registry | None = None
+) -> PerformanceContext | None:
+    """The champion's performance context: task, primary metric and holdout metrics from its registry
+    record, and its performance estimator when one was registered (None: no holdout metrics)."""
+    import io
+
+    import joblib
+
+    from driftloop.registry import Registry
+    from driftloop.s3 import S3Store
+    from driftloop.signing import unseal
+    from monitors.estimator import ESTIMATOR_FILE
+    from monitors.signals import PerformanceContext
+
+    registry = registry or Registry(S3Store(settings))
+    mv = registry.resolve(model, "champion")
+    holdout = mv.metrics.get("holdout")
+    if not isinstance(holdout, dict) or not holdout:
+        return None
+    task = str(mv.lineage.get("task") or ("regression" if "mae" in holdout else "classification"))
+    primary = str(mv.metrics.get("primary_metric") or next(iter(holdout)))
+    context = PerformanceContext(task, primary, {k: float(v) for k, v in holdout.items()})
+    if ESTIMATOR_FILE in mv.files:
+        raw = registry.get_file(model, mv.version, ESTIMATOR_FILE)
+        estimator = joblib.load(
+            io.BytesIO(unseal(registry.key, raw, f"{model} {mv.version} {ESTIMATOR_FILE}"))
+        )
+        context.estimator, context.classes = estimator, estimator.classes
+    else:
+        context.notes.append(
+            f"{model} {mv.version} has no performance estimator (registered before it existed)"
+        )
+    return context
+
+
 def check_and_publish(
     settings: Settings,
     profile: ReferenceProfile,
@@ -116,14 +154,18 @@ def check_and_publish(
     info: WindowInfo | None = None,
     publish: bool = True,
     report_uri: str | None = None,
+    performance: PerformanceContext | None = None,
+    labels: pd.DataFrame | None = None,
 ) -> CheckOutcome:
-    """Check ``window`` against ``profile``; when ``publish``, upload the report of a window that is not
-    ``ok`` and publish the drift event (acks=all). ``report_uri`` names a report written elsewhere."""
-    from monitors.check import run_check
+    """Check ``window`` against ``profile`` (:func:`monitors.signals.run_monitor`: drift, and performance
+    when ``performance`` is given); when ``publish``, upload the report of a window where something fired
+    and publish the event (acks=all). ``report_uri`` names a report written elsewhere."""
+    from monitors.signals import run_monitor, split_log_fields
 
-    result = run_check(profile, window, definition, window=info)
-    if publish and result.status != "ok":
-        report_uri = upload_report(settings, profile, window, result)
+    result = run_monitor(profile, window, definition, info=info, performance=performance, labels=labels)
+    if publish and (result.status != "ok" or result.signals):
+        features = split_log_fields(window, definition or profile.definition)
+        report_uri = upload_report(settings, profile, features, result)
     event = result.to_event(report_uri=report_uri)
     if publish:
         publish_event(settings, event)

@@ -33,7 +33,7 @@ if TYPE_CHECKING:
 
     from driftloop.config import Settings
 
-__all__ = ["frame_from_records", "load_table", "load_window"]
+__all__ = ["frame_from_records", "load_labels", "load_table", "load_window", "window_start_ms"]
 
 log = logging.getLogger("driftloop.monitor")
 
@@ -94,12 +94,18 @@ def load_table(uri: str, settings: Settings | None = None) -> pd.DataFrame:
 
 
 def frame_from_records(
-    values: list[dict[str, Any]], model: str | None = None, prediction: str | None = None
+    values: list[dict[str, Any]],
+    model: str | None = None,
+    prediction: str | None = None,
+    *,
+    log_fields: bool = False,
 ) -> pd.DataFrame:
     """Flatten inference-log records (see the module docstring) into one row per prediction.
 
     ``prediction``: the column the log's prediction goes to (the monitor definition's ``prediction``);
-    ``None`` drops it, so a check whose reference has no prediction column sees no extra column."""
+    ``None`` drops it, so a check whose reference has no prediction column sees no extra column.
+    ``log_fields``: also keep ``request_id``, ``prediction`` and ``probability`` (flat records), what a
+    performance check needs (:data:`monitors.signals.LOG_FIELDS`; the drift check drops them)."""
     import pandas as pd
 
     rows: list[dict[str, Any]] = []
@@ -111,6 +117,8 @@ def frame_from_records(
             row = {k: v for k, v in rec.items() if k not in _META and k != _PREDICTION}
             if prediction is not None:
                 row[prediction] = rec.get(_PREDICTION)
+            if log_fields:
+                row.update({k: rec.get(k) for k in ("request_id", _PREDICTION, "probability")})
             rows.append(row)
             continue
         preds = rec.get("predictions", rec.get(_PREDICTION))
@@ -132,10 +140,11 @@ def load_window(
     minutes: float | None = None,
     topic: str | None = None,
     prediction: str | None = None,
+    log_fields: bool = False,
 ) -> tuple[pd.DataFrame, WindowInfo]:
     """Load the current window named by ``current``: a path, an ``s3://`` URI, or ``kafka`` /
     ``kafka://<topic>`` (the inference log: the last ``last`` records and/or the last ``minutes``;
-    ``prediction`` as in :func:`frame_from_records`)."""
+    ``prediction`` and ``log_fields`` as in :func:`frame_from_records`)."""
     if current == "kafka" or current.startswith("kafka://"):
         if settings is None:
             raise UsageError("reading the inference log needs settings")
@@ -144,7 +153,7 @@ def load_window(
             if current != "kafka"
             else (topic or settings.topics.inference_log)
         )
-        return _from_kafka(settings, name, model, last, minutes, prediction)
+        return _from_kafka(settings, name, model, last, minutes, prediction, log_fields)
     if last is not None or minutes is not None:
         raise UsageError("--last / --minutes apply only to --current kafka", "drop them for a file window")
     return load_table(current, settings), WindowInfo(source=current)
@@ -161,6 +170,7 @@ def _from_kafka(
     last: int | None,
     minutes: float | None,
     prediction: str | None = None,
+    log_fields: bool = False,
 ) -> tuple[pd.DataFrame, WindowInfo]:
     from driftloop.kafka import read_recent
 
@@ -189,7 +199,7 @@ def _from_kafka(
         )
     if bad:
         log.warning("skipped %d inference-log records on %s that are not JSON objects", bad, topic)
-    frame = frame_from_records(values, model, prediction)
+    frame = frame_from_records(values, model, prediction, log_fields=log_fields)
     offsets: dict[str, list[int]] = {}
     for rec in records:
         lo_hi = offsets.setdefault(str(rec.partition), [rec.offset, rec.offset])
@@ -201,3 +211,42 @@ def _from_kafka(
         offsets=offsets or None,
     )
     return frame, info
+
+
+def load_labels(
+    source: str, settings: Settings | None = None, *, model: str | None = None, since_ms: int | None = None
+) -> pd.DataFrame:
+    """Feedback labels, ``request_id`` and ``label`` in arrival order: ``kafka`` (the feedback topic,
+    records of ``model`` newer than ``since_ms`` — labels arrive after their predictions, so pass the
+    window's start) or a CSV / Parquet table with those two columns."""
+    import pandas as pd
+
+    if source != "kafka":
+        table = load_table(source, settings)
+        missing = [c for c in ("request_id", "label") if c not in table.columns]
+        if missing:
+            raise DataError(f"{source}: the labels lack columns {missing}", "give request_id and label")
+        return table[["request_id", "label"]]
+    from driftloop.kafka import read_recent
+
+    if settings is None:
+        raise UsageError("reading the feedback topic needs settings")
+    rows: list[dict[str, Any]] = []
+    for rec in read_recent(settings, settings.topics.feedback, since_ms=since_ms):
+        try:
+            value = json.loads(rec.value)
+        except (json.JSONDecodeError, UnicodeDecodeError):
+            continue
+        if not isinstance(value, dict) or "request_id" not in value:
+            continue
+        if model is not None and value.get("model", model) != model:
+            continue
+        rows.append({"request_id": str(value["request_id"]), "label": value.get("label")})
+    return pd.DataFrame(rows, columns=["request_id", "label"])
+
+
+def window_start_ms(info: WindowInfo) -> int | None:
+    """The epoch milliseconds of the window's first record (None: a file window, no time bounds)."""
+    if not info.start:
+        return None
+    return int(datetime.fromisoformat(info.start.replace("Z", "+00:00")).timestamp() * 1000)

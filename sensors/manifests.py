@@ -172,7 +172,7 @@ def _trigger_parameters(rule: TriggerRule) -> list[Any]:
 
     return [
         arg("model", data_key="body.data.model"),
-        arg("reason", value=rule.reason),
+        arg("reason", data_key="body.data.reason", value=rule.reason),
         arg("event_id", data_key="body.id"),
         arg("report_uri", data_key="body.data.report_uri", value=""),
         TriggerParameter(
@@ -237,8 +237,9 @@ def build_sensor(settings: Settings, rule: TriggerRule = DEFAULT_RULE) -> dict[s
     rule = rule.for_settings(settings)
 
     data = [
-        DataFilter(path="body.type", type="string", value=[rule.type_pattern()]),
-        DataFilter(path="body.data.dataset_drift", type="bool", value=["true"]),
+        DataFilter(path="body.type", type="string", value=rule.type_patterns()),
+        # the monitor sets data.retrain when a signal its definition's `triggers` name fired
+        DataFilter(path="body.data.retrain", type="bool", value=["true"]),
     ]
     if rule.models:
         data.append(DataFilter(path="body.data.model", type="string", value=rule.model_patterns()))

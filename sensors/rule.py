@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 
 from driftloop.contracts import RETRAIN_TEMPLATE
 from driftloop.errors import ConfigError
-from driftloop.events import DRIFT_DETECTED
+from driftloop.events import RETRAIN_TRIGGERS
 
 if TYPE_CHECKING:
     from driftloop.config import Settings
@@ -27,13 +27,15 @@ class TriggerRule:
 
     Attributes:
         name: the Sensor name (``metadata.name``) and the base of the trigger name.
-        event_type: the CloudEvent ``type`` that may trigger (``io.driftloop.drift.detected``).
+        event_types: the CloudEvent ``type``s that may trigger (:data:`driftloop.events.RETRAIN_TRIGGERS`:
+            ``io.driftloop.drift.detected``, ``io.driftloop.performance.degraded``), and only when the
+            event's ``data.retrain`` is true (the monitor decided, from its definition's ``triggers``).
         models: the monitored set; an event for another model is filtered out. ``None`` (the
             default) = ``settings.models``, filled in by :meth:`for_settings` when rendering;
             ``()`` = any model.
         min_drift_share: when set, an ``exprs`` filter requires ``data.drift_share >= min_drift_share``.
         template: the WorkflowTemplate the trigger runs (``workflowTemplateRef``).
-        reason: the ``reason`` workflow parameter (``drift``).
+        reason: the ``reason`` workflow parameter when the event carries no ``data.reason`` (``drift``).
         dependency: the Sensor dependency name.
         event_source / event_name: the EventSource and its Kafka entry the dependency listens to.
         rate_per_minute: the trigger's ``rateLimit`` (Argo Events throttles, it never drops).
@@ -41,7 +43,7 @@ class TriggerRule:
     """
 
     name: str = "driftloop-drift"
-    event_type: str = DRIFT_DETECTED
+    event_types: tuple[str, ...] = RETRAIN_TRIGGERS
     models: tuple[str, ...] | None = None
     min_drift_share: float | None = None
     template: str = RETRAIN_TEMPLATE
@@ -68,8 +70,9 @@ class TriggerRule:
         ``regexp.Match``, so ``credit`` alone would also pass ``credit-v2``."""
         return [f"^{re.escape(m)}$" for m in self.models or ()]
 
-    def type_pattern(self) -> str:
-        return f"^{re.escape(self.event_type)}$"
+    def type_patterns(self) -> list[str]:
+        """Anchored regular expressions, one per event type (one match is enough)."""
+        return [f"^{re.escape(t)}$" for t in self.event_types]
 
 
 DEFAULT_RULE = TriggerRule()

@@ -39,7 +39,8 @@ def build_monitor(settings: Settings, image: str = DEFAULT_IMAGE) -> WorkflowTem
                 "workflows.argoproj.io/title": "driftloop: drift check",
                 "workflows.argoproj.io/description": (
                     "Check the recent inference log of a model (or of every model with a champion) against "
-                    "its reference profile and publish a drift CloudEvent to Kafka."
+                    "its reference profile (drift, multivariate and segment drift) and, with the feedback "
+                    "labels, its holdout performance; publish the CloudEvent to Kafka."
                 ),
             },
             entrypoint="monitor",

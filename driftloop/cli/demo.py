@@ -17,6 +17,12 @@ def demo(
         "credit", "--example", help="the built-in example: credit (classification) or demand (regression)"
     ),
     as_json: bool = typer.Option(False, "--json", help="print the run summary as JSON on stdout"),
+    shift: str = typer.Option(
+        "drift",
+        "--shift",
+        help="what changes: drift (the inputs: dataset drift triggers) or concept (credit only: the "
+        "outcomes; a performance drop measured on feedback labels triggers)",
+    ),
 ) -> None:
     """Train, serve, drift, detect, retrain, canary, promote — on one machine, with a timeline.
 
@@ -26,7 +32,7 @@ def demo(
     from driftloop.demo import run_demo
 
     settings = settings_from(ctx)
-    result = run_demo(settings, rows=rows, example=example, console=err_console)
+    result = run_demo(settings, rows=rows, example=example, shift=shift, console=err_console)
     s = result.summary
     if as_json:
         console.print_json(json.dumps(s, default=str))

@@ -19,6 +19,7 @@ from driftloop.errors import DataError, NotFound, UsageError
 if TYPE_CHECKING:
     from driftloop.config import Settings
     from monitors import MonitorDefinition, ReferenceProfile
+    from monitors.signals import PerformanceContext
 
 __all__ = ["app"]
 
@@ -97,6 +98,45 @@ def _registered_profile(model: str, settings: Settings) -> ReferenceProfile:
         ) from None
 
 
+def _performance(model: str, settings: Settings) -> PerformanceContext | None:
+    from monitors.publish import champion_performance
+
+    try:
+        return champion_performance(settings, model)
+    except DataError:
+        return None
+
+
+def _print_signals(result: Any) -> None:
+    perf = result.performance
+    if perf is not None:
+        for kind, values in (
+            ("reference", perf.reference),
+            ("measured", perf.actual),
+            ("estimated", perf.estimated),
+        ):
+            if values:
+                shown = ", ".join(f"{k} {v:.4f}" for k, v in sorted(values.items()))
+                console.print(f"performance {kind}: {shown}")
+        console.print(
+            f"performance: {perf.labels} labels; {perf.metric} degraded: measured {perf.degraded}, "
+            f"estimated {perf.estimated_degraded} (drop threshold {perf.threshold})"
+        )
+    mv = result.multivariate
+    if mv is not None:
+        console.print(
+            f"multivariate: {mv.method} {mv.score:.3f} (threshold {mv.threshold}) drifted {mv.drifted}"
+        )
+    for seg in [s for s in result.segments or () if s.dataset_drift]:
+        console.print(
+            f"[red]segment drift[/]: {seg.column}={seg.value} ({seg.rows} rows, share {seg.drift_share:.2f})"
+        )
+    for note in result.notes:
+        console.print(f"[yellow]note[/]: {note}")
+    if result.reason:
+        console.print(f"retrain requested: reason {result.reason}")
+
+
 def _print(result: Any, event_id: str) -> None:
     from rich.table import Table
 
@@ -152,11 +192,18 @@ def run(
     fail_on_drift: bool = typer.Option(
         False, "--fail-on-drift", help=f"exit {EXIT_DRIFT} when drift is found"
     ),
+    labels: str | None = typer.Option(
+        None,
+        "--labels",
+        help="feedback labels joined by request_id: kafka (the feedback topic) or a CSV/Parquet table "
+        "with request_id,label; default: the window's own target column, when it has one",
+    ),
 ) -> None:
-    """Check a model's current window for drift (Evidently's stattests) and publish a CloudEvent."""
+    """Check a model's current window for drift (Evidently's stattests) and performance, and publish a
+    CloudEvent."""
     from monitors.metrics import metrics
     from monitors.publish import check_and_publish
-    from monitors.window import load_window
+    from monitors.window import load_labels, load_window, window_start_ms
 
     settings = settings_from(ctx)
     definition = _definition(model, definition_file)
@@ -164,12 +211,23 @@ def run(
     if definition_file is None:
         definition = profile.definition.model_copy(update={"model": model})
     window, info = load_window(
-        current, settings, model=model, last=last, minutes=minutes, prediction=definition.prediction
+        current,
+        settings,
+        model=model,
+        last=last,
+        minutes=minutes,
+        prediction=definition.prediction,
+        log_fields=True,
     )
-    if report is not None:
-        from monitors.report import render_report
-
-        report.write_text(render_report(profile, window))
+    performance = _performance(model, settings) if reference is None else None
+    if labels is not None and performance is None:
+        raise UsageError(
+            "--labels needs the registered champion's holdout metrics to compare with",
+            "drop --reference (check against the champion) or drop --labels",
+        )
+    label_frame = (
+        load_labels(labels, settings, model=model, since_ms=window_start_ms(info)) if labels else None
+    )
     out = check_and_publish(
         settings,
         profile,
@@ -178,7 +236,14 @@ def run(
         info=info,
         publish=publish,
         report_uri=str(report.resolve()) if report is not None else None,
+        performance=performance,
+        labels=label_frame,
     )
+    if report is not None:
+        from monitors.report import render_report
+        from monitors.signals import split_log_fields
+
+        report.write_text(render_report(profile, split_log_fields(window, definition), result=out.result))
     result, event = out.result, out.event
     metrics().record(result)
     if as_json:
@@ -186,6 +251,7 @@ def run(
         typer.echo(json.dumps(doc, indent=2, default=str))
     else:
         _print(result, event.id)
+        _print_signals(result)
     out.raise_on_quality()
     if fail_on_drift and result.dataset_drift:
         raise typer.Exit(EXIT_DRIFT)

@@ -15,10 +15,12 @@ import numpy as np
 if TYPE_CHECKING:
     import pandas as pd
 
-__all__ = ["DRIFT_LEVEL", "SEGMENT_DEFAULT_RATE", "applications"]
+__all__ = ["CONCEPT_LEVEL", "DRIFT_LEVEL", "SEGMENT_DEFAULT_RATE", "applications", "concept_applications"]
 
 DRIFT_LEVEL = 0.6
 SEGMENT_DEFAULT_RATE = 0.85
+#: The concept shift of ``driftloop demo --shift concept``: the same applicants, new outcomes.
+CONCEPT_LEVEL = 1.0
 
 
 def applications(n: int, seed: int, drifted: bool) -> pd.DataFrame:
@@ -32,3 +34,12 @@ def applications(n: int, seed: int, drifted: bool) -> pd.DataFrame:
         shifted = rng.random(len(df)) < SEGMENT_DEFAULT_RATE
         df.loc[segment, TARGET] = shifted[segment].astype(df[TARGET].dtype)
     return df
+
+
+def concept_applications(n: int, seed: int) -> pd.DataFrame:
+    """``n`` labelled applications after a concept shift: drawn exactly like the applicants before it,
+    but who defaults follows another rule (prime borrowers of a new product default) — no input column
+    moves, so only the labels can tell."""
+    from monitors.datasets import make_credit
+
+    return make_credit(n, seed=seed, concept=CONCEPT_LEVEL)

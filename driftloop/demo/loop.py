@@ -7,7 +7,10 @@ one retrain → v2 is registered with lineage back to the event, deployed as a c
 traffic and promoted. Then a burst of duplicate drift events, which must not start a second run.
 
 ``example`` picks the world (:mod:`driftloop.demo.scenarios`): ``credit`` (a classifier, the default) or
-``demand`` (a regression whose canary is judged by its error on feedback labels).
+``demand`` (a regression whose canary is judged by its error on feedback labels). ``shift="concept"``
+(credit) injects a concept shift instead — the same inputs, new outcomes — which no drift test can see:
+the accuracy measured on the feedback labels drops, and the retrain it triggers carries reason
+``performance``.
 """
 
 from __future__ import annotations
@@ -27,9 +30,12 @@ from driftloop.config import Settings
 from driftloop.contracts import retrain_template
 from driftloop.demo.scenarios import Scenario, scenario
 from driftloop.demo.timeline import Timeline
-from driftloop.errors import DriftloopError, ServiceError, WorkflowError
+from driftloop.errors import DriftloopError, ServiceError, UsageError, WorkflowError
 
-__all__ = ["DemoResult", "run_demo"]
+__all__ = ["SHIFTS", "DemoResult", "run_demo"]
+
+#: What ``driftloop demo --shift`` injects: ``drift`` (the inputs move) or ``concept`` (the outcomes do).
+SHIFTS = ("drift", "concept")
 
 
 @dataclass
@@ -89,13 +95,18 @@ def _manifests(settings: Settings, model: str) -> Path:
 def _check(
     settings: Settings, registry: Any, model: str, last: int, publish: bool
 ) -> tuple[Any, Any, str | None]:
-    """One drift check of the champion on the last ``last`` inference-log records (the monitor's code)."""
-    from monitors.publish import champion_profile, check_and_publish
-    from monitors.window import load_window
+    """One check of the champion on the last ``last`` inference-log records and the feedback labels
+    that arrived for them (the monitor's code: drift, and performance against the holdout)."""
+    from monitors.publish import champion_performance, champion_profile, check_and_publish
+    from monitors.window import load_labels, load_window, window_start_ms
 
     profile = champion_profile(settings, model, registry)
-    window, info = load_window("kafka", settings, model=model, last=last)
-    out = check_and_publish(settings, profile, window, info=info, publish=publish)
+    window, info = load_window("kafka", settings, model=model, last=last, log_fields=True)
+    performance = champion_performance(settings, model, registry)
+    labels = load_labels("kafka", settings, model=model, since_ms=window_start_ms(info))
+    out = check_and_publish(
+        settings, profile, window, info=info, publish=publish, performance=performance, labels=labels
+    )
     return out.result, out.event, out.report_uri
 
 
@@ -108,14 +119,26 @@ def _ready(url: str) -> bool:
 
 
 def run_demo(
-    settings: Settings, *, rows: int = 6000, example: str = "credit", console: Console | None = None
+    settings: Settings,
+    *,
+    rows: int = 6000,
+    example: str = "credit",
+    shift: str = "drift",
+    console: Console | None = None,
 ) -> DemoResult:
-    """Run the loop; returns whether every stage succeeded, with the summary written to disk."""
+    """Run the loop; returns whether every stage succeeded, with the summary written to disk.
+
+    ``shift``: ``drift`` (the inputs move: dataset drift triggers the retrain) or ``concept`` (the same
+    inputs, new outcomes: the accuracy measured on feedback labels drops, and that triggers it)."""
     from driftloop.local.runtime import Supervisor
 
     console = console or Console(stderr=True)
-    settings = _demo_settings(settings, example)
     world = scenario(example)
+    if shift not in SHIFTS:
+        raise UsageError(f"no shift {shift!r}", f"use one of {', '.join(SHIFTS)}")
+    if shift == "concept" and world.concept_data is None:
+        raise UsageError(f"example {example!r} has no concept-shift world", "use --example credit")
+    settings = _demo_settings(settings, example)
     data_dir = Path(settings.data_dir)
     if (data_dir / "stack.json").exists():
         from driftloop.local.embedded import stop_from_state
@@ -131,7 +154,7 @@ def run_demo(
     try:
         sup.start()
         tl.mark("stack", f"embedded Kafka {settings.bootstrap_servers} and S3 {settings.s3_endpoint} ready")
-        return _loop(settings, world, tl, out_dir, rows, parts)
+        return _loop(settings, world, tl, out_dir, rows, parts, shift)
     except DriftloopError as exc:
         # A failed demo still leaves its timeline behind, with the stage it stopped at.
         failure = {"ok": False, "failures": [str(exc)], "timeline": tl.entries, "output_dir": str(out_dir)}
@@ -147,7 +170,13 @@ def run_demo(
 
 
 def _loop(
-    settings: Settings, world: Scenario, tl: Timeline, out_dir: Path, rows: int, parts: list[Any]
+    settings: Settings,
+    world: Scenario,
+    tl: Timeline,
+    out_dir: Path,
+    rows: int,
+    parts: list[Any],
+    shift: str = "drift",
 ) -> DemoResult:
     from driftloop.contracts import run_name
     from driftloop.demo.traffic import Traffic
@@ -203,22 +232,32 @@ def _loop(
     )
 
     sent_before = traffic.sent
-    t_drift = tl.mark("drift", f"{world.drift}; fresh labelled data lands in S3")
-    traffic.switch(world.data(20_000, 3, True))
-    store.put_parquet(dataset, world.data(rows, 4, True))
+    if shift == "concept":
+        assert world.concept_data is not None
+        t_drift = tl.mark("drift", f"{world.concept}; fresh labelled data lands in S3")
+        traffic.switch(world.concept_data(20_000, 3))
+        store.put_parquet(dataset, world.concept_data(rows, 4))
+    else:
+        t_drift = tl.mark("drift", f"{world.drift}; fresh labelled data lands in S3")
+        traffic.switch(world.data(20_000, 3, True))
+        store.put_parquet(dataset, world.data(rows, 4, True))
     _wait("drifted traffic", lambda: (traffic.sent - sent_before) * traffic.batch >= window, 60)
 
+    expected = "performance" if shift == "concept" else "drift"
+    if shift == "concept":
+        # labels come a moment after their predictions: let the window's last ones arrive
+        time.sleep(2)
     result, event, report_uri = _check(settings, registry, model, window, publish=True)
-    drifted_cols = sorted(c for c, r in result.columns.items() if r.drifted)
     t_detect = tl.mark(
         "detected",
-        f"{result.status}: drift share {result.drift_share:.2f}, drifted {drifted_cols}; "
-        f"CloudEvent {event.id} → {settings.topics.drift_events}",
+        f"{_detected(result)}; CloudEvent {event.id} ({event.type}) → {settings.topics.drift_events}",
         event_id=event.id,
     )
-    if result.status != "drift":
+    if result.reason != expected:
         raise ServiceError(
-            "the monitor did not flag the injected drift", "the demo data should drift; report a bug"
+            f"the monitor did not ask for a retrain for the injected {shift} "
+            f"(signals {result.signals}, reason {result.reason})",
+            "the demo data should trigger it; report a bug",
         )
 
     name = run_name(model, event.id)
@@ -271,12 +310,16 @@ def _loop(
         failures.append(f"champion is {champion}, expected v2")
     if v2.lineage.get("event_id") != event.id:
         failures.append(f"v2's lineage names event {v2.lineage.get('event_id')!r}, expected {event.id}")
+    if v2.lineage.get("reason") != expected:
+        failures.append(f"v2's lineage gives reason {v2.lineage.get('reason')!r}, expected {expected}")
     if len(runs) != 1:
         failures.append(f"{len(runs)} runs for one drift event, expected 1")
     summary = {
         "ok": not failures,
         "failures": failures,
         "model": model,
+        "shift": shift,
+        "reason": result.reason,
         "timeline": tl.entries,
         "latencies_s": {
             "drift_to_detected": round(t_detect - t_drift, 2),
@@ -298,6 +341,23 @@ def _loop(
     }
     (out_dir / "summary.json").write_text(json.dumps(summary, indent=2, default=str))
     return DemoResult(ok=not failures, summary=summary, failures=failures)
+
+
+def _detected(result: Any) -> str:
+    """What the check found, for the timeline: the drifted columns, or the performance drop."""
+    perf = result.performance
+    if result.reason in ("performance", "estimated-performance") and perf is not None:
+        m = perf.metric
+        actual = (perf.actual or {}).get(m)
+        est = (perf.estimated or {}).get(m)
+        shown = f"{actual:.3f} measured on {perf.labels} labels" if actual is not None else "no labels"
+        estimate = f", {est:.3f} estimated without them" if est is not None else ""
+        return (
+            f"performance: {m} {shown}{estimate} vs {perf.reference.get(m, float('nan')):.3f} on the "
+            f"holdout; drift share {result.drift_share:.2f}"
+        )
+    drifted = sorted(c for c, r in result.columns.items() if r.drifted)
+    return f"{result.status}: drift share {result.drift_share:.2f}, drifted {drifted}"
 
 
 def _finished(sensor: Any, name: str) -> bool:

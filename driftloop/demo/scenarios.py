@@ -26,12 +26,22 @@ class Scenario:
     rows_are: str
     drift: str
     data: Callable[[int, int, bool], pd.DataFrame]
+    #: ``concept_data(n, seed)``: rows after a concept shift (same inputs, new outcomes), for
+    #: ``driftloop demo --shift concept``; None = the example has no such world.
+    concept: str = ""
+    concept_data: Callable[[int, int], pd.DataFrame] | None = None
 
 
 def _credit(n: int, seed: int, drifted: bool) -> pd.DataFrame:
     from driftloop.demo.data import applications
 
     return applications(n, seed=seed, drifted=drifted)
+
+
+def _credit_concept(n: int, seed: int) -> pd.DataFrame:
+    from driftloop.demo.data import concept_applications
+
+    return concept_applications(n, seed=seed)
 
 
 def _demand() -> Callable[[int, int, bool], pd.DataFrame]:
@@ -55,6 +65,8 @@ def scenario(name: str) -> Scenario:
             "labelled loan applications",
             "downturn injected: a new partner's self-employed applicants, lower incomes, more defaults",
             _credit,
+            "concept shift injected: the same applicants, but prime borrowers of a new product default",
+            _credit_concept,
         )
     if name == "demand":
         return Scenario(

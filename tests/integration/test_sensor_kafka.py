@@ -156,7 +156,8 @@ def test_crash_after_submit_before_commit_then_restart(env: Callable[..., Settin
 
 def test_filtered_out_event_is_no_run_and_no_dead_letter(env: Callable[..., Settings]) -> None:
     settings = env()
-    publish(settings, drift_event(model="iris"), drift_event(dataset_drift=False))
+    # another model; a check that asked for no retrain (the monitor's data.retrain is what the Sensor reads)
+    publish(settings, drift_event(model="iris"), drift_event(dataset_drift=False, retrain=False, reason=None))
     sensor = run_sensor(settings, execute=False)
     assert submissions(settings) == []
     assert sensor.metrics.filtered._value.get() == 2

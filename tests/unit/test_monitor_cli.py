@@ -107,3 +107,60 @@ def test_bad_input_exits_2_with_one_line(files: dict[str, Path], args: list[str]
     assert proc.returncode == 2, proc.stderr
     assert message in proc.stderr
     assert proc.stderr.strip().count("\n") == 0 and "Traceback" not in proc.stderr
+
+
+def test_json_carries_multivariate_and_segments_and_the_report_shows_them(
+    files: dict[str, Path], tmp_path: Path
+) -> None:
+    from monitors.datasets import flip_correlation
+
+    definition = tmp_path / "monitor.yaml"
+    definition.write_text("segments: [region, channel]\nmin_segment_rows: 150\n")
+    flipped = tmp_path / "flipped.csv"
+    flip_correlation(make_credit(2000, seed=1), "income", "loan_amount").to_csv(flipped, index=False)
+    report = tmp_path / "report.html"
+    proc = _run(
+        "--model",
+        "credit",
+        "--reference",
+        str(files["ref"]),
+        "--current",
+        str(flipped),
+        "--definition",
+        str(definition),
+        "--report",
+        str(report),
+        "--no-publish",
+        "--json",
+    )
+    assert proc.returncode == 0, proc.stderr
+    out = json.loads(proc.stdout)
+    assert out["dataset_drift"] is False and out["multivariate"]["drifted"] is True
+    assert set(out["multivariate"]) >= {"method", "score", "threshold", "drifted"}
+    assert {s["column"] for s in out["segments"]} == {"region"}
+    assert out["notes"] == ["segment column 'channel' is missing from the window: not checked"]
+    assert out["signals"] == ["multivariate"] and out["retrain"] is False
+    assert "performance" not in out  # a reference file has no holdout metrics to compare with
+    html = report.read_text()
+    assert "driftloop signals: multivariate" in html and "domain_classifier_roc_auc" in html
+
+
+def test_labels_without_a_registered_champion_is_a_one_line_error(
+    files: dict[str, Path], tmp_path: Path
+) -> None:
+    labels = tmp_path / "labels.csv"
+    labels.write_text("request_id,label\nr-1,1\n")
+    proc = _run(
+        "--model",
+        "credit",
+        "--reference",
+        str(files["ref"]),
+        "--current",
+        str(files["same"]),
+        "--labels",
+        str(labels),
+        "--no-publish",
+    )
+    assert proc.returncode == 2
+    assert "--labels" in proc.stderr and "Traceback" not in proc.stderr
+    assert len(proc.stderr.strip().splitlines()) <= 2

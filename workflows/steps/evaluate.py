@@ -144,6 +144,29 @@ def _champion_scores(
         return version, None
 
 
+def _estimator_files(
+    registry: Registry, model: Any, holdout: pd.DataFrame, target: str, task: str, primary_metric: str
+) -> dict[str, bytes]:
+    """The performance estimator (CBPE calibration / DLE error models) fitted on the holdout, sealed
+    with the model-signing key like the model, as a file to register; none when it cannot be fitted
+    (the monitor then measures performance on labels only)."""
+    import io
+
+    import joblib
+
+    from driftloop.signing import seal
+    from monitors.estimator import ESTIMATOR_FILE, fit_estimator
+
+    try:
+        estimator = fit_estimator(model, holdout, target, task, primary_metric)
+    except (DataError, ValueError, TypeError, AttributeError) as exc:
+        log.warning("no performance estimator for this version: %s", exc)
+        return {}
+    buf = io.BytesIO()
+    joblib.dump(estimator, buf)
+    return {ESTIMATOR_FILE: seal(registry.key, buf.getvalue())}
+
+
 def _existing(registry: Registry, model: str, workflow_uid: str) -> str | None:
     """The version this run already registered (a retried evaluate must not register twice)."""
     if not workflow_uid:
@@ -235,6 +258,7 @@ def evaluate(
                 "estimator": type(getattr(challenger, "estimator", challenger)).__name__,
             },
             build=lambda df, v: build_profile(df, definition, model_version=v).to_bytes(),
+            files=_estimator_files(registry, challenger, holdout, target, task, primary_metric),
         )
     result = {
         "verdict": decision.verdict,
@@ -271,6 +295,7 @@ def _register(
     *,
     lineage: dict[str, Any],
     build: Any,
+    files: dict[str, bytes] | None = None,
 ) -> str:
     settings = registry.store.settings
     numbers = [mv.number for mv in registry.versions(model)]
@@ -290,6 +315,7 @@ def _register(
         lineage={**lineage, "target": target, "gate": decision.to_dict()},
         reference_profile=profile,
         data_snapshots=[train_uri, holdout_uri],
+        files=files,
     )
     if mv.version != expected:  # cannot happen under the model's mutex; keep the profile's version right
         profile = build(read_table(settings, train_uri), mv.version)

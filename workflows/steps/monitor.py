@@ -1,4 +1,5 @@
-"""The monitor pipeline's step: one drift check of a model's champion, as ``driftloop monitor run`` does.
+"""The monitor pipeline's step: one check (drift and performance) of a model's champion, as
+``driftloop monitor run`` does.
 
 ``monitors`` is imported inside the function so that importing the workflow definitions stays cheap.
 """
@@ -37,18 +38,36 @@ def check(
 ) -> dict[str, Any]:
     """Check ``current`` (``kafka`` = the inference log's last ``minutes``, or a table URI) against the
     champion's reference profile; publish the event (and report) unless ``publish`` is false."""
-    from monitors.publish import champion_profile, check_and_publish
-    from monitors.window import load_window
+    from monitors.publish import champion_performance, champion_profile, check_and_publish
+    from monitors.window import load_labels, load_window, window_start_ms
 
     profile = champion_profile(settings, model, registry)
     window, info = load_window(
-        current, settings, model=model, minutes=minutes if current == "kafka" else None
+        current,
+        settings,
+        model=model,
+        minutes=minutes if current == "kafka" else None,
+        prediction=profile.definition.prediction,
+        log_fields=True,
     )
-    out = check_and_publish(settings, profile, window, info=info, publish=publish)
+    performance = champion_performance(settings, model, registry)
+    # An inference-log window is labelled by the feedback topic (labels that arrived since the window
+    # began); a table window by its own target column, when it has one.
+    labels = (
+        load_labels("kafka", settings, model=model, since_ms=window_start_ms(info))
+        if current == "kafka" and performance is not None
+        else None
+    )
+    out = check_and_publish(
+        settings, profile, window, info=info, publish=publish, performance=performance, labels=labels
+    )
     out.raise_on_quality()
     return {
         "status": out.result.status,
         "event_id": out.event.id,
+        "event_type": out.event.type,
         "drift_share": out.result.drift_share,
+        "signals": ",".join(out.result.signals),
+        "reason": out.result.reason or "",
         "report_uri": out.report_uri or "",
     }
