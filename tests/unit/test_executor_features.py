@@ -298,9 +298,9 @@ def test_workflow_template_ref_and_run_records(settings, tmp_path):
     assert [r.name for r in list_runs(settings.data_dir)] == [result.name]
 
 
-def test_missing_command_is_an_error_not_a_crash(settings):
-    result = run_workflow(wf([{"name": "main", "container": {"image": "alpine"}}]), {}, settings)
-    assert result.phase == "Error" and "no command" in result.nodes[0].message
+def test_missing_command_is_refused_and_a_missing_binary_is_an_error_not_a_crash(settings):
+    with pytest.raises(WorkflowError, match=r"spec.templates\[0\].container.command is missing"):
+        run_workflow(wf([{"name": "main", "container": {"image": "alpine", "args": ["echo", "hi"]}}]), {}, settings)
     result = run_workflow(
         wf([{"name": "main", "container": {"image": "a", "command": ["no-such-binary-x"]}}]), {}, settings
     )

@@ -254,7 +254,9 @@ def _run_main(run: Run, spec: Mapping[str, Any], values: Mapping[str, str], resu
     run.hooks.check(
         {**run.global_scope(), "workflow.status": "Running"}, run.global_artifacts, background=True
     )
-    main = run.run_template(str(spec["entrypoint"]), run.name, run.name, values, {})
+    # spec.arguments.artifacts are the entrypoint's input artifacts (Argo's executeTemplate(entrypoint, ...))
+    given = {str(a["name"]): a for a in (spec.get("arguments") or {}).get("artifacts") or []}
+    main = run.run_template(str(spec["entrypoint"]), run.name, run.name, values, given)
     phase = main.phase if main.phase in ("Failed", "Error") else "Succeeded"
     message = main.message
     if run.deadline is not None and time.monotonic() >= run.deadline and phase != "Succeeded":

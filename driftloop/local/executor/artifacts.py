@@ -83,6 +83,23 @@ def download(store: ArtifactStore, key: str, local: Path) -> None:
         local.write_bytes(data)
 
 
+def download_directory(store: ArtifactStore, key: str, local: Path) -> bool:
+    """Fetch every object under the prefix ``key/`` into the directory ``local`` (Argo's S3 driver does this
+    for a key that names a directory); False when there is none (or the store cannot list)."""
+    lister = getattr(store, "list", None)
+    if lister is None:
+        return False
+    prefix = key.rstrip("/") + "/"
+    keys = [k for k in lister(prefix) if not k.endswith("/")]
+    if not keys:
+        return False
+    for k in keys:
+        target = local / k[len(prefix) :]
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_bytes(store.get_bytes(k))
+    return True
+
+
 def _place(extracted: Path, local: Path) -> None:
     entries = list(extracted.iterdir())
     if local.exists():

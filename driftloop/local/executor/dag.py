@@ -171,9 +171,17 @@ class _Dag:
             )
 
 
-def run_dag(run: Run, tmpl: Mapping[str, Any], node: NodeResult, scope: dict[str, str]) -> None:
-    """Run the tasks of ``tmpl`` under ``node``; set the node's phase (and outputs when it succeeds)."""
+def run_dag(
+    run: Run,
+    tmpl: Mapping[str, Any],
+    node: NodeResult,
+    scope: dict[str, str],
+    artifacts: Mapping[str, Mapping[str, Any]] | None = None,
+) -> None:
+    """Run the tasks of ``tmpl`` under ``node``; set the node's phase (and outputs when it succeeds).
+    ``artifacts``: the template's input artifacts, by ``inputs.artifacts.NAME``."""
     dag = _Dag(run, tmpl, node, scope)
+    dag.frame.artifacts.update(artifacts or {})
     dag.run_all()
     dag.assess()
 

@@ -310,10 +310,12 @@ class Run:
             with sync.hold_mutexes(
                 self.lock_dir, mutexes, lambda m: self.log(f"{node_name}: waiting for mutex {m}")
             ):
-                if kind == "dag":
-                    run_dag(self, tmpl, node, scope)
-                elif kind == "steps":
-                    run_steps(self, tmpl, node, scope)
+                if kind in ("dag", "steps"):  # its input artifacts are in scope as inputs.artifacts.NAME
+                    given = {
+                        f"inputs.artifacts.{a['name']}": {**a, **artifacts.get(str(a["name"]), {})}
+                        for a in (tmpl.get("inputs") or {}).get("artifacts") or []
+                    }
+                    (run_dag if kind == "dag" else run_steps)(self, tmpl, node, scope, given)
                 elif kind == "suspend":
                     run_suspend(self, tmpl, node, scope)
                 else:

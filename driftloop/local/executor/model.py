@@ -147,6 +147,12 @@ def load_workflow(
     if kind not in _KINDS:
         raise WorkflowError(f"kind {kind!r} cannot be run", f"give a {' / '.join(_KINDS)} manifest")
     wf = copy.deepcopy(doc)
+    meta_in = wf.get("metadata") or {}
+    if kind == "Workflow" and not meta_in.get("name") and not meta_in.get("generateName"):
+        raise WorkflowError(
+            "metadata.name or metadata.generateName is missing (Argo refuses such a Workflow)",
+            "give the Workflow a name or a generateName",
+        )
     wf["kind"] = "Workflow"
     if kind != "Workflow":
         # As `argo submit --from workflowtemplate/NAME`: a new Workflow named NAME-xxxxx each time, so
@@ -314,12 +320,70 @@ def _unsupported(path: str, what: str = "is not supported by the local executor"
     )
 
 
+#: What an artifact's ``s3`` may say locally: its key in the configured bucket. An endpoint, a bucket or
+#: credentials of its own would be silently replaced by the configured S3, so they are refused.
+_S3_KEYS = {"key"}
+#: Artifact sources the executor can give a pod.
+_ARTIFACT_SOURCES = {"s3", "raw", "from", "fromExpression"}
+_ARTIFACT_OTHER_SOURCES = {
+    "http",
+    "git",
+    "gcs",
+    "oss",
+    "hdfs",
+    "artifactory",
+    "azure",
+    "plugin",
+    "huggingFace",
+}
+
+
+def _validate_artifact(art: Mapping[str, Any], where: str) -> None:
+    for key in art:
+        if key in _ARTIFACT_OTHER_SOURCES:
+            raise _unsupported(
+                f"{where}.{key}", "(an artifact store other than the configured S3) is not supported"
+            )
+    for key in art.get("s3") or {}:
+        if key not in _S3_KEYS:
+            raise _unsupported(
+                f"{where}.s3.{key}",
+                "is not supported by the local executor: artifacts live in the configured S3 bucket "
+                "(give only s3.key)",
+            )
+
+
+def _validate_sync(sync: Any, where: str) -> None:
+    """A semaphore or mutex backed by Argo's synchronization database (``database``) needs that database."""
+    if not isinstance(sync, Mapping):
+        return
+    for kind in ("semaphore", "mutex"):
+        items = list(sync.get(f"{kind}es" if kind == "mutex" else f"{kind}s") or [])
+        for i, item in enumerate(items):
+            if isinstance(item, Mapping) and "database" in item:
+                field = f"{kind}es" if kind == "mutex" else f"{kind}s"
+                raise _unsupported(
+                    f"{where}.{field}[{i}].database", "(Argo's synchronization database) is not supported"
+                )
+        if isinstance(sync.get(kind), Mapping) and "database" in sync[kind]:
+            raise _unsupported(
+                f"{where}.{kind}.database", "(Argo's synchronization database) is not supported"
+            )
+
+
 def _validate(spec: Mapping[str, Any]) -> None:
     for key in spec:
         if key not in _SPEC:
             raise _unsupported(f"spec.{key}")
     if not spec.get("entrypoint"):
         raise WorkflowError("spec.entrypoint is missing", "name the template to start with")
+    args = spec.get("arguments") or {}
+    for j, par in enumerate(args.get("parameters") or []):
+        for key in par.get("valueFrom") or {}:
+            raise _unsupported(f"spec.arguments.parameters[{j}].valueFrom.{key}")
+    for j, art in enumerate(args.get("artifacts") or []):
+        _validate_artifact(art, f"spec.arguments.artifacts[{j}]")
+    _validate_sync(spec.get("synchronization"), "spec.synchronization")
     names = set()
     for i, tmpl in enumerate(spec.get("templates") or []):
         where = f"spec.templates[{i}]"
@@ -334,6 +398,13 @@ def _validate(spec: Mapping[str, Any]) -> None:
                 "fix the template",
             )
         kind = kinds[0]
+        _validate_sync(tmpl.get("synchronization"), f"{where}.synchronization")
+        if kind == "container" and not (tmpl["container"] or {}).get("command"):
+            raise WorkflowError(
+                f"{where}.container.command is missing ({tmpl.get('name')}): the image's own entrypoint "
+                "cannot run locally",
+                "give the container a command, or run the workflow on Argo (`driftloop workflow submit`)",
+            )
         if kind == "suspend":
             for key in tmpl["suspend"] or {}:
                 if key != "duration":
@@ -362,6 +433,7 @@ def _validate(spec: Mapping[str, Any]) -> None:
                     _validate_task(step, f"{where}.steps[{g}][{j}]", steps=True)
         for io in ("inputs", "outputs"):
             for j, art in enumerate((tmpl.get(io) or {}).get("artifacts") or []):
+                _validate_artifact(art, f"{where}.{io}.artifacts[{j}]")
                 for key in art:
                     if key not in (
                         "name",

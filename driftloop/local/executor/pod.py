@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import shutil
 from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from driftloop.errors import WorkflowError
+from driftloop.errors import NotFound, WorkflowError
 from driftloop.local.executor import artifacts as arts
 from driftloop.local.executor.naming import pod_name
 from driftloop.local.executor.result import NodeResult
@@ -134,11 +135,39 @@ def _stage_input(run: Run, art: Mapping[str, Any], given: Mapping[str, Any] | No
         local.write_text(str((source["raw"] or {}).get("data", "")))
         return
     key = (source.get("s3") or {}).get("key")
+    sub = str(source.get("subPath") or "").strip("/")
+    if key and sub:  # one path inside a directory artifact (Argo's subPath on an argument artifact)
+        whole = local.parent / f".whole-{art['name']}"
+        _fetch(run, art, str(key), whole)
+        part = whole / sub
+        if not part.exists():
+            raise WorkflowError(
+                f"input artifact {art['name']!r}: subPath {sub!r} is not in the artifact", "check the subPath"
+            )
+        shutil.move(str(part), local)
+        shutil.rmtree(whole, ignore_errors=True)
+        return
     if key:
-        arts.download(run.store(), str(key), local)
+        _fetch(run, art, str(key), local)
         return
     if art.get("optional"):
         return
     raise WorkflowError(
         f"input artifact {art['name']!r} has no source", "pass it with `from:`, an `s3.key` or `raw.data`"
     )
+
+
+def _fetch(run: Run, art: Mapping[str, Any], key: str, local: Path) -> None:
+    """Download ``key`` to ``local``: an object (a tarball is unpacked), else every object under the
+    prefix ``key/`` (a directory artifact, as Argo's S3 driver), else nothing for an optional artifact."""
+    try:
+        arts.download(run.store(), key, local)
+    except NotFound:
+        if arts.download_directory(run.store(), key, local):
+            return
+        if art.get("optional"):
+            return  # as Argo's executor: an optional input artifact that does not exist is skipped
+        raise WorkflowError(
+            f"input artifact {art['name']!r}: s3 key {key!r} does not exist in the artifact bucket",
+            "produce it in an earlier step, or mark the artifact optional",
+        ) from None

@@ -11,8 +11,10 @@ How a pod is mapped onto this machine:
   importable and start-up is fast.
 * Absolute paths a template declares (output parameter ``valueFrom.path``, artifact ``path``, Hera's
   outputs directory) are **rewritten** to ``<sandbox>/<path>`` in the command, args, source and env before
-  the process starts, so two nodes never share ``/tmp/out.txt``. ``DRIFTLOOP_SANDBOX`` holds the sandbox
-  root. A path a step computes at run time (not written literally in the template) is not rewritten.
+  the process starts, so two nodes never share ``/tmp/out.txt``; so are their parent directories outside the
+  host's system directories (``/mnt/out`` for ``/mnt/out/part.json``: a step may create it). The process
+  starts in the sandbox's ``/`` (or its ``workingDir``). ``DRIFTLOOP_SANDBOX`` holds the sandbox root. A path
+  a step computes at run time (not written literally in the template) is not rewritten.
 * ``activeDeadlineSeconds``: the process runs in its own session; on timeout the whole process group is
   killed.
 """
@@ -68,6 +70,27 @@ def _rewrite(value: str, mapping: Sequence[tuple[str, str]]) -> str:
     return pattern.sub(lambda m: table[m.group(1)], value)
 
 
+#: Top-level directories of the host that a pod path's parent is never rewritten for: the host's own
+#: tools and scratch live there (``/tmp`` is shared scratch, see the module docstring).
+_HOST_TOP = frozenset(
+    {"bin", "boot", "dev", "etc", "home", "lib", "lib32", "lib64", "libx32", "media", "nix", "opt"}
+    | {"proc", "root", "run", "sbin", "snap", "srv", "sys", "tmp", "usr", "var"}
+)
+
+
+def _pod_parents(paths: Sequence[str]) -> set[str]:
+    """The parents of declared pod paths (``/mnt/out`` for ``/mnt/out/part.json``), so a step that makes or
+    lists the directory of its output (``os.mkdir("/mnt/out")``) does it in the sandbox, not on the host —
+    except under the host's system directories (:data:`_HOST_TOP`)."""
+    out: set[str] = set()
+    for p in paths:
+        parts = [x for x in p.split("/") if x]
+        if not p.startswith("/") or len(parts) < 2 or parts[0] in _HOST_TOP:
+            continue
+        out.update("/" + "/".join(parts[:i]) for i in range(1, len(parts)))
+    return out
+
+
 def run_process(
     kind: str,
     spec: Mapping[str, Any],
@@ -90,7 +113,9 @@ def run_process(
         paths.append(env_spec.get("hera__outputs_directory", HERA_OUTPUTS_DEFAULT))
     from driftloop.local.executor.volumes import local_path
 
-    pairs = {(p, str(local_path(p, sandbox, mounts))) for p in paths if p.startswith("/")} | set(mounts)
+    paths = [p.rstrip("/") or "/" for p in paths]  # a declared directory may be written `/tmp/out/`
+    pod_paths = {p for p in paths if p.startswith("/") and p != "/"} | _pod_parents(paths)
+    pairs = {(p, str(local_path(p, sandbox, mounts))) for p in pod_paths} | set(mounts)
     mapping = sorted(pairs, key=lambda m: -len(m[0]))
     command = [_rewrite(c, mapping) for c in command]
     args = [_rewrite(a, mapping) for a in args]
@@ -129,9 +154,9 @@ def run_process(
         )
     if argv[0] in _PY:
         argv[0] = sys.executable
-    for p in paths:  # parents of declared outputs exist in a pod's image (/tmp); create them here
-        if p.startswith("/"):
-            sandbox_path(sandbox, p).parent.mkdir(parents=True, exist_ok=True)
+    # An image has /tmp and /mnt (not the directories of a step's outputs: the step makes those, as on Argo).
+    for base in ("/tmp", "/mnt"):
+        sandbox_path(sandbox, base).mkdir(parents=True, exist_ok=True)
     # A container starts in its workingDir, else its image's (``/`` for most): the sandbox's root here, so
     # a relative write lands in the pod's filesystem, never in the directory driftloop was started from.
     cwd_run = str(sandbox_path(sandbox, str(spec.get("workingDir") or "/")))

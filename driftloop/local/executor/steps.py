@@ -38,9 +38,16 @@ if TYPE_CHECKING:
 __all__ = ["run_steps"]
 
 
-def run_steps(run: Run, tmpl: Mapping[str, Any], node: NodeResult, scope: dict[str, str]) -> None:
-    """Run the step groups of ``tmpl`` under ``node``; set the node's phase (and outputs)."""
-    frame = Frame("steps", scope)
+def run_steps(
+    run: Run,
+    tmpl: Mapping[str, Any],
+    node: NodeResult,
+    scope: dict[str, str],
+    artifacts: Mapping[str, Mapping[str, Any]] | None = None,
+) -> None:
+    """Run the step groups of ``tmpl`` under ``node``; set the node's phase (and outputs).
+    ``artifacts``: the template's input artifacts, by ``inputs.artifacts.NAME``."""
+    frame = Frame("steps", scope, dict(artifacts or {}))
     node.phase = "Succeeded"
     pool = Pool(tmpl)
     gnode: NodeResult | None = None

@@ -331,8 +331,8 @@ def _instance(
             continue
         ref = str(a["from"]).strip("{} ")
         found = frame.artifacts.get(ref) or run.global_artifacts.get(ref)
-        if found:
-            artifacts[str(a["name"])] = found
+        if found:  # the argument's subPath picks one path inside a directory artifact
+            artifacts[str(a["name"])] = {**found, "subPath": a["subPath"]} if a.get("subPath") else found
         elif not a.get("optional"):  # an optional one that is missing is simply not passed (as Argo)
             raise WorkflowError(
                 f"artifact {a['name']!r}: cannot resolve {a['from']!r}", "check the reference"
