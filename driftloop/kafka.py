@@ -263,6 +263,14 @@ def ensure_topics(settings: Settings, names: Iterable[str], partitions: int | No
         admin.close()
 
 
+def _behind(consumer: Any, tps: list[Any]) -> list[Any]:
+    """The partitions whose read position is below the broker's end offset."""
+    if not tps:
+        return []
+    ends = consumer.end_offsets(tps)
+    return [tp for tp in tps if consumer.position(tp) < ends.get(tp, 0)]
+
+
 def read_recent(
     settings: Settings,
     topic: str,
@@ -309,9 +317,16 @@ def read_recent(
         open_parts = {tp.partition for tp in tps}
         deadline = time.monotonic() + timeout_s
         idle = 0
-        while open_parts and idle < 2 and time.monotonic() < deadline:
+        while open_parts and time.monotonic() < deadline:
             batch = consumer.poll(timeout_ms=200, max_records=50_000)
             idle = 0 if batch else idle + 1
+            if idle >= 2:
+                # Idle twice: done — unless the broker says a partition still holds records we have not
+                # read (a broker stalled under load returns empty polls before the end: seen here).
+                behind = _behind(consumer, [tp for tp in tps if tp.partition in open_parts])
+                if not behind:
+                    break
+                idle = 0
             for tp, msgs in batch.items():
                 for m in msgs:
                     if m.timestamp > until_ms:

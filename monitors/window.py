@@ -48,6 +48,7 @@ _META = frozenset(
         "ts",
         "latency_ms",
         "latency_s",
+        "route",
         "id",
         "probability",
         "probabilities",
@@ -111,6 +112,8 @@ def frame_from_records(
     rows: list[dict[str, Any]] = []
     for rec in values:
         if model is not None and rec.get("model", model) != model:
+            continue
+        if rec.get("route") == "shadow":  # a shadow's copy of a request the champion answered: not traffic
             continue
         feats = rec.get("features")
         if feats is None:

@@ -78,7 +78,14 @@ def parameters(model: str, spec: ModelSpec, settings: Settings) -> list[Param]:
     """The run's parameters, with ``model``'s spec as defaults."""
     return [
         Param("model", model, "The model this template retrains.", (model,)),
-        Param("reason", "manual", "Why this run started: drift, schedule or manual.", REASONS),
+        Param(
+            "reason",
+            "manual",
+            "Why this run started: a monitor signal ("
+            + ", ".join(r for r in REASONS if r not in ("schedule", "manual"))
+            + "), schedule or manual.",
+            REASONS,
+        ),
         Param("event_id", "", "Id of the CloudEvent that triggered the run (empty when not event-driven)."),
         Param("report_uri", "", "Drift report of the triggering check (s3:// URI), recorded in the lineage."),
         Param(

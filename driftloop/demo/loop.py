@@ -215,7 +215,10 @@ def _loop(
     _wait("the model server to load v1", lambda: _ready(server.url), 30)
     tl.mark("serve", f"model server at {server.url} serving champion v1")
 
-    traffic = Traffic(server.url, model, world.data(20_000, 2, False), target=spec.target, rate=20, batch=25)
+    token = settings.serving.auth_token.get_secret_value()
+    traffic = Traffic(
+        server.url, model, world.data(20_000, 2, False), target=spec.target, rate=20, batch=25, token=token
+    )
     traffic.start()
     parts.append(traffic)
     window = 1500

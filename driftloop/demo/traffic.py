@@ -31,8 +31,13 @@ class Traffic:
         target: str = "default",
         rate: float = 60.0,
         batch: int = 5,
+        token: str = "",
     ) -> None:
+        """``token``: the server's ``serving.auth_token``, sent as a bearer token (feedback needs it)."""
         host, _, port = url.removeprefix("http://").partition(":")
+        self._headers = {"Content-Type": "application/json"}
+        if token:
+            self._headers["Authorization"] = f"Bearer {token}"
         self.host, self.port = host, int(port or 80)
         self.model, self.target, self.rate, self.batch = model, target, rate, batch
         self._source = source
@@ -70,7 +75,7 @@ class Traffic:
         return features, labels
 
     def _post(self, conn: http.client.HTTPConnection, path: str, body: dict[str, Any]) -> dict[str, Any]:
-        conn.request("POST", path, json.dumps(body), {"Content-Type": "application/json"})
+        conn.request("POST", path, json.dumps(body), self._headers)
         resp = conn.getresponse()
         data = resp.read()
         if resp.status >= 400:

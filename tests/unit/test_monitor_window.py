@@ -80,3 +80,14 @@ def test_logged_metadata_is_an_extra_column_problem_only_if_kept(profile: Any) -
     extra = next(p for p in result.quality if p.code == "extra_columns")
     for key in ("prediction", "probability", "model_version", "request_id", "latency_ms"):
         assert key in extra.message
+
+
+def test_shadow_copies_are_not_traffic() -> None:
+    """A shadow's record is a copy of a request the champion answered (``route: shadow``): it neither doubles
+    the drift window nor adds a ``route`` column (nor a second prediction to join labels with)."""
+    served = {"age": 41, "income": 5.0, "prediction": 1, "model": "credit", "model_version": "v1"}
+    served["request_id"] = "r1"
+    shadow = {**served, "model_version": "v2", "prediction": 0, "route": "shadow"}
+    frame = frame_from_records([served, shadow], model="credit", log_fields=True)
+    assert len(frame) == 1 and "route" not in frame.columns
+    assert frame["prediction"].tolist() == [1]
