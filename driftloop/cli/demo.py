@@ -18,16 +18,18 @@ def demo(
     ),
     as_json: bool = typer.Option(False, "--json", help="print the run summary as JSON on stdout"),
     shift: str = typer.Option(
-        "drift",
+        "",
         "--shift",
-        help="what changes: drift (the inputs: dataset drift triggers) or concept (credit only: the "
-        "outcomes; a performance drop measured on feedback labels triggers)",
+        help="what changes: drift (the inputs: dataset drift triggers), concept (credit only: the "
+        "outcomes; a performance drop measured on feedback labels triggers) or both, one after the other "
+        "(default: both for credit, drift for demand)",
     ),
 ) -> None:
     """Train, serve, drift, detect, retrain, canary, promote — on one machine, with a timeline.
 
-    Exits 0 only when the whole loop succeeded: v2 promoted with lineage back to the drift event,
-    and a burst of duplicate drift events started no second run.
+    Exits 0 only when the whole loop succeeded: each injected change detected and answered by one
+    promoted retrain with lineage back to its event (v2 for the drift, v3 for the concept shift), and a
+    burst of duplicate drift events started no second run.
     """
     from driftloop.demo import run_demo
 
@@ -36,12 +38,16 @@ def demo(
     s = result.summary
     if as_json:
         console.print_json(json.dumps(s, default=str))
-    lat = s["latencies_s"]
-    err_console.print(
-        f"\ndrift → detected {lat['drift_to_detected']}s · detected → run {lat['detected_to_triggered']}s · "
-        f"drift → promoted {lat['drift_to_promoted']}s · total {lat['total']}s",
-        soft_wrap=True,
-    )
+    err_console.print()
+    for phase in s.get("phases") or []:
+        lat = phase["latencies_s"]
+        err_console.print(
+            f"{phase['shift']} ({phase['reason']}, {phase['version']}): injected → detected "
+            f"{lat['drift_to_detected']}s · detected → run {lat['detected_to_triggered']}s · "
+            f"injected → promoted {lat['drift_to_promoted']}s",
+            soft_wrap=True,
+        )
+    err_console.print(f"total {s['latencies_s']['total']}s", soft_wrap=True)
     err_console.print(
         f"drift report: {s['report']}\nrun summary:  {s['output_dir']}/summary.json", soft_wrap=True
     )

@@ -36,10 +36,10 @@ def applications(n: int, seed: int, drifted: bool) -> pd.DataFrame:
     return df
 
 
-def concept_applications(n: int, seed: int) -> pd.DataFrame:
-    """``n`` labelled applications after a concept shift: drawn exactly like the applicants before it,
-    but who defaults follows another rule (prime borrowers of a new product default) — no input column
-    moves, so only the labels can tell."""
+def concept_applications(n: int, seed: int, drifted: bool = False) -> pd.DataFrame:
+    """``n`` labelled applications after a concept shift: drawn exactly like the applicants before it (those
+    of the downturn when ``drifted``), but who defaults follows another rule (prime borrowers of a new
+    product default) — no input column moves, so only the labels can tell."""
     from monitors.datasets import make_credit
 
-    return make_credit(n, seed=seed, concept=CONCEPT_LEVEL)
+    return make_credit(n, seed=seed, drift=DRIFT_LEVEL if drifted else 0.0, concept=CONCEPT_LEVEL)

@@ -4,13 +4,14 @@ Embedded Kafka + S3 → train v1 through the model's compiled retrain WorkflowTe
 executor → serve it → labelled traffic → a baseline check (no drift) → inject a downturn → the monitor
 detects it and publishes a CloudEvent → the local sensor, evaluating the compiled Sensor, starts exactly
 one retrain → v2 is registered with lineage back to the event, deployed as a canary, analysed on live
-traffic and promoted. Then a burst of duplicate drift events, which must not start a second run.
+traffic and promoted. Then (credit, the default ``shift="both"``) a concept shift on top — the same
+inputs, new outcomes — which no drift test sees: the accuracy measured on feedback labels drops, and the
+monitor starts a second retrain with reason ``performance`` (v3). Last, a burst of duplicate drift events,
+which must not start a second run.
 
 ``example`` picks the world (:mod:`driftloop.demo.scenarios`): ``credit`` (a classifier, the default) or
-``demand`` (a regression whose canary is judged by its error on feedback labels). ``shift="concept"``
-(credit) injects a concept shift instead — the same inputs, new outcomes — which no drift test can see:
-the accuracy measured on the feedback labels drops, and the retrain it triggers carries reason
-``performance``.
+``demand`` (a regression whose canary is judged by its error on feedback labels). ``shift`` picks what
+is injected: ``drift``, ``concept`` (credit: the concept shift alone) or ``both`` (credit's default).
 """
 
 from __future__ import annotations
@@ -34,8 +35,9 @@ from driftloop.errors import DriftloopError, ServiceError, UsageError, WorkflowE
 
 __all__ = ["SHIFTS", "DemoResult", "run_demo"]
 
-#: What ``driftloop demo --shift`` injects: ``drift`` (the inputs move) or ``concept`` (the outcomes do).
-SHIFTS = ("drift", "concept")
+#: What ``driftloop demo --shift`` injects: ``drift`` (the inputs move), ``concept`` (the outcomes do), or
+#: ``both``, one after the other (the default where the example has a concept-shift world).
+SHIFTS = ("drift", "concept", "both")
 
 
 @dataclass
@@ -71,7 +73,11 @@ def _demo_settings(settings: Settings, example: str) -> Settings:
         }
     )
     spec = settings.models.get(example) or ModelSpec.model_validate(example_spec(example))
-    return settings.model_copy(update={"data_dir": data_dir, "canary": canary, "models": {example: spec}})
+    # two retrains minutes apart (the drift, then the concept shift): no cooldown between drift triggers
+    sensor = settings.sensor.model_copy(update={"cooldown_s": 0.0})
+    return settings.model_copy(
+        update={"data_dir": data_dir, "canary": canary, "sensor": sensor, "models": {example: spec}}
+    )
 
 
 def _manifests(settings: Settings, model: str) -> Path:
@@ -123,7 +129,7 @@ def run_demo(
     *,
     rows: int = 6000,
     example: str = "credit",
-    shift: str = "drift",
+    shift: str = "",
     console: Console | None = None,
 ) -> DemoResult:
     """Run the loop; returns whether every stage succeeded, with the summary written to disk.
@@ -134,10 +140,12 @@ def run_demo(
 
     console = console or Console(stderr=True)
     world = scenario(example)
+    shift = shift or ("both" if world.concept_data is not None else "drift")
     if shift not in SHIFTS:
         raise UsageError(f"no shift {shift!r}", f"use one of {', '.join(SHIFTS)}")
-    if shift == "concept" and world.concept_data is None:
+    if shift in ("concept", "both") and world.concept_data is None:
         raise UsageError(f"example {example!r} has no concept-shift world", "use --example credit")
+    shifts = ("drift", "concept") if shift == "both" else (shift,)
     settings = _demo_settings(settings, example)
     data_dir = Path(settings.data_dir)
     if (data_dir / "stack.json").exists():
@@ -154,7 +162,7 @@ def run_demo(
     try:
         sup.start()
         tl.mark("stack", f"embedded Kafka {settings.bootstrap_servers} and S3 {settings.s3_endpoint} ready")
-        return _loop(settings, world, tl, out_dir, rows, parts, shift)
+        return _loop(settings, world, tl, out_dir, rows, parts, shifts)
     except DriftloopError as exc:
         # A failed demo still leaves its timeline behind, with the stage it stopped at.
         failure = {"ok": False, "failures": [str(exc)], "timeline": tl.entries, "output_dir": str(out_dir)}
@@ -176,9 +184,8 @@ def _loop(
     out_dir: Path,
     rows: int,
     parts: list[Any],
-    shift: str = "drift",
+    shifts: tuple[str, ...] = ("drift",),
 ) -> DemoResult:
-    from driftloop.contracts import run_name
     from driftloop.demo.traffic import Traffic
     from driftloop.local.executor import run_workflow
     from driftloop.local.executor.model import find_template
@@ -234,59 +241,12 @@ def _loop(
         f"drift share {base.drift_share:.2f} ({base_event.type})",
     )
 
-    sent_before = traffic.sent
-    if shift == "concept":
-        assert world.concept_data is not None
-        t_drift = tl.mark("drift", f"{world.concept}; fresh labelled data lands in S3")
-        traffic.switch(world.concept_data(20_000, 3))
-        store.put_parquet(dataset, world.concept_data(rows, 4))
-    else:
-        t_drift = tl.mark("drift", f"{world.drift}; fresh labelled data lands in S3")
-        traffic.switch(world.data(20_000, 3, True))
-        store.put_parquet(dataset, world.data(rows, 4, True))
-    _wait("drifted traffic", lambda: (traffic.sent - sent_before) * traffic.batch >= window, 60)
-
-    expected = "performance" if shift == "concept" else "drift"
-    if shift == "concept":
-        # labels come a moment after their predictions: let the window's last ones arrive
-        time.sleep(2)
-    result, event, report_uri = _check(settings, registry, model, window, publish=True)
-    t_detect = tl.mark(
-        "detected",
-        f"{_detected(result)}; CloudEvent {event.id} ({event.type}) → {settings.topics.drift_events}",
-        event_id=event.id,
-    )
-    if result.reason != expected:
-        raise ServiceError(
-            f"the monitor did not ask for a retrain for the injected {shift} "
-            f"(signals {result.signals}, reason {result.reason})",
-            "the demo data should trigger it; report a bug",
-        )
-
-    name = run_name(model, event.id)
-    _wait(f"the sensor to submit {name}", lambda: sensor.submissions.exists(name), 30, 0.1)
-    t_trigger = tl.mark("triggered", f"sensor admitted the event → Workflow {name} from {retrain}")
-    _wait(
-        "v2 to be registered",
-        lambda: (
-            registry.get_alias(model, "canary") == "v2"
-            or registry.get_alias(model, "champion") == "v2"
-            or _finished(sensor, name)
-        ),
-        120,
-        0.2,
-    )
-    tl.mark(
-        "canary",
-        f"v2 registered ({_metric(registry.get(model, 'v2').metrics)}) and deployed as canary "
-        f"({settings.serving.canary_fraction:.0%} of traffic)",
-    )
-    _wait(f"{name} to finish", lambda: _finished(sensor, name), 180, 0.2)
-    champion = registry.get_alias(model, "champion")
-    t_done = tl.mark(
-        "promoted" if champion == "v2" else "rejected",
-        f"run {sensor.submissions.get(name).get('status')}: champion is {champion}",
-    )
+    phases = [
+        _phase(settings, world, tl, store, registry, sensor, traffic, dataset, rows, window, shift, n + 2)
+        for n, shift in enumerate(shifts)
+    ]
+    lead = phases[0]
+    event, name = lead.event, lead.name
 
     from driftloop.kafka import Publisher
 
@@ -298,6 +258,7 @@ def _loop(
     tl.mark("duplicates", f"20 redeliveries of event {event.id[:8]}…: {len(runs)} run in total")
 
     report_path = out_dir / "drift-report.html"
+    report_uri = lead.report_uri
     if report_uri:
         from driftloop.s3 import parse_s3_uri
 
@@ -305,32 +266,26 @@ def _loop(
             S3Store(settings, bucket=parse_s3_uri(report_uri)[0]).get_bytes(parse_s3_uri(report_uri)[1])
         )
     traffic.stop()
-    v2 = registry.get(model, "v2")
+    champion = registry.get_alias(model, "champion")
     failures = []
     if base.status != "ok":
         failures.append(f"the baseline check said {base.status}, expected ok")
-    if champion != "v2":
-        failures.append(f"champion is {champion}, expected v2")
-    if v2.lineage.get("event_id") != event.id:
-        failures.append(f"v2's lineage names event {v2.lineage.get('event_id')!r}, expected {event.id}")
-    if v2.lineage.get("reason") != expected:
-        failures.append(f"v2's lineage gives reason {v2.lineage.get('reason')!r}, expected {expected}")
+    for ph in phases:
+        failures += ph.failures(registry, model)
+    if champion != phases[-1].version:
+        failures.append(f"champion is {champion}, expected {phases[-1].version}")
     if len(runs) != 1:
         failures.append(f"{len(runs)} runs for one drift event, expected 1")
     summary = {
         "ok": not failures,
         "failures": failures,
         "model": model,
-        "shift": shift,
-        "reason": result.reason,
+        "shift": "both" if len(phases) > 1 else lead.shift,
+        "reason": lead.result.reason,
         "timeline": tl.entries,
-        "latencies_s": {
-            "drift_to_detected": round(t_detect - t_drift, 2),
-            "detected_to_triggered": round(t_trigger - t_detect, 2),
-            "drift_to_promoted": round(t_done - t_drift, 2),
-            "total": round(t_done - tl.t0, 2),
-        },
+        "latencies_s": {**lead.latencies(), "total": round(phases[-1].t_done - tl.t0, 2)},
         "drift_event": event.to_dict(),
+        "phases": [ph.to_dict() for ph in phases],
         "report": str(report_path) if report_uri else None,
         "output_dir": str(out_dir),
         "report_uri": report_uri,
@@ -344,6 +299,138 @@ def _loop(
     }
     (out_dir / "summary.json").write_text(json.dumps(summary, indent=2, default=str))
     return DemoResult(ok=not failures, summary=summary, failures=failures)
+
+
+@dataclass
+class _Phase:
+    """One retrain the demo provokes: what was injected, the event, the run, when things happened."""
+
+    shift: str
+    version: str
+    result: Any
+    event: Any
+    name: str
+    report_uri: str | None
+    t_drift: float
+    t_detect: float
+    t_trigger: float
+    t_done: float
+
+    @property
+    def expected(self) -> str:
+        return "performance" if self.shift == "concept" else "drift"
+
+    def latencies(self) -> dict[str, float]:
+        return {
+            "drift_to_detected": round(self.t_detect - self.t_drift, 2),
+            "detected_to_triggered": round(self.t_trigger - self.t_detect, 2),
+            "drift_to_promoted": round(self.t_done - self.t_drift, 2),
+        }
+
+    def failures(self, registry: Any, model: str) -> list[str]:
+        out = []
+        try:
+            version = registry.get(model, self.version)
+        except DriftloopError:
+            return [f"{self.shift}: {self.version} was not registered"]
+        lineage = version.lineage
+        if lineage.get("event_id") != self.event.id:
+            out.append(
+                f"{self.version}'s lineage names event {lineage.get('event_id')!r}, not {self.event.id}"
+            )
+        if lineage.get("reason") != self.expected:
+            out.append(
+                f"{self.version}'s lineage gives reason {lineage.get('reason')!r}, not {self.expected}"
+            )
+        if (version.records.get("canary_analysis") or {}).get("decision") != "promote":
+            out.append(f"{self.version} was not promoted after the {self.shift}")
+        return out
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "shift": self.shift,
+            "version": self.version,
+            "reason": self.result.reason,
+            "signals": list(self.result.signals),
+            "event": self.event.to_dict(),
+            "run": self.name,
+            "latencies_s": self.latencies(),
+        }
+
+
+def _phase(
+    settings: Settings,
+    world: Scenario,
+    tl: Timeline,
+    store: Any,
+    registry: Any,
+    sensor: Any,
+    traffic: Any,
+    dataset: str,
+    rows: int,
+    window: int,
+    shift: str,
+    number: int,
+) -> _Phase:
+    """Inject ``shift``, let the monitor see it and the sensor start one retrain, wait for version
+    ``v<number>`` to be registered, canaried and the run to end."""
+    from driftloop.contracts import run_name
+
+    model, version = world.model, f"v{number}"
+    sent_before = traffic.sent
+    if shift == "concept":
+        assert world.concept_data is not None  # checked by run_demo
+        after_drift = number > 2  # a concept shift after the downturn: the downturn's inputs, new outcomes
+        t_drift = tl.mark("drift", f"{world.concept}; fresh labelled data lands in S3")
+        traffic.switch(world.concept_data(20_000, 3 + number, after_drift))
+        store.put_parquet(dataset, world.concept_data(rows, 4 + number, after_drift))
+    else:
+        t_drift = tl.mark("drift", f"{world.drift}; fresh labelled data lands in S3")
+        traffic.switch(world.data(20_000, 3, True))
+        store.put_parquet(dataset, world.data(rows, 4, True))
+    _wait(f"{shift}ed traffic", lambda: (traffic.sent - sent_before) * traffic.batch >= window, 60)
+    expected = "performance" if shift == "concept" else "drift"
+    if shift == "concept":
+        time.sleep(2)  # labels come a moment after their predictions: let the window's last ones arrive
+    result, event, report_uri = _check(settings, registry, model, window, publish=True)
+    t_detect = tl.mark(
+        "detected",
+        f"{_detected(result)}; CloudEvent {event.id} ({event.type}) → {settings.topics.drift_events}",
+        event_id=event.id,
+    )
+    if result.reason != expected:
+        raise ServiceError(
+            f"the monitor did not ask for a retrain for the injected {shift} "
+            f"(signals {result.signals}, reason {result.reason})",
+            "the demo data should trigger it; report a bug",
+        )
+    name = run_name(model, event.id)
+    _wait(f"the sensor to submit {name}", lambda: sensor.submissions.exists(name), 30, 0.1)
+    t_trigger = tl.mark(
+        "triggered", f"sensor admitted the event → Workflow {name} from {retrain_template(model)}"
+    )
+    _wait(
+        f"{version} to be registered",
+        lambda: (
+            registry.get_alias(model, "canary") == version
+            or registry.get_alias(model, "champion") == version
+            or _finished(sensor, name)
+        ),
+        120,
+        0.2,
+    )
+    tl.mark(
+        "canary",
+        f"{version} registered ({_metric(registry.get(model, version).metrics)}) and deployed as canary "
+        f"({settings.serving.canary_fraction:.0%} of traffic)",
+    )
+    _wait(f"{name} to finish", lambda: _finished(sensor, name), 180, 0.2)
+    champion = registry.get_alias(model, "champion")
+    t_done = tl.mark(
+        "promoted" if champion == version else "rejected",
+        f"run {sensor.submissions.get(name).get('status')}: champion is {champion}",
+    )
+    return _Phase(shift, version, result, event, name, report_uri, t_drift, t_detect, t_trigger, t_done)
 
 
 def _detected(result: Any) -> str:

@@ -26,10 +26,10 @@ class Scenario:
     rows_are: str
     drift: str
     data: Callable[[int, int, bool], pd.DataFrame]
-    #: ``concept_data(n, seed)``: rows after a concept shift (same inputs, new outcomes), for
-    #: ``driftloop demo --shift concept``; None = the example has no such world.
+    #: ``concept_data(n, seed, drifted)``: rows after a concept shift (same inputs — the downturn's when
+    #: ``drifted`` — new outcomes), for ``driftloop demo --shift concept|both``; None = no such world.
     concept: str = ""
-    concept_data: Callable[[int, int], pd.DataFrame] | None = None
+    concept_data: Callable[[int, int, bool], pd.DataFrame] | None = None
 
 
 def _credit(n: int, seed: int, drifted: bool) -> pd.DataFrame:
@@ -38,10 +38,10 @@ def _credit(n: int, seed: int, drifted: bool) -> pd.DataFrame:
     return applications(n, seed=seed, drifted=drifted)
 
 
-def _credit_concept(n: int, seed: int) -> pd.DataFrame:
+def _credit_concept(n: int, seed: int, drifted: bool) -> pd.DataFrame:
     from driftloop.demo.data import concept_applications
 
-    return concept_applications(n, seed=seed)
+    return concept_applications(n, seed=seed, drifted=drifted)
 
 
 def _demand() -> Callable[[int, int, bool], pd.DataFrame]:

@@ -1,5 +1,6 @@
 """The whole loop, as `driftloop demo` runs it, on a smaller data size: real embedded Kafka and S3, the
-compiled Sensor and WorkflowTemplate, the local executor and the model server."""
+compiled Sensor and WorkflowTemplate, the local executor and the model server — a data drift answered by
+v2, then a concept shift answered by v3 (a retrain triggered by measured performance)."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from driftloop.events import PERFORMANCE_DEGRADED
 from tests.conftest import REPO, embedded_overrides, free_port
 
 pytestmark = pytest.mark.e2e
@@ -49,11 +51,25 @@ def test_demo_closes_the_loop(tmp_path: Path) -> None:
         "duplicates",
     ):
         assert stage in stages, stages
-    assert summary["registry"]["champion"] == "v2"
-    v2 = next(v for v in summary["registry"]["versions"] if v["version"] == "v2")
-    assert v2["lineage"]["event_id"] == summary["drift_event"]["id"]
-    assert v2["lineage"]["reason"] == "drift"
-    assert v2["records"]["canary_analysis"]["decision"] == "promote"
+    # the downturn: dataset drift → v2; then a concept shift on top (same inputs, new outcomes) that no
+    # drift test sees: a performance drop measured on feedback labels → v3
+    drift, concept = summary["phases"]
+    assert (drift["shift"], drift["version"], drift["reason"]) == ("drift", "v2", "drift")
+    assert (concept["shift"], concept["version"], concept["reason"]) == ("concept", "v3", "performance")
+    assert summary["registry"]["champion"] == "v3"
+    versions = {v["version"]: v for v in summary["registry"]["versions"]}
+    assert versions["v2"]["lineage"]["event_id"] == summary["drift_event"]["id"] == drift["event"]["id"]
+    assert versions["v2"]["lineage"]["reason"] == "drift"
+    assert versions["v3"]["lineage"]["event_id"] == concept["event"]["id"]
+    assert versions["v3"]["lineage"]["reason"] == "performance"
+    for version in ("v2", "v3"):
+        assert versions[version]["records"]["canary_analysis"]["decision"] == "promote"
+    event = concept["event"]
+    assert event["type"] == PERFORMANCE_DEGRADED
+    data = event["data"]
+    assert data["retrain"] is True and data["dataset_drift"] is False and data["estimated"] is False
+    perf = data["performance"]
+    assert perf["reference"][perf["metric"]] - perf["actual"][perf["metric"]] > perf["threshold"]
     assert summary["duplicates"]["runs_for_event"] == 1
     assert summary["traffic"]["rows_by_version"].get("v2", 0) > 0  # the canary and then v2 served traffic
     report = out / "drift-report.html"
