@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-__all__ = ["sh", "workflow"]
+__all__ = ["MemoryStore", "sh", "workflow"]
 
 
 def workflow(
@@ -23,3 +23,17 @@ def workflow(
 def sh(name: str, cmd: str, **extra: Any) -> dict[str, Any]:
     """A container template running ``cmd`` with ``sh -c``."""
     return {"name": name, "container": {"image": "alpine", "command": ["sh", "-c"], "args": [cmd]}, **extra}
+
+
+class MemoryStore:
+    """An artifact store in memory (the executor's ``ArtifactStore``): for unit tests of artifact passing
+    that need no S3; the integration tests use the embedded S3."""
+
+    def __init__(self) -> None:
+        self.objects: dict[str, bytes] = {}
+
+    def put_bytes(self, key: str, data: bytes) -> None:
+        self.objects[key] = data
+
+    def get_bytes(self, key: str) -> bytes:
+        return self.objects[key]

@@ -11,20 +11,9 @@ import pytest
 from driftloop.errors import UsageError, WorkflowError
 from driftloop.local.executor import list_runs, load_run, run_workflow
 from driftloop.local.executor.graph import depends_satisfied, topological_order
-from tests.unit.executor_helpers import sh, workflow
+from tests.unit.executor_helpers import MemoryStore, sh, workflow
 
 wf = workflow
-
-
-class MemoryStore:
-    def __init__(self) -> None:
-        self.objects: dict[str, bytes] = {}
-
-    def put_bytes(self, key: str, data: bytes) -> None:
-        self.objects[key] = data
-
-    def get_bytes(self, key: str) -> bytes:
-        return self.objects[key]
 
 
 def test_flaky_step_is_retried_until_it_succeeds(settings, tmp_path):
@@ -300,7 +289,9 @@ def test_workflow_template_ref_and_run_records(settings, tmp_path):
 
 def test_missing_command_is_refused_and_a_missing_binary_is_an_error_not_a_crash(settings):
     with pytest.raises(WorkflowError, match=r"spec.templates\[0\].container.command is missing"):
-        run_workflow(wf([{"name": "main", "container": {"image": "alpine", "args": ["echo", "hi"]}}]), {}, settings)
+        run_workflow(
+            wf([{"name": "main", "container": {"image": "alpine", "args": ["echo", "hi"]}}]), {}, settings
+        )
     result = run_workflow(
         wf([{"name": "main", "container": {"image": "a", "command": ["no-such-binary-x"]}}]), {}, settings
     )

@@ -11,19 +11,7 @@ import pytest
 
 from driftloop.errors import WorkflowError
 from driftloop.local.executor import run_workflow
-from tests.unit.executor_helpers import sh, workflow
-
-
-class MemoryStore:
-    def __init__(self) -> None:
-        self.objects: dict[str, bytes] = {}
-
-    def put_bytes(self, key: str, data: bytes) -> None:
-        self.objects[key] = data
-
-    def get_bytes(self, key: str) -> bytes:
-        return self.objects[key]
-
+from tests.unit.executor_helpers import MemoryStore, sh, workflow
 
 NOTE = {
     "name": "note",
