@@ -381,7 +381,7 @@ def _phase(
     if shift == "concept":
         assert world.concept_data is not None  # checked by run_demo
         after_drift = number > 2  # a concept shift after the downturn: the downturn's inputs, new outcomes
-        t_drift = tl.mark("drift", f"{world.concept}; fresh labelled data lands in S3")
+        t_drift = tl.mark("concept", f"{world.concept}; fresh labelled data lands in S3")
         traffic.switch(world.concept_data(20_000, 3 + number, after_drift))
         store.put_parquet(dataset, world.concept_data(rows, 4 + number, after_drift))
     else:
