@@ -249,7 +249,10 @@ def test_clients_that_hang_up_leave_no_traceback(
     assert "Traceback" not in out + err and "BrokenPipe" not in err and "ConnectionReset" not in err, err
     assert "Traceback" not in caplog.text
     assert not [r for r in caplog.records if r.exc_info], caplog.text
-    assert not [r for r in caplog.records if r.levelno >= logging.WARNING], caplog.text
+    # the server says nothing about hang-ups (kafka-python's own "task ran for 0.4 s" notes on a loaded
+    # machine are about its producer thread, not about these clients)
+    ours = [r for r in caplog.records if r.levelno >= logging.WARNING and not r.name.startswith("kafka")]
+    assert not ours, caplog.text
     with httpx.Client(base_url=server.url) as http:
         assert http.get("/healthz").status_code == 200
         assert http.post(PREDICT, json={"instances": rows(df, 1)}).status_code == 200
