@@ -20,9 +20,27 @@ from typing import Any, Protocol
 
 from driftloop.errors import WorkflowError
 
-__all__ = ["DEFAULT_KEY_FORMAT", "ArtifactStore", "download", "upload"]
+__all__ = ["DEFAULT_KEY_FORMAT", "ArtifactStore", "bind_argument", "download", "upload"]
 
 DEFAULT_KEY_FORMAT = "{{workflow.name}}/{{pod.name}}"
+
+
+def bind_argument(
+    arg: Mapping[str, Any], available: Mapping[str, Mapping[str, Any]], where: str
+) -> Mapping[str, Any] | None:
+    """The artifact an argument passes (its ``from`` already rendered): itself when it names no ``from``,
+    else the artifact ``from`` names in ``available`` (narrowed by the argument's ``subPath``), or None for
+    a missing ``optional`` one, which Argo simply does not pass."""
+    if "from" not in arg:
+        return arg
+    found = available.get(str(arg["from"]).strip("{} "))
+    if found:
+        return {**found, "subPath": arg["subPath"]} if arg.get("subPath") else found
+    if arg.get("optional"):
+        return None
+    raise WorkflowError(
+        f"{where}artifact {arg['name']!r}: cannot resolve {arg['from']!r}", "check the reference"
+    )
 
 
 class ArtifactStore(Protocol):

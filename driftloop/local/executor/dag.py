@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING, Any
 
 from driftloop.errors import WorkflowError
 from driftloop.local.executor import graph
+from driftloop.local.executor.naming import template_name
 from driftloop.local.executor.result import NodeResult
 from driftloop.local.executor.task import (
     FAIL_FAST_MESSAGE,
@@ -98,6 +99,7 @@ class _Dag:
 
     def _schedule(self, name: str) -> None:
         task, child_name = self.by_name[name], f"{self.node.name}.{name}"
+        tmpl = template_name(task)
         try:
             runs = graph.depends_satisfied(task, self.phases, self.continue_on)
             if runs:
@@ -109,10 +111,10 @@ class _Dag:
                     dag=True,
                 )
         except WorkflowError as exc:
-            self._settle(name, error_node(self.run, self.node, child_name, name, _tmpl(task), str(exc)))
+            self._settle(name, error_node(self.run, self.node, child_name, name, tmpl, str(exc)))
             return
         if not runs:
-            omitted = self.run.new_node(child_name, name, "Skipped", _tmpl(task))
+            omitted = self.run.new_node(child_name, name, "Skipped", tmpl)
             self.node.children.append(child_name)
             self._settle(name, self.run.finish(omitted, "Omitted", "omitted: depends condition not met"))
             return
@@ -184,11 +186,6 @@ def run_dag(
     dag.frame.artifacts.update(artifacts or {})
     dag.run_all()
     dag.assess()
-
-
-def _tmpl(task: Mapping[str, Any]) -> str | None:
-    name = task.get("template") or (task.get("templateRef") or {}).get("template")
-    return str(name) if name else None
 
 
 def _with_ancestors(names: list[str], by_name: Mapping[str, Mapping[str, Any]]) -> set[str]:

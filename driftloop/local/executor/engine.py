@@ -25,6 +25,7 @@ from driftloop.local.executor.artifacts import ArtifactStore
 from driftloop.local.executor.dag import run_dag
 from driftloop.local.executor.expr import evaluate, format_value
 from driftloop.local.executor.hooks import HookRunner
+from driftloop.local.executor.model import NODE_TYPES
 from driftloop.local.executor.pod import run_pod
 from driftloop.local.executor.result import NodeResult
 from driftloop.local.executor.retry import RetryPolicy, parse_duration
@@ -179,11 +180,11 @@ class Run:
             try:
                 memo = memoize.memo_of(tmpl, self._input_scope(tmpl, params))
             except WorkflowError as exc:
-                node = self.new_node(node_name, display, _node_type(tmpl), tmpl_name)
+                node = self.new_node(node_name, display, NODE_TYPES[template_kind(tmpl)], tmpl_name)
                 return self.finish(node, "Error", str(exc))
             cached = memoize.load(self.memo_dir, memo)
             if cached is not None:  # a hit: Succeeded with the cached outputs, nothing runs
-                node = self.new_node(node_name, display, _node_type(tmpl), tmpl_name)
+                node = self.new_node(node_name, display, NODE_TYPES[template_kind(tmpl)], tmpl_name)
                 node.result, node.memoization = cached.get("result"), memo.status(hit=True)
                 node.parameters = dict(cached.get("parameters") or {})
                 node.artifacts = list(cached.get("artifacts") or [])
@@ -289,8 +290,8 @@ class Run:
         until: float | None = None,
     ) -> NodeResult:
         """One attempt of ``tmpl``; ``until`` (monotonic) is a retry's maxDuration deadline for its pod."""
-        kind = next(k for k in ("dag", "steps", "script", "container", "suspend") if k in tmpl)
-        node = self.new_node(node_name, display, _node_type(tmpl), str(tmpl["name"]))
+        kind = template_kind(tmpl)
+        node = self.new_node(node_name, display, NODE_TYPES[kind], str(tmpl["name"]))
         self.emit(node)
         try:
             scope = self._input_scope(tmpl, params)
@@ -452,9 +453,10 @@ def _expr_vars(scope: Mapping[str, str], absent: Collection[str] = ()) -> dict[s
     return out
 
 
-def _node_type(tmpl: Mapping[str, Any]) -> str:
-    kind = next(k for k in ("dag", "steps", "script", "container", "suspend") if k in tmpl)
-    return {"dag": "DAG", "steps": "Steps", "suspend": "Suspend"}.get(kind, "Pod")
+def template_kind(tmpl: Mapping[str, Any]) -> str:
+    """Which of dag / steps / script / container / suspend ``tmpl`` is (``load_workflow`` checked it is
+    exactly one)."""
+    return next(k for k in NODE_TYPES if k in tmpl)
 
 
 def _slots(value: Any) -> threading.BoundedSemaphore | None:

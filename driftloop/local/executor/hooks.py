@@ -23,9 +23,11 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from driftloop.errors import WorkflowError
+from driftloop.local.executor.artifacts import bind_argument
 from driftloop.local.executor.expr import evaluate
+from driftloop.local.executor.naming import template_name
 from driftloop.local.executor.result import NodeResult
-from driftloop.local.executor.template import render, unresolved
+from driftloop.local.executor.template import render, render_obj, unresolved
 
 if TYPE_CHECKING:
     from driftloop.local.executor.engine import Run
@@ -45,10 +47,6 @@ class Hook:
     expression: str = ""
 
 
-def _template(hook: Mapping[str, Any]) -> str:
-    return str(hook.get("template") or (hook.get("templateRef") or {}).get("template") or "")
-
-
 def exit_hook(holder: Mapping[str, Any], default_args: Mapping[str, Any]) -> Hook | None:
     """The exit hook of a workflow spec / step / task: ``onExit`` wins over ``hooks.exit``."""
     if holder.get("onExit"):
@@ -57,14 +55,14 @@ def exit_hook(holder: Mapping[str, Any], default_args: Mapping[str, Any]) -> Hoo
     if not hook:
         return None
     return Hook(
-        EXIT, _template(hook), hook.get("arguments") or default_args, str(hook.get("expression") or "")
+        EXIT, template_name(hook), hook.get("arguments") or default_args, str(hook.get("expression") or "")
     )
 
 
 def named_hooks(holder: Mapping[str, Any]) -> list[Hook]:
     """The hooks other than ``exit``, in name order (each needs an ``expression``, as on Argo)."""
     return [
-        Hook(str(name), _template(hook), hook.get("arguments") or {}, str(hook.get("expression") or ""))
+        Hook(str(name), template_name(hook), hook.get("arguments") or {}, str(hook.get("expression") or ""))
         for name, hook in sorted((holder.get("hooks") or {}).items())
         if name != EXIT
     ]
@@ -98,16 +96,9 @@ def run_hook(
             params[str(p["name"])] = value
         arts: dict[str, Mapping[str, Any]] = {}
         for a in hook.arguments.get("artifacts") or []:
-            ref = str(a.get("from", "")).strip("{} ")
-            if ref and ref in artifacts:
-                arts[str(a["name"])] = artifacts[ref]
-            elif not ref:
-                arts[str(a["name"])] = a
-            elif not a.get("optional"):
-                raise WorkflowError(
-                    f"hook {hook.name}: artifact {a['name']!r}: cannot resolve {a['from']!r}",
-                    "check the reference",
-                )
+            bound = bind_argument(render_obj(a, scope), artifacts, f"hook {hook.name}: ")
+            if bound is not None:
+                arts[str(a["name"])] = bound
         return run.run_template(hook.template, node_name, display, params, arts)
     except WorkflowError as exc:
         return run.finish(run.new_node(node_name, display, "Skipped", hook.template), "Error", str(exc))

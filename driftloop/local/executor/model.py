@@ -22,6 +22,8 @@ from driftloop.local.executor.volumes import check_volumes
 __all__ = ["find_template", "load_workflow"]
 
 _KINDS = ("Workflow", "WorkflowTemplate", "ClusterWorkflowTemplate")
+#: A template's kind (the one key of these it holds) -> the type of its nodes on Argo.
+NODE_TYPES = {"dag": "DAG", "steps": "Steps", "script": "Pod", "container": "Pod", "suspend": "Suspend"}
 _IGNORED_SPEC = {
     "serviceAccountName",
     "podGC",
@@ -391,10 +393,10 @@ def _validate(spec: Mapping[str, Any]) -> None:
         for key in tmpl:
             if key not in _TEMPLATE:
                 raise _unsupported(f"{where}.{key}")
-        kinds = [k for k in ("dag", "steps", "script", "container", "suspend") if k in tmpl]
+        kinds = [k for k in NODE_TYPES if k in tmpl]
         if len(kinds) != 1:
             raise WorkflowError(
-                f"{where} ({tmpl.get('name')}) needs exactly one of dag, steps, script, container, suspend",
+                f"{where} ({tmpl.get('name')}) needs exactly one of {', '.join(NODE_TYPES)}",
                 "fix the template",
             )
         kind = kinds[0]
@@ -487,7 +489,7 @@ def _validate_hooks(holder: Mapping[str, Any], where: str, names: set[Any]) -> N
         for key in hook or {}:
             if key not in _HOOK:
                 raise _unsupported(f"{at}.{key}")
-        tmpl = (hook or {}).get("template") or ((hook or {}).get("templateRef") or {}).get("template")
+        tmpl = (hook or {}).get("template")  # a templateRef is imported as a plain template by now
         if tmpl not in names:
             raise WorkflowError(f"{at}: no template named {tmpl!r}", "fix the hook's template")
         if name != "exit" and not (hook or {}).get("expression"):
@@ -498,5 +500,5 @@ def _validate_task(task: Mapping[str, Any], where: str, steps: bool = False) -> 
     for key in task:
         if key not in _TASK or (steps and key in ("depends", "dependencies")):
             raise _unsupported(f"{where}.{key}")
-    if not task.get("template") and not task.get("templateRef"):
+    if not task.get("template"):  # a templateRef is imported as a plain template by now
         raise WorkflowError(f"{where} ({task.get('name')}) names no template", "set 'template'")

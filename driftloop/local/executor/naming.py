@@ -1,11 +1,12 @@
-"""Argo's names: node names, fan-out suffixes and (v2) pod names."""
+"""Argo's names: node names, fan-out suffixes, (v2) pod names and the template a node runs."""
 
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from typing import Any
 
-__all__ = ["fnv1a_32", "item_label", "item_scope", "pod_name"]
+__all__ = ["fnv1a_32", "item_label", "item_scope", "pod_name", "template_name"]
 
 _MAX_NAME = 253
 _HASH_LEN = 10
@@ -56,3 +57,9 @@ def item_scope(item: Any) -> dict[str, str]:
         for k, v in item.items():
             scope[f"item.{k}"] = _scalar(v)
     return scope
+
+
+def template_name(holder: Mapping[str, Any]) -> str:
+    """The template a task, step or hook runs. Only ``template``: ``load_workflow`` has already turned
+    every ``templateRef`` into a plain ``template`` naming the imported copy."""
+    return str(holder.get("template") or "")

@@ -19,6 +19,7 @@ from concurrent.futures import wait
 from typing import TYPE_CHECKING, Any
 
 from driftloop.errors import WorkflowError
+from driftloop.local.executor.naming import template_name
 from driftloop.local.executor.result import NodeResult
 from driftloop.local.executor.task import (
     FAIL_FAST_MESSAGE,
@@ -29,7 +30,6 @@ from driftloop.local.executor.task import (
     error_node,
     launch,
     resolve,
-    template_name,
 )
 
 if TYPE_CHECKING:

@@ -27,9 +27,10 @@ from typing import TYPE_CHECKING, Any, cast
 
 from driftloop.errors import WorkflowError
 from driftloop.local.executor import fanout
+from driftloop.local.executor.artifacts import bind_argument
 from driftloop.local.executor.expr import evaluate, evaluate_when
 from driftloop.local.executor.hooks import Hook, HookRunner, exit_hook, fires, named_hooks, run_hook
-from driftloop.local.executor.naming import item_label, item_scope
+from driftloop.local.executor.naming import item_label, item_scope, template_name
 from driftloop.local.executor.result import NodeResult
 from driftloop.local.executor.template import render, render_obj, unresolved
 
@@ -49,7 +50,6 @@ __all__ = [
     "launch",
     "publish",
     "resolve",
-    "template_name",
 ]
 
 #: An argument that only referenced an absent output: the consumer's input default applies.
@@ -246,11 +246,6 @@ class Launch:
         return all(f.done() for f in self.futures())
 
 
-def template_name(task: Mapping[str, Any]) -> str:
-    """The template a task / step refers to (``template`` or ``templateRef.template``)."""
-    return str(task.get("template") or (task.get("templateRef") or {}).get("template"))
-
-
 def error_node(
     run: Run, parent: NodeResult, name: str, display: str, tmpl: str | None, msg: str
 ) -> NodeResult:
@@ -325,18 +320,9 @@ def _instance(
                 f"artifact {a['name']!r}",
             )
             continue
-        a = render_obj(a, local)
-        if "from" not in a:
-            artifacts[str(a["name"])] = a
-            continue
-        ref = str(a["from"]).strip("{} ")
-        found = frame.artifacts.get(ref) or run.global_artifacts.get(ref)
-        if found:  # the argument's subPath picks one path inside a directory artifact
-            artifacts[str(a["name"])] = {**found, "subPath": a["subPath"]} if a.get("subPath") else found
-        elif not a.get("optional"):  # an optional one that is missing is simply not passed (as Argo)
-            raise WorkflowError(
-                f"artifact {a['name']!r}: cannot resolve {a['from']!r}", "check the reference"
-            )
+        bound = bind_argument(render_obj(a, local), {**run.global_artifacts, **frame.artifacts}, "")
+        if bound is not None:
+            artifacts[str(a["name"])] = bound
     return Instance(
         node_name,
         display,
