@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import logging
 import queue
-import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -20,6 +19,7 @@ from typing import Any
 
 from driftloop.serving.metrics import ServingMetrics
 from driftloop.serving.slots import LoadedModel
+from driftloop.serving.worker import QueueWorker
 
 __all__ = ["ShadowJob", "ShadowRunner"]
 
@@ -40,41 +40,17 @@ class ShadowJob:
 LogFn = Callable[..., None]
 
 
-class ShadowRunner:
+class ShadowRunner(QueueWorker[ShadowJob]):
+    thread_name = "serving-shadow"
+
     def __init__(self, metrics: ServingMetrics, log_fn: LogFn, queue_size: int = QUEUE_SIZE) -> None:
+        super().__init__(queue_size)
         self.metrics = metrics
         self._log = log_fn
-        self._queue: queue.Queue[ShadowJob] = queue.Queue(maxsize=queue_size)
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
         self._busy = False
 
-    def submit(self, job: ShadowJob) -> bool:
-        """Queue a mirror of one request; False (and counted) when the queue is full."""
-        try:
-            self._queue.put_nowait(job)
-            return True
-        except queue.Full:
-            self.metrics.shadow.labels(job.challenger.model, job.challenger.version, "dropped").inc()
-            return False
-
-    def start(self) -> None:
-        if self._thread is None:
-            self._stop.clear()
-            self._thread = threading.Thread(target=self._run, name="serving-shadow", daemon=True)
-            self._thread.start()
-
-    def stop(self, timeout_s: float = 10.0) -> None:
-        """Run what is queued (up to ``timeout_s``; the rest is dropped and counted), then stop."""
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout_s)
-            self._thread = None
-        while True:
-            try:
-                job = self._queue.get_nowait()
-            except queue.Empty:
-                return
+    def _drop(self, items: list[ShadowJob]) -> None:
+        for job in items:
             self.metrics.shadow.labels(job.challenger.model, job.challenger.version, "dropped").inc()
 
     def idle(self) -> bool:

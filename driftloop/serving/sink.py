@@ -18,13 +18,16 @@ from typing import Any
 from driftloop.config import Settings
 from driftloop.errors import DriftloopError
 from driftloop.serving.metrics import ServingMetrics
+from driftloop.serving.worker import QueueWorker
 
 __all__ = ["InferenceLog"]
 
 log = logging.getLogger("driftloop.serving")
 
 
-class InferenceLog:
+class InferenceLog(QueueWorker[dict[str, Any]]):
+    thread_name = "inference-log"
+
     def __init__(
         self,
         settings: Settings,
@@ -32,45 +35,24 @@ class InferenceLog:
         topic: str | None = None,
         publisher_factory: Any = None,
     ) -> None:
+        super().__init__(settings.serving.log_queue_size)
         self.settings = settings
         self.topic = topic or settings.topics.inference_log
         self.metrics = metrics
-        self._queue: queue.Queue[dict[str, Any]] = queue.Queue(maxsize=settings.serving.log_queue_size)
         self._batch = settings.serving.log_batch_size
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
         self._factory = publisher_factory
         self._publisher: Any = None
         self._lock = threading.Lock()
         self._in_flight = 0
         metrics.queue_depth.set_function(lambda: float(self._queue.qsize()))
 
-    # --- request path -----------------------------------------------------------------------------
-    def submit(self, record: dict[str, Any]) -> bool:
-        """Queue one record; False (and counted) when the queue is full."""
-        try:
-            self._queue.put_nowait(record)
-            return True
-        except queue.Full:
-            self.metrics.log_dropped.labels(str(record.get("model", ""))).inc()
-            return False
-
     def depth(self) -> int:
         return self._queue.qsize()
 
-    # --- background -------------------------------------------------------------------------------
-    def start(self) -> None:
-        if self._thread is None:
-            self._stop.clear()
-            self._thread = threading.Thread(target=self._run, name="inference-log", daemon=True)
-            self._thread.start()
-
     def stop(self, timeout_s: float = 10.0) -> None:
-        """Publish what is queued (up to ``timeout_s``), then close the publisher."""
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout_s)
-            self._thread = None
+        """Publish what is queued (up to ``timeout_s``; the rest is counted as dropped), then close the
+        publisher."""
+        super().stop(timeout_s)
         with self._lock:
             if self._publisher is not None:
                 try:
@@ -140,14 +122,6 @@ class InferenceLog:
             by_model[name] = by_model.get(name, 0) + 1
         for name, n in by_model.items():
             self.metrics.log_published.labels(name).inc(n)
-
-    def _drain(self) -> list[dict[str, Any]]:
-        out = []
-        while True:
-            try:
-                out.append(self._queue.get_nowait())
-            except queue.Empty:
-                return out
 
     def _drop(self, records: list[dict[str, Any]]) -> None:
         for rec in records:
