@@ -290,6 +290,33 @@ def test_sigterm_stops_the_server_gracefully_and_every_answered_prediction_is_on
     assert not missing, f"{len(missing)} answered predictions not on the topic, e.g. {sorted(missing)[:3]}"
 
 
+def test_stop_returns_only_after_every_queued_record_is_on_kafka(serve: Any, monkeypatch: Any) -> None:
+    """The in-process half of the SIGTERM test, where it can fail: Kafka is made slow (100 ms a record), so
+    records are still queued when ``stop`` begins; every answered prediction must be on the topic the
+    moment ``stop`` returns — a stop that left the flush to the daemon thread (or to interpreter exit)
+    would miss most of them."""
+    from driftloop.serving.sink import InferenceLog
+
+    real = InferenceLog._publish
+
+    def slow(self: InferenceLog, batch: list[dict[str, Any]]) -> None:
+        time.sleep(0.1)
+        real(self, batch)
+
+    monkeypatch.setattr(InferenceLog, "_publish", slow)
+    settings, _registry, server, df, _model = serve(settings={"serving.log_batch_size": 1})
+    answered = []
+    with httpx.Client(base_url=server.url) as http:
+        for i in range(40):
+            body = {"instances": rows(df, 1, i), "request_id": f"q-{i}"}
+            assert http.post("/v1/models/credit:predict", json=body).status_code == 200
+            answered.append(f"q-{i}")
+    assert server.sink.depth() >= 5  # the point of the test: records are waiting when stop begins
+    server.stop()
+    on_topic = {rec["request_id"] for rec in logged(settings)}
+    assert set(answered) <= on_topic, f"{len(set(answered) - on_topic)} answered predictions not on the topic"
+
+
 def _canary(registry: Registry, version: str, record: dict[str, Any]) -> None:
     registry.set_alias("credit", "canary", version)
     registry.record("credit", version, "canary_deploy", {"started_ms": int(time.time() * 1000), **record})
