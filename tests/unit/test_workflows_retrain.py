@@ -330,6 +330,20 @@ def test_deploy_approval_and_notification_specs_are_checked():
     assert spec.notifications.webhooks[0].events == ["outcome", "verdict", "approval"]
 
 
+def test_each_rollout_step_gets_its_share_of_alpha(monkeypatch):
+    """k steps are k sequences: alpha / k each keeps an equal challenger's overall rollback rate ≤ alpha."""
+    import workflows.deploy.target as target
+
+    seen = []
+    monkeypatch.setattr(target, "analyze_canary", lambda *a, **kw: seen.append(a[4]))
+    stepped, _ = _with(deploy={"steps": [0.1, 0.25, 0.5, 1.0]})
+    target.BaseTarget(stepped, registry=object()).analyze("credit", "v2")
+    one_step, _ = _with()
+    target.BaseTarget(one_step, registry=object()).analyze("credit", "v2")
+    target.BaseTarget(stepped, registry=object()).analyze("credit", "v2", accuracy_confidence=0.9)
+    assert [round(limits.alpha, 6) for limits in seen] == [0.0125, 0.05, 0.1]  # the caller's limit wins
+
+
 def test_rollout_plan_defaults():
     from driftloop.config import load_settings as load
     from workflows.deploy.target import rollout

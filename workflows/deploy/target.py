@@ -137,11 +137,17 @@ class BaseTarget:
 
     def analyze(self, model: str, version: str, *, since_ms: int | None = None, **limits: Any) -> Verdict:
         """The verdict on ``version`` over traffic since ``since_ms`` (default: the current step's start).
-        The `canary` settings with the model's overrides; the caller's limits win."""
+        The `canary` settings with the model's overrides; the caller's limits win.
+
+        A rollout of k steps analyses k windows, each its own sequence: each gets ``alpha / k`` (a union
+        bound), so an equal challenger is rolled back by *any* step with probability at most alpha."""
         defaults: dict[str, Any] = self.settings.canary_for(model).model_dump()
         spec = self.settings.models.get(model)
         if spec is not None:
             defaults["task"] = spec.task
+        k = len(rollout(self.settings, model).steps)
+        if k > 1:
+            defaults["accuracy_confidence"] = 1 - (1 - float(defaults["accuracy_confidence"])) / k
         return analyze_canary(
             self.settings,
             self.registry,
