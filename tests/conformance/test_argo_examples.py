@@ -1,7 +1,7 @@
 """Argo's own ``examples/`` in the local executor — when pointed at a local checkout of them.
 
     DRIFTLOOP_ARGO_EXAMPLES=/path/to/argo-workflows/examples \
-        .venv/bin/python -m pytest tests/unit/test_argo_examples.py
+        .venv/bin/python -m pytest tests/conformance/test_argo_examples.py
 
 Skipped when the variable is unset: CI has no network, and Argo's files are not part of this repository
 (they are read, never copied). ``argo_examples.yaml`` beside this file holds, per example, the outcome
