@@ -4,8 +4,11 @@
 holdout (isotonic regression of the outcome on the score), so a calibrated score is the probability that
 the row's label is positive. Given those probabilities, the *expected* confusion matrix of an unlabelled
 window follows, and from it the expected accuracy, F1, ROC AUC (expected TPR/FPR at every score
-threshold) and log loss. Binary models only get every metric; a multiclass model is calibrated on the
-probability of its predicted class (what the inference log carries), which gives the expected accuracy.
+threshold) and log loss of a binary model. A multiclass model gets one calibration per class
+(one-vs-rest) and, from the ``probabilities`` the inference log carries for it, the expected accuracy,
+macro F1, macro one-vs-rest ROC AUC and log loss (:mod:`monitors.estimator_multiclass`); a window without them
+(an older log) or an estimator fitted before them gets the expected accuracy only, from the calibrated
+probability of the predicted class.
 
 **DLE** (direct loss estimation): two gradient-boosted regressors learn, on the holdout, the absolute and
 the squared error of the model from its inputs and its prediction; their mean on a window estimates the
@@ -56,6 +59,7 @@ class Estimate:
     metrics: dict[str, float]
     band: dict[str, list[float]]
     rows: int
+    dropped: int = 0  # rows left out: a multiclass row whose probability vector is missing or malformed
 
 
 def is_class(values: Any, cls: Any) -> np.ndarray:
@@ -202,6 +206,9 @@ class PerformanceEstimator:
         classes: a classifier's classes in ``predict_proba`` order (the positive one last, when binary).
         calibration: the isotonic map, ``(x, y)`` knots interpolated linearly: positive-class score →
             P(positive) for a binary model, predicted-class probability → P(correct) for a multiclass one.
+        class_calibration: a multiclass model's isotonic map per class, in ``classes`` order: class
+            probability → P(label is that class). None in an estimator pickled before it existed (the
+            class attribute's default then answers): that one estimates accuracy only.
         encoder / abs_model / sq_model: a regressor's error models (DLE).
     """
 
@@ -209,6 +216,7 @@ class PerformanceEstimator:
     primary_metric: str
     classes: list[Any] | None = None
     calibration: tuple[list[float], list[float]] | None = None
+    class_calibration: list[tuple[list[float], list[float]]] | None = None
     encoder: _Encoder | None = None
     abs_model: Any = None
     sq_model: Any = None
@@ -224,12 +232,20 @@ class PerformanceEstimator:
 
     def estimate(self, window: pd.DataFrame, prediction: str = "prediction") -> Estimate:
         """Estimate on ``window``: for a classifier its ``prediction`` and ``probability`` columns (the
-        inference log's fields), for a regressor its features and ``prediction``. Raises DataError
-        naming what the window lacks."""
+        inference log's fields) — and for a multiclass one its ``probabilities`` when it has them — for
+        a regressor its features and ``prediction``. Raises DataError naming what the window lacks."""
         if prediction not in window.columns or not window[prediction].notna().any():
             raise DataError("the window has no predictions to estimate performance from", "log predictions")
         if self.task == "regression":
             return self._dle(window[window[prediction].notna()], prediction)
+        dropped = 0
+        if not self.binary and self.class_calibration and "probabilities" in window.columns:
+            from monitors.estimator_multiclass import estimate_multiclass
+
+            est = estimate_multiclass(self.classes or [], self.class_calibration, window, prediction)
+            if est.rows:
+                return est
+            dropped = est.dropped  # no usable vector: the accuracy-only path below
         if "probability" not in window.columns:
             raise DataError(
                 "CBPE needs the predicted class's probability and the window has none",
@@ -249,7 +265,8 @@ class PerformanceEstimator:
             correct = self.calibrate(proba)
             acc = float(np.mean(correct))
             sd = float(np.sqrt(np.sum(correct * (1 - correct)))) / correct.size
-            return Estimate({"accuracy": acc}, {"accuracy": [acc - _Z * sd, acc + _Z * sd]}, proba.size)
+            band = {"accuracy": [acc - _Z * sd, acc + _Z * sd]}
+            return Estimate({"accuracy": acc}, band, proba.size, dropped)
         assert self.classes is not None
         predicted_pos = is_class(pred, self.classes[-1])
         score = np.where(predicted_pos, proba, 1.0 - proba)
@@ -323,11 +340,9 @@ def fit_estimator(
     classes = [c.item() if hasattr(c, "item") else c for c in (found if found is not None else [])]
     if len(classes) != proba.shape[1]:
         raise DataError("the classifier's classes_ do not match its predict_proba columns")
-    labels = np.asarray([str(v) for v in y])
     if len(classes) == 2:
+        labels = np.asarray([str(v) for v in y])
         return binary_estimator(proba[:, 1], labels == str(classes[1]), classes, primary_metric)
-    else:
-        top = proba.argmax(axis=1)
-        predicted = np.asarray([str(classes[i]) for i in top])
-        calibration = _isotonic(proba[np.arange(len(top)), top], (predicted == labels).astype(float))
-    return PerformanceEstimator(task, primary_metric, classes=classes, calibration=calibration)
+    from monitors.estimator_multiclass import multiclass_estimator
+
+    return multiclass_estimator(proba, y.to_numpy(), classes, primary_metric)

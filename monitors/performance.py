@@ -131,10 +131,13 @@ def measure(
     y_pred: np.ndarray,
     probability: np.ndarray | None,
     classes: list[Any] | None,
+    probabilities: np.ndarray | None = None,
 ) -> tuple[dict[str, float], dict[str, float]]:
     """The task's metrics from labels and predictions, and each one's standard error (``probability``:
-    the predicted class's, as the inference log has it; a binary model's ROC AUC and log loss need it,
-    a multiclass one's are not computable from it and are left out)."""
+    the predicted class's, as the inference log has it — a binary model's ROC AUC and log loss need it;
+    ``probabilities``: a multiclass model's class probabilities, ``(n, k)`` in ``classes`` order — its
+    macro one-vs-rest ROC AUC and log loss need them for every row, and are left out without them; the
+    ROC AUC also when a class has no label in the window)."""
     from sklearn import metrics as skm
 
     if task == "regression":
@@ -184,6 +187,16 @@ def measure(
     else:
         out["f1"] = float(skm.f1_score(t, p, average="macro", labels=names, zero_division=0.0))
         se["f1"] = float(np.sqrt(out["f1"] * (1 - out["f1"]) / n))
+        if (
+            probabilities is not None
+            and probabilities.shape == (t.size, len(names))
+            and np.isfinite(probabilities).all()
+        ):
+            from monitors.estimator_multiclass import measure_multiclass
+
+            more, more_se = measure_multiclass(t, names, probabilities)
+            out.update(more)
+            se.update(more_se)
     return out, se
 
 
@@ -253,7 +266,12 @@ def check_performance(
         result.labels = len(joined)
         if len(joined) >= definition.min_labels:
             result.actual, se = measure(
-                task, joined[LABEL].to_numpy(), joined[prediction].to_numpy(), prob, classes
+                task,
+                joined[LABEL].to_numpy(),
+                joined[prediction].to_numpy(),
+                prob,
+                classes,
+                _class_probabilities(joined, classes),
             )
             result.actual_band = {
                 m: [v - _Z_ONE_SIDED * se[m], v + _Z_ONE_SIDED * se[m]]
@@ -270,6 +288,9 @@ def check_performance(
         try:
             est = estimator.estimate(window, prediction)
             result.estimated, result.estimated_band = est.metrics, est.band
+            if est.dropped:
+                kept = "left out of the estimate" if "f1" in est.metrics else "accuracy estimated only"
+                result.notes.append(f"{est.dropped} predictions without usable `probabilities`: {kept}")
         except DataError as exc:
             result.notes.append(f"no estimate: {exc.message}")
     else:
@@ -290,6 +311,17 @@ def check_performance(
             best = optimistic(metric, (band[0], band[1])) if band else value
             setattr(result, attr, drop(metric, ref, best) > definition.performance_drop)
     return result
+
+
+def _class_probabilities(joined: pd.DataFrame, classes: list[Any] | None) -> np.ndarray | None:
+    """A multiclass window's ``probabilities`` as an ``(n, k)`` matrix, or None unless every row has a
+    usable vector (then :func:`measure` leaves the metrics that need them out)."""
+    if "probabilities" not in joined or not classes or len(classes) < 3:
+        return None
+    from monitors.estimator_multiclass import probability_matrix
+
+    matrix, ok = probability_matrix(joined["probabilities"], len(classes))
+    return matrix if ok.all() else None
 
 
 def _labelled(

@@ -24,8 +24,9 @@ if TYPE_CHECKING:
 __all__ = ["LOG_FIELDS", "PerformanceContext", "run_monitor", "split_log_fields"]
 
 #: Inference-log fields a window read with ``log_fields=True`` carries besides the features: what the
-#: performance check joins on (``request_id``) and scores (``prediction``, ``probability``).
-LOG_FIELDS = ("request_id", "prediction", "probability")
+#: performance check joins on (``request_id``) and scores (``prediction``, ``probability``, a multiclass
+#: model's ``probabilities``).
+LOG_FIELDS = ("request_id", "prediction", "probability", "probabilities")
 
 
 @dataclass

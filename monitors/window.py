@@ -9,11 +9,15 @@ Inference-log records (JSON, one per Kafka message) are accepted in these shapes
      "model_version": "v3", "request_id": "r-17", "timestamp": 1732500000000,   # server logs
      "latency_ms": 1.2}                                                          # (driftloop/serving)
 
+A multiclass model's records also carry ``"probabilities": [p_0, ..., p_k-1]`` (every class, in the
+model's ``classes_`` order), what multiclass CBPE and the measured ROC AUC / log loss need.
+
 Records of other models are skipped. Metadata fields (model, version, ids, timestamps, latency, the
-predicted class's ``probability``, a failed prediction's ``error``) are never columns of the window, so
-a window read from the log has the model's feature columns only — plus the prediction, under the monitor
-definition's ``prediction`` column name, when the definition monitors one. A failed prediction (``error``,
-no ``prediction``) still contributes its features: the inputs the model saw are what drift is about.
+predicted class's ``probability``, a multiclass model's ``probabilities``, a failed prediction's
+``error``) are never columns of the window, so a window read from the log has the model's feature
+columns only — plus the prediction, under the monitor definition's ``prediction`` column name, when the
+definition monitors one. A failed prediction (``error``, no ``prediction``) still contributes its
+features: the inputs the model saw are what drift is about.
 """
 
 from __future__ import annotations
@@ -105,8 +109,9 @@ def frame_from_records(
 
     ``prediction``: the column the log's prediction goes to (the monitor definition's ``prediction``);
     ``None`` drops it, so a check whose reference has no prediction column sees no extra column.
-    ``log_fields``: also keep ``request_id``, ``prediction`` and ``probability`` (flat records), what a
-    performance check needs (:data:`monitors.signals.LOG_FIELDS`; the drift check drops them)."""
+    ``log_fields``: also keep ``request_id``, ``prediction`` and ``probability`` — and ``probabilities``
+    when a record has them (a multiclass model's) — of flat records, what a performance check needs
+    (:data:`monitors.signals.LOG_FIELDS`; the drift check drops them)."""
     import pandas as pd
 
     rows: list[dict[str, Any]] = []
@@ -122,6 +127,8 @@ def frame_from_records(
                 row[prediction] = rec.get(_PREDICTION)
             if log_fields:
                 row.update({k: rec.get(k) for k in ("request_id", _PREDICTION, "probability")})
+                if "probabilities" in rec:
+                    row["probabilities"] = rec["probabilities"]
             rows.append(row)
             continue
         preds = rec.get("predictions", rec.get(_PREDICTION))

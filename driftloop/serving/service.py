@@ -9,6 +9,10 @@ An inference-log record is one flat JSON object per instance::
      "model": "credit", "model_version": "v3", "request_id": "r-17", "timestamp": 1732500000000,
      "latency_ms": 1.2}
 
+A multiclass model's record also carries ``"probabilities": [p_0, ..., p_k-1]``, every class's
+probability in its ``classes_`` order (6 significant digits), for multiclass CBPE and the measured ROC
+AUC / log loss of the monitors; the response to the client is the same for every model.
+
 A failed prediction is logged too, with ``"error"`` instead of ``prediction`` — canary analysis counts
 errors from the log, which every replica writes. A bad request (a 400: missing features, NaN / ±Infinity /
 1e999 values) is not the model's fault: it is answered, counted as ``outcome="bad_request"`` and never
@@ -79,8 +83,10 @@ def log_records(
     elapsed_s: float,
     route: str | None = None,
     error: str | None = None,
+    probabilities: list[list[float]] | None = None,
 ) -> None:
-    """One record per instance onto the inference log (``route`` is written for ``shadow`` only)."""
+    """One record per instance onto the inference log (``route`` is written for ``shadow`` only;
+    ``probabilities``: a multiclass model's class probabilities, one vector per instance)."""
     now_ms = int(time.time() * 1000)
     latency_ms = round(elapsed_s * 1000, 3)
     names = served.features
@@ -90,6 +96,8 @@ def log_records(
             rec["prediction"] = preds[i] if preds is not None else None
             if probas is not None:
                 rec["probability"] = probas[i]
+            if probabilities is not None:
+                rec["probabilities"] = probabilities[i]
         else:
             rec["error"] = error
         rec["model"] = served.model
@@ -183,7 +191,7 @@ class PredictionService:
         rid = request_id or uuid.uuid4().hex
         ids = [rid] if len(instances) == 1 else [f"{rid}-{i}" for i in range(len(instances))]
         try:
-            preds, probas = served.predict(instances)
+            preds, probas, vectors = served.predict_logged(instances)
         except DataError as exc:
             self.metrics.requests.labels(model, served.version, route, "bad_request").inc()
             return _problem(400, exc)
@@ -200,7 +208,7 @@ class PredictionService:
                 "see the server log",
             )
         elapsed = time.perf_counter() - started
-        log_records(self.sink, served, instances, ids, preds, probas, elapsed)
+        log_records(self.sink, served, instances, ids, preds, probas, elapsed, probabilities=vectors)
         if mirror is not None and self.shadow is not None:
             self.shadow.submit(ShadowJob(mirror, instances, ids))
         self.metrics.requests.labels(model, served.version, route, "ok").inc()

@@ -36,7 +36,9 @@ class ShadowJob:
     ids: list[str]
 
 
-#: ``(served, instances, ids, preds, probas, elapsed_s, route, error)`` -> the records are logged
+#: ``(served, instances, ids, preds, probas, elapsed_s, route, error, probabilities)`` -> the records are
+#: logged (``probabilities``: a multiclass challenger's class probabilities, else None; see
+#: :func:`~driftloop.serving.service.log_records`)
 LogFn = Callable[..., None]
 
 
@@ -74,7 +76,7 @@ class ShadowRunner(QueueWorker[ShadowJob]):
         model = job.challenger
         started = time.perf_counter()
         try:
-            preds, probas = model.predict(job.instances)
+            preds, probas, vectors = model.predict_logged(job.instances)
         except Exception as exc:  # the challenger failed: logged as its error, nobody is answered
             elapsed = time.perf_counter() - started
             self._log(
@@ -83,6 +85,6 @@ class ShadowRunner(QueueWorker[ShadowJob]):
             self.metrics.shadow.labels(model.model, model.version, "error").inc()
             return
         elapsed = time.perf_counter() - started
-        self._log(model, job.instances, job.ids, preds, probas, elapsed, "shadow", None)
+        self._log(model, job.instances, job.ids, preds, probas, elapsed, "shadow", None, vectors)
         self.metrics.shadow.labels(model.model, model.version, "ok").inc()
         self.metrics.latency.labels(model.model, "shadow").observe(elapsed)

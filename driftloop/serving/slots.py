@@ -77,6 +77,8 @@ class LoadedModel:
         self.features: list[str] | None = [str(n) for n in names] if names is not None else None
         self.classes = getattr(self.estimator, "classes_", None)
         self.has_proba = hasattr(self.estimator, "predict_proba") and self.classes is not None
+        #: more than two classes: the inference log gets every class's probability (multiclass CBPE)
+        self.multiclass = self.classes is not None and self.has_proba and len(self.classes) > 2
         #: the OIP ``platform``: the estimator's top-level package (``sklearn``, ``xgboost``, ...)
         self.platform = type(self.estimator).__module__.split(".", 1)[0]
 
@@ -98,14 +100,37 @@ class LoadedModel:
 
     def predict(self, instances: list[dict[str, Any]]) -> tuple[list[Any], list[float] | None]:
         """Predictions and, for classifiers, the probability of each predicted class."""
+        preds, probas, _ = self.predict_logged(instances)
+        return preds, probas
+
+    def predict_logged(
+        self, instances: list[dict[str, Any]]
+    ) -> tuple[list[Any], list[float] | None, list[list[float]] | None]:
+        """:meth:`predict` plus what only the inference log gets: a multiclass model's probabilities of
+        every class, in ``classes_`` order, rounded to 6 significant digits (None for other models)."""
         x = self.frame(instances)
         if self.has_proba:
             proba = self.estimator.predict_proba(x)
             idx = proba.argmax(axis=1)
             preds = self.classes[idx].tolist()  # type: ignore[index]  # has_proba implies classes
-            return preds, proba[range(len(idx)), idx].tolist()
+            vectors = _round_significant(proba).tolist() if self.multiclass else None
+            return preds, proba[range(len(idx)), idx].tolist(), vectors
         out = self.estimator.predict(x)
-        return (out.tolist() if hasattr(out, "tolist") else list(out)), None
+        return (out.tolist() if hasattr(out, "tolist") else list(out)), None, None
+
+
+def _round_significant(values: Any, digits: int = 6) -> Any:
+    """``values`` (an array) rounded to ``digits`` significant digits, in a few array operations: a
+    logged probability stays short in JSON (``0.123457``, not ``0.12345678901234568``) and keeps the
+    precision of a small one (``3.2e-09``), which rounding to decimals would zero."""
+    import numpy as np
+
+    a = np.asarray(values, dtype=np.float64)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        exponent = np.floor(np.log10(np.abs(a)))
+    exponent = np.clip(np.where(np.isfinite(exponent), exponent, 0.0), -290.0, 290.0)  # 10**x finite
+    scale = 10.0 ** (digits - 1 - exponent)
+    return np.round(a * scale) / scale
 
 
 class ModelSlots:
