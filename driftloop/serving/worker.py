@@ -25,9 +25,15 @@ class QueueWorker(Generic[T]):
         self._queue: queue.Queue[T] = queue.Queue(maxsize=queue_size)
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
+        #: set by stop(): a late submit (a mirror that outlived the shadow's grace, say) is counted as
+        #: dropped instead of waiting in a queue nobody serves
+        self._closed = False
 
     def submit(self, item: T) -> bool:
-        """Queue ``item``; False (and counted as dropped) when the queue is full."""
+        """Queue ``item``; False (and counted as dropped) when the queue is full or the worker stopped."""
+        if self._closed:
+            self._drop([item])
+            return False
         try:
             self._queue.put_nowait(item)
             return True
@@ -37,12 +43,14 @@ class QueueWorker(Generic[T]):
 
     def start(self) -> None:
         if self._thread is None:
+            self._closed = False
             self._stop.clear()
             self._thread = threading.Thread(target=self._run, name=self.thread_name, daemon=True)
             self._thread.start()
 
     def stop(self, timeout_s: float = 10.0) -> None:
         """Let the thread finish what is queued (up to ``timeout_s``), then count what is left as dropped."""
+        self._closed = True
         self._stop.set()
         if self._thread is not None:
             self._thread.join(timeout_s)

@@ -61,3 +61,45 @@ def test_stop_counts_what_the_thread_could_not_finish_as_dropped() -> None:
     w.release.set()  # item 0 finishes, then the thread sees stop and an empty queue and ends
     thread.join(5)
     assert not thread.is_alive() and w.done == [0]
+
+
+def test_a_submit_after_stop_is_counted_as_dropped_not_queued() -> None:
+    """A mirror that outlives the shadow's grace submits its record after the log stopped: counted."""
+    w = _Slow(size=10)
+    w.start()
+    w.stop(1)
+    assert w.submit(7) is False and w.dropped == [7] and w._queue.empty()
+    w.release.set()
+    w.start()  # started again: accepting again
+    try:
+        assert w.submit(8)
+    finally:
+        w.stop(5)
+    assert w.done == [8]
+
+
+def test_a_stopped_inference_log_opens_no_new_publisher() -> None:
+    """The sink thread that outlived stop's join must not open a Kafka publisher nobody closes."""
+    import pytest
+
+    from driftloop.config import load_settings
+    from driftloop.errors import DriftloopError
+    from driftloop.serving.metrics import ServingMetrics
+    from driftloop.serving.sink import InferenceLog
+
+    opened: list[object] = []
+
+    class _Pub:
+        def __init__(self, _settings: object) -> None:
+            opened.append(self)
+
+        def close(self) -> None:
+            pass
+
+    sink = InferenceLog(load_settings(env={}), ServingMetrics(), publisher_factory=_Pub)
+    sink.start()
+    assert sink.publisher() is opened[0]
+    sink.stop(1)
+    with pytest.raises(DriftloopError, match="stopped"):
+        sink.publisher()
+    assert len(opened) == 1
