@@ -59,7 +59,9 @@ class Estimate:
     metrics: dict[str, float]
     band: dict[str, list[float]]
     rows: int
-    dropped: int = 0  # rows left out: a multiclass row whose probability vector is missing or malformed
+    #: multiclass rows without a usable probability vector: left out of the estimate, or — when they are
+    #: most of the window — the reason it is the accuracy-only one
+    dropped: int = 0
 
 
 def is_class(values: Any, cls: Any) -> np.ndarray:
@@ -243,9 +245,11 @@ class PerformanceEstimator:
             from monitors.estimator_multiclass import estimate_multiclass
 
             est = estimate_multiclass(self.classes or [], self.class_calibration, window, prediction)
-            if est.rows:
+            if est.rows > est.dropped:
                 return est
-            dropped = est.dropped  # no usable vector: the accuracy-only path below
+            # most rows without a usable vector (a window from before the server logged them): the
+            # accuracy-only path below, over every row
+            dropped = est.dropped
         if "probability" not in window.columns:
             raise DataError(
                 "CBPE needs the predicted class's probability and the window has none",

@@ -159,9 +159,11 @@ def cbpe_multiclass(
     metrics["log_loss"] = float(-mean_log.mean())
     sd["log_loss"] = float(np.sqrt(max(float(np.sum((q * logp**2).sum(axis=1) - mean_log**2)), 0.0))) / n
     aucs = [binned_expected_auc(score[:, c], q[:, c]) for c in range(k)]
-    if all(np.isfinite(aucs)):
+    errors = [hanley_mcneil_se(a, s, n - s) for a, s in zip(aucs, sum_q, strict=True)]
+    if all(np.isfinite(aucs)) and all(np.isfinite(errors)):
+        # a class expected less than once in the window has no error (Hanley & McNeil need one member):
+        # the AUC is left out rather than reported without a band and judged on its point value
         metrics["roc_auc"] = float(np.mean(aucs))
-        errors = [hanley_mcneil_se(a, s, n - s) for a, s in zip(aucs, sum_q, strict=True)]
         sd["roc_auc"] = float(np.mean(errors))
     bands = {
         m: [metrics[m] - _Z * v, metrics[m] + _Z * v]

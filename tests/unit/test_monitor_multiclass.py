@@ -150,6 +150,30 @@ def test_bad_vectors_are_dropped_and_counted(problem) -> None:
         estimator.estimate(nothing.drop(columns=["probability"]))
 
 
+def test_a_window_mostly_without_vectors_gets_the_accuracy_only_estimate_over_every_row(problem) -> None:
+    """Just after a server upgrade most of a window was logged without `probabilities`: estimating from
+    the few new rows would throw the others away, so accuracy comes from every row."""
+    model, estimator, pool = problem
+    rows = pool.iloc[:4000]
+    window = served(model, rows)
+    window["probabilities"] = [v if i >= 3000 else None for i, v in enumerate(window["probabilities"])]
+    est = estimator.estimate(window)
+    assert set(est.metrics) == {"accuracy"} and est.rows == 4000 and est.dropped == 3000
+
+
+def test_a_class_too_rare_in_the_window_leaves_roc_auc_out_rather_than_unbanded(problem) -> None:
+    """A class expected less than once has no ROC AUC error: the estimate leaves roc_auc out instead of
+    giving a value without a band, which the drop check would judge on its point value."""
+    model, estimator, pool = problem
+    proba = model.predict_proba(pool[FEATURES])
+    rare = model.classes_[0]
+    keep = proba[:, 0] < 0.002  # rows the model is sure are not class 0
+    rows = pool[keep].iloc[:150]
+    est = estimator.estimate(served(model, rows))
+    assert "roc_auc" not in est.metrics and "roc_auc" not in est.band, rare
+    assert set(est.band) == set(est.metrics) == {"accuracy", "f1", "log_loss"}
+
+
 def test_vectors_read_back_from_a_csv_are_json_text() -> None:
     matrix, ok = probability_matrix(["[0.2, 0.8]", "[0.5]", None, "[0.1, 1.5]"], 2)
     assert ok.tolist() == [True, False, False, False] and matrix[0].tolist() == [0.2, 0.8]
