@@ -64,6 +64,11 @@ class Assessment:
     settled: bool = False
 
 
+def _pct(confidence: float) -> str:
+    """``0.96`` -> ``96%``, ``0.9875`` -> ``98.75%``: a rollout step's share of alpha stays readable."""
+    return f"{confidence * 100:.4g}%"
+
+
 # --- the sequential rule --------------------------------------------------------------------------------
 
 
@@ -103,7 +108,7 @@ def _label_check(
         statistic = "canary MAE - champion MAE"
         why = (
             f"MAE {canary.mae:.4g} vs champion {champion.mae:.4g} on {n_c}/{n_h} labels: larger by more than "
-            f"{limit} (anytime {1 - alpha:.0%} bound on the difference ≥ {cs.lower:.4g})"
+            f"{limit} (anytime {_pct(1 - alpha)} bound on the difference ≥ {cs.lower:.4g})"
         )
     else:
         cs = seq.difference_of_proportions(
@@ -114,7 +119,7 @@ def _label_check(
         statistic = "canary accuracy - champion accuracy"
         why = (
             f"accuracy {canary.accuracy:.3f} vs champion {champion.accuracy:.3f} on {n_c}/{n_h} labels: "
-            f"below by more than {limits.accuracy_margin} (anytime {1 - alpha:.0%} bound on the difference "
+            f"below by more than {limits.accuracy_margin} (anytime {_pct(1 - alpha)} bound on the difference "
             f"≤ {cs.upper:.3f})"
         )
     outcome = "worse" if harm else "not worse" if cleared else "open"
@@ -152,7 +157,7 @@ def _judge_sequential(champion: VariantStats, canary: VariantStats, limits: Cana
         if harm:
             bad.append(
                 f"error rate {canary.error_rate:.3f} vs champion {champion.error_rate:.3f} (allowed "
-                f"+{limits.max_error_rate_increase}; anytime {1 - alpha:.1%} bound on the difference "
+                f"+{limits.max_error_rate_increase}; anytime {_pct(1 - alpha)} bound on the difference "
                 f"≥ {cs.lower:.3f})"
             )
     if guarded and canary.latencies_ms and champion.p95_latency_ms is not None:
@@ -177,7 +182,7 @@ def _judge_sequential(champion: VariantStats, canary: VariantStats, limits: Cana
         if harm:
             bad.append(
                 f"p95 latency {canary.p95_latency_ms:.1f} ms > {ceiling:.1f} ms ({cs.estimate:.0%} of canary "
-                f"requests slower; anytime {1 - alpha:.1%} bound ≥ {cs.lower:.0%} > {_TAIL:.0%})"
+                f"requests slower; anytime {_pct(1 - alpha)} bound ≥ {cs.lower:.0%} > {_TAIL:.0%})"
             )
     labeled = canary.labeled >= limits.min_labels and champion.labeled >= limits.min_labels
     cleared = False
@@ -277,13 +282,13 @@ def _judge_fixed(champion: VariantStats, canary: VariantStats, limits: CanaryLim
             bad.append(
                 f"MAE {canary.mae:.4g} vs champion {champion.mae:.4g} on {canary.labeled}/{champion.labeled} "
                 f"labels (above by more than {limits.error_margin} at "
-                f"{limits.accuracy_confidence:.0%} confidence)"
+                f"{_pct(limits.accuracy_confidence)} confidence)"
             )
         elif worse:
             bad.append(
                 f"accuracy {canary.accuracy:.3f} vs champion {champion.accuracy:.3f} "
                 f"on {canary.labeled}/{champion.labeled} labels (below by more than {limits.accuracy_margin} "
-                f"at {limits.accuracy_confidence:.0%} confidence)"
+                f"at {_pct(limits.accuracy_confidence)} confidence)"
             )
     enough = canary.requests >= limits.min_requests
     # A canary that already failed _EARLY_ERRORS requests is rolled back without waiting for min_requests.

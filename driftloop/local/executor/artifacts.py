@@ -31,7 +31,7 @@ def bind_argument(
     """The artifact an argument passes (its ``from`` already rendered): itself when it names no ``from``,
     else the artifact ``from`` names in ``available`` (narrowed by the argument's ``subPath``), or None for
     a missing ``optional`` one, which Argo simply does not pass."""
-    if "from" not in arg:
+    if not arg.get("from"):
         return arg
     found = available.get(str(arg["from"]).strip("{} "))
     if found:

@@ -311,16 +311,14 @@ def _instance(
     args = task.get("arguments") or {}
     params = {str(p["name"]): _argument(p, local, frame) for p in args.get("parameters") or []}
     artifacts: dict[str, Mapping[str, Any]] = {}
+    available = {**run.global_artifacts, **frame.artifacts} if args.get("artifacts") else {}
     for a in args.get("artifacts") or []:
         if "fromExpression" in a:
             artifacts[str(a["name"])] = artifact_from_expression(
-                str(a["fromExpression"]),
-                frame.expr_scope(local),
-                {**run.global_artifacts, **frame.artifacts},
-                f"artifact {a['name']!r}",
+                str(a["fromExpression"]), frame.expr_scope(local), available, f"artifact {a['name']!r}"
             )
             continue
-        bound = bind_argument(render_obj(a, local), {**run.global_artifacts, **frame.artifacts}, "")
+        bound = bind_argument(render_obj(a, local), available, "")
         if bound is not None:
             artifacts[str(a["name"])] = bound
     return Instance(
