@@ -336,6 +336,16 @@ def read_recent(
                         break
                     if since_ms is None or m.timestamp >= since_ms:
                         by_part[m.partition].append(_record(m))
+        else:  # the deadline, not the end of the topic, ended the read: say the result is partial
+            behind = _behind(consumer, [tp for tp in tps if tp.partition in open_parts])
+            if behind:
+                log.warning(
+                    "reading %s stopped at its %.3g s deadline with partition(s) %s not read to the end: "
+                    "the result is partial (a slow broker, or a topic too large for the deadline)",
+                    topic,
+                    timeout_s,
+                    ", ".join(str(tp.partition) for tp in behind),
+                )
         out: list[Record] = []
         for recs in by_part.values():
             out.extend(recs[-max_records:] if max_records is not None else recs)

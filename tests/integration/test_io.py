@@ -134,3 +134,30 @@ def test_read_recent_reads_to_the_end_through_empty_polls(stack, topic, monkeypa
     got = read_recent(stack.settings, name, timeout_s=30)
     assert [json.loads(r.value)["i"] for r in got] == list(range(1500))
     assert calls["n"] > 8  # the stall was really injected: several batches, each behind empty polls
+
+
+def test_read_recent_says_when_its_deadline_cut_the_read_short(stack, topic, caplog, monkeypatch) -> None:
+    """A partial read is never silent: a broker too slow for the deadline (here: 100 records a poll, each
+    after a 100 ms stall) makes read_recent log a warning naming the topic."""
+    from kafka import KafkaConsumer
+
+    name = topic()
+    with Publisher(stack.settings) as pub:
+        for i in range(1500):
+            pub.publish(name, {"i": i})
+        pub.flush()
+    real_poll = KafkaConsumer.poll
+
+    def slow_poll(self: KafkaConsumer, timeout_ms: int = 0, max_records: object = None, **kw: object) -> dict:
+        time.sleep(0.1)
+        return real_poll(self, timeout_ms=timeout_ms, max_records=100, **kw)
+
+    with monkeypatch.context() as patch, caplog.at_level("WARNING", logger="driftloop.kafka"):
+        patch.setattr(KafkaConsumer, "poll", slow_poll)
+        got = read_recent(stack.settings, name, timeout_s=0.5)
+    assert len(got) < 1500  # at most 5 polls of 100 fit in the deadline
+    assert any(f"reading {name} stopped at its" in r.getMessage() for r in caplog.records)
+    caplog.clear()
+    with caplog.at_level("WARNING", logger="driftloop.kafka"):
+        assert len(read_recent(stack.settings, name)) == 1500
+    assert not caplog.records
