@@ -106,6 +106,16 @@ def test_read_recent_is_bounded_on_a_live_topic(stack, topic) -> None:
     assert took < 8, f"read_recent took {took:.1f}s on a live topic"
 
 
+def _topic_of_1500(stack, topic) -> str:
+    """A fresh topic holding records ``{"i": 0}`` .. ``{"i": 1499}``."""
+    name = topic()
+    with Publisher(stack.settings) as pub:
+        for i in range(1500):
+            pub.publish(name, {"i": i})
+        pub.flush()
+    return name
+
+
 def test_read_recent_reads_to_the_end_through_empty_polls(stack, topic, monkeypatch) -> None:
     """On a loaded machine a fetch can still be in flight when ``poll`` returns, so polls come back empty
     before the end (CI read 478 of 1,500 labels). Here every real poll is followed by three empty ones:
@@ -113,11 +123,7 @@ def test_read_recent_reads_to_the_end_through_empty_polls(stack, topic, monkeypa
     broker's ListOffsets answers 1 for this topic, so a rule built on it stops after the first batch."""
     from kafka import KafkaConsumer
 
-    name = topic()
-    with Publisher(stack.settings) as pub:
-        for i in range(1500):
-            pub.publish(name, {"i": i})
-        pub.flush()
+    name = _topic_of_1500(stack, topic)
 
     real_poll = KafkaConsumer.poll
     calls = {"n": 0}
@@ -141,11 +147,7 @@ def test_read_recent_says_when_its_deadline_cut_the_read_short(stack, topic, cap
     after a 100 ms stall) makes read_recent log a warning naming the topic."""
     from kafka import KafkaConsumer
 
-    name = topic()
-    with Publisher(stack.settings) as pub:
-        for i in range(1500):
-            pub.publish(name, {"i": i})
-        pub.flush()
+    name = _topic_of_1500(stack, topic)
     real_poll = KafkaConsumer.poll
 
     def slow_poll(self: KafkaConsumer, timeout_ms: int = 0, max_records: object = None, **kw: object) -> dict:
