@@ -191,7 +191,7 @@ class PredictionService:
         rid = request_id or uuid.uuid4().hex
         ids = [rid] if len(instances) == 1 else [f"{rid}-{i}" for i in range(len(instances))]
         try:
-            preds, probas, vectors = served.predict_logged(instances)
+            preds, probas, vectors = served.predict(instances)
         except DataError as exc:
             self.metrics.requests.labels(model, served.version, route, "bad_request").inc()
             return _problem(400, exc)

@@ -76,7 +76,7 @@ class ShadowRunner(QueueWorker[ShadowJob]):
         model = job.challenger
         started = time.perf_counter()
         try:
-            preds, probas, vectors = model.predict_logged(job.instances)
+            preds, probas, vectors = model.predict(job.instances)
         except Exception as exc:  # the challenger failed: logged as its error, nobody is answered
             elapsed = time.perf_counter() - started
             self._log(

@@ -43,24 +43,17 @@ class InferenceLog(QueueWorker[dict[str, Any]]):
         self._factory = publisher_factory
         self._publisher: Any = None
         self._lock = threading.Lock()
-        self._closed_publisher = False
         self._in_flight = 0
         metrics.queue_depth.set_function(lambda: float(self._queue.qsize()))
 
     def depth(self) -> int:
         return self._queue.qsize()
 
-    def start(self) -> None:
-        with self._lock:
-            self._closed_publisher = False
-        super().start()
-
     def stop(self, timeout_s: float = 10.0) -> None:
         """Publish what is queued (up to ``timeout_s``; the rest is counted as dropped), then close the
         publisher."""
         super().stop(timeout_s)
         with self._lock:
-            self._closed_publisher = True  # a thread that outlived the join must not open another
             if self._publisher is not None:
                 try:
                     self._publisher.close()
@@ -72,7 +65,7 @@ class InferenceLog(QueueWorker[dict[str, Any]]):
         """The shared Kafka publisher (created on first use; also used for feedback)."""
         with self._lock:
             if self._publisher is None:
-                if self._closed_publisher:
+                if self._closed and self._thread is None:  # stopped: a thread that outlived the join
                     raise DriftloopError("the inference log is stopped", "start the server again")
                 if self._factory is not None:
                     self._publisher = self._factory(self.settings)

@@ -98,16 +98,12 @@ class LoadedModel:
 
         return pd.DataFrame.from_records(instances, columns=self.features)
 
-    def predict(self, instances: list[dict[str, Any]]) -> tuple[list[Any], list[float] | None]:
-        """Predictions and, for classifiers, the probability of each predicted class."""
-        preds, probas, _ = self.predict_logged(instances)
-        return preds, probas
-
-    def predict_logged(
+    def predict(
         self, instances: list[dict[str, Any]]
     ) -> tuple[list[Any], list[float] | None, list[list[float]] | None]:
-        """:meth:`predict` plus what only the inference log gets: a multiclass model's probabilities of
-        every class, in ``classes_`` order, rounded to 6 significant digits (None for other models)."""
+        """Predictions; for classifiers the probability of each predicted class (what a client gets);
+        and what only the inference log gets: a multiclass model's probabilities of every class, in
+        ``classes_`` order, rounded to 6 significant digits (None for other models)."""
         x = self.frame(instances)
         if self.has_proba:
             proba = self.estimator.predict_proba(x)

@@ -273,7 +273,7 @@ def test_a_multiclass_models_log_record_carries_every_class_probability() -> Non
     status, reply = service.predict_rows(instances, "r")
     assert status == 200 and len(sink.records) == 5
     # the client's answer is what it always was: the predicted class and its probability
-    preds, probas = service.slots.champion.predict(instances)
+    preds, probas, _ = service.slots.champion.predict(instances)
     assert reply["predictions"] == preds and reply["probabilities"] == probas
     assert all(isinstance(p, float) for p in reply["probabilities"])
     full = model.predict_proba(pd.DataFrame(instances))
