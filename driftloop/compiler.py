@@ -31,6 +31,7 @@ __all__ = [
     "RENDERERS",
     "Renderer",
     "header",
+    "local_manifests",
     "render_all",
     "renderers",
     "stale",
@@ -137,3 +138,15 @@ def write(settings: Settings, out_dir: Path, renderers_: Sequence[Renderer] | No
         path.write_text(text)
         changed.append(rel)
     return sorted(changed)
+
+
+def local_manifests(settings: Settings) -> Path:
+    """The compiled YAML local mode runs: ``manifests_dir`` when it is up to date with ``settings``, else
+    a fresh rendering under ``<data_dir>/manifests`` — so a model added to ``driftloop.yaml`` runs in
+    ``driftloop up`` without a ``driftloop compile`` first, and a stale file is never run."""
+    configured = Path(settings.manifests_dir)
+    if configured.is_dir() and not stale(settings, configured):
+        return configured
+    target = Path(settings.data_dir) / "manifests"
+    write(settings, target)
+    return target

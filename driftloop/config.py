@@ -42,6 +42,7 @@ _ENV_NOT_SETTINGS = {
     # set by the local executor for a step process
     "DRIFTLOOP_SANDBOX",
     "DRIFTLOOP_OUTPUTS_DIR",
+    "DRIFTLOOP_TERMINATION_LOG",
 }
 
 
@@ -179,13 +180,19 @@ class SensorSettings(_Section):
 class Settings(_Section):
     """The whole configuration. Sections mirror the YAML file and the ``DRIFTLOOP_*`` variables."""
 
-    data_dir: Path = Field(Path(".driftloop"), description="state, logs, runs and embedded-service data")
-    models: dict[str, ModelSpec] = Field(
-        default_factory=lambda: {"credit": ModelSpec.model_validate(example_spec("credit"))},
-        description="the models driftloop monitors, retrains and serves: name -> spec (or a list of "
-        "built-in examples)",
+    data_dir: Path = Field(
+        Path(".driftloop"),
+        validate_default=True,
+        description="state, logs, runs and embedded-service data",
     )
-    manifests_dir: Path = Field(Path("manifests"), description="where `driftloop compile` writes YAML")
+    models: dict[str, ModelSpec] = Field(
+        default_factory=dict,
+        description="the models driftloop monitors, retrains and serves: name -> spec (or a list of "
+        "built-in examples); none by default",
+    )
+    manifests_dir: Path = Field(
+        Path("manifests"), validate_default=True, description="where `driftloop compile` writes YAML"
+    )
     kafka: KafkaSettings = KafkaSettings()
     topics: TopicSettings = TopicSettings()
     s3: S3Settings = S3Settings()
@@ -196,6 +203,14 @@ class Settings(_Section):
     serving: ServingSettings = ServingSettings()
     canary: CanarySettings = CanarySettings()
     sensor: SensorSettings = SensorSettings()
+
+    @field_validator("data_dir", "manifests_dir", mode="after")
+    @classmethod
+    def _absolute(cls, value: Path) -> Path:
+        # Resolved once, here: a step process, a sandbox or a child started elsewhere must find the same
+        # directory (a relative data_dir once sent a step's config path into its sandbox). A path from
+        # the config file was already made relative to that file (_file_relative).
+        return Path(value).expanduser().resolve()
 
     @field_validator("models", mode="before")
     @classmethod
@@ -317,10 +332,15 @@ def _from_file(path: Path, explicit: bool) -> dict[str, Any]:
     return data
 
 
-def _with_code_dirs(layer: dict[str, Any], base: Path) -> dict[str, Any]:
-    """A model spec from a file finds its code and local data relative to that file: ``code_dir`` defaults
-    to the file's directory, and a relative ``code_dir`` or local ``dataset`` is resolved against it (not
-    against the working directory, which differs for a step process)."""
+def _file_relative(layer: dict[str, Any], base: Path) -> dict[str, Any]:
+    """Paths in a config file are relative to that file, as in a kustomization or a compose file:
+    ``data_dir`` and ``manifests_dir``; a model's ``code_dir`` (default: the file's directory) and local
+    ``dataset`` (never the working directory, which differs for a step process)."""
+    layer = dict(layer)
+    for key in ("data_dir", "manifests_dir"):
+        value = layer.get(key)
+        if isinstance(value, str | Path) and str(value) and not Path(value).expanduser().is_absolute():
+            layer[key] = str(base / value)
     models = layer.get("models")
     if not isinstance(models, Mapping):
         return layer
@@ -380,7 +400,7 @@ def load_settings(
     env = os.environ if env is None else env
     explicit = config_path is not None or bool(env.get("DRIFTLOOP_CONFIG"))
     path = Path(config_path or env.get("DRIFTLOOP_CONFIG") or DEFAULT_CONFIG_FILE)
-    file_layer = _with_code_dirs(_from_file(path, explicit), path.resolve().parent)
+    file_layer = _file_relative(_from_file(path, explicit), path.resolve().parent)
     env_layer = _from_env(env)
     flag_layer: dict[str, Any] = {}
     for dotted, value in (overrides or {}).items():

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from driftloop.config import Settings
+from driftloop.endpoints import listening
 from driftloop.errors import ConnectionError_
 
 __all__ = [
@@ -224,6 +225,10 @@ def wait_for_kafka(settings: Settings, timeout_s: float = 30.0) -> None:
     deadline = time.monotonic() + timeout_s
     last: Exception | None = None
     while time.monotonic() < deadline:
+        if not listening(settings.bootstrap_servers, min(0.5, timeout_s)):
+            last = ConnectionRefusedError(f"nothing listens at {settings.bootstrap_servers}")
+            time.sleep(0.3)
+            continue
         try:
             admin = KafkaAdminClient(**client_options(settings))
             try:

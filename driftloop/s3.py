@@ -15,6 +15,7 @@ import time
 from typing import TYPE_CHECKING, Any
 
 from driftloop.config import Settings
+from driftloop.endpoints import listening
 from driftloop.errors import Conflict, ConnectionError_, DataError, NotFound
 
 if TYPE_CHECKING:
@@ -200,6 +201,10 @@ def wait_for_s3(settings: Settings, timeout_s: float = 30.0) -> None:
     deadline = time.monotonic() + timeout_s
     last: Exception = TimeoutError()
     while time.monotonic() < deadline:
+        if not listening(settings.s3_endpoint, min(0.5, timeout_s)):
+            last = ConnectionRefusedError(f"nothing listens at {settings.s3_endpoint}")
+            time.sleep(0.2)
+            continue
         try:
             client.list_buckets()
             return

@@ -14,7 +14,7 @@ from rich.table import Table
 
 from driftloop.cli._common import console, err_console, settings_from, writable_data_dir
 from driftloop.config import Settings
-from driftloop.errors import DriftloopError, ServiceError
+from driftloop.errors import ConfigError, DriftloopError, ServiceError
 
 log = logging.getLogger("driftloop.up")
 
@@ -95,14 +95,29 @@ def up(
     Ctrl-C or `driftloop down` stops everything.
     """
     from driftloop.local.runtime import Supervisor, component_factories
+    from driftloop.serving.presence import announce
 
     settings = settings_from(
         ctx, **{"data_dir": data_dir, "embedded.kafka_port": kafka_port, "embedded.s3_port": s3_port}
     )
+    if components and not settings.models:
+        raise ConfigError(
+            f"no model is configured (no driftloop.yaml in {Path.cwd()}, nor --config / DRIFTLOOP_CONFIG)",
+            "run `driftloop init NAME --task classification|regression` to scaffold one, or `driftloop demo` "
+            "to watch the whole loop; `driftloop up --services-only` starts Kafka and S3 alone",
+        )
     writable_data_dir(settings)
     from driftloop.cli.models import check_models
+    from driftloop.compiler import local_manifests
 
     check_models(settings)
+    if components:  # the Sensor and templates of the configured models, compiled now if need be
+        manifests = local_manifests(settings)
+        if manifests != Path(settings.manifests_dir):
+            log.info(
+                "compiled the Sensor and the templates of %s into %s", ", ".join(settings.models), manifests
+            )
+        settings = settings.model_copy(update={"manifests_dir": manifests})
     factories = list(component_factories().values()) if components else []
     sup = Supervisor(settings, factories=factories, before_components=_reconcile)
     sup.install_signal_handlers()
@@ -127,7 +142,12 @@ def up(
             )
         if not once:
             err_console.print("running — Ctrl-C or `driftloop down` stops everything")
-            sup.wait()
+            if components:  # canary analyses of local runs see that a server takes traffic
+                url = f"http://{settings.serving.host}:{settings.serving.port}"
+                with announce(settings.data_dir, url, None):
+                    sup.wait()
+            else:
+                sup.wait()
     finally:
         sup.stop()
 
@@ -157,12 +177,20 @@ def down(
 
 
 def _reachable(settings: Settings) -> dict[str, bool]:
+    from driftloop.endpoints import listening
     from driftloop.errors import ConnectionError_
     from driftloop.kafka import wait_for_kafka
     from driftloop.s3 import wait_for_s3
 
     out = {}
-    for name, probe in (("kafka", wait_for_kafka), ("s3", wait_for_s3)):
+    probes = (
+        ("kafka", settings.bootstrap_servers, wait_for_kafka),
+        ("s3", settings.s3_endpoint, wait_for_s3),
+    )
+    for name, endpoint, probe in probes:
+        if not listening(endpoint):  # a stopped service: known in milliseconds, not after client retries
+            out[name] = False
+            continue
         try:
             probe(settings, 2.0)
             out[name] = True

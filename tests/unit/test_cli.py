@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import json
 import os
 import socket
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -72,7 +74,10 @@ def test_port_in_use_names_port_and_setting(tmp_path: Path) -> None:
     with socket.socket() as busy:
         busy.bind(("127.0.0.1", port))
         busy.listen()
-        proc = run("up", "--once", "--kafka-port", str(port), "--data-dir", str(tmp_path / "d"), cwd=tmp_path)
+        proc = run(
+            "up", "--once", "--kafka-port", str(port), "--data-dir", str(tmp_path / "d"),
+            env={"DRIFTLOOP_MODELS": "credit"}, cwd=tmp_path,
+        )  # fmt: skip
     assert_one_line_error(proc, 2, f"port {port}", "embedded.kafka_port")
 
 
@@ -83,6 +88,7 @@ def test_unreachable_bootstrap_server(tmp_path: Path) -> None:
         "DRIFTLOOP_KAFKA__BOOTSTRAP_SERVERS": f"127.0.0.1:{port}",
         "DRIFTLOOP_S3__ENDPOINT_URL": f"http://127.0.0.1:{free_port()}",
         "DRIFTLOOP_EMBEDDED__START_TIMEOUT_S": "3",
+        "DRIFTLOOP_MODELS": "credit",
     }
     proc = run("up", "--once", "--data-dir", str(tmp_path / "d"), env=env, cwd=tmp_path)
     assert_one_line_error(proc, 1, f"127.0.0.1:{port}", "unreachable", "kafka.bootstrap_servers")
@@ -99,3 +105,29 @@ def test_help_is_fast_and_lists_commands(tmp_path: Path) -> None:
     assert proc.returncode == 0
     for cmd in ("up", "down", "status", "config"):
         assert cmd in proc.stdout
+
+
+def test_up_without_configuration_says_what_to_do_and_starts_nothing(tmp_path: Path) -> None:
+    started = time.monotonic()
+    proc = run("up", cwd=tmp_path)
+    took = time.monotonic() - started
+    assert_one_line_error(proc, 2, "no model is configured", "driftloop init NAME", "driftloop demo")
+    assert list(tmp_path.iterdir()) == []  # no data directory, no state file: nothing was started
+    assert took < 30  # a refusal, not a start-up that times out (the figure: bench_cli.py)
+
+
+def test_status_with_nothing_running_answers_without_waiting_for_clients(tmp_path: Path) -> None:
+    env = {
+        "DRIFTLOOP_EMBEDDED__KAFKA_PORT": str(free_port()),  # nothing listens on either port
+        "DRIFTLOOP_EMBEDDED__S3_PORT": str(free_port(True)),
+    }
+    started = time.monotonic()
+    proc = run("status", "--json", env=env, cwd=tmp_path)
+    took = time.monotonic() - started
+    assert proc.returncode == 0, proc.stderr
+    report = json.loads(proc.stdout)
+    assert (
+        report["services"]["kafka"]["reachable"] is False and report["services"]["s3"]["reachable"] is False
+    )
+    assert report["models"] is None
+    assert took < 15  # it took 33 s when each client waited out its own retries (the figure: bench_cli.py)
