@@ -15,9 +15,13 @@ from __future__ import annotations
 import hashlib
 
 __all__ = [
+    "APPROVAL_RECORD",
+    "CANARY_OWNER_RECORD",
     "LEASE_S",
     "MONITOR_TEMPLATE",
     "NAME_LIMIT",
+    "NO_RETRY_EXIT",
+    "NO_RETRY_EXPRESSION",
     "REASONS",
     "RETRAIN_DEADLINE_S",
     "RETRAIN_TEMPLATE",
@@ -66,6 +70,19 @@ def lease_s(approval_wait_s: int = 0) -> int:
     plus a grace period, so a run waiting for approval keeps its slot for the whole wait."""
     return run_deadline_s(approval_wait_s) + (LEASE_S - RETRAIN_DEADLINE_S)
 
+
+#: The registry record on a challenger version that names the run whose canary it is (``deploy-canary``
+#: writes it; ``up``'s reconciliation and the canary analysis read it).
+CANARY_OWNER_RECORD = "canary_owner"
+#: The registry record of a decision made by hand on a challenger (``driftloop approve|reject``): read by
+#: the approval step and, during a canary window, by the analysis.
+APPROVAL_RECORD = "approval"
+
+#: The exit code of a step that failed on a configuration, usage or data error (the CLI's exit code 2 for the
+#: same errors): trying again cannot help, so the templates' ``retryStrategy`` does not retry it
+#: (:data:`NO_RETRY_EXPRESSION`; Argo passes ``lastRetry.exitCode`` as a string — a lost pod is ``-1``).
+NO_RETRY_EXIT = 2
+NO_RETRY_EXPRESSION = f"asInt(lastRetry.exitCode) != {NO_RETRY_EXIT}"
 
 #: The retrain parameters an event trigger fills, in the order of the Sensor's ``spec.arguments``.
 TRIGGER_PARAMETERS = ("model", "reason", "event_id", "report_uri")

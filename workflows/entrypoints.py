@@ -20,6 +20,7 @@ from typing import Annotated, Any, TypeVar
 from hera.workflows import Artifact, NoneArchiveStrategy, Parameter
 from hera.workflows.io import Output
 
+from driftloop.contracts import NO_RETRY_EXIT
 from driftloop.errors import DriftloopError
 
 __all__ = [
@@ -54,9 +55,26 @@ def _call(step: str, fn: Callable[..., T], **kwargs: Any) -> T:
         return fn(settings, **kwargs)
     except DriftloopError as exc:
         print(f"error: {exc}", file=sys.stderr)
+        termination_message(str(exc))
         if settings is not None and kwargs.get("model") and "workflow_name" in kwargs:
             record_error(settings, kwargs["model"], kwargs["workflow_name"], step, str(exc))
-        raise SystemExit(1) from None
+        # 2 = a configuration, usage or data error: the templates' retryStrategy does not retry it
+        raise SystemExit(NO_RETRY_EXIT if exc.exit_code == NO_RETRY_EXIT else 1) from None
+
+
+def termination_message(message: str) -> None:
+    """Leave the step's one-line reason where Kubernetes and Argo show it: the container's termination
+    message file (``/dev/termination-log``, which the kubelet creates; Argo's node message becomes
+    ``Error (exit code 1): <message>``), or the file the local executor names in
+    ``DRIFTLOOP_TERMINATION_LOG``. Never creates ``/dev/termination-log`` on a host that lacks it."""
+    import contextlib
+    import os
+
+    given = os.environ.get("DRIFTLOOP_TERMINATION_LOG")
+    path = Path(given) if given else Path("/dev/termination-log")
+    if given or path.exists():
+        with contextlib.suppress(OSError):
+            path.write_text(message[:4096])  # the kubelet keeps at most 4096 bytes
 
 
 def _file(name: str, optional: bool = False) -> Artifact:

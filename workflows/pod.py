@@ -15,6 +15,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from driftloop.contracts import NO_RETRY_EXPRESSION
+
 __all__ = [
     "CONFIG_MAP",
     "DEFAULT_IMAGE",
@@ -43,11 +45,13 @@ LARGE = PodSize(cpu="1", memory="2Gi", cpu_limit="2", memory_limit="4Gi")
 
 #: I/O steps (S3, Kafka, the registry, the deploy target) are retried: 4 attempts, 10s, 20s, 40s apart.
 #: ``Always`` covers both a failed process (a timeout surfacing as an exception) and a lost pod (Error).
+#: A configuration, usage or data error (exit code ``NO_RETRY_EXIT``) is not retried: it would fail again.
 #: Argo's schema types these IntOrString fields as strings; strings validate strictly and mean the same.
 IO_RETRY: dict[str, Any] = {
     "limit": "3",
     "retry_policy": "Always",
     "backoff": {"duration": "10s", "factor": "2", "cap": "2m"},
+    "expression": NO_RETRY_EXPRESSION,
 }
 
 
@@ -96,6 +100,7 @@ def runner_step(
             limit=IO_RETRY["limit"],
             retry_policy=IO_RETRY["retry_policy"],
             backoff=m.Backoff(**IO_RETRY["backoff"]),
+            expression=IO_RETRY["expression"],
         )
     return script(
         name=name,
