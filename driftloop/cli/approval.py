@@ -1,6 +1,8 @@
-"""``driftloop approve MODEL`` / ``driftloop reject MODEL``: decide a retrain run's manual approval.
+"""``driftloop approve MODEL`` / ``driftloop reject MODEL``: decide a retrain run's canary by hand.
 
-The decision is recorded on the waiting challenger version in the registry
+During the canary analysis the decision ends the window (promote / roll back at the analysis's next
+look); with ``approval: required``, after the analysis, it is the manual approval: the decision is
+recorded on the waiting challenger version in the registry
 (:func:`workflows.steps.approval.decide`), then the run's ``wait-approval`` node is resumed — in the
 local executor (the run's record directory), or on the Argo Server (``argo.server_url``) through its
 resume API with ``nodeFieldSelector: displayName=wait-approval``. The run's ``check-approval`` step
@@ -80,13 +82,16 @@ def _decide(
 
     settings = settings_from(ctx)
     out = decide(settings, model, decision, reason=reason)
-    out["resumed"] = resume_run(settings, out["workflow"])
+    verb = "approved" if decision == "approve" else "rejected"
+    if out["stage"] == "canary":  # nothing is suspended: the analysis reads the record at its next look
+        out["resumed"] = None
+        where = "its canary analysis takes the decision at its next look"
+    else:
+        out["resumed"] = resume_run(settings, out["workflow"])
+        where = f"resumed {out['resumed']}"
     if as_json:
         console.print_json(json.dumps(out))
-    verb = "approved" if decision == "approve" else "rejected"
-    err_console.print(
-        f"{verb} {model} {out['version']} (run {out['workflow']}, resumed {out['resumed']})", highlight=False
-    )
+    err_console.print(f"{verb} {model} {out['version']} (run {out['workflow']}, {where})", highlight=False)
 
 
 def approve(

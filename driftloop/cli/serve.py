@@ -39,6 +39,7 @@ def serve(
     import signal
 
     from driftloop.serving import ModelServer
+    from driftloop.serving.presence import announce
 
     settings = settings_from(ctx, **{"serving.host": host, "serving.port": port})
     server = ModelServer(settings, list(model) or None, version=model_version)
@@ -49,8 +50,9 @@ def serve(
     what = ", ".join(model) or "every registered model"
     err_console.print(f"serving {what} at {server.url} — Ctrl-C stops")
     try:
-        while not stop.wait(0.5):
-            if not server.healthy():
-                break
+        with announce(settings.data_dir, server.url, list(model) or None):
+            while not stop.wait(0.5):
+                if not server.healthy():
+                    break
     finally:
         server.stop()

@@ -39,10 +39,12 @@ from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
 from driftloop.config import Settings
+from driftloop.contracts import APPROVAL_RECORD, CANARY_OWNER_RECORD
 from driftloop.registry import Registry
 from workflows.deploy.canary_limits import CanaryLimits
 from workflows.deploy.canary_rules import Assessment, Decision, assess, judge
 from workflows.deploy.canary_stats import VariantStats, summarize
+from workflows.deploy.progress import Narrator
 
 __all__ = [
     "Assessment",
@@ -74,7 +76,8 @@ class Verdict:
     until_ms: int = 0
     limits: dict[str, Any] = field(default_factory=dict)
     rule: str = "sequential"
-    stopped_by: str = "evidence"  # "evidence" | "deadline" | "extension" (inconclusive twice)
+    # "evidence" | "deadline" | "extension" (inconclusive twice) | "no-traffic" | "manual"
+    stopped_by: str = "evidence"
     checks: list[dict[str, Any]] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
@@ -108,20 +111,43 @@ def watch(
     *,
     clock: Callable[[], float] = time.time,
     sleep: Callable[[float], None] = time.sleep,
+    on_look: Callable[[VariantStats, VariantStats, float, bool], None] | None = None,
+    decided: Callable[[], Assessment | None] | None = None,
 ) -> tuple[Assessment, VariantStats, VariantStats, bool, str]:
     """Look every ``poll_s`` until the evidence settles or the deadline; the deadline rule of the module
-    docstring. ``observe()`` returns (champion, canary) so far. Returns the last assessment, the stats,
+    docstring. ``observe()`` returns (champion, canary) so far; ``on_look(champion, canary, seconds
+    left, extended)`` hears of every look (progress); ``decided()`` returns a decision made by hand
+    (``driftloop approve|reject``), which ends the watch. Returns the last assessment, the stats,
     whether the window was extended and what stopped the watch."""
     deadline = clock() + limits.duration_s
     extended = False
     while True:
         champion, canary = observe()
         found = assess(champion, canary, limits)
+        if on_look is not None:
+            on_look(champion, canary, max(0.0, deadline - clock()), extended)
+        manual = decided() if decided is not None else None
+        if manual is not None:
+            return manual, champion, canary, extended, "manual"
         if found.settled:
             return found, champion, canary, extended, "evidence"
         if clock() < deadline:
             sleep(min(limits.poll_s, max(0.0, deadline - clock())))
             continue
+        if champion.requests == 0 and canary.requests == 0:
+            # nothing reached the model at all: another window cannot help, and a silent wait would hide
+            # that no server (or no client) is there
+            reasons = [
+                f"no traffic: no request reached the champion or the canary in {limits.duration_s:.0f} s "
+                "(is a model server running, and are clients sending requests?)"
+            ]
+            return (
+                replace(found, decision="rollback", reasons=reasons),
+                champion,
+                canary,
+                extended,
+                "no-traffic",
+            )
         if found.decision != "inconclusive":
             return found, champion, canary, extended, "deadline"
         if not extended:
@@ -168,19 +194,24 @@ def analyze_canary(
     since_ms: int | None = None,
     clock: Callable[[], float] = time.time,
     sleep: Callable[[float], None] = time.sleep,
+    problem: Callable[[], str | None] | None = None,
 ) -> Verdict:
     """Watch the canary ``version`` of ``model`` and decide; record and return the verdict.
 
     ``since_ms`` starts the evidence window (default: when the canary was deployed, from its
     ``canary_deploy`` record): a step of a progressive rollout passes the step's start so each step is
     judged on its own traffic. A shadow challenger is analysed by the same call (its records carry its
-    version)."""
+    version). ``problem()`` names what keeps traffic away, if the deploy target knows (said at once, see
+    :mod:`workflows.deploy.progress`). A decision made by hand on the version during the window
+    (``driftloop approve|reject``, the registry's approval record) ends the watch."""
     limits = limits or CanaryLimits()
     champion_version = registry.get_alias(model, "champion")
+    records = registry.get(model, version).records
     if since_ms is None:
-        deployed = registry.get(model, version).records.get("canary_deploy") or {}
+        deployed = records.get("canary_deploy") or {}
         since_ms = int(deployed.get("started_ms") or (clock() - limits.duration_s) * 1000)
     start = since_ms
+    owner = str((records.get(CANARY_OWNER_RECORD) or {}).get("workflow") or "")
 
     def observe() -> tuple[VariantStats, VariantStats]:
         records, labels = collect(settings, model, start)
@@ -189,7 +220,21 @@ def analyze_canary(
             summarize(records, labels, version, limits.task),
         )
 
-    found, champion, canary, extended, stopped_by = watch(observe, limits, clock=clock, sleep=sleep)
+    def decided() -> Assessment | None:
+        made = registry.get(model, version).records.get(APPROVAL_RECORD) or {}
+        if not owner or made.get("workflow") != owner or int(made.get("at_ms") or 0) < start:
+            return None
+        promote = made.get("decision") == "approve"
+        why = f"{'approved' if promote else 'rejected'} by {made.get('by') or 'hand'}" + (
+            f": {made['reason']}" if made.get("reason") else ""
+        )
+        return Assessment("promote" if promote else "rollback", [why], [], True)
+
+    narrate = Narrator(model, version, limits, problem=problem)
+    narrate.start()
+    found, champion, canary, extended, stopped_by = watch(
+        observe, limits, clock=clock, sleep=sleep, on_look=narrate, decided=decided
+    )
     verdict = Verdict(
         found.decision,
         model,

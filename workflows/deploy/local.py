@@ -11,3 +11,14 @@ __all__ = ["LocalTarget"]
 
 class LocalTarget(BaseTarget):
     name = "local"
+
+    def traffic_problem(self, model: str) -> str | None:
+        """No model server runs on this machine for ``model`` (``driftloop up`` and ``driftloop serve``
+        announce theirs under the data directory)."""
+        from driftloop.serving.presence import serves
+
+        if serves(self.settings.data_dir, model):
+            return None
+        return (
+            f"no model server is serving {model} on this machine (`driftloop up --services-only` starts none)"
+        )

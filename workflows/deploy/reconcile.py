@@ -20,6 +20,8 @@ import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
+from driftloop.contracts import CANARY_OWNER_RECORD
+
 if TYPE_CHECKING:
     from driftloop.config import Settings
     from driftloop.registry import Registry
@@ -28,7 +30,7 @@ __all__ = ["OWNER_RECORD", "reconcile_canaries"]
 
 log = logging.getLogger("driftloop.deploy")
 
-OWNER_RECORD = "canary_owner"
+OWNER_RECORD = CANARY_OWNER_RECORD
 
 
 def reconcile_canaries(

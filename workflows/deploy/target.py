@@ -155,7 +155,12 @@ class BaseTarget:
             version,
             CanaryLimits.from_kwargs(**{**defaults, **limits}),
             since_ms=since_ms,
+            problem=lambda: self.traffic_problem(model),
         )
+
+    def traffic_problem(self, model: str) -> str | None:
+        """What keeps live traffic from ``model``, when this target can tell (None: nothing known)."""
+        return None
 
     # --- promote / rollback: the same bookkeeping for every target; traffic moves in the hooks -------
     def promote(self, model: str, version: str) -> dict[str, Any]:

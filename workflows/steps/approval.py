@@ -24,6 +24,7 @@ import logging
 import time
 from typing import TYPE_CHECKING, Any, Literal
 
+from driftloop.contracts import APPROVAL_RECORD, CANARY_OWNER_RECORD
 from driftloop.errors import UsageError
 
 if TYPE_CHECKING:
@@ -35,7 +36,7 @@ __all__ = ["DECISION_RECORD", "REQUEST_RECORD", "WAIT_NODE", "check_approval", "
 log = logging.getLogger("driftloop.workflows")
 
 REQUEST_RECORD = "approval_request"
-DECISION_RECORD = "approval"
+DECISION_RECORD = APPROVAL_RECORD
 #: The suspend task's name: `driftloop approve` resumes it (``displayName=wait-approval`` on Argo).
 WAIT_NODE = "wait-approval"
 
@@ -89,7 +90,11 @@ def check_approval(settings: Settings, *, model: str, version: str, workflow_nam
     deadline = int(request.get("deadline_ms") or 0)
     recorded = records.get(DECISION_RECORD) or {}
     now = _now_ms()
-    mine = recorded.get("workflow") == workflow_name and int(recorded.get("at_ms") or 0) <= deadline
+    mine = (
+        recorded.get("workflow") == workflow_name
+        and recorded.get("stage") != "canary"  # a decision on the canary window is not the approval
+        and int(recorded.get("at_ms") or 0) <= deadline
+    )
     if mine and recorded.get("decision") in ("approve", "reject"):
         approval = "approved" if recorded["decision"] == "approve" else "rejected"
         by, reason = str(recorded.get("by") or ""), str(recorded.get("reason") or "")
@@ -132,27 +137,32 @@ def decide(
     reason: str = "",
     registry: Registry | None = None,
 ) -> dict[str, Any]:
-    """Record ``decision`` for the run that waits for approval of ``model``'s canary; returns
-    ``{"workflow", "version", ...}`` — the caller resumes that run (:mod:`driftloop.cli.approval`)."""
+    """Record ``decision`` on ``model``'s canary: for the run that waits for its approval (``stage:
+    approval``; the caller resumes that run, :mod:`driftloop.cli.approval`), or else for the run whose
+    canary analysis is watching it (``stage: canary``; the analysis reads it at its next look and
+    promotes or rolls back — how a canary that gets no traffic is decided without waiting out its
+    window). Returns ``{"workflow", "version", "stage", ...}``."""
     registry = registry or _registry(settings)
     version = registry.get_alias(model, "canary")
     records = registry.get(model, version).records if version else {}
     request = records.get(REQUEST_RECORD) or {}
-    if not version or not request:
+    owner = records.get(CANARY_OWNER_RECORD) or {}
+    if not version or not (request or owner.get("workflow")):
         raise UsageError(
-            f"no run of {model} is waiting for approval (no canary with an approval request)",
-            "`driftloop runs list` / the Argo UI show the runs; approval applies to models with "
-            "`approval: required`",
+            f"no run of {model} has a canary waiting for a decision",
+            "`driftloop runs list` / the Argo UI show the runs; a decision applies while a run analyses its "
+            "canary or waits for approval (`approval: required`)",
         )
-    workflow = str(request["workflow"])
+    stage = "approval" if request else "canary"
+    workflow = str(request["workflow"] if request else owner["workflow"])
     done = records.get(DECISION_RECORD) or {}
-    if done.get("workflow") == workflow:
+    if done.get("workflow") == workflow and (done.get("stage") or "approval") == stage:
         raise UsageError(
             f"{model} {version} (run {workflow}) was already {done.get('via') or done.get('decision')}",
             "a decision is final; start a new retrain run to try again",
         )
     now = _now_ms()
-    if now > int(request.get("deadline_ms") or 0):
+    if request and now > int(request.get("deadline_ms") or 0):
         raise UsageError(
             f"the approval of {model} {version} (run {workflow}) timed out", "it is rejected; retrain again"
         )
@@ -163,6 +173,7 @@ def decide(
         "workflow": workflow,
         "at_ms": now,
         "via": "approved" if decision == "approve" else "rejected",
+        "stage": stage,
     }
     registry.record(model, version, DECISION_RECORD, record)
     return {"model": model, "version": version, **record}
