@@ -22,6 +22,7 @@ from driftloop.cli import (
     models,
     monitor,
     registry,
+    retrain,
     runs,
     sensor,
     serve,
@@ -81,7 +82,7 @@ app.add_typer(registry.app, name="registry")
 app.command("compile")(compile_cmd.compile)
 workflow.app.command("submit")(submit.submit)
 app.command("serve")(serve.serve)
-app.command("retrain")(models.retrain)
+app.command("retrain")(retrain.retrain)
 app.command("init")(models.init)
 app.command("approve")(approval.approve)
 app.command("reject")(approval.reject)
