@@ -206,6 +206,8 @@ def run(
     from monitors.window import load_labels, load_window, window_start_ms
 
     settings = settings_from(ctx)
+    if reference is None:  # the champion's profile: the model must be one of ours (a ConfigError names them)
+        settings.model(model)
     definition = _definition(model, definition_file)
     profile = _reference(reference, model, definition, settings)
     if definition_file is None:

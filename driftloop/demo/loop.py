@@ -58,13 +58,14 @@ def _wait(what: str, check: Callable[[], Any], timeout_s: float, poll_s: float =
 
 
 def _demo_settings(settings: Settings, example: str) -> Settings:
-    """The demo's own data directory (started afresh) and its canary evidence: at least 100 labels per
-    side before accuracy decides, so a verdict is not a coin toss on a few dozen labels; and latency
-    judged with a wide slack, because here one process on two cores serves the traffic, generates it
-    and runs the retrain — a p95 measured like that says nothing about the model."""
+    """The demo's own data directory (``<data_dir>/demo/<example>``, started afresh) and its canary
+    evidence: at least 100 labels per side before accuracy decides, so a verdict is not a coin toss on a
+    few dozen labels; and latency judged with a wide slack, because here one process on two cores serves
+    the traffic, generates it and runs the retrain — a p95 measured like that says nothing about the
+    model."""
     from driftloop.modelspec import ModelSpec, example_spec
 
-    data_dir = Path(settings.data_dir).resolve() / "demo"
+    data_dir = Path(settings.data_dir).resolve() / "demo" / example  # one example never wipes another
     canary = settings.canary.model_copy(
         update={
             "min_labels": max(settings.canary.min_labels, 100),

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -14,20 +15,24 @@ import pytest
 
 from driftloop.events import PERFORMANCE_DEGRADED
 from tests.conftest import REPO, embedded_overrides, free_port
+from tests.e2e.readme import Shell, block
 
 pytestmark = pytest.mark.e2e
 
 
-@pytest.mark.timeout(600)
+@pytest.mark.timeout(900)
 def test_demo_closes_the_loop(tmp_path: Path) -> None:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("DRIFTLOOP_")}
-    overrides = {**embedded_overrides(tmp_path / "data"), "serving.port": free_port()}
-    for key, value in overrides.items():
-        env["DRIFTLOOP_" + key.upper().replace(".", "__")] = str(value)
-    env["DRIFTLOOP_MANIFESTS_DIR"] = str(REPO / "manifests")
+    """`driftloop demo` (what `make demo` runs) in a directory laid out like the repository's root — its
+    `.venv` and `driftloop.yaml` — with the default data directory; then the README's block that browses
+    the demo's registry, verbatim."""
+    assert "$(BIN)/driftloop demo" in (REPO / "Makefile").read_text()  # what `make demo` runs
+    (tmp_path / ".venv").symlink_to(Path(sys.executable).parent.parent)
+    shutil.copy(REPO / "driftloop.yaml", tmp_path / "driftloop.yaml")
+    shell = Shell.for_user(tmp_path, tmp_path / "ports")
+    shell.env["DRIFTLOOP_MANIFESTS_DIR"] = str(REPO / "manifests")
     proc = subprocess.run(
         [sys.executable, "-m", "driftloop", "demo", "--rows", "3000"],
-        env=env,
+        env=shell.env,
         cwd=tmp_path,
         capture_output=True,
         text=True,
@@ -35,9 +40,15 @@ def test_demo_closes_the_loop(tmp_path: Path) -> None:
     )
     assert proc.returncode == 0, proc.stderr[-4000:]
     assert "demo succeeded" in proc.stderr
-    out = tmp_path / "data" / "demo" / "output"
+    out = tmp_path / ".driftloop" / "demo" / "credit" / "output"
     summary = json.loads((out / "summary.json").read_text())
     assert summary["ok"] and summary["failures"] == []
+    browse = block("Quick start", ".venv/bin/driftloop --set data_dir=.driftloop/demo/credit up")
+    try:
+        shown = [shell.run(line) for line in browse.lines]
+    finally:
+        shell.stop()
+    assert summary["registry"]["champion"] == "v3" and "v3" in shown[1].stdout
     stages = [e["stage"] for e in summary["timeline"]]
     for stage in (
         "train",
@@ -109,7 +120,7 @@ def test_team_regressor_from_outside_the_repository_closes_the_loop(tmp_path: Pa
         timeout=560,
     )
     assert proc.returncode == 0, proc.stderr[-4000:]
-    summary = json.loads((tmp_path / "data" / "demo" / "output" / "summary.json").read_text())
+    summary = json.loads((tmp_path / "data" / "demo" / "demand" / "output" / "summary.json").read_text())
     assert summary["ok"] and summary["model"] == "demand" and summary["registry"]["champion"] == "v2"
     versions = {v["version"]: v for v in summary["registry"]["versions"]}
     for version in ("v1", "v2"):

@@ -164,3 +164,26 @@ def test_labels_without_a_registered_champion_is_a_one_line_error(
     assert proc.returncode == 2
     assert "--labels" in proc.stderr and "Traceback" not in proc.stderr
     assert len(proc.stderr.strip().splitlines()) <= 2
+
+
+def test_an_unconfigured_model_is_named_as_such_not_as_one_without_a_champion(tmp_path: Path) -> None:
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "driftloop",
+            "monitor",
+            "run",
+            "--model",
+            "credit",
+            "--current",
+            "/nonexistent.csv",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=tmp_path,  # no driftloop.yaml here: no model is configured
+    )
+    assert proc.returncode == 2, proc.stderr
+    assert "model 'credit' is not configured" in proc.stderr and "champion" not in proc.stderr
+    assert len(proc.stderr.strip().splitlines()) == 1
