@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from driftloop.cli._common import console, settings_from
+from driftloop.cli._common import console, err_console, settings_from
 from driftloop.errors import WorkflowError
 
-__all__ = ["compile"]
+if TYPE_CHECKING:
+    from driftloop.config import Settings
+
+__all__ = ["compile", "image_warnings"]
 
 
 def _validate(out_dir: Path) -> None:
@@ -25,6 +28,25 @@ def _validate(out_dir: Path) -> None:
             "fix the Python definitions and recompile",
         )
     console.print(f"strict validation: {report.summary()}", highlight=False)
+
+
+def image_warnings(settings: Settings) -> list[str]:
+    """Models whose code is the user's (not a built-in example) but that name no ``image:``: on a cluster
+    their preprocess/train/evaluate steps would run driftloop's stock image, which lacks their module."""
+    from driftloop.modelspec import EXAMPLES_DIR
+
+    out = []
+    for name, spec in settings.models.items():
+        code = Path(spec.code_dir).resolve() if spec.code_dir else None
+        if spec.image or (code is not None and code.is_relative_to(EXAMPLES_DIR)):
+            continue
+        module = spec.trainer.partition(":")[0]
+        out.append(
+            f"model {name} has no `image:`, so on a cluster its trainer {module!r} is looked for in "
+            "driftloop's own image, which lacks it — build an image with your code (`driftloop init` wrote "
+            f"a Dockerfile) and set models.{name}.image"
+        )
+    return out
 
 
 def compile(
@@ -47,6 +69,8 @@ def compile(
 
     settings = settings_from(ctx)
     check_models(settings)
+    for warning in image_warnings(settings):
+        err_console.print(f"warning: {warning}", markup=False, highlight=False, soft_wrap=True)
     out_dir = output or Path(settings.manifests_dir)
     if check:
         bad = stale(settings, out_dir)

@@ -1,6 +1,7 @@
 """The files ``driftloop init NAME --task ...`` writes: a trainer module, a sample data set, the config.
 
-The trainer is a working scikit-learn example of the trainer contract, meant to be replaced by the user's
+A ``Dockerfile`` adds the module to driftloop's image, for a cluster (``image:`` of the model). The trainer is
+a working scikit-learn example of the trainer contract, meant to be replaced by the user's
 own model; the data set is generated here (no downloads) so that ``driftloop up`` + ``driftloop retrain
 NAME`` work right away. Existing files are never overwritten; ``driftloop.yaml`` gets the model's entry
 added (a model of that name already there is an error).
@@ -14,6 +15,7 @@ import yaml
 
 from driftloop.errors import UsageError
 from driftloop.modelspec import MODEL_NAME
+from workflows.pod import DEFAULT_IMAGE
 
 __all__ = ["scaffold"]
 
@@ -53,6 +55,21 @@ def train(data: pd.DataFrame, target: str, params: dict[str, Any]) -> Any:
     return model.fit(data.drop(columns=[target]), data[target])
 ''',
 }
+
+
+_DOCKERFILE = """# The image {name}'s preprocess, train and evaluate steps run in on a cluster: driftloop's
+# image plus your code (driftloop's own steps keep driftloop's image). Build and push it with any OCI
+# builder, e.g.
+#   docker build -t registry.example.com/{name}:0.1.0 .  &&  docker push registry.example.com/{name}:0.1.0
+# then set `image: registry.example.com/{name}:0.1.0` on the model in driftloop.yaml and `driftloop compile`.
+FROM {base}
+# Your trainer's own dependencies, if driftloop's image lacks them:
+# USER root
+# RUN pip install --no-cache-dir -r /opt/model/requirements.txt
+# USER 10001:10001
+COPY --chown=10001:10001 {module}.py /opt/model/
+ENV PYTHONPATH=/opt/model
+"""
 
 
 def _sample(task: str, rows: int, seed: int = 0) -> tuple[str, object]:
@@ -103,6 +120,12 @@ def scaffold(name: str, task: str, directory: Path, rows: int = 2000) -> list[st
         data_dir.mkdir(parents=True, exist_ok=True)
         frame.to_csv(dataset, index=False)  # type: ignore[attr-defined]
         done.append(f"wrote {dataset}: {rows} sample rows, target {target!r}")
+    dockerfile = directory / "Dockerfile"
+    if dockerfile.exists():
+        done.append(f"kept {dockerfile} (exists)")
+    else:
+        dockerfile.write_text(_DOCKERFILE.format(name=name, module=module, base=DEFAULT_IMAGE))
+        done.append(f"wrote {dockerfile}: the image for a cluster (driftloop's image + {module}.py)")
     models[name] = {
         "task": task,
         "dataset": str(Path("data") / dataset.name),
