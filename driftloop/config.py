@@ -70,6 +70,11 @@ class TopicSettings(_Section):
     feedback: str = "driftloop.feedback"
     outcomes: str = "driftloop.retrain-outcomes"
     dead_letters: str = "driftloop.dead-letters"
+    eventbus: str = Field(
+        "driftloop.eventbus",
+        description="the event topic of a Kafka EventBus (Argo Events adds <topic>-<sensor>-trigger and "
+        "-action)",
+    )
     partitions: int = Field(1, ge=1)
 
     def all(self) -> list[str]:
@@ -189,6 +194,11 @@ class Settings(_Section):
         default_factory=dict,
         description="the models driftloop monitors, retrains and serves: name -> spec (or a list of "
         "built-in examples); none by default",
+    )
+    eventbus: Literal["auto", "kafka", "jetstream"] = Field(
+        "auto",
+        description="the Argo Events EventBus on a cluster: kafka (on the configured Kafka) or jetstream "
+        "(NATS run by Argo Events); auto = kafka when kafka.bootstrap_servers is set",
     )
     manifests_dir: Path = Field(
         Path("manifests"), validate_default=True, description="where `driftloop compile` writes YAML"

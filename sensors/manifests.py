@@ -44,6 +44,8 @@ __all__ = [
     "build_event_bus",
     "build_event_source",
     "build_sensor",
+    "event_bus_kind",
+    "event_bus_topics",
     "render_sensor_manifests",
     "workflow_resource",
 ]
@@ -91,13 +93,37 @@ def _sasl_tls(settings: Settings) -> dict[str, Any]:
     return out
 
 
+def event_bus_kind(settings: Settings) -> str:
+    """``eventbus``: ``kafka`` or ``jetstream``; ``auto`` = kafka when a Kafka address is configured (the
+    cluster already runs the broker driftloop needs), else JetStream."""
+    if settings.eventbus != "auto":
+        return settings.eventbus
+    return "kafka" if settings.kafka.bootstrap_servers else "jetstream"
+
+
+def event_bus_topics(settings: Settings, sensor: str = DEFAULT_RULE.name) -> list[str]:
+    """The Kafka topics a Kafka EventBus needs (Argo Events creates none unless the brokers auto-create
+    topics): the event topic, and per Sensor ``<topic>-<sensor>-trigger`` and ``-action``."""
+    topic = settings.topics.eventbus
+    return [topic, f"{topic}-{sensor}-trigger", f"{topic}-{sensor}-action"]
+
+
 def build_event_bus(settings: Settings) -> dict[str, Any]:
-    """A JetStream EventBus (Hera 7.1 has no EventBus model, so this one is plain data)."""
-    return {
-        "apiVersion": "argoproj.io/v1alpha1",
-        "kind": "EventBus",
-        "metadata": _meta(EVENT_BUS, "eventbus"),
-        "spec": {
+    """The EventBus (Hera 7.1 has no EventBus model, so this one is plain data): on the configured Kafka
+    (``spec.kafka``: its address, SASL/TLS from the same Secrets as the EventSource, the event topic
+    ``topics.eventbus``), or a JetStream one the Argo Events controller runs."""
+    if event_bus_kind(settings) == "kafka":
+        spec: dict[str, Any] = {
+            "kafka": {
+                "url": settings.bootstrap_servers,
+                "topic": settings.topics.eventbus,
+                # a Sensor that starts after events were sent still reads them
+                "consumerGroup": {"startOldest": True, "rebalanceStrategy": "range"},
+                **_sasl_tls(settings),
+            }
+        }
+    else:
+        spec = {
             "jetstream": {
                 "version": "2.10.10",
                 "replicas": 3,
@@ -108,7 +134,12 @@ def build_event_bus(settings: Settings) -> dict[str, Any]:
                 "reloaderContainerTemplate": security.container("sidecar"),
                 "metricsContainerTemplate": security.container("sidecar"),
             }
-        },
+        }
+    return {
+        "apiVersion": "argoproj.io/v1alpha1",
+        "kind": "EventBus",
+        "metadata": _meta(EVENT_BUS, "eventbus"),
+        "spec": spec,
     }
 
 

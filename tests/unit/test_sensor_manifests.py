@@ -226,3 +226,31 @@ def test_local_sensor_accepts_a_hand_written_argo_workflow_trigger() -> None:
 def test_local_sensor_refuses_a_trigger_that_creates_nothing(kind: str, operation: str) -> None:
     with pytest.raises(ConfigError, match=f"operation is '{operation}'"):
         SensorSpec(_with_trigger(kind, operation))
+
+
+def test_a_kafka_event_bus_uses_the_configured_broker_its_secrets_and_the_documented_topics() -> None:
+    from sensors.manifests import build_event_bus, event_bus_kind, event_bus_topics
+
+    sasl = {
+        "kafka.bootstrap_servers": "kafka-0.kafka:9093,kafka-1.kafka:9093",
+        "kafka.security_protocol": "SASL_SSL",
+        "kafka.sasl_mechanism": "SCRAM-SHA-512",
+        "kafka.ssl_cafile": "/etc/kafka/ca.pem",
+    }
+    settings = load_settings(env={}, overrides=sasl)
+    assert event_bus_kind(settings) == "kafka"  # auto: a cluster that has Kafka gets a Kafka EventBus
+    bus = build_event_bus(settings)["spec"]
+    assert set(bus) == {"kafka"}
+    kafka = bus["kafka"]
+    assert kafka["url"] == "kafka-0.kafka:9093,kafka-1.kafka:9093" and kafka["topic"] == "driftloop.eventbus"
+    assert kafka["sasl"]["mechanism"] == "SCRAM-SHA-512"
+    assert kafka["sasl"]["userSecret"] == {"name": "driftloop-kafka", "key": "username"}
+    assert kafka["tls"]["caCertSecret"] == {"name": "driftloop-kafka-tls", "key": "ca.crt"}
+    assert event_bus_topics(settings) == [
+        "driftloop.eventbus",
+        "driftloop.eventbus-driftloop-drift-trigger",
+        "driftloop.eventbus-driftloop-drift-action",
+    ]
+    plain = load_settings(env={}, overrides={"eventbus": "jetstream", **sasl})
+    assert set(build_event_bus(plain)["spec"]) == {"jetstream"}
+    assert event_bus_kind(load_settings(env={}, overrides={})) == "jetstream"  # no Kafka address: NATS
