@@ -33,6 +33,7 @@ from pathlib import Path
 from typing import Any
 
 from driftloop.errors import WorkflowError
+from driftloop.references import sensor_reference_errors
 
 __all__ = [
     "K8S_VERSION",
@@ -119,6 +120,8 @@ def check_document(doc: Any, k8s_version: str = K8S_VERSION) -> DocumentResult:
         return DocumentResult("?", "?", ["not a Kubernetes object (needs string apiVersion and kind)"])
     kind, name = str(doc["kind"]), _name(doc)
     skipped = walker.document(doc, "")
+    if kind == "Sensor":  # what Argo Events' own linter lets through
+        walker.errors += sensor_reference_errors(doc)
     errors = [f"{kind} {name}: {e}" for e in walker.errors]
     return DocumentResult(kind, name, errors, skipped, [f"{kind} {name}: {u}" for u in walker.unchecked])
 

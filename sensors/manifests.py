@@ -117,8 +117,13 @@ def build_event_bus(settings: Settings) -> dict[str, Any]:
             "kafka": {
                 "url": settings.bootstrap_servers,
                 "topic": settings.topics.eventbus,
-                # a Sensor that starts after events were sent still reads them
-                "consumerGroup": {"startOldest": True, "rebalanceStrategy": "range"},
+                # a Sensor that starts after events were sent still reads them. The API field is `oldest`
+                # (Argo Events' docs say startOldest; its schema refuses that) and groupName is required.
+                "consumerGroup": {
+                    "groupName": f"{settings.sensor.consumer_group}-eventbus",
+                    "oldest": True,
+                    "rebalanceStrategy": "range",
+                },
                 **_sasl_tls(settings),
             }
         }

@@ -43,14 +43,15 @@ class PodSize:
 SMALL = PodSize()
 LARGE = PodSize(cpu="1", memory="2Gi", cpu_limit="2", memory_limit="4Gi")
 
-#: I/O steps (S3, Kafka, the registry, the deploy target) are retried: 4 attempts, 10s, 20s, 40s apart.
+#: I/O steps (S3, Kafka, the registry, the deploy target) are retried: 4 attempts, 10s, 20s, 40s apart
+#: (no ``backoff.cap``: Argo Workflows 3.6 has no such field — `argo lint --offline` refuses it).
 #: ``Always`` covers both a failed process (a timeout surfacing as an exception) and a lost pod (Error).
 #: A configuration, usage or data error (exit code ``NO_RETRY_EXIT``) is not retried: it would fail again.
 #: Argo's schema types these IntOrString fields as strings; strings validate strictly and mean the same.
 IO_RETRY: dict[str, Any] = {
     "limit": "3",
     "retry_policy": "Always",
-    "backoff": {"duration": "10s", "factor": "2", "cap": "2m"},
+    "backoff": {"duration": "10s", "factor": "2"},
     "expression": NO_RETRY_EXPRESSION,
 }
 
