@@ -121,7 +121,7 @@ def champion_performance(
     from driftloop.registry import Registry
     from driftloop.s3 import S3Store
     from driftloop.signing import unseal
-    from monitors.estimator import ESTIMATOR_FILE
+    from monitors.performance import ESTIMATOR_FILE
     from monitors.signals import PerformanceContext
 
     registry = registry or Registry(S3Store(settings))

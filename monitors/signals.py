@@ -18,8 +18,9 @@ if TYPE_CHECKING:
     import pandas as pd
 
     from monitors.definition import MonitorDefinition
-    from monitors.estimator import PerformanceEstimator
+    from monitors.performance import PerformanceEstimator
     from monitors.profile import ReferenceProfile
+    from monitors.segments import SegmentCheck
 
 __all__ = ["LOG_FIELDS", "PerformanceContext", "run_monitor", "split_log_fields"]
 
@@ -57,6 +58,25 @@ def _labels_digest(labels: pd.DataFrame | None) -> str | None:
     return hashlib.blake2b(hashed.tobytes(), digest_size=12).hexdigest()
 
 
+def segment_counts(window: pd.DataFrame, definition: MonitorDefinition) -> dict[str, Any]:
+    """Per segment column, the window's rows per value (None: the window lacks the column)."""
+    return {
+        c: (window[c].value_counts(dropna=True).to_dict() if c in window.columns else None)
+        for c in definition.segments
+    }
+
+
+def _window_check(window: pd.DataFrame) -> SegmentCheck:
+    """The segment check on rows held in memory: the drift check of the segment's rows."""
+
+    def check(
+        sub_profile: ReferenceProfile, sub_def: MonitorDefinition, column: str, value: Any
+    ) -> CheckResult:
+        return run_check(sub_profile, window[window[column] == value], sub_def, workers=1)
+
+    return check
+
+
 def run_monitor(
     profile: ReferenceProfile,
     window: pd.DataFrame,
@@ -87,7 +107,9 @@ def run_monitor(
             sample, features_only, feature_names, definition.multivariate_threshold
         )
     if definition.segments:
-        result.segments, notes = check_segments(profile, features_only, definition)
+        result.segments, notes = check_segments(
+            profile, definition, segment_counts(features_only, definition), _window_check(features_only)
+        )
         result.notes.extend(notes)
     if performance is not None:
         result.performance = check_performance(
