@@ -14,8 +14,7 @@ from driftloop.events import DRIFT_CHECKED, DRIFT_DETECTED, PERFORMANCE_DEGRADED
 from driftloop.modelspec import EXAMPLES_DIR
 from monitors import MonitorDefinition, build_profile
 from monitors.datasets import TARGET, flip_correlation, make_credit, shift_segment
-from monitors.performance import fit_estimator
-from monitors.performance import join_labels
+from monitors.performance import fit_estimator, join_labels
 from monitors.publish import validate_event
 from monitors.signals import PerformanceContext, run_monitor
 from workflows.steps.evaluate import score
