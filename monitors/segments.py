@@ -122,7 +122,7 @@ def check_segments(
             notes.append(f"segment column {column!r} is missing from the {side}: not checked")
             continue
         sub_def = segment_definition(profile, definition, column)
-        for value, rows in values.items():
+        for value, rows in sorted(values.items(), key=lambda kv: (-kv[1], str(kv[0]))):
             if rows < definition.min_segment_rows:
                 continue
             sub_profile = segment_profile(profile, sample, sub_def, column, value)

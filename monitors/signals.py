@@ -22,12 +22,22 @@ if TYPE_CHECKING:
     from monitors.profile import ReferenceProfile
     from monitors.segments import SegmentCheck
 
-__all__ = ["LOG_FIELDS", "PerformanceContext", "run_monitor", "split_log_fields"]
+__all__ = [
+    "LOG_FIELDS",
+    "PerformanceContext",
+    "labels_digest",
+    "multivariate_sample",
+    "run_monitor",
+    "segment_counts",
+    "split_log_fields",
+]
 
 #: Inference-log fields a window read with ``log_fields=True`` carries besides the features: what the
 #: performance check joins on (``request_id``) and scores (``prediction``, ``probability``, a multiclass
 #: model's ``probabilities``).
 LOG_FIELDS = ("request_id", "prediction", "probability", "probabilities")
+#: Window rows the multivariate test samples (the domain classifier's ``max_rows``).
+MULTIVARIATE_ROWS = 5000
 
 
 @dataclass
@@ -49,13 +59,21 @@ def split_log_fields(window: pd.DataFrame, definition: MonitorDefinition) -> pd.
     return window.drop(columns=drop) if drop else window
 
 
-def _labels_digest(labels: pd.DataFrame | None) -> str | None:
+def labels_digest(labels: pd.DataFrame | None) -> str | None:
     if labels is None:
         return None
     import pandas as pd
 
     hashed = pd.util.hash_pandas_object(labels.astype(str), index=False).to_numpy()
     return hashlib.blake2b(hashed.tobytes(), digest_size=12).hexdigest()
+
+
+def multivariate_sample(window: pd.DataFrame, rows: int = MULTIVARIATE_ROWS) -> pd.DataFrame:
+    """The window rows the multivariate test compares (:mod:`monitors.sample`: the same rows a sharded
+    check keeps)."""
+    from monitors.sample import sample_positions
+
+    return window.iloc[sample_positions(len(window), rows)]
 
 
 def segment_counts(window: pd.DataFrame, definition: MonitorDefinition) -> dict[str, Any]:
@@ -104,7 +122,7 @@ def run_monitor(
     feature_names = [n for n, c in profile.columns.items() if c.role == "feature"]
     if definition.multivariate_threshold is not None and sample is not None:
         result.multivariate = domain_classifier(
-            sample, features_only, feature_names, definition.multivariate_threshold
+            sample, multivariate_sample(features_only), feature_names, definition.multivariate_threshold
         )
     if definition.segments:
         result.segments, notes = check_segments(
@@ -123,5 +141,5 @@ def run_monitor(
             classes=performance.classes,
         )
         result.notes.extend(performance.notes)
-        result.labels_digest = _labels_digest(labels)
+        result.labels_digest = labels_digest(labels)
     return result

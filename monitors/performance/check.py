@@ -25,7 +25,15 @@ if TYPE_CHECKING:
     from monitors.definition import MonitorDefinition
     from monitors.performance.estimator import PerformanceEstimator
 
-__all__ = ["PerformanceResult", "check_performance", "judge", "record_estimate", "record_measured", "start"]
+__all__ = [
+    "PerformanceResult",
+    "check_performance",
+    "judge",
+    "labelled_rows",
+    "record_estimate",
+    "record_measured",
+    "start",
+]
 
 
 @dataclass
@@ -93,7 +101,7 @@ def check_performance(
                 joined[prediction].to_numpy(),
                 prob,
                 classes,
-                _class_probabilities(joined, classes),
+                class_probabilities(joined, classes),
             )
 
         record_measured(result, definition, len(joined), metrics)
@@ -175,7 +183,7 @@ def judge(result: PerformanceResult, definition: MonitorDefinition) -> Performan
     return result
 
 
-def _class_probabilities(joined: pd.DataFrame, classes: list[Any] | None) -> np.ndarray | None:
+def class_probabilities(joined: pd.DataFrame, classes: list[Any] | None) -> np.ndarray | None:
     """A multiclass window's ``probabilities`` as an ``(n, k)`` matrix, or None unless every row has a
     usable vector (then :func:`measure` leaves the metrics that need them out)."""
     if "probabilities" not in joined or not classes or len(classes) < 3:
@@ -192,18 +200,27 @@ def _labelled(
     result: PerformanceResult,
 ) -> pd.DataFrame | None:
     """The window's labelled rows (``label`` column), or None when there is nothing to measure with."""
+    rows, stats = labelled_rows(window, definition, labels, prediction)
+    if prediction not in window.columns and labels is not None:
+        result.notes.append("no measured performance: the window has no predictions")
+    if stats is not None:
+        result.label_stats = stats
+    return rows
+
+
+def labelled_rows(
+    window: pd.DataFrame, definition: MonitorDefinition, labels: pd.DataFrame | None, prediction: str
+) -> tuple[pd.DataFrame | None, LabelStats | None]:
+    """The window's rows that have a label and a prediction (``label`` column) and what happened to the
+    labels; (None, None) when there is nothing to measure with (no predictions, no labels, no target)."""
     if prediction not in window.columns:
-        if labels is not None:
-            result.notes.append("no measured performance: the window has no predictions")
-        return None
+        return None, None
     if labels is not None:
         joined, stats = join_labels(window, labels)
-        result.label_stats = stats
-        return joined[joined[prediction].notna()]
+        return joined[joined[prediction].notna()], stats
     target = definition.target
     if target and target in window.columns:
         rows = window[window[target].map(finite_label).astype(bool) & window[prediction].notna()]
         out = rows.rename(columns={target: LABEL})
-        result.label_stats = LabelStats(joined=len(out), missing=len(window) - len(rows))
-        return out
-    return None
+        return out, LabelStats(joined=len(out), missing=len(window) - len(rows))
+    return None, None
