@@ -164,7 +164,8 @@ def _categorical(
     test, threshold, _ = _test(name, "categorical", ref, definition, len(set(ref.counts) | set(counts)))
     if test not in ("jensenshannon", "chisquare", "z"):
         raise UsageError(
-            f"column {name!r}: stattest {test!r} needs the window's values, which a sharded check does not keep",
+            f"column {name!r}: stattest {test!r} needs the window's values, "
+            "which a sharded check does not keep",
             "use jensenshannon, chisquare or z for it, or check without --shards",
         )
     return _on_counts(test, threshold, ref.counts, ref.rows, counts, col.rows), problems

@@ -151,8 +151,8 @@ class Summarizer:
         self.summary = WindowSummary(sample_rows=sample_rows)
         self.subs: dict[tuple[str, Any], Summarizer] = {}
         sample = profile.sample if with_segments and definition.segments else None
-        for column in definition.segments if sample is not None else ():
-            if column not in sample.columns:
+        for column in definition.segments:
+            if sample is None or column not in sample.columns:
                 continue
             sub_def = segment_definition(profile, definition, column)
             sub_names = [c.name for c in sub_def.features or ()]

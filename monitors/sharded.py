@@ -81,8 +81,9 @@ def run_sharded(
     labels: pd.DataFrame | None = None,
     info: WindowInfo | None = None,
     workers: int | None = None,
-) -> CheckResult:
-    """Check the Parquet window ``files`` in ``shards`` shards, ``workers`` processes at a time."""
+) -> tuple[CheckResult, pd.DataFrame | None]:
+    """Check the Parquet window ``files`` in ``shards`` shards, ``workers`` processes at a time; the
+    result and the merged sample of the window's rows (what its report shows)."""
     import os
 
     started = time.perf_counter()
@@ -99,11 +100,9 @@ def run_sharded(
         with ProcessPoolExecutor(max_workers=n, mp_context=multiprocessing.get_context("spawn")) as pool:
             parts = list(pool.map(_summarize_encoded, tasks))
     summary = merge([decode(p) for p in parts])
-    result = finish(
-        profile, summary, definition, info=info, performance=performance, labels=labels, shards=len(plans)
-    )
+    result = finish(profile, summary, definition, info=info, performance=performance, labels=labels)
     result.duration_s = time.perf_counter() - started
-    return result
+    return result, None if summary.sample is None else summary.sample.drop(columns=["_key"])
 
 
 def finish(
