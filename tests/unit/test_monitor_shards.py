@@ -184,7 +184,9 @@ def test_summaries_cross_processes_as_bytes_without_pickle(profile) -> None:  # 
 
 
 def test_a_stattest_without_a_form_on_bins_is_refused_for_a_large_window(tmp_path: Path) -> None:
-    definition = MonitorDefinition(model="credit", features=[{"name": "income", "stattest": "psi"}])
+    definition = MonitorDefinition(
+        model="credit", features=[{"name": "income", "stattest": "psi", "threshold": 0.1}]
+    )
     prof = build_profile(make_credit(5000, seed=1), definition)
     window = make_credit(30_000, seed=2)
     with pytest.raises(UsageError, match="stattest 'psi' needs the window's values"):
