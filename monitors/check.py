@@ -22,7 +22,8 @@ import numpy as np
 
 from driftloop.errors import DataError
 from monitors.definition import SIGNALS, MonitorDefinition
-from monitors.profile import ColumnProfile, ReferenceProfile, _json_key
+from monitors.digest import counts_digest, numeric_digest
+from monitors.profile import ColumnProfile, ReferenceProfile, json_key
 from monitors.quality import QualityProblem, check_columns, check_schema
 from monitors.stattests import (
     StatResult,
@@ -42,7 +43,17 @@ if TYPE_CHECKING:
     from monitors.performance import PerformanceResult
     from monitors.segments import SegmentResult
 
-__all__ = ["CheckResult", "ColumnResult", "WindowInfo", "run_check"]
+__all__ = [
+    "CheckResult",
+    "ColumnOutcome",
+    "ColumnResult",
+    "WindowInfo",
+    "assemble",
+    "blocked",
+    "monitored_names",
+    "numerical_test",
+    "run_check",
+]
 
 Status = Literal["ok", "drift", "quality"]
 EVENT_SOURCE = "driftloop/monitor"
@@ -229,7 +240,9 @@ class CheckResult:
 
 
 @dataclass
-class _ColumnOutcome:
+class ColumnOutcome:
+    """One column's share of a check: its content digest, test result and quality problems."""
+
     name: str
     digest: bytes
     result: StatResult | None
@@ -250,10 +263,10 @@ def run_check(
     started = time.perf_counter()
     definition = definition or profile.definition
     window = window or WindowInfo()
-    names = _names(profile, definition)
+    names = monitored_names(profile, definition)
     problems = check_schema(current, profile, names, definition)
-    present = [n for n in names if n in current.columns and not _blocked(problems, n)]
-    outcomes: list[_ColumnOutcome] = []
+    present = [n for n in names if n in current.columns and not blocked(problems, n)]
+    outcomes: list[ColumnOutcome] = []
     if len(current):
         n_workers = workers or min(len(present), os.cpu_count() or 1) or 1
         buffers = _Buffers(len(current), n_workers)
@@ -264,8 +277,21 @@ def run_check(
         else:
             outcomes = [_column(*t) for t in tasks]
         del buffers, tasks
-    for out in outcomes:
-        problems.extend(out.problems)
+    return assemble(profile, definition, problems, outcomes, len(current), window, started)
+
+
+def assemble(
+    profile: ReferenceProfile,
+    definition: MonitorDefinition,
+    problems: list[QualityProblem],
+    outcomes: list[ColumnOutcome],
+    rows: int,
+    window: WindowInfo,
+    started: float,
+) -> CheckResult:
+    """The check's result from the window-level problems and each column's outcome (however computed:
+    from the rows in memory or from merged summaries)."""
+    problems = [*problems, *(p for out in outcomes for p in out.problems)]
     content = hashlib.sha256()
     for out in sorted(outcomes, key=lambda o: o.name):
         content.update(out.name.encode() + b"\x1f" + out.digest)
@@ -296,7 +322,7 @@ def run_check(
         columns=columns,
         quality=problems,
         reference_rows=profile.rows,
-        current_rows=len(current),
+        current_rows=rows,
         window=window,
         content_hash=content.hexdigest()[:32],
         config_hash=definition.config_hash(),
@@ -307,7 +333,7 @@ def run_check(
     )
 
 
-def _names(profile: ReferenceProfile, definition: MonitorDefinition) -> list[str]:
+def monitored_names(profile: ReferenceProfile, definition: MonitorDefinition) -> list[str]:
     if definition.features is not None:
         names = [c.name for c in definition.features]
         names += [c for c in (definition.target, definition.prediction) if c]
@@ -322,7 +348,7 @@ def _names(profile: ReferenceProfile, definition: MonitorDefinition) -> list[str
     return names
 
 
-def _blocked(problems: list[QualityProblem], name: str) -> bool:
+def blocked(problems: list[QualityProblem], name: str) -> bool:
     return any(p.column == name and p.severity == "error" for p in problems)
 
 
@@ -358,26 +384,9 @@ class _Buffers:
         self._free.put(buf)
 
 
-_HASH_CHUNK = 1 << 16  # values per update: hashing a strided column copies only this much at a time
-
-
-def _digest(series: pd.Series, values: np.ndarray | None) -> bytes:
-    import pandas as pd
-
-    h = hashlib.blake2b(digest_size=16)
-    if values is None:
-        values = pd.util.hash_pandas_object(series, index=False).to_numpy()
-    if values.flags.c_contiguous:
-        h.update(values.data.cast("B"))
-    else:
-        for a in range(0, values.size, _HASH_CHUNK):
-            h.update(np.ascontiguousarray(values[a : a + _HASH_CHUNK]).data.cast("B"))
-    return h.digest()
-
-
 def _column(
     name: str, series: pd.Series, ref: ColumnProfile, definition: MonitorDefinition, buffers: _Buffers
-) -> _ColumnOutcome:
+) -> ColumnOutcome:
     if ref.kind == "numerical":
         buf = buffers.take()
         try:
@@ -387,9 +396,9 @@ def _column(
     return _categorical(name, series, ref, definition)
 
 
-def _finite_sorted(series: pd.Series, buf: np.ndarray) -> tuple[np.ndarray, int, bytes]:
-    """The column's finite values as float64, sorted, in ``buf`` (a view of its head); the number of
-    missing (NaN / ±inf) values; the digest of the column's float64 values in window order.
+def _finite_sorted(series: pd.Series, buf: np.ndarray) -> tuple[np.ndarray, int]:
+    """The column's finite values as float64, sorted, in ``buf`` (a view of its head), and the number of
+    missing (NaN / ±inf) values.
 
     float64 columns are read in place and numpy int / float32 columns are cast straight into ``buf``:
     the only full-size array written is ``buf``. Other dtypes (nullable extension arrays) go through
@@ -402,36 +411,40 @@ def _finite_sorted(series: pd.Series, buf: np.ndarray) -> tuple[np.ndarray, int,
     if values.dtype.kind in "iu":
         cur = buf[: values.size]
         np.copyto(cur, values, casting="unsafe")
-        digest = _digest(series, cur)
         cur.sort()
-        return cur, 0, digest
+        return cur, 0
     finite = np.isfinite(values)
     n_finite = int(np.count_nonzero(finite))
     cur = buf[:n_finite]
     if n_finite == values.size:
         np.copyto(cur, values, casting="unsafe")
-        del finite
-        digest = _digest(series, values if values.dtype == np.float64 else cur)
-    else:
-        if values.dtype == np.float64:
-            np.compress(finite, values, out=cur)
-        else:  # float16/32 with missing values: a temporary of the narrower dtype
-            np.copyto(cur, values[finite], casting="unsafe")
-        del finite
-        digest = _digest(series, values if values.dtype == np.float64 else values.astype(np.float64))
+    elif values.dtype == np.float64:
+        np.compress(finite, values, out=cur)
+    else:  # float16/32 with missing values: a temporary of the narrower dtype
+        np.copyto(cur, values[finite], casting="unsafe")
+    del finite
     cur.sort()
-    return cur, values.size - n_finite, digest
+    return cur, values.size - n_finite
 
 
 def _numerical(
     name: str, series: pd.Series, ref: ColumnProfile, definition: MonitorDefinition, buf: np.ndarray
-) -> _ColumnOutcome:
+) -> ColumnOutcome:
+    cur, missing = _finite_sorted(series, buf)
+    digest = numeric_digest(cur, missing).to_bytes()
+    result, problems = numerical_test(name, cur, missing, series.size, ref, definition)
+    return ColumnOutcome(name, digest, result, problems)
+
+
+def numerical_test(
+    name: str, cur: np.ndarray, missing: int, size: int, ref: ColumnProfile, definition: MonitorDefinition
+) -> tuple[StatResult | None, list[QualityProblem]]:
+    """The quality checks and the drift test of a numerical column from its sorted finite values."""
     import pandas as pd
 
-    cur, missing, digest = _finite_sorted(series, buf)
-    problems = check_columns(name, ref, missing, series.size, None, definition)
+    problems = check_columns(name, ref, missing, size, None, definition)
     if any(p.severity == "error" for p in problems):
-        return _ColumnOutcome(name, digest, None, problems)
+        return None, problems
     spec = definition.spec(name)
     test = spec.stattest
     auto = test is None
@@ -462,24 +475,24 @@ def _numerical(
         result = evidently_stattest(
             None if auto else test, "numerical", ref.as_series(), pd.Series(cur, name=name), threshold
         )
-    return _ColumnOutcome(name, digest, result, problems)
+    return result, problems
 
 
 def _categorical(
     name: str, series: pd.Series, ref: ColumnProfile, definition: MonitorDefinition
-) -> _ColumnOutcome:
-    digest = _digest(series, None)
+) -> ColumnOutcome:
     clean = series.replace([-np.inf, np.inf], np.nan).dropna() if ref.family == "float" else series.dropna()
     counts = clean.value_counts(sort=False)
+    digest = counts_digest(counts, int(series.size - clean.size)).to_bytes()
     if len(counts) > definition.max_categories:
         cur_counts: dict[Any, int] = dict.fromkeys(range(len(counts)), 1)  # only the size matters
     else:
-        cur_counts = {_json_key(k): int(v) for k, v in counts.items()}
+        cur_counts = {json_key(k): int(v) for k, v in counts.items()}
     problems = check_columns(
         name, ref, int(series.size - clean.size), int(series.size), cur_counts, definition
     )
     if any(p.severity == "error" for p in problems):
-        return _ColumnOutcome(name, digest, None, problems)
+        return ColumnOutcome(name, digest, None, problems)
     spec = definition.spec(name)
     test = spec.stattest
     auto = test is None
@@ -491,4 +504,4 @@ def _categorical(
         result = jensenshannon_counts(ref.counts, ref.rows, cur_counts, int(clean.size), threshold)
     else:
         result = evidently_stattest(None if auto else test, "categorical", ref.as_series(), clean, threshold)
-    return _ColumnOutcome(name, digest, result, problems)
+    return ColumnOutcome(name, digest, result, problems)

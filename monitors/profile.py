@@ -31,7 +31,7 @@ from monitors.definition import ColumnKind, MonitorDefinition
 if TYPE_CHECKING:
     import pandas as pd
 
-__all__ = ["ColumnProfile", "ReferenceProfile", "build_profile", "dtype_family", "infer_kind"]
+__all__ = ["ColumnProfile", "ReferenceProfile", "build_profile", "dtype_family", "infer_kind", "json_key"]
 
 MAGIC = b"DLPROF\x00\x01"
 INTEGER_CARDINALITY_LIMIT = 10  # evidently.core.datasets: ints with <= 10 distinct values are categorical
@@ -177,7 +177,7 @@ class ReferenceProfile:
                 arrays.append(raw)
                 offset += len(raw)
             else:
-                entry["counts"] = [[_json_key(k), int(v)] for k, v in col.counts.items()]
+                entry["counts"] = [[json_key(k), int(v)] for k, v in col.counts.items()]
             cols.append(entry)
         sample = self.sample_parquet or b""
         body = b"".join(arrays) + sample
@@ -236,7 +236,7 @@ class ReferenceProfile:
         )
 
 
-def _json_key(value: Any) -> Any:
+def json_key(value: Any) -> Any:
     if isinstance(value, np.generic):
         value = value.item()
     if isinstance(value, bool | int | float | str):
@@ -329,7 +329,7 @@ def _column_profile(series: pd.Series, kind: ColumnKind | None, role: str) -> Co
     clean = series.replace([-np.inf, np.inf], np.nan).dropna() if family == "float" else series.dropna()
     if clean.empty:
         raise DataError(f"reference column {name!r} has no values", "drop it from the monitored features")
-    counts = {(_json_key(k)): int(v) for k, v in clean.value_counts(sort=False).items()}
+    counts = {(json_key(k)): int(v) for k, v in clean.value_counts(sort=False).items()}
     return ColumnProfile(
         name, kind, role, family, rows=int(clean.size), missing=int(series.size - clean.size), counts=counts
     )

@@ -34,6 +34,7 @@ __all__ = [
     "check_and_publish",
     "drift_event_schema",
     "publish_event",
+    "publish_result",
     "upload_report",
     "validate_event",
 ]
@@ -121,7 +122,7 @@ def champion_performance(
     from driftloop.registry import Registry
     from driftloop.s3 import S3Store
     from driftloop.signing import unseal
-    from monitors.estimator import ESTIMATOR_FILE
+    from monitors.performance import ESTIMATOR_FILE
     from monitors.signals import PerformanceContext
 
     registry = registry or Registry(S3Store(settings))
@@ -163,8 +164,22 @@ def check_and_publish(
     from monitors.signals import run_monitor, split_log_fields
 
     result = run_monitor(profile, window, definition, info=info, performance=performance, labels=labels)
-    if publish and (result.status != "ok" or result.signals):
-        features = split_log_fields(window, definition or profile.definition)
+    features = split_log_fields(window, definition or profile.definition)
+    return publish_result(settings, profile, result, features, publish=publish, report_uri=report_uri)
+
+
+def publish_result(
+    settings: Settings,
+    profile: ReferenceProfile,
+    result: CheckResult,
+    features: pd.DataFrame | None,
+    *,
+    publish: bool = True,
+    report_uri: str | None = None,
+) -> CheckOutcome:
+    """When ``publish``: upload the report of a window where something fired (``features``: the window's
+    feature columns, or a sample of them) and publish the event (acks=all)."""
+    if publish and features is not None and (result.status != "ok" or result.signals):
         report_uri = upload_report(settings, profile, features, result)
     event = result.to_event(report_uri=report_uri)
     if publish:

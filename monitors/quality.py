@@ -20,7 +20,7 @@ if TYPE_CHECKING:
 
     from monitors.definition import MonitorDefinition
 
-__all__ = ["QualityProblem", "check_columns", "check_schema"]
+__all__ = ["QualityProblem", "check_columns", "check_schema", "check_schema_of", "compatible"]
 
 Severity = Literal["error", "warning"]
 
@@ -52,8 +52,23 @@ def check_schema(
     current: pd.DataFrame, profile: ReferenceProfile, names: list[str], definition: MonitorDefinition
 ) -> list[QualityProblem]:
     """Window-level checks: size, missing and extra columns, dtype families."""
+    families = {str(c): dtype_family(current[c]) if c in names else "other" for c in current.columns}
+    empty = {str(c) for c in current.columns if c in names and current[c].isna().all()}
+    return check_schema_of(len(current), families, empty, profile, names, definition)
+
+
+def check_schema_of(
+    rows: int,
+    families: dict[str, str],
+    all_missing: set[str],
+    profile: ReferenceProfile,
+    names: list[str],
+    definition: MonitorDefinition,
+) -> list[QualityProblem]:
+    """:func:`check_schema` from what a window is made of: its rows, each column's dtype family (those of
+    unmonitored columns do not matter), the columns without any value (a sharded check knows these, not
+    the rows)."""
     problems: list[QualityProblem] = []
-    rows = len(current)
     if rows == 0:
         return [QualityProblem("empty_window", "the current window has no rows", value=0)]
     if rows < definition.min_rows:
@@ -64,7 +79,7 @@ def check_schema(
                 value=rows,
             )
         )
-    present = {str(c) for c in current.columns}
+    present = set(families)
     # Target and prediction are checked when the window has them (an inference-log window never has
     # the target: labels arrive later); a missing feature is an error.
     optional = {definition.target, definition.prediction}
@@ -86,8 +101,8 @@ def check_schema(
         if name not in present:
             continue
         ref = profile.columns[name]
-        family = dtype_family(current[name])
-        if family not in _COMPATIBLE.get(ref.family, {ref.family}) and not current[name].isna().all():
+        family = families[name]
+        if family not in _COMPATIBLE.get(ref.family, {ref.family}) and name not in all_missing:
             problems.append(
                 QualityProblem(
                     "dtype_mismatch",
@@ -96,6 +111,11 @@ def check_schema(
                 )
             )
     return problems
+
+
+def compatible(reference_family: str, family: str) -> bool:
+    """Whether a window column of dtype ``family`` can feed a reference column of ``reference_family``."""
+    return family in _COMPATIBLE.get(reference_family, {reference_family})
 
 
 def check_columns(

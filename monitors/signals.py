@@ -18,15 +18,26 @@ if TYPE_CHECKING:
     import pandas as pd
 
     from monitors.definition import MonitorDefinition
-    from monitors.estimator import PerformanceEstimator
+    from monitors.performance import PerformanceEstimator
     from monitors.profile import ReferenceProfile
+    from monitors.segments import SegmentCheck
 
-__all__ = ["LOG_FIELDS", "PerformanceContext", "run_monitor", "split_log_fields"]
+__all__ = [
+    "LOG_FIELDS",
+    "PerformanceContext",
+    "labels_digest",
+    "multivariate_sample",
+    "run_monitor",
+    "segment_counts",
+    "split_log_fields",
+]
 
 #: Inference-log fields a window read with ``log_fields=True`` carries besides the features: what the
 #: performance check joins on (``request_id``) and scores (``prediction``, ``probability``, a multiclass
 #: model's ``probabilities``).
 LOG_FIELDS = ("request_id", "prediction", "probability", "probabilities")
+#: Window rows the multivariate test samples (the domain classifier's ``max_rows``).
+MULTIVARIATE_ROWS = 5000
 
 
 @dataclass
@@ -48,13 +59,40 @@ def split_log_fields(window: pd.DataFrame, definition: MonitorDefinition) -> pd.
     return window.drop(columns=drop) if drop else window
 
 
-def _labels_digest(labels: pd.DataFrame | None) -> str | None:
+def labels_digest(labels: pd.DataFrame | None) -> str | None:
     if labels is None:
         return None
     import pandas as pd
 
     hashed = pd.util.hash_pandas_object(labels.astype(str), index=False).to_numpy()
     return hashlib.blake2b(hashed.tobytes(), digest_size=12).hexdigest()
+
+
+def multivariate_sample(window: pd.DataFrame, rows: int = MULTIVARIATE_ROWS) -> pd.DataFrame:
+    """The window rows the multivariate test compares (:mod:`monitors.sample`: the same rows a sharded
+    check keeps)."""
+    from monitors.sample import sample_positions
+
+    return window.iloc[sample_positions(len(window), rows)]
+
+
+def segment_counts(window: pd.DataFrame, definition: MonitorDefinition) -> dict[str, Any]:
+    """Per segment column, the window's rows per value (None: the window lacks the column)."""
+    return {
+        c: (window[c].value_counts(dropna=True).to_dict() if c in window.columns else None)
+        for c in definition.segments
+    }
+
+
+def _window_check(window: pd.DataFrame) -> SegmentCheck:
+    """The segment check on rows held in memory: the drift check of the segment's rows."""
+
+    def check(
+        sub_profile: ReferenceProfile, sub_def: MonitorDefinition, column: str, value: Any
+    ) -> CheckResult:
+        return run_check(sub_profile, window[window[column] == value], sub_def, workers=1)
+
+    return check
 
 
 def run_monitor(
@@ -84,10 +122,12 @@ def run_monitor(
     feature_names = [n for n, c in profile.columns.items() if c.role == "feature"]
     if definition.multivariate_threshold is not None and sample is not None:
         result.multivariate = domain_classifier(
-            sample, features_only, feature_names, definition.multivariate_threshold
+            sample, multivariate_sample(features_only), feature_names, definition.multivariate_threshold
         )
     if definition.segments:
-        result.segments, notes = check_segments(profile, features_only, definition)
+        result.segments, notes = check_segments(
+            profile, definition, segment_counts(features_only, definition), _window_check(features_only)
+        )
         result.notes.extend(notes)
     if performance is not None:
         result.performance = check_performance(
@@ -101,5 +141,5 @@ def run_monitor(
             classes=performance.classes,
         )
         result.notes.extend(performance.notes)
-        result.labels_digest = _labels_digest(labels)
+        result.labels_digest = labels_digest(labels)
     return result

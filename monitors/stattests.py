@@ -37,6 +37,7 @@ __all__ = [
     "default_threshold",
     "jensenshannon_counts",
     "jensenshannon_numeric_sorted",
+    "verdict",
     "wasserstein_norm_sorted",
 ]
 
@@ -84,7 +85,7 @@ def default_threshold(test: str) -> float:
     raise ConfigError(f"unknown stattest {test!r}", "use a name from Evidently's stattest registry")
 
 
-def _verdict(test: str, score: float, threshold: float) -> StatResult:
+def verdict(test: str, score: float, threshold: float) -> StatResult:
     if _DISTANCE[test]:
         drifted = score >= threshold
     elif test == "ks":
@@ -151,7 +152,7 @@ def wasserstein_norm_sorted(
         j0 = j1 if b + 1 == total else _merge_split(ref_sorted, cur, b)
     distance = acc / n / m
     norm = max(float(ref_std), 0.001)
-    return _verdict("wasserstein", distance / norm, threshold)
+    return verdict("wasserstein", distance / norm, threshold)
 
 
 def _merge_split(ref_sorted: np.ndarray, cur_sorted: np.ndarray, prefix: int) -> int:
@@ -185,7 +186,7 @@ def jensenshannon_counts(
     keys = list(set(ref_counts) | set(cur_counts))
     ref_p = np.array([ref_counts.get(k, 0) / ref_rows for k in keys])
     cur_p = np.array([cur_counts.get(k, 0) / cur_rows for k in keys])
-    return _verdict("jensenshannon", float(distance.jensenshannon(ref_p, cur_p)), threshold)
+    return verdict("jensenshannon", float(distance.jensenshannon(ref_p, cur_p)), threshold)
 
 
 def sturges_edges(lo: float, hi: float, size: int) -> np.ndarray:
@@ -215,7 +216,7 @@ def jensenshannon_numeric_sorted(
     idx[-1] = np.searchsorted(ref_sorted, edges[-1], side="right")
     ref_p = np.diff(idx) / ref_sorted.size
     cur_p = np.histogram(current, edges)[0] / current.size
-    return _verdict("jensenshannon", float(distance.jensenshannon(ref_p, cur_p)), threshold)
+    return verdict("jensenshannon", float(distance.jensenshannon(ref_p, cur_p)), threshold)
 
 
 def evidently_stattest(

@@ -168,6 +168,55 @@ def _print(result: Any, event_id: str) -> None:
     )
 
 
+def _sharded_files(
+    current: str, shards: int | None, settings: Settings, last: int | None, minutes: float | None
+) -> list[str] | None:
+    """The Parquet files of a window to check in shards (None: check it in one process)."""
+    from monitors.shards import is_parquet, parquet_files, shard_count
+
+    if current == "kafka" or current.startswith("kafka://") or not is_parquet(current):
+        if shards is not None and shards > 1:
+            raise UsageError(
+                f"--shards needs a Parquet window, not {current}",
+                "pass a .parquet file, a directory or an s3:// prefix of them, or drop --shards",
+            )
+        return None
+    if last is not None or minutes is not None:
+        raise UsageError("--last / --minutes apply only to --current kafka", "drop them for a file window")
+    files = parquet_files(current, settings)
+    count = shards if shards is not None else shard_count(files, settings)
+    # a directory / prefix of files is read by the sharded reader even in one shard
+    return files if count > 1 or not current.lower().endswith((".parquet", ".pq")) else None
+
+
+def _run_sharded(
+    settings: Settings,
+    profile: ReferenceProfile,
+    definition: MonitorDefinition,
+    current: str,
+    files: list[str],
+    shards: int | None,
+    performance: PerformanceContext | None,
+    labels: str | None,
+) -> tuple[Any, Any]:
+    from monitors.check import WindowInfo
+    from monitors.sharded import run_sharded
+    from monitors.shards import shard_count
+    from monitors.window import load_labels
+
+    label_frame = load_labels(labels, settings, model=definition.model) if labels else None
+    return run_sharded(
+        profile,
+        files,
+        shards or shard_count(files, settings),
+        definition,
+        settings=settings,
+        performance=performance,
+        labels=label_frame,
+        info=WindowInfo(source=current),
+    )
+
+
 @app.command("run")
 def run(
     ctx: typer.Context,
@@ -198,11 +247,19 @@ def run(
         help="feedback labels joined by request_id: kafka (the feedback topic) or a CSV/Parquet table "
         "with request_id,label; default: the window's own target column, when it has one",
     ),
+    shards: int | None = typer.Option(
+        None,
+        "--shards",
+        min=1,
+        help="split a Parquet window (a file, a directory or an s3:// prefix of files) into N shards "
+        "checked in parallel processes and merged; default: one shard per 5M rows",
+    ),
 ) -> None:
     """Check a model's current window for drift (Evidently's stattests) and performance, and publish a
     CloudEvent."""
     from monitors.metrics import metrics
-    from monitors.publish import check_and_publish
+    from monitors.publish import check_and_publish, publish_result
+    from monitors.signals import split_log_fields
     from monitors.window import load_labels, load_window, window_start_ms
 
     settings = settings_from(ctx)
@@ -212,40 +269,54 @@ def run(
     profile = _reference(reference, model, definition, settings)
     if definition_file is None:
         definition = profile.definition.model_copy(update={"model": model})
-    window, info = load_window(
-        current,
-        settings,
-        model=model,
-        last=last,
-        minutes=minutes,
-        prediction=definition.prediction,
-        log_fields=True,
-    )
     performance = _performance(model, settings) if reference is None else None
     if labels is not None and performance is None:
         raise UsageError(
             "--labels needs the registered champion's holdout metrics to compare with",
             "drop --reference (check against the champion) or drop --labels",
         )
-    label_frame = (
-        load_labels(labels, settings, model=model, since_ms=window_start_ms(info)) if labels else None
-    )
-    out = check_and_publish(
-        settings,
-        profile,
-        window,
-        definition=definition,
-        info=info,
-        publish=publish,
-        report_uri=str(report.resolve()) if report is not None else None,
-        performance=performance,
-        labels=label_frame,
-    )
-    if report is not None:
+    files = _sharded_files(current, shards, settings, last, minutes)
+    if files is not None:
+        sharded, features = _run_sharded(
+            settings, profile, definition, current, files, shards, performance, labels
+        )
+        out = publish_result(
+            settings,
+            profile,
+            sharded,
+            features,
+            publish=publish,
+            report_uri=str(report.resolve()) if report is not None else None,
+        )
+    else:
+        window, info = load_window(
+            current,
+            settings,
+            model=model,
+            last=last,
+            minutes=minutes,
+            prediction=definition.prediction,
+            log_fields=True,
+        )
+        label_frame = (
+            load_labels(labels, settings, model=model, since_ms=window_start_ms(info)) if labels else None
+        )
+        out = check_and_publish(
+            settings,
+            profile,
+            window,
+            definition=definition,
+            info=info,
+            publish=publish,
+            report_uri=str(report.resolve()) if report is not None else None,
+            performance=performance,
+            labels=label_frame,
+        )
+        features = split_log_fields(window, definition)
+    if report is not None and features is not None:
         from monitors.report import render_report
-        from monitors.signals import split_log_fields
 
-        report.write_text(render_report(profile, split_log_fields(window, definition), result=out.result))
+        report.write_text(render_report(profile, features, result=out.result))
     result, event = out.result, out.event
     metrics().record(result)
     if as_json:

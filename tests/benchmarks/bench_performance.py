@@ -159,7 +159,7 @@ def _frames(sizes: list[int]) -> tuple[Any, Any, dict[int, Any]]:
 
 
 def _driftloop(reference: Any, window: Any, repeat: int) -> tuple[float, dict[str, float]]:
-    from monitors.estimator import binary_estimator
+    from monitors.performance import binary_estimator
 
     best, est = float("inf"), {}
     for _ in range(repeat):
@@ -227,7 +227,7 @@ def _multiclass_frames(rows: int) -> tuple[Any, Any]:
 
 
 def _driftloop_multiclass(reference: Any, window: Any, repeat: int) -> tuple[float, dict[str, float]]:
-    from monitors.estimator_multiclass import multiclass_estimator
+    from monitors.performance import multiclass_estimator
 
     proba = reference[[f"p_c{i}" for i in range(CLASSES)]].to_numpy()
     labels = reference["y_true"].str.slice(1).astype(int).to_numpy()  # c2 -> 2, the model's class

@@ -26,7 +26,7 @@ from driftloop.modelspec import EXAMPLES_DIR
 from driftloop.registry import Registry
 from driftloop.s3 import S3Store
 from monitors.datasets import TARGET, make_credit
-from monitors.estimator import ESTIMATOR_FILE
+from monitors.performance import ESTIMATOR_FILE
 from tests.integration.test_sensor_kafka import env, run_sensor, submissions  # noqa: F401 - env: a fixture
 from workflows.steps import monitor as monitor_step
 from workflows.steps.evaluate import evaluate

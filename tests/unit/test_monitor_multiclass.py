@@ -24,9 +24,8 @@ from driftloop.serving.metrics import ServingMetrics
 from driftloop.serving.service import PredictionService, log_records
 from driftloop.serving.shadow import ShadowJob, ShadowRunner
 from driftloop.serving.slots import LoadedModel
-from monitors.estimator import PerformanceEstimator, fit_estimator
-from monitors.estimator_multiclass import probability_matrix
-from monitors.performance import check_performance, measure
+from monitors.performance import PerformanceEstimator, check_performance, fit_estimator, measure
+from monitors.performance._stats import probability_matrix
 from monitors.window import frame_from_records
 
 FEATURES = [f"f{i}" for i in range(8)]

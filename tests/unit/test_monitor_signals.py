@@ -14,8 +14,7 @@ from driftloop.events import DRIFT_CHECKED, DRIFT_DETECTED, PERFORMANCE_DEGRADED
 from driftloop.modelspec import EXAMPLES_DIR
 from monitors import MonitorDefinition, build_profile
 from monitors.datasets import TARGET, flip_correlation, make_credit, shift_segment
-from monitors.estimator import fit_estimator
-from monitors.performance import join_labels
+from monitors.performance import fit_estimator, join_labels
 from monitors.publish import validate_event
 from monitors.signals import PerformanceContext, run_monitor
 from workflows.steps.evaluate import score
@@ -237,7 +236,7 @@ def test_definition_accepts_the_new_settings() -> None:
 
 
 def test_the_binned_expected_auc_matches_the_exact_one() -> None:
-    from monitors.estimator import binned_expected_auc, expected_auc
+    from monitors.performance._stats import binned_expected_auc, expected_auc
 
     rng = np.random.default_rng(3)
     score = np.r_[rng.beta(2, 5, 20_000), np.full(500, 0.25)]  # ties included

@@ -155,7 +155,7 @@ def _estimator_files(
     import joblib
 
     from driftloop.signing import seal
-    from monitors.estimator import ESTIMATOR_FILE, fit_estimator
+    from monitors.performance import ESTIMATOR_FILE, fit_estimator
 
     try:
         estimator = fit_estimator(model, holdout, target, task, primary_metric)
