@@ -38,6 +38,13 @@ DATATYPES: dict[str, str] = {
     **{t: "float" for t in ("FP16", "FP32", "FP64")},
     "BYTES": "str",
 }
+#: The values an INT*/UINT* tensor may hold (a value beyond its datatype is the client's error, a 400).
+INT_RANGES: dict[str, tuple[int, int]] = {
+    **{f"INT{b}": (-(2 ** (b - 1)), 2 ** (b - 1) - 1) for b in (8, 16, 32, 64)},
+    **{f"UINT{b}": (0, 2**b - 1) for b in (8, 16, 32, 64)},
+}
+#: Integers at or beyond this magnitude are not finite as a float64.
+_FLOAT_LIMIT = 2**1024
 _HINT = 'send {"inputs": [{"name": "<feature>", "shape": [N], "datatype": "FP64", "data": [...]}]}'
 
 
@@ -65,10 +72,15 @@ def _flatten(data: Any, where: str) -> list[Any]:
     return out
 
 
-def _check_value(value: Any, kind: str, where: str) -> Any:
+def _check_value(value: Any, kind: str, where: str, datatype: str = "") -> Any:
     if kind == "float":
         if isinstance(value, bool) or not isinstance(value, int | float):
             raise DataError(f"{where} is {_shown(value)}, not a number", "send numbers for FP tensors")
+        if isinstance(value, int) and not -_FLOAT_LIMIT < value < _FLOAT_LIMIT:
+            raise DataError(
+                f"{where} is an integer of {len(str(abs(value)))} digits, beyond ±1.8e308",
+                "send finite numbers (NaN, ±Infinity and numbers beyond ±1.8e308 are refused)",
+            )
         if isinstance(value, float) and not math.isfinite(value):
             spelled = "NaN" if math.isnan(value) else ("Infinity" if value > 0 else "-Infinity")
             raise DataError(
@@ -78,6 +90,17 @@ def _check_value(value: Any, kind: str, where: str) -> Any:
     elif kind == "int":
         if isinstance(value, bool) or not isinstance(value, int):
             raise DataError(f"{where} is {_shown(value)}, not an integer", "send integers for INT tensors")
+        low, high = INT_RANGES.get(datatype, (-(2**63), 2**64 - 1))
+        if not low <= value <= high:
+            shown = (
+                _shown(value)
+                if len(str(abs(value))) <= 40
+                else f"an integer of {len(str(abs(value)))} digits"
+            )
+            raise DataError(
+                f"{where} is {shown}, beyond {datatype or 'a 64-bit integer'} ({low}..{high})",
+                "send values within the tensor's datatype (or a wider datatype)",
+            )
     elif kind == "bool":
         if not isinstance(value, bool):
             raise DataError(f"{where} is {_shown(value)}, not true/false", "send booleans for BOOL tensors")
@@ -115,7 +138,7 @@ def _tensor(item: Any, i: int) -> tuple[str, list[int], list[Any]]:
             f"{where} has {len(values)} values, shape {shape} needs {expected}",
             "send shape and data that agree (row-major)",
         )
-    return name, shape, [_check_value(v, kind, f"{where}.data[{j}]") for j, v in enumerate(values)]
+    return name, shape, [_check_value(v, kind, f"{where}.data[{j}]", datatype) for j, v in enumerate(values)]
 
 
 def v2_instances(body: Any, features: Sequence[str] | None) -> tuple[list[dict[str, Any]], str | None]:

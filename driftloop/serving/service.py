@@ -37,7 +37,7 @@ from driftloop.config import Settings
 from driftloop.errors import DataError, DriftloopError
 from driftloop.serving.metrics import ServingMetrics
 from driftloop.serving.protocol import v1_instances, v2_datatype, v2_instances, v2_metadata, v2_response
-from driftloop.serving.router import choose_route
+from driftloop.serving.router import Router, sticky_key
 from driftloop.serving.shadow import ShadowJob, ShadowRunner
 from driftloop.serving.sink import InferenceLog
 from driftloop.serving.slots import LoadedModel, ModelSlots
@@ -57,14 +57,43 @@ def _non_finite(value: Any) -> str | None:
     return "NaN" if math.isnan(value) else ("Infinity" if value > 0 else "-Infinity")
 
 
+def _field(field: str) -> str:
+    return field if field.isprintable() and len(field) <= 100 else repr(field)[:100]  # one line
+
+
 def _check_finite(field: str, value: Any) -> None:
     spelled = _non_finite(value)
     if spelled is not None:
-        shown = field if field.isprintable() and len(field) <= 100 else repr(field)[:100]  # one line
         raise DataError(
-            f"{shown} is {spelled}, not a finite number",
+            f"{_field(field)} is {spelled}, not a finite number",
             "send finite numbers (NaN, ±Infinity and numbers beyond ±1.8e308 are refused)",
         )
+
+
+#: The integers a feature value may be: what a 64-bit column holds (INT64 and UINT64).
+INT_MIN, INT_MAX = -(2**63), 2**64 - 1
+
+
+def _check_feature(field: str, value: Any) -> None:
+    """A feature value is a JSON scalar a model column can hold: a finite number within 64 bits, a string,
+    true/false or null. Anything else is the client's mistake (a 400), never the model's."""
+    if value is None or isinstance(value, bool | str):
+        return
+    if isinstance(value, int):
+        if not INT_MIN <= value <= INT_MAX:
+            raise DataError(
+                f"{_field(field)} is an integer of {len(str(abs(value)))} digits, beyond 64 bits",
+                "send integers between -2**63 and 2**64-1 (or a float)",
+            )
+        return
+    if isinstance(value, float):
+        _check_finite(field, value)
+        return
+    kind = "an object" if isinstance(value, dict) else "an array" if isinstance(value, list) else "a value"
+    raise DataError(
+        f"{_field(field)} is {kind}, not a number, string, boolean or null",
+        "send one scalar value per feature",
+    )
 
 
 def _problem(status: int, exc: DriftloopError | str, hint: str | None = None) -> Reply:
@@ -118,6 +147,7 @@ class PredictionService:
         sink: InferenceLog,
         metrics: ServingMetrics,
         shadow: ShadowRunner | None = None,
+        router: Router | None = None,
     ) -> None:
         self.settings = settings
         self.model = slots.model
@@ -126,6 +156,7 @@ class PredictionService:
         self.metrics = metrics
         self.canary_fraction = settings.serving.canary_fraction
         self.shadow = shadow
+        self.router = router if router is not None else Router()
 
     def _wrong_model(self, model: str) -> Reply:
         return _problem(404, f"this server serves model {self.model!r}, not {model!r}")
@@ -135,8 +166,11 @@ class PredictionService:
         return _problem(400, exc)
 
     # --- predict ----------------------------------------------------------------------------------
-    def predict(self, model: str, body: Any) -> Reply:
-        """KServe V1 (and the legacy ``/v1/models/<m>/predict``): ``{"instances": [...]}``."""
+    def predict(self, model: str, body: Any, digest: bytes | None = None) -> Reply:
+        """KServe V1 (and the legacy ``/v1/models/<m>/predict``): ``{"instances": [...]}``.
+
+        ``digest``: the raw body's digest, which the route is keyed on with the request id (see
+        :mod:`driftloop.serving.router`)."""
         if model != self.model:
             return self._wrong_model(model)
         champion = self.slots.champion
@@ -145,9 +179,9 @@ class PredictionService:
             instances, request_id = self._parse(body)
         except DataError as exc:
             return self._bad_request(exc)
-        return self.predict_rows(instances, request_id)
+        return self.predict_rows(instances, request_id, digest)
 
-    def infer(self, model: str, body: Any) -> Reply:
+    def infer(self, model: str, body: Any, digest: bytes | None = None) -> Reply:
         """Open Inference Protocol V2: named tensors in, named tensors out."""
         if model != self.model:
             return self._wrong_model(model)
@@ -160,10 +194,10 @@ class PredictionService:
             return self._bad_request(exc)
         if not instances:
             return self._bad_request(DataError("the inputs have 0 rows", "send at least one row"))
-        status, reply = self.predict_rows(instances, request_id)
+        status, reply = self.predict_rows(instances, request_id, digest)
         return (status, v2_response(reply)) if status == 200 else (status, reply)
 
-    def _routes(self, request_id: str | None) -> tuple[str, LoadedModel, LoadedModel | None]:
+    def _routes(self, sticky: bytes | None) -> tuple[str, LoadedModel, LoadedModel | None]:
         """The route, the version that answers, and the version that scores a mirror (or None)."""
         champion, canary, plan = self.slots.champion, self.slots.canary, self.slots.plan
         assert champion is not None
@@ -171,23 +205,35 @@ class PredictionService:
             return ("pinned" if self.slots.pinned else "champion"), champion, None
         if plan is not None and plan.strategy == "shadow":
             fraction = plan.fraction if plan.fraction is not None else 1.0
-            mirrored = choose_route(request_id, fraction, True) == "canary"
+            mirrored = self.router.choose(sticky, fraction) == "canary"
             return "champion", champion, (canary if mirrored else None)
         if "canary" not in self.slots.follow:
             return "champion", champion, None
         fraction = plan.fraction if plan is not None and plan.fraction is not None else self.canary_fraction
-        route = choose_route(request_id, fraction, True)
+        route = self.router.choose(sticky, fraction)
         return route, (canary if route == "canary" else champion), None
 
-    def predict_rows(self, instances: list[dict[str, Any]], request_id: str | None) -> Reply:
-        """Route, predict, log and (in shadow mode) mirror checked rows of feature values."""
+    def _other(self, served: LoadedModel) -> LoadedModel | None:
+        """The other loaded version (champion <-> canary), to tell a client's error from a model's."""
+        other = self.slots.canary if served is self.slots.champion else self.slots.champion
+        return None if other is None or other is served or other.version == served.version else other
+
+    def predict_rows(
+        self, instances: list[dict[str, Any]], request_id: str | None, digest: bytes | None = None
+    ) -> Reply:
+        """Route, predict, log and (in shadow mode) mirror checked rows of feature values.
+
+        A prediction that raises is the model's failure (a 500, logged with ``"error"``: canary analysis
+        counts it) unless the other loaded version fails on the same rows too: then the values are what
+        neither can score (a string where both want a number, say) — a 400, not logged, so a client
+        cannot raise a version's error rate with input no version accepts."""
         started = time.perf_counter()
         model = self.model
         if self.slots.champion is None:
             self.metrics.requests.labels(model, "", "", "unavailable").inc()
             reason = self.slots.errors.get("champion") or "no champion version is loaded yet"
             return _problem(503, reason, f"promote a version: driftloop registry promote {model} vN")
-        route, served, mirror = self._routes(request_id)
+        route, served, mirror = self._routes(sticky_key(request_id, digest))
         rid = request_id or uuid.uuid4().hex
         ids = [rid] if len(instances) == 1 else [f"{rid}-{i}" for i in range(len(instances))]
         try:
@@ -195,7 +241,17 @@ class PredictionService:
         except DataError as exc:
             self.metrics.requests.labels(model, served.version, route, "bad_request").inc()
             return _problem(400, exc)
-        except Exception as exc:  # the model itself failed: a 500, counted and logged as an error
+        except Exception as exc:  # the model failed: its fault, unless the other version fails too
+            if self._fails_too(self._other(served), instances):
+                self.metrics.requests.labels(model, served.version, route, "bad_request").inc()
+                return _problem(
+                    400,
+                    f"no version of model {model} can score these feature values",
+                    "check each feature's type and range against GET /v1/models/" + model,
+                )
+            log.warning(
+                "model %s %s failed on a request: %s: %s", model, served.version, type(exc).__name__, exc
+            )
             elapsed = time.perf_counter() - started
             log_records(
                 self.sink, served, instances, ids, None, None, elapsed, None, f"{type(exc).__name__}: {exc}"
@@ -203,9 +259,7 @@ class PredictionService:
             self.metrics.requests.labels(model, served.version, route, "error").inc()
             self.metrics.latency.labels(model, route).observe(elapsed)
             return _problem(
-                500,
-                f"model {model} {served.version} failed: {type(exc).__name__}: {exc}",
-                "see the server log",
+                500, f"model {model} {served.version} failed ({type(exc).__name__})", "see the server log"
             )
         elapsed = time.perf_counter() - started
         log_records(self.sink, served, instances, ids, preds, probas, elapsed, probabilities=vectors)
@@ -226,6 +280,16 @@ class PredictionService:
         return 200, reply
 
     @staticmethod
+    def _fails_too(other: LoadedModel | None, instances: list[dict[str, Any]]) -> bool:
+        if other is None:
+            return False
+        try:
+            other.predict(instances)
+        except Exception:
+            return True
+        return False
+
+    @staticmethod
     def _parse(body: Any) -> tuple[list[dict[str, Any]], str | None]:
         if not isinstance(body, dict) or not isinstance(body.get("instances"), list):
             raise DataError(
@@ -241,7 +305,7 @@ class PredictionService:
             raise DataError("every instance must be a JSON object of feature values", "fix the instances")
         for i, inst in enumerate(instances):
             for name, value in inst.items():
-                _check_finite(f"instances[{i}].{name}", value)
+                _check_feature(f"instances[{i}].{name}", value)
         rid = body.get("request_id")
         if rid is not None and (not isinstance(rid, str | int) or isinstance(rid, bool) or str(rid) == ""):
             raise DataError("request_id must be a non-empty string", "send a string id or leave it out")
