@@ -224,9 +224,11 @@ class PredictionService:
         """Route, predict, log and (in shadow mode) mirror checked rows of feature values.
 
         A prediction that raises is the model's failure (a 500, logged with ``"error"``: canary analysis
-        counts it) unless the other loaded version fails on the same rows too: then the values are what
-        neither can score (a string where both want a number, say) — a 400, not logged, so a client
-        cannot raise a version's error rate with input no version accepts."""
+        counts it) unless the input is to blame — a 400, not logged, so a client cannot raise a version's
+        error rate with input no version accepts. The input is to blame when the other loaded version
+        (champion <-> canary) fails on the same rows too, or, on a server with one version (a Kubernetes
+        canary pod, where a client can keep its connection), when the rows hold a kind of value (a string
+        where it has only scored numbers, say) that version has never scored for that feature."""
         started = time.perf_counter()
         model = self.model
         if self.slots.champion is None:
@@ -241,27 +243,22 @@ class PredictionService:
         except DataError as exc:
             self.metrics.requests.labels(model, served.version, route, "bad_request").inc()
             return _problem(400, exc)
-        except Exception as exc:  # the model failed: its fault, unless the other version fails too
-            if self._fails_too(self._other(served), instances):
+        except Exception as exc:  # the model failed: its fault, unless the input is (see the docstring)
+            blame = self._client_fault(served, instances)
+            if blame is not None:
                 self.metrics.requests.labels(model, served.version, route, "bad_request").inc()
-                return _problem(
-                    400,
-                    f"no version of model {model} can score these feature values",
-                    "check each feature's type and range against GET /v1/models/" + model,
-                )
-            log.warning(
-                "model %s %s failed on a request: %s: %s", model, served.version, type(exc).__name__, exc
-            )
+                return _problem(400, blame, "send each feature the type of value the model takes")
+            detail = f"{type(exc).__name__}: {exc}"[:500]  # the client's values may be in the text
+            log.warning("model %s %s failed on a request: %s", model, served.version, detail)
             elapsed = time.perf_counter() - started
-            log_records(
-                self.sink, served, instances, ids, None, None, elapsed, None, f"{type(exc).__name__}: {exc}"
-            )
+            log_records(self.sink, served, instances, ids, None, None, elapsed, None, detail)
             self.metrics.requests.labels(model, served.version, route, "error").inc()
             self.metrics.latency.labels(model, route).observe(elapsed)
             return _problem(
                 500, f"model {model} {served.version} failed ({type(exc).__name__})", "see the server log"
             )
         elapsed = time.perf_counter() - started
+        served.note_scored(instances)
         log_records(self.sink, served, instances, ids, preds, probas, elapsed, probabilities=vectors)
         if mirror is not None and self.shadow is not None:
             self.shadow.submit(ShadowJob(mirror, instances, ids))
@@ -279,15 +276,16 @@ class PredictionService:
             reply["probabilities"] = probas
         return 200, reply
 
-    @staticmethod
-    def _fails_too(other: LoadedModel | None, instances: list[dict[str, Any]]) -> bool:
-        if other is None:
-            return False
+    def _client_fault(self, served: LoadedModel, instances: list[dict[str, Any]]) -> str | None:
+        """Why a failure of ``served`` on ``instances`` is the client's (None: it is the model's)."""
+        other = self._other(served)
+        if other is None:  # one version (a pinned pod): a kind of value it has never scored is to blame
+            return served.unscored_kind(instances)
         try:
             other.predict(instances)
         except Exception:
-            return True
-        return False
+            return f"no version of model {self.model} can score these feature values"
+        return None
 
     @staticmethod
     def _parse(body: Any) -> tuple[list[dict[str, Any]], str | None]:

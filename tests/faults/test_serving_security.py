@@ -226,3 +226,30 @@ def test_a_70kb_body_in_the_same_write_as_its_headers_is_served(canary: Any) -> 
     status, reply, _elapsed = exchange(server, http_request(PREDICT, body, {"Connection": "close"}))
     assert status == 200, reply
     assert len(reply["predictions"]) == 700
+
+
+def test_a_pinned_canary_pod_blames_a_kind_of_value_it_never_scored_on_the_client(canary: Any) -> None:
+    """On Kubernetes the canary runs in pods of its own (pinned, no champion to compare with) and a client
+    can keep its connection to one: strings where the model has only scored numbers are the client's 400,
+    not the canary's error; a failure on values of a kind it has scored stays the model's."""
+    settings, server, df, version = canary
+    pod = ModelServer(
+        settings, "credit", registry=server.registry, version=version, port=0, watch_outcomes=False
+    )
+    pod.start()
+    try:
+        with httpx.Client(base_url=pod.url) as http:
+            assert http.post(PREDICT, json={"instances": rows(df, 2)}).status_code == 200
+            for i in range(50):
+                row = {**rows(df, 1, i)[0], "age": f"forty-{i}"}
+                r = http.post(PREDICT, json={"instances": [row], "request_id": f"bad-{i}"})
+                assert r.status_code == 400, r.text
+                assert "instances[0].age is a string" in r.json()["error"], r.text
+            metrics = http.get("/metrics").text
+        assert 'outcome="error"' not in metrics
+        assert pod.sink.wait_empty(15)
+        logged = [json.loads(r.value) for r in read_recent(settings, settings.topics.inference_log)]
+        assert not [rec for rec in logged if str(rec.get("request_id", "")).startswith("bad-")]
+        assert summarize(logged, {}, version).errors == 0
+    finally:
+        pod.stop()
