@@ -149,6 +149,11 @@ class ServingSettings(_Section):
     max_body_bytes: int = Field(
         32 * 1024 * 1024, ge=1024, description="the largest request body in bytes (413 beyond)"
     )
+    max_body_bytes_in_flight: int = Field(
+        256 * 1024 * 1024,
+        ge=1024,
+        description="bytes of request bodies (past the first 64 KiB of each) held at once; beyond: 503",
+    )
     max_json_values: int = Field(
         1_000_000,
         ge=100,

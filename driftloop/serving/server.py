@@ -14,9 +14,9 @@ port in use is a one-line error there, and ``port=0`` is known at once). Limits:
   :data:`MAX_HEAD` bytes, ``serving.max_connections_per_client`` connections per client address, and
   ``serving.max_concurrency`` connections + requests in progress (beyond it a 503) — health probes are
   answered whatever the load;
-* per request (the app, :mod:`driftloop.serving.app`): ``serving.max_body_bytes``, and a body parsed in a
-  worker thread only if it holds at most ``serving.max_json_values`` JSON values nested at most
-  ``serving.max_json_depth`` deep.
+* per request (the app; :mod:`driftloop.serving.body`): ``serving.max_body_bytes``, and a body parsed in
+  a worker thread only if it holds at most ``serving.max_json_values`` JSON values nested at most
+  ``serving.max_json_depth`` deep; all bodies held at once: ``serving.max_body_bytes_in_flight``.
 
 :meth:`stop` is graceful: no new connections, requests in progress finish (up to ``grace_s``), the
 shadow runner scores what it has queued, and the inference log publishes every queued record to Kafka
@@ -207,6 +207,7 @@ class ModelServer:
                 self.metrics,
                 auth_token=self.settings.serving.auth_token.get_secret_value(),
                 limits=self.limits,
+                bodies_in_flight=serving.max_body_bytes_in_flight,
                 predict_threads=self.predict_threads,
             ),
             http=guarded_protocol(

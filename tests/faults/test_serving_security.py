@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import select
 import socket
 import threading
 import time
@@ -146,7 +147,8 @@ def send_apart(server: ModelServer, path: str, body: bytes) -> tuple[int, dict[s
     with socket.create_connection(("127.0.0.1", server.port), timeout=60) as sock:
         sock.sendall(request[:split])
         time.sleep(0.1)
-        sock.sendall(request[split:])
+        if not select.select([sock], [], [], 0)[0]:  # not answered before the body (a 503 would be)
+            sock.sendall(request[split:])
         reply = b""
         while chunk := sock.recv(65536):
             reply += chunk
@@ -253,3 +255,32 @@ def test_a_pinned_canary_pod_blames_a_kind_of_value_it_never_scored_on_the_clien
         assert summarize(logged, {}, version).errors == 0
     finally:
         pod.stop()
+
+
+def test_bodies_held_at_once_are_bounded_and_small_requests_still_pass(canary: Any) -> None:
+    """Many large bodies at once (slow uploads) cannot take the server's memory: past
+    ``serving.max_body_bytes_in_flight`` a large request gets 503 before its body is read, a small one is
+    served, and the budget comes back when the slow upload ends."""
+    settings, server, df, _version = canary
+    budget = {"max_body_bytes_in_flight": 1024 * 1024}
+    tight = ModelServer(
+        settings.model_copy(update={"serving": settings.serving.model_copy(update=budget)}),
+        "credit",
+        registry=server.registry,
+        port=0,
+        watch_outcomes=False,
+    )
+    tight.start()
+    big = json.dumps({"instances": rows(df, 1), "pad": "x" * 600_000}).encode()
+    try:
+        slow = socket.create_connection(("127.0.0.1", tight.port), timeout=5)
+        slow.sendall(http_request(PREDICT, b"", {"Content-Length": "900000"}) + b"[" * 1000)
+        time.sleep(0.3)  # the app holds 900 kB of budget for the slow upload
+        status, reply = send_apart(tight, PREDICT, big)
+        assert status == 503 and "too many request bodies" in reply["error"], (status, reply)
+        with httpx.Client(base_url=tight.url) as http:
+            assert http.post(PREDICT, json={"instances": rows(df, 1)}).status_code == 200
+        slow.close()
+        wait_for(lambda: send_apart(tight, PREDICT, big)[0] == 200, 10)
+    finally:
+        tight.stop()

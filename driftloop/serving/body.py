@@ -1,0 +1,181 @@
+"""Reading and parsing a request body within bounds: its size, its JSON value count and nesting, and the
+bytes of bodies the whole server holds at once.
+
+* **Size** (``max_body``): a ``Content-Length`` over it is answered 413 before a byte is read; a chunked
+  body is counted as it arrives.
+* **Values and depth** (``max_values``, ``max_depth``): :func:`parse_json` counts the values on the raw
+  bytes, in C, before parsing — a 28 MB array of 3.5M nested one-element arrays would take gigabytes as
+  Python objects — and checks the nesting after. It runs in a worker thread, never on the event loop.
+* **In flight** (:class:`BodyBudget`): beyond the first :data:`FREE_BYTES` of each body, the bytes every
+  request holds come out of one budget (``serving.max_body_bytes_in_flight``). A request that does not fit
+  gets 503 at once (before its body is read, when it declares its length), so many large bodies at once —
+  slow uploads, say — cannot take the server's memory, and small requests are never refused by it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from dataclasses import dataclass
+from typing import Any
+
+from starlette.requests import Request
+
+from driftloop.errors import DataError
+
+__all__ = [
+    "FREE_BYTES",
+    "MAX_BODY",
+    "BodyBudget",
+    "BodyError",
+    "BodyLimits",
+    "Reservation",
+    "parse_json",
+    "read_body",
+]
+
+#: The largest request body read, in bytes: a full batch (service.MAX_INSTANCES rows) with room to spare.
+MAX_BODY = 32 * 1024 * 1024
+#: The bytes of each body not counted against the budget (a small request always fits).
+FREE_BYTES = 64 * 1024
+_LENGTH = re.compile(r"[0-9]+", re.ASCII)
+#: A JSON string (its escapes included), to count what is outside strings.
+_STRING = re.compile(rb'"[^"\\]*(?:\\.[^"\\]*)*"')
+
+
+class BodyError(DataError):
+    """A request body the server will not read or cannot parse; ``status`` is the HTTP answer."""
+
+    def __init__(self, status: int, message: str, hint: str) -> None:
+        super().__init__(message, hint)
+        self.status = status
+
+
+@dataclass(frozen=True)
+class BodyLimits:
+    """What one request body may be (``serving.max_body_bytes``, ``max_json_values``, ``max_json_depth``)."""
+
+    max_body: int = MAX_BODY
+    max_values: int = 1_000_000
+    max_depth: int = 32
+
+
+class BodyBudget:
+    """The bytes of request bodies the server holds at once (used on the event loop only: no lock)."""
+
+    def __init__(self, total: int) -> None:
+        self.total = total
+        self.used = 0
+
+    def reserve(self) -> Reservation:
+        return Reservation(self)
+
+
+class Reservation:
+    """One request's share of the budget; :meth:`release` when the request is answered."""
+
+    def __init__(self, budget: BodyBudget) -> None:
+        self.budget = budget
+        self.held = 0
+
+    def cover(self, size: int) -> None:
+        """Hold enough for a body of ``size`` bytes; a 503 if the budget cannot spare it."""
+        need = max(0, size - FREE_BYTES) - self.held
+        if need <= 0:
+            return
+        if self.budget.used + need > self.budget.total:
+            raise BodyError(
+                503,
+                f"the server holds too many request bodies now ({self.budget.used} of {self.budget.total} "
+                "bytes)",
+                "retry shortly, or send smaller batches (serving.max_body_bytes_in_flight)",
+            )
+        self.budget.used += need
+        self.held += need
+
+    def release(self) -> None:
+        self.budget.used -= self.held
+        self.held = 0
+
+
+def _declared_length(request: Request, max_body: int) -> int | None:
+    """The body's ``Content-Length`` (None: chunked), checked before anything is read."""
+    values = [v.strip() for v in request.headers.getlist("content-length")]
+    if not values:
+        return None
+    if len(set(values)) > 1 or not _LENGTH.fullmatch(values[0]):
+        shown = ", ".join(values)
+        raise BodyError(
+            400,
+            f"Content-Length must be one non-negative integer, not {shown[:40]!r}",
+            "send the body's size",
+        )
+    digits = values[0].lstrip("0") or "0"  # int() refuses over 4300 digits: compare lengths first
+    if len(digits) > len(str(max_body)) or int(digits) > max_body:
+        shown = digits[:20] + ("…" if len(digits) > 20 else "")
+        raise BodyError(
+            413, f"the body (Content-Length {shown}) is over the limit of {max_body} bytes", "split the batch"
+        )
+    return int(digits)
+
+
+async def read_body(request: Request, max_body: int, reservation: Reservation) -> bytes:
+    """The raw body, within ``max_body`` and the budget ``reservation`` draws on."""
+    declared = _declared_length(request, max_body)
+    if declared is not None:
+        reservation.cover(declared)
+    chunks, size = [], 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > max_body:
+            raise BodyError(413, f"the body is over the limit of {max_body} bytes", "split the batch")
+        reservation.cover(size)
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def _values_bound(raw: bytes) -> int:
+    """An upper bound of the JSON values in ``raw``: every value but the first follows a comma or opens an
+    array or object. Computed with ``bytes.count`` (C speed, no objects); commas and brackets inside
+    strings only make it larger."""
+    return 1 + raw.count(b",") + raw.count(b"[") + raw.count(b"{")
+
+
+def _too_deep(max_depth: int) -> BodyError:
+    return BodyError(400, f"the body nests arrays or objects over {max_depth} deep", "send flatter JSON")
+
+
+def _check_depth(value: Any, max_depth: int) -> None:
+    stack = [(value, 1)]
+    while stack:  # iterative, over at most max_values values
+        node, depth = stack.pop()
+        children = node.values() if isinstance(node, dict) else node
+        for child in children:
+            if isinstance(child, list | dict):
+                if depth + 1 > max_depth:
+                    raise _too_deep(max_depth)
+                stack.append((child, depth + 1))
+
+
+def parse_json(raw: bytes, limits: BodyLimits) -> tuple[Any, bytes]:
+    """The JSON value of ``raw`` and its digest (what a route is keyed on), within ``limits``. Runs in a
+    worker thread: parsing is the costly part, and the event loop must keep answering probes."""
+    digest = hashlib.blake2b(raw, digest_size=16).digest()
+    if not raw:
+        return None, digest
+    if _values_bound(raw) > limits.max_values and _values_bound(_STRING.sub(b"0", raw)) > limits.max_values:
+        raise BodyError(
+            413,
+            f"the body holds more than {limits.max_values} JSON values",
+            "split the batch (serving.max_json_values)",
+        )
+    try:
+        value = json.loads(raw)
+    except RecursionError:
+        raise _too_deep(limits.max_depth) from None
+    except ValueError as exc:  # UnicodeDecodeError is a ValueError
+        raise BodyError(400, f"the body is not valid JSON: {exc}", "send a JSON object") from None
+    if isinstance(value, list | dict):
+        _check_depth(value, limits.max_depth)
+    return value, digest
