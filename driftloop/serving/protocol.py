@@ -24,6 +24,8 @@ from driftloop.errors import DataError
 
 __all__ = [
     "DATATYPES",
+    "check_feature",
+    "check_finite",
     "v1_instances",
     "v2_datatype",
     "v2_instances",
@@ -107,6 +109,52 @@ def _check_value(value: Any, kind: str, where: str, datatype: str = "") -> Any:
     elif not isinstance(value, str):
         raise DataError(f"{where} is {_shown(value)}, not a string", "send strings for BYTES tensors")
     return value
+
+
+def _non_finite(value: Any) -> str | None:
+    """How JSON spells ``value`` when it is a non-finite number (``json`` parses ``1e999`` as inf)."""
+    if not isinstance(value, float) or math.isfinite(value):
+        return None
+    return "NaN" if math.isnan(value) else ("Infinity" if value > 0 else "-Infinity")
+
+
+def _field(field: str) -> str:
+    return field if field.isprintable() and len(field) <= 100 else repr(field)[:100]  # one line
+
+
+def check_finite(field: str, value: Any) -> None:
+    spelled = _non_finite(value)
+    if spelled is not None:
+        raise DataError(
+            f"{_field(field)} is {spelled}, not a finite number",
+            "send finite numbers (NaN, ±Infinity and numbers beyond ±1.8e308 are refused)",
+        )
+
+
+#: The integers a feature value may be: what a 64-bit column holds (INT64 and UINT64).
+INT_MIN, INT_MAX = -(2**63), 2**64 - 1
+
+
+def check_feature(field: str, value: Any) -> None:
+    """A feature value is a JSON scalar a model column can hold: a finite number within 64 bits, a string,
+    true/false or null. Anything else is the client's mistake (a 400), never the model's."""
+    if value is None or isinstance(value, bool | str):
+        return
+    if isinstance(value, int):
+        if not INT_MIN <= value <= INT_MAX:
+            raise DataError(
+                f"{_field(field)} is an integer of {len(str(abs(value)))} digits, beyond 64 bits",
+                "send integers between -2**63 and 2**64-1 (or a float)",
+            )
+        return
+    if isinstance(value, float):
+        check_finite(field, value)
+        return
+    kind = "an object" if isinstance(value, dict) else "an array" if isinstance(value, list) else "a value"
+    raise DataError(
+        f"{_field(field)} is {kind}, not a number, string, boolean or null",
+        "send one scalar value per feature",
+    )
 
 
 def _tensor(item: Any, i: int) -> tuple[str, list[int], list[Any]]:

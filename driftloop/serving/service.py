@@ -28,7 +28,6 @@ records carry ``route`` (the monitors read every other key of a record as a feat
 from __future__ import annotations
 
 import logging
-import math
 import time
 import uuid
 from typing import Any
@@ -36,7 +35,15 @@ from typing import Any
 from driftloop.config import Settings
 from driftloop.errors import DataError, DriftloopError
 from driftloop.serving.metrics import ServingMetrics
-from driftloop.serving.protocol import v1_instances, v2_datatype, v2_instances, v2_metadata, v2_response
+from driftloop.serving.protocol import (
+    check_feature,
+    check_finite,
+    v1_instances,
+    v2_datatype,
+    v2_instances,
+    v2_metadata,
+    v2_response,
+)
 from driftloop.serving.router import Router, sticky_key
 from driftloop.serving.shadow import ShadowJob, ShadowRunner
 from driftloop.serving.sink import InferenceLog
@@ -48,52 +55,6 @@ log = logging.getLogger("driftloop.serving")
 
 MAX_INSTANCES = 10_000
 Reply = tuple[int, dict[str, Any]]
-
-
-def _non_finite(value: Any) -> str | None:
-    """How JSON spells ``value`` when it is a non-finite number (``json`` parses ``1e999`` as inf)."""
-    if not isinstance(value, float) or math.isfinite(value):
-        return None
-    return "NaN" if math.isnan(value) else ("Infinity" if value > 0 else "-Infinity")
-
-
-def _field(field: str) -> str:
-    return field if field.isprintable() and len(field) <= 100 else repr(field)[:100]  # one line
-
-
-def _check_finite(field: str, value: Any) -> None:
-    spelled = _non_finite(value)
-    if spelled is not None:
-        raise DataError(
-            f"{_field(field)} is {spelled}, not a finite number",
-            "send finite numbers (NaN, ±Infinity and numbers beyond ±1.8e308 are refused)",
-        )
-
-
-#: The integers a feature value may be: what a 64-bit column holds (INT64 and UINT64).
-INT_MIN, INT_MAX = -(2**63), 2**64 - 1
-
-
-def _check_feature(field: str, value: Any) -> None:
-    """A feature value is a JSON scalar a model column can hold: a finite number within 64 bits, a string,
-    true/false or null. Anything else is the client's mistake (a 400), never the model's."""
-    if value is None or isinstance(value, bool | str):
-        return
-    if isinstance(value, int):
-        if not INT_MIN <= value <= INT_MAX:
-            raise DataError(
-                f"{_field(field)} is an integer of {len(str(abs(value)))} digits, beyond 64 bits",
-                "send integers between -2**63 and 2**64-1 (or a float)",
-            )
-        return
-    if isinstance(value, float):
-        _check_finite(field, value)
-        return
-    kind = "an object" if isinstance(value, dict) else "an array" if isinstance(value, list) else "a value"
-    raise DataError(
-        f"{_field(field)} is {kind}, not a number, string, boolean or null",
-        "send one scalar value per feature",
-    )
 
 
 def _problem(status: int, exc: DriftloopError | str, hint: str | None = None) -> Reply:
@@ -303,7 +264,7 @@ class PredictionService:
             raise DataError("every instance must be a JSON object of feature values", "fix the instances")
         for i, inst in enumerate(instances):
             for name, value in inst.items():
-                _check_feature(f"instances[{i}].{name}", value)
+                check_feature(f"instances[{i}].{name}", value)
         rid = body.get("request_id")
         if rid is not None and (not isinstance(rid, str | int) or isinstance(rid, bool) or str(rid) == ""):
             raise DataError("request_id must be a non-empty string", "send a string id or leave it out")
@@ -369,7 +330,7 @@ class PredictionService:
                 )
             try:
                 for key in ("request_id", "label"):
-                    _check_finite(f"labels[{i}].{key}" if batch else key, item[key])
+                    check_finite(f"labels[{i}].{key}" if batch else key, item[key])
             except DataError as exc:
                 return _problem(400, exc)
             records.append(
