@@ -197,9 +197,11 @@ def test_a_28mb_nested_tensor_is_refused_with_rss_bounded_and_health_answering(c
     assert probes and max(probes) < 1.0, max(probes)
 
 
-def test_health_answers_under_300_idle_connections_and_other_clients_still_predict(canary: Any) -> None:
+def test_health_answers_under_300_idle_or_slow_connections_and_others_still_predict(canary: Any) -> None:
     _settings, server, df, _version = canary
     idle = [socket.create_connection(("127.0.0.1", server.port), timeout=5) for _ in range(300)]
+    for sock in idle[::2]:  # half of them slow: a request begun and never finished
+        sock.sendall(b"POST " + PREDICT.encode() + b" HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n")
     try:
         wait_for(lambda: server.open_connections() >= 300, 5)
         with httpx.Client(base_url=server.url, timeout=5) as http:
