@@ -81,13 +81,19 @@ class LoadedModel:
         self.multiclass = self.classes is not None and self.has_proba and len(self.classes) > 2
         #: the OIP ``platform``: the estimator's top-level package (``sklearn``, ``xgboost``, ...)
         self.platform = type(self.estimator).__module__.split(".", 1)[0]
-        #: feature -> the JSON kinds of value this version has scored there (see :meth:`unscored_kind`)
+        #: feature -> the JSON kinds of value this version has scored there (see :meth:`unscored_kind`);
+        #: only the model's features (a client's extra keys would grow it without bound)
         self.scored_kinds: dict[str, set[str]] = {}
+        self._feature_set = frozenset(self.features or ())
 
     def note_scored(self, instances: list[dict[str, Any]]) -> None:
         """Remember the kinds of value (number, string, ...) these successfully scored rows held."""
+        if not self._feature_set:
+            return  # not fitted on named features: the keys are the client's, nothing to learn from
         for inst in instances:
             for name, value in inst.items():
+                if name not in self._feature_set:
+                    continue
                 kind = _kind(value)
                 seen = self.scored_kinds.get(name)
                 if seen is None:
@@ -99,10 +105,9 @@ class LoadedModel:
         """Where the rows hold a kind of value this version has never scored for a feature it has scored
         (a string where it has only taken numbers): what a failure on them is blamed on — the client's
         input, not the model. None: every value is of a kind scored before (or the feature never was)."""
-        features = self.features
         for i, inst in enumerate(instances):
             for name, value in inst.items():
-                if features is not None and name not in features:
+                if name not in self._feature_set:
                     continue  # not given to the model
                 seen = self.scored_kinds.get(name)
                 kind = _kind(value)

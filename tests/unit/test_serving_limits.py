@@ -100,3 +100,20 @@ def test_v1_feature_values_must_be_scalars_within_64_bits(value: Any, says: str)
 @pytest.mark.parametrize("value", [None, True, "text", 2**64 - 1, -(2**63), 1.5])
 def test_v1_scalar_feature_values_pass(value: Any) -> None:
     assert PredictionService._parse({"instances": [{"age": value}]})[0] == [{"age": value}]
+
+
+class _Fitted:
+    """Stands for an estimator fitted on two named features (only its attributes are read here)."""
+
+    feature_names_in_ = ("a", "b")
+
+
+def test_kinds_scored_are_learned_for_the_models_features_only() -> None:
+    from driftloop.serving.slots import LoadedModel
+
+    served = LoadedModel("m", "v1", _Fitted())
+    served.note_scored([{"a": 1, "b": "x", f"extra-{i}": i} for i in range(1000)])
+    assert served.scored_kinds == {"a": {"a number"}, "b": {"a string"}}  # a client's extra keys: not kept
+    assert served.unscored_kind([{"a": 2.5, "b": "y", "zzz": []}]) is None
+    blamed = served.unscored_kind([{"a": 1, "b": 3}])
+    assert blamed == "instances[0].b is a number, and m v1 has only scored a string"
