@@ -5,13 +5,17 @@ scalar check of V1 feature values — all one-line 4xx errors, never a model err
 from __future__ import annotations
 
 import json
+import threading
 import time
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from driftloop.errors import DataError
 from driftloop.serving.app import BodyError, BodyLimits, parse_json
+from driftloop.serving.body import SPLIT_BYTES, _Splitter
 from driftloop.serving.protocol import v2_instances
 from driftloop.serving.service import PredictionService
 
@@ -117,3 +121,89 @@ def test_kinds_scored_are_learned_for_the_models_features_only() -> None:
     assert served.unscored_kind([{"a": 2.5, "b": "y", "zzz": []}]) is None
     blamed = served.unscored_kind([{"a": 1, "b": 3}])
     assert blamed == "instances[0].b is a number, and m v1 has only scored a string"
+
+
+# --- a large body is parsed in pieces: the same values as json.loads, and the event loop keeps its turns ---
+JSON_VALUES = st.recursive(
+    st.none()
+    | st.booleans()
+    | st.integers(min_value=-(10**30), max_value=10**30)
+    | st.floats(allow_nan=False)
+    | st.text(alphabet=st.sampled_from('ab,[]{}":\\ é\n'), max_size=8),
+    lambda children: (
+        st.lists(children, max_size=6) | st.dictionaries(st.text(max_size=4), children, max_size=6)
+    ),
+    max_leaves=40,
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(value=JSON_VALUES, indent=st.sampled_from([None, 0, 2]), piece=st.sampled_from([1, 4, 16, 1 << 16]))
+def test_the_splitter_reads_what_json_loads_reads(value: Any, indent: int | None, piece: int) -> None:
+    text = json.dumps(value, indent=indent, ensure_ascii=False)
+    assert _Splitter(text, 64, piece).parse() == json.loads(text)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    value=JSON_VALUES,
+    at=st.integers(min_value=0),
+    cut=st.integers(0, 2),
+    insert=st.sampled_from(list(',]}[{" x')),
+)
+def test_the_splitter_refuses_what_json_loads_refuses(value: Any, at: int, cut: int, insert: str) -> None:
+    text = json.dumps(value)
+    at %= len(text) + 1
+    broken = text[:at] + insert + text[at + cut :]
+    try:
+        expected: Any = json.loads(broken)
+    except ValueError:
+        expected = ValueError
+    for piece in (1, 8, 1 << 16):
+        try:
+            got: Any = _Splitter(broken, 64, piece).parse()
+        except ValueError:
+            got = ValueError
+        assert got == expected, (broken, piece)
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["[1,2,]", "[1,,2]", "[,1]", '{"a":1,}', "[1 2]", '{"a" 1}', "[1]x", "", "  ", "[", '{"a":[1,2,]}'],
+)
+def test_the_splitter_refuses_malformed_json(text: str) -> None:
+    for piece in (1, 2, 1 << 16):
+        with pytest.raises(ValueError):
+            _Splitter(text, 64, piece).parse()
+
+
+def _longest_pause(parse: Any, raw: bytes) -> float:
+    """The longest the main thread waited for the GIL (sleeping 1 ms at a time) while ``parse(raw)`` ran in
+    another thread."""
+    done, pauses = threading.Event(), [0.0]
+    worker = threading.Thread(target=lambda: (parse(raw), done.set()))
+    last = time.perf_counter()
+    worker.start()
+    while not done.is_set():
+        time.sleep(0.001)
+        now = time.perf_counter()
+        pauses.append(now - last)
+        last = now
+    worker.join()
+    return max(pauses)
+
+
+@pytest.mark.parametrize("layout", ["v1 objects", "v2 nested"])
+def test_a_large_body_is_parsed_in_pieces_and_the_event_loop_gets_turns(layout: str) -> None:
+    """The shortest of three runs each (noise on a shared machine only lengthens a pause)."""
+    row = [12345.678] * 25
+    if layout == "v1 objects":
+        body: Any = {"instances": [{f"f{j}": v for j, v in enumerate(row)} for _ in range(10_000)]}
+    else:
+        body = {"inputs": [{"name": "x", "shape": [10_000, 25], "datatype": "FP64", "data": [row] * 10_000}]}
+    raw = json.dumps(body).encode()
+    limits = BodyLimits(max_body=1 << 26, max_values=300_000, max_depth=32)
+    assert len(raw) > SPLIT_BYTES and parse_json(raw, limits)[0] == body
+    whole = min(_longest_pause(json.loads, raw) for _ in range(3))
+    pieces = min(_longest_pause(lambda r: parse_json(r, limits), raw) for _ in range(3))
+    assert pieces < whole / 2, (pieces, whole)
