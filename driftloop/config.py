@@ -158,8 +158,7 @@ class ServingSettings(_Section):
         250_000,
         ge=100,
         description="JSON values (numbers, strings, arrays, objects) one body may hold; more: a 413, before "
-        "the body is parsed. Parsing holds the GIL (~0.3 s for 250,000 values on 2 shared cores): the health "
-        "probes wait that long",
+        "the body is parsed (250,000: a full batch of 10,000 rows x 25 features)",
     )
     max_json_depth: int = Field(32, ge=4, description="how deeply a body's arrays and objects may nest (400)")
 

@@ -6,11 +6,11 @@ bytes of bodies the whole server holds at once.
 * **Values and depth** (``max_values``, ``max_depth``): :func:`parse_json` counts the values on the raw
   bytes, in C, before parsing — a 28 MB array of 3.5M nested one-element arrays would take gigabytes as
   Python objects — and checks the nesting after. It runs in a worker thread, never on the event loop. But
-  ``json.loads`` holds the GIL while it parses (0.3 s for 250,000 values, 1.4 s for 1M on 2 shared cores,
+  ``json.loads`` holds the GIL while it parses (0.2-0.4 s for 250,000 values, 1.4 s for 1M on 2 shared cores,
   the event loop paused as long), so a body over :data:`SPLIT_BYTES` is parsed by :class:`_Splitter` in
-  pieces of at most ~64 KB each — arrays element by element (a flat array of numbers in windows of
-  64 KB), large objects member by member, everything else by ``json``'s C scanner — and the event loop
-  gets its turn between pieces (measured: the longest pause 30-60 ms instead of 190-430 ms, for 1.0-2.8×
+  pieces of at most ~64 KB each — an array or object that ends within 64 KB by ``json``'s C scanner in one
+  call, a larger one element by element (a flat array of numbers in windows of 64 KB) — and the event
+  loop gets its turn between pieces (measured: the longest pause 30-60 ms instead of 190-430 ms, for 1.0-2.8×
   the parse time).
 * **In flight** (:class:`BodyBudget`): beyond the first :data:`FREE_BYTES` of each body, the bytes every
   request holds come out of one budget (``serving.max_body_bytes_in_flight``). A request that does not fit
@@ -195,9 +195,12 @@ class _Splitter:
         text = self.text
         i = self.skip(i)
         c = text[i : i + 1]
-        if c == "[" or (c == "{" and (depth == 0 or not 0 <= text.find("}", i) - i <= self.piece)):
+        if c in ("[", "{"):
             if depth >= self.max_depth:
                 raise _too_deep(self.max_depth)
+            small = self.small(i) if depth > 0 else None
+            if small is not None:
+                return small
             if c == "{":
                 return self.object(i + 1, depth + 1)
             end = text.find("]", i)
@@ -210,6 +213,19 @@ class _Splitter:
             return self.scan(text, i)
         except StopIteration:
             raise ValueError(f"Expecting value: char {i}") from None
+
+    def small(self, i: int) -> tuple[Any, int] | None:
+        """The array or object at ``i`` parsed in one call if it ends within a piece (tried on windows of 1,
+        4, 16, 64 KB: a container cut short by a window is never valid JSON), else None: split it."""
+        size = min(1024, self.piece)
+        while True:
+            try:
+                value, end = self.scan(self.text[i : i + size], 0)
+                return value, i + end
+            except (ValueError, StopIteration):
+                if size >= self.piece or i + size >= len(self.text):
+                    return None  # too large, or malformed (not cut short): the split path says where
+                size = min(size * 4, self.piece)
 
     def flat(self, start: int, end: int) -> tuple[list[Any], int]:
         """The array of numbers and literals in ``text[start:end]``: every comma is an element boundary, so

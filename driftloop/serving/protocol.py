@@ -157,7 +157,7 @@ def check_feature(field: str, value: Any) -> None:
     )
 
 
-def _tensor(item: Any, i: int) -> tuple[str, list[int], list[Any]]:
+def _tensor(item: Any, i: int, max_rows: int | None = None) -> tuple[str, list[int], list[Any]]:
     where = f"inputs[{i}]"
     if not isinstance(item, dict):
         raise DataError(f"{where} must be an object with name, shape, datatype and data", _HINT)
@@ -179,6 +179,8 @@ def _tensor(item: Any, i: int) -> tuple[str, list[int], list[Any]]:
     kind = DATATYPES.get(datatype) if isinstance(datatype, str) else None
     if kind is None:
         raise DataError(f"{where}.datatype {_shown(datatype)} is not one of {', '.join(DATATYPES)}", _HINT)
+    if max_rows is not None and shape[0] > max_rows:  # before any value is copied
+        raise DataError(f"{where} has {shape[0]} rows: send at most {max_rows}", "split the batch")
     values = _flatten(item["data"], where)
     expected = math.prod(shape)
     if len(values) != expected:
@@ -189,11 +191,14 @@ def _tensor(item: Any, i: int) -> tuple[str, list[int], list[Any]]:
     return name, shape, [_check_value(v, kind, f"{where}.data[{j}]", datatype) for j, v in enumerate(values)]
 
 
-def v2_instances(body: Any, features: Sequence[str] | None) -> tuple[list[dict[str, Any]], str | None]:
+def v2_instances(
+    body: Any, features: Sequence[str] | None, max_rows: int | None = None
+) -> tuple[list[dict[str, Any]], str | None]:
     """The rows of an OIP V2 infer request as feature dicts, and its ``id``.
 
     ``features`` is the model's feature order (None: the model was not fitted on named columns — then
-    tensor names are used as given)."""
+    tensor names are used as given); a tensor of more than ``max_rows`` rows is refused before its values
+    are copied."""
     if not isinstance(body, dict) or not isinstance(body.get("inputs"), list) or not body["inputs"]:
         raise DataError('the body must be a JSON object with "inputs": [tensor, ...]', _HINT)
     rid = body.get("id")
@@ -201,7 +206,7 @@ def v2_instances(body: Any, features: Sequence[str] | None) -> tuple[list[dict[s
         raise DataError(
             f"id must be a non-empty string, not {_shown(rid)}", "send a string id or leave it out"
         )
-    tensors = [_tensor(item, i) for i, item in enumerate(body["inputs"])]
+    tensors = [_tensor(item, i, max_rows) for i, item in enumerate(body["inputs"])]
     if len(tensors) == 1 and len(tensors[0][1]) == 2 and tensors[0][1][1] != 1:
         name, (rows, cols), values = tensors[0]
         if features is not None and cols != len(features):

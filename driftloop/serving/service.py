@@ -148,7 +148,7 @@ class PredictionService:
             return self._wrong_model(model)
         champion = self.slots.champion
         try:
-            instances, request_id = v2_instances(body, champion.features if champion else None)
+            instances, request_id = v2_instances(body, champion.features if champion else None, MAX_INSTANCES)
             if len(instances) > MAX_INSTANCES:
                 raise DataError(f"send at most {MAX_INSTANCES} rows, not {len(instances)}", "split the batch")
         except DataError as exc:
