@@ -101,3 +101,26 @@ def test_a_window_checked_in_one_pod_skips_the_shards(tmp_path: Path) -> None:
     phases = {n.display_name: n.phase for n in result.nodes}
     assert phases["drift-check"] == "Succeeded"
     assert phases["merge"] == "Skipped"
+
+
+def test_plan_keeps_an_inference_log_or_csv_window_in_one_pod(tmp_path: Path) -> None:
+    from workflows.steps.monitor_shards import plan
+
+    settings: Any = None  # neither window touches the store
+    (tmp_path / "w.csv").write_text("a\n1\n")
+    for current in ("kafka", "kafka://driftloop.inference", str(tmp_path / "w.csv")):
+        assert plan(settings, "credit", current, "", "run-1") == {"mode": "single", "shards": []}
+
+
+def test_plan_refuses_a_shard_count_that_is_not_a_positive_number(tmp_path: Path) -> None:
+    import pandas as pd
+    import pytest
+
+    from driftloop.errors import UsageError
+    from workflows.steps.monitor_shards import plan
+
+    window = tmp_path / "w.parquet"
+    pd.DataFrame({"a": [1.0, 2.0]}).to_parquet(window)
+    for bad in ("0", "x", "-2"):
+        with pytest.raises(UsageError, match=f"shards={bad!r} is not a positive number"):
+            plan(None, "credit", str(window), bad, "run-1")  # type: ignore[arg-type]
