@@ -85,8 +85,9 @@ class S3Settings(_Section):
     endpoint_url: str = Field("", description="http(s)://host:port; empty = the embedded SeaweedFS")
     region: str = "us-east-1"
     bucket: str = "driftloop"
-    access_key_id: str = "driftloop"
-    secret_access_key: SecretStr = SecretStr("driftloop-secret")
+    # empty with the embedded S3: the data_dir's own random pair (driftloop.s3.credentials)
+    access_key_id: str = ""
+    secret_access_key: SecretStr = SecretStr("")
 
 
 class EmbeddedSettings(_Section):

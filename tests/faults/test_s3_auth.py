@@ -29,3 +29,94 @@ def test_anonymous_put_get_delete_are_refused(stack, bucket) -> None:
     assert _status("DELETE", url) == 403
     assert _status("GET", url) == 403
     assert store.get_bytes("models/credit/v1/model.joblib") == b"signed bytes"  # untouched
+
+
+# --- the inner ports: SeaweedFS's filer, master and volume server (driftloop.local.weedsec) ----------
+
+_H2_PREFACE = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n" + b"\x00\x00\x00\x04\x00\x00\x00\x00\x00"
+
+
+def _answer(port: int, payload: bytes, tls: bool) -> bytes:
+    """What the port answers to ``payload`` from a client without credentials (b"" when it closes or
+    fails the handshake)."""
+    import socket
+    import ssl
+
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=5) as raw:
+            if tls:
+                ctx = ssl.create_default_context()
+                ctx.check_hostname = False
+                ctx.verify_mode = ssl.CERT_NONE
+                with ctx.wrap_socket(raw) as sock:
+                    sock.sendall(payload)
+                    return sock.recv(4096)
+            raw.sendall(payload)
+            return raw.recv(4096)
+    except (OSError, ssl.SSLError):
+        return b""
+
+
+def _http(port: int, request: str, tls: bool) -> int:
+    """The HTTP status a request without credentials gets (0: refused at the TLS handshake)."""
+    head = _answer(port, request.encode(), tls)
+    parts = head.split(b" ", 2)
+    return int(parts[1]) if head.startswith(b"HTTP/") and len(parts) > 1 else 0
+
+
+def test_filer_master_and_volume_refuse_clients_without_credentials(stack, bucket) -> None:
+    e = stack.settings.embedded
+    store = S3Store(stack.settings, bucket=bucket)
+    store.put_bytes("sensor/submissions/kept.json", b"{}")
+    listing = f"GET /buckets/{bucket}/sensor/submissions/ HTTP/1.1\r\nHost: x\r\nAccept: */*\r\n\r\n"
+    body = '{"workflow": "evil"}'
+    upload = (
+        f"PUT /buckets/{bucket}/sensor/submissions/evil.json HTTP/1.1\r\nHost: x\r\n"
+        f"Content-Length: {len(body)}\r\n\r\n{body}"
+    )
+    for tls in (False, True):
+        # the filer: no listing, no read, no write over HTTP
+        assert _http(e.weed_filer_port, listing, tls) not in range(200, 300)
+        assert _http(e.weed_filer_port, upload, tls) not in range(200, 300)
+        # the master: no file ids handed out, no collection (bucket) dropped
+        for path in ("/dir/assign", f"/col/delete?collection={bucket}", "/dir/status"):
+            assert _http(e.weed_master_port, f"GET {path} HTTP/1.1\r\nHost: x\r\n\r\n", tls) not in range(
+                200, 300
+            )
+        # the volume server: no status, no blob read
+        status = _http(e.weed_volume_port, "GET /status HTTP/1.1\r\nHost: x\r\n\r\n", tls)
+        assert status not in range(200, 300)
+    # every gRPC port (HTTP port + 10000) speaks only mutual TLS: a plaintext HTTP/2 client gets no
+    # SETTINGS frame, a TLS client without the data_dir's certificate is dropped
+    for port in (e.weed_master_port, e.weed_volume_port, e.weed_filer_port, e.s3_port):
+        for tls in (False, True):
+            answer = _answer(port + 10000, _H2_PREFACE, tls)
+            assert not answer.startswith(b"\x00\x00"), (port + 10000, tls, answer[:20])
+    assert not store.exists("sensor/submissions/evil.json")
+    assert store.exists("sensor/submissions/kept.json")  # the collection was not dropped
+
+
+def test_embedded_credentials_are_random_per_data_dir(tmp_path) -> None:
+    import stat
+
+    from driftloop.config import load_settings
+    from driftloop.s3 import CREDENTIALS_FILE, credentials
+
+    one = load_settings(env={}, overrides={"data_dir": str(tmp_path / "a")})
+    two = load_settings(env={}, overrides={"data_dir": str(tmp_path / "b")})
+    pair = credentials(one)
+    assert pair == credentials(one)  # made once, then read
+    assert pair != credentials(two)
+    assert "driftloop" not in pair and "driftloop-secret" not in pair
+    assert stat.S_IMODE((tmp_path / "a" / CREDENTIALS_FILE).stat().st_mode) == 0o600
+    configured = load_settings(env={}, overrides={"data_dir": str(tmp_path / "a"), "s3.access_key_id": "k"})
+    assert credentials(configured)[0] == "k"
+
+
+def test_seaweedfs_data_is_private_to_the_user_of_up(stack) -> None:
+    import stat
+    from pathlib import Path
+
+    weed_dir = Path(stack.settings.data_dir) / "s3"
+    assert stat.S_IMODE(weed_dir.stat().st_mode) == 0o700
+    assert stat.S_IMODE((weed_dir / "security").stat().st_mode) == 0o700
