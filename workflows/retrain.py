@@ -313,6 +313,7 @@ def build_retrain(
                         Parameter(name=k, value=v)
                         for k, v in {
                             "model": model,
+                            "model_sha256": trained.get_parameter("model_sha256").value,
                             "train_uri": train_uri,
                             "holdout_uri": pre.get_parameter("holdout_uri").value,
                             "task": spec.task,
