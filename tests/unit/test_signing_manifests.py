@@ -1,0 +1,95 @@
+"""The signing key reaches only the steps that sign — checked on the committed (compiled) manifests.
+
+The train step runs the user's code and the model server answers the network: both get only the verify
+key. Everything a pod's container sees is its template's own ``env`` plus what the credentials component
+patches in (the WorkflowTemplates' ``podSpecPatch``, the serving Deployments' env), so both are read here.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+ROOT = Path(__file__).resolve().parents[2]
+MANIFESTS = ROOT / "manifests"
+SIGNERS = {
+    "evaluate",
+    "deploy-canary",
+    "analyze-canary",
+    "canary-step",
+    "request-approval",
+    "check-approval",
+    "promote",
+    "rollback",
+    "publish-outcome",
+}
+
+
+def _docs(path: Path) -> list[dict[str, Any]]:
+    return [d for d in yaml.safe_load_all(path.read_text()) if d]
+
+
+def _component_env() -> dict[str, list[dict[str, Any]]]:
+    """What the credentials component adds: ``workflow`` (every step's podSpecPatch) and ``serving``."""
+    component = _docs(MANIFESTS / "components" / "credentials" / "kustomization.yaml")[0]
+    out: dict[str, list[dict[str, Any]]] = {"workflow": [], "serving": []}
+    for patch in component["patches"]:
+        ops = yaml.safe_load(patch["patch"])
+        if patch["target"]["kind"] == "WorkflowTemplate":
+            spec = yaml.safe_load(ops[0]["value"])
+            out["workflow"] += [e for c in spec["containers"] for e in c.get("env", [])]
+        else:
+            out["serving"] += [op["value"] for op in ops if op["path"].endswith("/env/-")]
+    return out
+
+
+def _holds_signing_key(env: list[dict[str, Any]]) -> bool:
+    for var in env:
+        ref = (var.get("valueFrom") or {}).get("secretKeyRef") or {}
+        if "SIGNING_KEY" in var["name"] or ref.get("name") == "driftloop-signing":
+            return True
+    return False
+
+
+def _templates() -> dict[str, dict[str, Any]]:
+    out = {}
+    for path in sorted((MANIFESTS / "base" / "generated" / "workflows").glob("*.yaml")):
+        for doc in _docs(path):
+            spec = doc.get("spec", {})
+            spec = spec.get("workflowSpec", spec)  # a CronWorkflow
+            for tmpl in spec.get("templates", []):
+                out[f"{path.name}:{tmpl['name']}"] = tmpl
+    return out
+
+
+def test_the_train_step_and_the_server_have_no_signing_key() -> None:
+    component = _component_env()
+    assert not _holds_signing_key(component["workflow"]), "every step's podSpecPatch holds the signing key"
+    assert not _holds_signing_key(component["serving"]), "the model servers hold the signing key"
+    assert any(v["name"] == "DRIFTLOOP_REGISTRY__VERIFY_KEY" for v in component["workflow"])
+    assert any(v["name"] == "DRIFTLOOP_REGISTRY__VERIFY_KEY" for v in component["serving"])
+
+    templates = _templates()
+    trains = [t for name, t in templates.items() if name.endswith(":train")]
+    assert trains, "no train template compiled"
+    for tmpl in trains:
+        container = tmpl.get("script") or tmpl.get("container") or {}
+        assert not _holds_signing_key(container.get("env", []) + component["workflow"])
+    for path in sorted((MANIFESTS / "base" / "generated" / "serving").glob("*.yaml")):
+        for doc in _docs(path):
+            if doc.get("kind") != "Deployment":
+                continue
+            for container in doc["spec"]["template"]["spec"]["containers"]:
+                assert not _holds_signing_key(container.get("env", []) + component["serving"]), path.name
+
+
+def test_only_the_signing_steps_get_the_signing_key() -> None:
+    holders = set()
+    for name, tmpl in _templates().items():
+        container = tmpl.get("script") or tmpl.get("container") or {}
+        if _holds_signing_key(container.get("env", [])):
+            holders.add(name.split(":", 1)[1])
+    assert holders <= SIGNERS, holders - SIGNERS
+    assert {"evaluate", "deploy-canary", "promote", "rollback"} <= holders
