@@ -106,7 +106,7 @@ def _container(model: str, version: str, image: str) -> dict[str, Any]:
             {"name": "DRIFTLOOP_SERVING__PORT", "value": str(PORT)},
             {
                 "name": "DRIFTLOOP_SERVING__AUTH_TOKEN",
-                # required: a server pod does not start without the token, so labels cannot be forged by default
+                # required: no server pod starts without the token, so labels cannot be forged by default
                 "valueFrom": {"secretKeyRef": {"name": TOKEN_SECRET, "key": "auth-token"}},
             },
             {"name": "DRIFTLOOP_DATA_DIR", "value": "/tmp/driftloop"},
