@@ -20,6 +20,7 @@ from driftloop.contracts import NO_RETRY_EXPRESSION
 __all__ = [
     "CONFIG_MAP",
     "DEFAULT_IMAGE",
+    "DEPLOY_ACCOUNT",
     "IO_RETRY",
     "SIGNING_ENV",
     "SIGNING_SECRET",
@@ -33,6 +34,10 @@ CONFIG_MAP = "driftloop-config"
 #: built with ``signs=True`` reference it — never the train step (the user's code) nor a model server,
 #: which get the public key (Secret ``driftloop-verify``, key ``verify-key``) from the credentials component
 SIGNING_SECRET = "driftloop-signing"
+#: the ServiceAccount of the steps that change the model servers (``deploys=True``): only it is bound to
+#: the Role that may ``patch`` the server Deployments — a step that runs the user's code (train, evaluate)
+#: runs as ``argo.service_account``, which may not
+DEPLOY_ACCOUNT = "driftloop-deploy"
 SIGNING_ENV = "DRIFTLOOP_REGISTRY__SIGNING_KEY"
 RUN_AS_USER = 10001
 
@@ -102,10 +107,12 @@ def runner_step(
     deadline_s: int = 1800,
     component: str = "retrain",
     signs: bool = False,
+    deploys: bool = False,
 ) -> Callable[..., Any]:
     """``fn`` as a Hera runner script template (``@script(constructor="runner")``) with driftloop's pod
     settings; call the result inside a DAG context to add a task. ``signs``: the step writes registry
-    records, so its container gets the signing key."""
+    records, so its container gets the signing key; ``deploys``: it changes the model servers, so it runs
+    as :data:`DEPLOY_ACCOUNT`."""
     from hera.workflows import (
         ConfigMapVolume,
         EmptyDirVolume,
@@ -154,6 +161,7 @@ def runner_step(
             # the local executor (no Secrets there; the key is in the data_dir) runs the template as is
             *([_signing_env()] if signs else []),
         ],
+        service_account_name=DEPLOY_ACCOUNT if deploys else None,
         retry_strategy=retry_strategy,
         active_deadline_seconds=str(deadline_s),  # IntOrString in Argo's schema
     )(fn)

@@ -210,20 +210,32 @@ def build_retrain(
             ep.evaluate, "evaluate", image=user_image, size=user_size, retry=True, signs=True
         ),
         "deploy": runner_step(
-            ep.deploy_canary, "deploy-canary", image=image, size=SMALL, retry=True, signs=True
+            ep.deploy_canary, "deploy-canary", image=image, size=SMALL, retry=True, signs=True, deploys=True
         ),
         "analyze": runner_step(
-            ep.analyze_canary, "analyze-canary", image=image, retry=True, deadline_s=3600, signs=True
+            ep.analyze_canary,
+            "analyze-canary",
+            image=image,
+            retry=True,
+            deadline_s=3600,
+            signs=True,
+            deploys=True,
         ),
         "step": runner_step(
-            ep.canary_step, "canary-step", image=image, retry=True, deadline_s=3600, signs=True
+            ep.canary_step, "canary-step", image=image, retry=True, deadline_s=3600, signs=True, deploys=True
         ),
         "request": runner_step(ep.request_approval, "request-approval", image=image, retry=True, signs=True),
         "check": runner_step(ep.check_approval, "check-approval", image=image, retry=True, signs=True),
-        "promote": runner_step(ep.promote, "promote", image=image, retry=True, signs=True),
-        "rollback": runner_step(ep.rollback, "rollback", image=image, retry=True, signs=True),
+        "promote": runner_step(ep.promote, "promote", image=image, retry=True, signs=True, deploys=True),
+        "rollback": runner_step(ep.rollback, "rollback", image=image, retry=True, signs=True, deploys=True),
         "publish": runner_step(
-            ep.publish_outcome, "publish-outcome", image=image, retry=True, deadline_s=600, signs=True
+            ep.publish_outcome,
+            "publish-outcome",
+            image=image,
+            retry=True,
+            deadline_s=600,
+            signs=True,
+            deploys=True,
         ),
     }
     wf_name, wf_uid = "{{workflow.name}}", "{{workflow.uid}}"

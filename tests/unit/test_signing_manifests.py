@@ -93,3 +93,25 @@ def test_only_the_signing_steps_get_the_signing_key() -> None:
             holders.add(name.split(":", 1)[1])
     assert holders <= SIGNERS, holders - SIGNERS
     assert {"evaluate", "deploy-canary", "promote", "rollback"} <= holders
+
+
+def test_no_patch_on_deployments_from_steps_that_run_user_code() -> None:
+    """Only ``driftloop-deploy`` may patch the server Deployments; train and evaluate never run as it."""
+    patchers = set()
+    docs = [d for p in sorted(MANIFESTS.glob("base/**/*.yaml")) for d in _docs(p) if isinstance(d, dict)]
+    roles = {
+        d["metadata"]["name"]
+        for d in docs
+        if d.get("kind") == "Role"
+        and any("deployments" in r.get("resources", []) and "patch" in r.get("verbs", []) for r in d["rules"])
+    }
+    for d in docs:
+        if d.get("kind") == "RoleBinding" and d["roleRef"]["name"] in roles:
+            patchers |= {s["name"] for s in d["subjects"]}
+    assert patchers == {"driftloop-deploy"}
+    for name, tmpl in _templates().items():
+        step = name.split(":", 1)[1]
+        if step in ("train", "evaluate", "preprocess", "validate-data"):
+            assert tmpl.get("serviceAccountName") in (None, "driftloop-workflow"), name
+        if step in ("deploy-canary", "promote", "rollback"):
+            assert tmpl.get("serviceAccountName") == "driftloop-deploy", name
