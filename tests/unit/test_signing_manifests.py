@@ -115,3 +115,17 @@ def test_no_patch_on_deployments_from_steps_that_run_user_code() -> None:
             assert tmpl.get("serviceAccountName") in (None, "driftloop-workflow"), name
         if step in ("deploy-canary", "promote", "rollback"):
             assert tmpl.get("serviceAccountName") == "driftloop-deploy", name
+
+
+def test_the_namespace_enforces_restricted_and_argo_references_templates_strictly() -> None:
+    namespace = _docs(MANIFESTS / "base" / "namespace.yaml")[0]
+    assert namespace["metadata"]["labels"]["pod-security.kubernetes.io/enforce"] == "restricted"
+    config = _docs(MANIFESTS / "components" / "argo-controller" / "workflow-controller-configmap.yaml")[0]
+    assert yaml.safe_load(config["data"]["workflowRestrictions"]) == {"templateReferencing": "Strict"}
+    executor = yaml.safe_load(config["data"]["executor"])["securityContext"]
+    assert executor["runAsNonRoot"] and not executor["allowPrivilegeEscalation"]
+    assert executor["capabilities"]["drop"] == ["ALL"]
+    assert executor["seccompProfile"]["type"] == "RuntimeDefault"
+    for overlay in ("local-cluster", "production"):
+        kustomization = _docs(MANIFESTS / "overlays" / overlay / "kustomization.yaml")[0]
+        assert "../../components/argo-controller" in kustomization["components"]
