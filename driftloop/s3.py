@@ -139,9 +139,14 @@ class S3Store:
                     f"bucket {self.bucket!r} does not exist",
                     "create it (`driftloop up` does for the configured bucket) or fix s3.bucket",
                 ) from None
-            raise ConnectionError_(
-                f"S3 {op} {self.uri(key)} failed: {code or exc}", "check S3 access"
-            ) from exc
+            hint = "check S3 access"
+            if code in ("InvalidAccessKeyId", "SignatureDoesNotMatch") and self.settings.s3_is_embedded:
+                hint = (
+                    "the embedded S3's credentials belong to the data_dir of the `driftloop up` running it: "
+                    "use that data_dir (--data-dir / DRIFTLOOP_DATA_DIR; this command uses "
+                    f"{self.settings.data_dir})"
+                )
+            raise ConnectionError_(f"S3 {op} {self.uri(key)} failed: {code or exc}", hint) from exc
         except (EndpointConnectionError, BotoCoreError) as exc:
             raise _unreachable(self.settings, exc) from exc
 

@@ -120,3 +120,15 @@ def test_seaweedfs_data_is_private_to_the_user_of_up(stack) -> None:
     weed_dir = Path(stack.settings.data_dir) / "s3"
     assert stat.S_IMODE(weed_dir.stat().st_mode) == 0o700
     assert stat.S_IMODE((weed_dir / "security").stat().st_mode) == 0o700
+
+
+def test_another_data_dirs_credentials_get_a_hint(stack, bucket, tmp_path) -> None:
+    """A command run with another data_dir than `up`'s holds other credentials: its one-line error says
+    which data_dir to use."""
+    from driftloop.config import load_settings
+    from driftloop.errors import ConnectionError_
+
+    overrides = {k: v for k, v in stack.overrides.items() if not k.startswith("s3.")}
+    other = load_settings(env={}, overrides={**overrides, "data_dir": str(tmp_path / "other")})
+    with pytest.raises(ConnectionError_, match="data_dir"):
+        S3Store(other, bucket=bucket).get_bytes("anything")
