@@ -94,6 +94,13 @@ def generate_keypair() -> tuple[str, str]:
 
 def _local_keypair(settings: Settings) -> tuple[str, str]:
     """Local mode's key pair in the data_dir, made on first use (0600 private, 0644 public)."""
+    if os.environ.get("KUBERNETES_SERVICE_HOST"):
+        # a pod's data_dir is its own: a key made there would sign what no other pod can verify
+        raise ConfigError(
+            "no registry key is configured in this pod (registry.verify_key / registry.signing_key)",
+            "create the Secrets driftloop-verify and driftloop-signing (README: Deploy to a cluster) and "
+            "apply the credentials component",
+        )
     folder = Path(settings.data_dir) / KEY_FILE.parent
     private_path, public_path = Path(settings.data_dir) / KEY_FILE, Path(settings.data_dir) / PUBLIC_KEY_FILE
     try:
