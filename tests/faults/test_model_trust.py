@@ -3,7 +3,8 @@
 The attack: someone who can write to the bucket replaces a version's ``model.joblib`` with a pickle that
 runs a command when loaded, and rewrites ``metadata.json`` with the matching sha256. The registry (the
 server, ``evaluate``'s champion, ``registry promote``) must refuse it because the signature does not
-match; ``evaluate`` must refuse a challenger file that was changed after the train step sealed it. The
+match; ``evaluate`` must refuse a challenger file whose sha256 differs from the one the train step
+reported (an output parameter, not a file in the bucket). The
 end state: the command never ran and the champion was never replaced by an unverified artifact.
 """
 
