@@ -53,3 +53,21 @@ def test_a_malformed_key_is_one_line(tmp_path) -> None:
     settings = load_settings(env={}, overrides={"registry.verify_key": "nope", "data_dir": str(tmp_path)})
     with pytest.raises(ConfigError, match=r"registry\.verify_key is not a base64 Ed25519 key"):
         verify_key(settings)
+
+
+def test_the_local_executor_runs_a_step_with_an_optional_secret_unset(settings) -> None:
+    """A signing step's template names the optional Secret driftloop-signing; the local executor has no
+    Secrets, so it runs the step with the variable unset — as a pod without that Secret — while a
+    required Secret is still refused."""
+    from driftloop.errors import WorkflowError
+    from driftloop.local.executor import run_workflow
+    from tests.unit.executor_helpers import sh, workflow
+
+    env = [{"name": "K", "valueFrom": {"secretKeyRef": {"name": "s", "key": "k", "optional": True}}}]
+    step = sh("main", 'test -z "${K+set}" && echo unset')
+    step["container"]["env"] = env
+    result = run_workflow(workflow([step]), {}, settings)
+    assert result.phase == "Succeeded" and result.nodes[0].result == "unset"
+    env[0]["valueFrom"]["secretKeyRef"].pop("optional")
+    with pytest.raises(WorkflowError, match="valueFrom"):
+        run_workflow(workflow([step]), {}, settings)
