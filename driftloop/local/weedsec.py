@@ -18,6 +18,7 @@ made once; only the user who runs ``up`` can read them.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import json
 import os
@@ -88,21 +89,36 @@ def _make_tls(folder: Path) -> None:
         folder / "weed.key",
         key.private_bytes(pem, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()),
     )
-    # the certificate is written last: its presence says the set is complete
     _write_private(folder / "weed.crt", cert.public_bytes(pem))
+
+
+def _make(folder: Path) -> None:
+    """The whole set, made in a private temporary folder and renamed into place in one step: two `up`
+    starting at once on a new data_dir never mix one's CA with the other's certificate."""
+    import shutil
+
+    tmp = folder.with_name(f".{folder.name}.{os.getpid()}.tmp")
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir(mode=0o700, parents=True)
+    try:
+        _make_tls(tmp)
+        keys = {name: secrets.token_hex(32) for name in ("signing", "signing_read", "filer", "filer_read")}
+        _write_private(tmp / "jwt.json", json.dumps(keys).encode())
+        if folder.exists() and not (folder / "jwt.json").exists():
+            shutil.rmtree(folder)  # an incomplete set (never in use: weed cannot start without it)
+        with contextlib.suppress(OSError):  # OSError: another process's complete set is in place
+            tmp.rename(folder)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
 
 
 def weed_security_env(weed_dir: Path) -> dict[str, str]:
     """The ``WEED_*`` variables that close the inner ports (made on first use under ``weed_dir``)."""
     folder = Path(weed_dir) / SECURITY_DIR
-    folder.mkdir(parents=True, exist_ok=True)
+    if not (folder / "jwt.json").exists():
+        _make(folder)
     os.chmod(folder, 0o700)
-    if not (folder / "weed.crt").exists():
-        _make_tls(folder)
     jwt_file = folder / "jwt.json"
-    if not jwt_file.exists():
-        keys = {name: secrets.token_hex(32) for name in ("signing", "signing_read", "filer", "filer_read")}
-        _write_private(jwt_file, json.dumps(keys).encode())
     jwt = json.loads(jwt_file.read_text())
     ca, cert, key = (str(folder / n) for n in ("ca.crt", "weed.crt", "weed.key"))
     env = {

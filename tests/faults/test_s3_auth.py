@@ -140,3 +140,22 @@ def test_another_data_dirs_credentials_get_a_hint(stack, bucket, tmp_path) -> No
     other = load_settings(env={}, overrides={**overrides, "data_dir": str(tmp_path / "other")})
     with pytest.raises(ConnectionError_, match="data_dir"):
         S3Store(other, bucket=bucket).get_bytes("anything")
+
+
+def test_the_security_set_is_made_once_and_never_mixed(tmp_path) -> None:
+    """Made once per data_dir; a second maker (another `up` racing on a new data_dir) keeps the first
+    complete set, so the CA always signed the certificate next to it."""
+    from cryptography import x509
+
+    from driftloop.local.weedsec import _make, weed_security_env
+
+    first = weed_security_env(tmp_path)
+    folder = tmp_path / "security"
+    ca_before = (folder / "ca.crt").read_bytes()
+    _make(folder)  # the racing process
+    assert weed_security_env(tmp_path) == first
+    assert (folder / "ca.crt").read_bytes() == ca_before
+    ca = x509.load_pem_x509_certificate((folder / "ca.crt").read_bytes())
+    cert = x509.load_pem_x509_certificate((folder / "weed.crt").read_bytes())
+    cert.verify_directly_issued_by(ca)
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]  # no temporary folder left
