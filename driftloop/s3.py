@@ -9,10 +9,12 @@ S3 / MinIO; only ``Settings`` differ.
 from __future__ import annotations
 
 import builtins
+import contextlib
 import io
 import json
 import os
 import secrets
+import threading
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -48,18 +50,26 @@ def credentials(settings: Settings) -> tuple[str, str]:
             "remove the file and the data_dir's s3/ folder to start afresh, or set s3.access_key_id",
         ) from None
     pair = {"access_key_id": f"dl{secrets.token_hex(8)}", "secret_access_key": secrets.token_urlsafe(32)}
+    # written whole to a temporary file, then linked into place: no reader sees half of it, and of two
+    # processes making it at once the second reads the first's
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    except FileExistsError:  # another process made it first: use theirs
-        return credentials(settings)
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as f:
+            f.write(json.dumps(pair))
+        try:
+            os.link(tmp, path)
+        except FileExistsError:
+            return credentials(settings)
     except OSError as exc:
         raise ConfigError(
             f"cannot create the embedded S3 credentials {path} ({exc.strerror})",
             "choose a writable data_dir (--set data_dir=...)",
         ) from None
-    with os.fdopen(fd, "w") as f:
-        f.write(json.dumps(pair))
+    finally:
+        with contextlib.suppress(OSError):
+            tmp.unlink()
     return pair["access_key_id"], pair["secret_access_key"]
 
 

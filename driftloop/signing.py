@@ -25,8 +25,10 @@ from __future__ import annotations
 
 import base64
 import binascii
+import contextlib
 import json
 import os
+import threading
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -101,37 +103,52 @@ def _local_keypair(settings: Settings) -> tuple[str, str]:
             "create the Secrets driftloop-verify and driftloop-signing (README: Deploy to a cluster) and "
             "apply the credentials component",
         )
-    folder = Path(settings.data_dir) / KEY_FILE.parent
     private_path, public_path = Path(settings.data_dir) / KEY_FILE, Path(settings.data_dir) / PUBLIC_KEY_FILE
     try:
-        return private_path.read_text().strip(), public_path.read_text().strip()
+        private = private_path.read_text().strip()
     except FileNotFoundError:
-        pass
+        private = _create_private(private_path)
     except OSError as exc:
         raise ConfigError(f"cannot read the signing key {private_path} ({exc.strerror})") from None
-    private, public = generate_keypair()
-    try:
-        folder.mkdir(parents=True, exist_ok=True)
-        fd = os.open(private_path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    except FileExistsError:  # another process made it first: wait for its public half, use theirs
-        import time
+    public = _b64(_public_of(private, str(private_path)))
+    if not public_path.exists():  # for the user's information; the key itself is the private file
+        tmp = public_path.with_name(f".{public_path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
+        tmp.write_text(public)
+        tmp.replace(public_path)
+    return private, public
 
-        for _ in range(50):
-            if public_path.exists():
-                break
-            time.sleep(0.05)
-        return private_path.read_text().strip(), public_path.read_text().strip()
+
+def _public_of(private: str, where: str) -> bytes:
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+    from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
+
+    key = Ed25519PrivateKey.from_private_bytes(_decode(private, where))
+    return key.public_key().public_bytes(Encoding.Raw, PublicFormat.Raw)
+
+
+def _create_private(path: Path) -> str:
+    """Write a new private key to ``path`` unless another process did first (then read theirs): written
+    whole to a temporary file and linked into place, so no reader sees a half-written key."""
+    private, _ = generate_keypair()
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as f:
+            f.write(private)
+        try:
+            os.link(tmp, path)
+        except FileExistsError:
+            return path.read_text().strip()
     except OSError as exc:
         raise ConfigError(
-            f"cannot create the signing key {private_path} ({exc.strerror})",
+            f"cannot create the signing key {path} ({exc.strerror})",
             "set registry.signing_key (DRIFTLOOP_REGISTRY__SIGNING_KEY) or a writable data_dir",
         ) from None
-    with os.fdopen(fd, "w") as f:
-        f.write(private)
-    tmp = public_path.with_name(f".{public_path.name}.{os.getpid()}.tmp")
-    tmp.write_text(public)
-    tmp.replace(public_path)
-    return private, public
+    finally:
+        with contextlib.suppress(OSError):
+            tmp.unlink()
+    return private
 
 
 def signing_key(settings: Settings) -> Ed25519PrivateKey:

@@ -71,3 +71,25 @@ def test_the_local_executor_runs_a_step_with_an_optional_secret_unset(settings) 
     env[0]["valueFrom"]["secretKeyRef"].pop("optional")
     with pytest.raises(WorkflowError, match="valueFrom"):
         run_workflow(workflow([step]), {}, settings)
+
+
+def test_keys_made_at_once_by_many_agree(tmp_path, monkeypatch) -> None:
+    """Steps and the sensor start together on a new data_dir: every one gets the same signing key and
+    the same embedded S3 credentials, never a half-written file."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
+
+    from driftloop.s3 import credentials
+
+    monkeypatch.delenv("KUBERNETES_SERVICE_HOST", raising=False)
+    settings = load_settings(env={}, overrides={"data_dir": str(tmp_path)})
+
+    def both(_: int) -> tuple[bytes, tuple[str, str]]:
+        public = signing_key(settings).public_key().public_bytes(Encoding.Raw, PublicFormat.Raw)
+        return public, credentials(settings)
+
+    with ThreadPoolExecutor(16) as pool:
+        results = set(pool.map(both, range(64)))
+    assert len(results) == 1
+    assert not [p for p in (tmp_path / "keys").iterdir() if p.name.startswith(".")]
