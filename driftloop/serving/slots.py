@@ -43,6 +43,16 @@ class CanaryPlan:
     fraction: float | None = None
     step: int = 0
 
+    def __str__(self) -> str:
+        """For the log: ``canary 10% of requests (step 2)``, ``shadow (every request, mirrored)``."""
+        if self.strategy == "shadow":
+            share = "every request" if self.fraction is None else f"{self.fraction:.0%} of requests"
+            return f"shadow ({share}, mirrored)"
+        if self.fraction is None:
+            return "canary the server's canary_fraction" + (f" (step {self.step})" if self.step else "")
+        share = f"{self.fraction:.0%} of requests"
+        return f"canary {share}" + (f" (step {self.step})" if self.step else "")
+
     @classmethod
     def from_record(cls, record: Any) -> CanaryPlan:
         """A plan from the record; a missing or malformed field falls back to its default."""

@@ -134,21 +134,9 @@ def test_the_namespace_enforces_restricted_and_argo_references_templates_strictl
 def test_egress_is_narrowed() -> None:
     """The model servers cannot reach the Kubernetes API; local-cluster reaches Kafka and MinIO only in
     their namespaces."""
-    import shutil
-    import subprocess
+    from tests.conftest import kustomize
 
-    import pytest
-
-    if shutil.which("kubectl") is None:
-        pytest.skip("kubectl is not installed")
-    out = subprocess.run(
-        ["kubectl", "kustomize", str(MANIFESTS / "overlays" / "local-cluster")],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=True,
-    ).stdout
-    docs = [d for d in yaml.safe_load_all(out) if d]
+    docs = kustomize(MANIFESTS / "overlays" / "local-cluster")
     policies = {d["metadata"]["name"]: d for d in docs if d["kind"] == "NetworkPolicy"}
     api = policies["allow-egress-kube-api"]["spec"]["podSelector"]
     assert {"key": "app.kubernetes.io/name", "operator": "NotIn", "values": ["driftloop-serving"]} in (
