@@ -85,8 +85,9 @@ class S3Settings(_Section):
     endpoint_url: str = Field("", description="http(s)://host:port; empty = the embedded SeaweedFS")
     region: str = "us-east-1"
     bucket: str = "driftloop"
-    access_key_id: str = "driftloop"
-    secret_access_key: SecretStr = SecretStr("driftloop-secret")
+    # empty with the embedded S3: the data_dir's own random pair (driftloop.s3.credentials)
+    access_key_id: str = ""
+    secret_access_key: SecretStr = SecretStr("")
 
 
 class EmbeddedSettings(_Section):
@@ -118,7 +119,13 @@ class ArgoSettings(_Section):
 class RegistrySettings(_Section):
     signing_key: SecretStr = Field(
         SecretStr(""),
-        description="HMAC key that signs model files; empty = a key file under data_dir (local mode)",
+        description="Ed25519 private key (base64) that signs registry records; only signing components hold "
+        "it; empty = a key pair under data_dir (local mode)",
+    )
+    verify_key: str = Field(
+        "",
+        description="Ed25519 public key (base64) that checks registry signatures; empty = the signing key's "
+        "public half, or local mode's key pair",
     )
 
 

@@ -82,9 +82,12 @@ def _filesystem(uri: str, settings: Settings | None) -> tuple[pafs.FileSystem, s
         raise UsageError(f"{uri}: reading from S3 needs settings")
     endpoint = settings.s3_endpoint
     scheme, _, host = endpoint.partition("://")
+    from driftloop.s3 import credentials
+
+    access_key, secret_key = credentials(settings)
     fs = pafs.S3FileSystem(
-        access_key=settings.s3.access_key_id,
-        secret_key=settings.s3.secret_access_key.get_secret_value(),
+        access_key=access_key,
+        secret_key=secret_key,
         region=settings.s3.region,
         endpoint_override=host or endpoint,
         scheme=scheme if host else "https",

@@ -73,6 +73,10 @@ def embedded_overrides(data_dir: Path) -> dict[str, object]:
         "embedded.weed_volume_port": free_port(True, taken),
         "embedded.weed_filer_port": free_port(True, taken),
         "embedded.stop_grace_s": 2.0,
+        # a stack's credentials are random per data_dir unless set; tests give other data_dirs to the
+        # same stack, so the stack's pair is set here
+        "s3.access_key_id": f"test{uuid.uuid4().hex[:12]}",
+        "s3.secret_access_key": uuid.uuid4().hex,
     }
 
 

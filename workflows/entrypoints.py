@@ -154,6 +154,12 @@ def preprocess(
     return PreprocessOutput(train_uri=out["train_uri"], holdout_uri=out["holdout_uri"])
 
 
+class TrainOutput(Output):
+    model_sha256: Annotated[
+        str, Parameter(name="model_sha256", description="sha256 of the model file; evaluate checks it")
+    ]
+
+
 def train(
     model: str,
     train_uri: str,
@@ -166,10 +172,10 @@ def train(
     timeout_s: float,
     workflow_name: str,
     model_file: Annotated[Path, _file("model")],
-) -> None:
+) -> TrainOutput:
     from workflows.steps import train as steps
 
-    _call(
+    out = _call(
         "train",
         steps.train,
         model=model,
@@ -183,6 +189,7 @@ def train(
         timeout_s=timeout_s,
         workflow_name=workflow_name,
     )
+    return TrainOutput(model_sha256=out["sha256"])
 
 
 class EvaluateOutput(Output):
@@ -195,6 +202,7 @@ class EvaluateOutput(Output):
 def evaluate(
     model: str,
     model_file: Annotated[Path, Artifact(name="challenger")],
+    model_sha256: str,
     train_uri: str,
     holdout_uri: str,
     task: str,
@@ -219,6 +227,7 @@ def evaluate(
         steps.evaluate,
         model=model,
         model_file=model_file,
+        model_sha256=model_sha256,
         train_uri=train_uri,
         holdout_uri=holdout_uri,
         metrics_path=metrics,

@@ -136,7 +136,11 @@ def test_validation_catches_an_unknown_field() -> None:
 @pytest.mark.parametrize("overlay", OVERLAYS)
 def test_overlay_builds_into_namespace(overlay: str) -> None:
     docs = _overlay(overlay)
-    namespaced = [d for d in docs if d["kind"] != "Namespace"]
+    # the one object outside: Argo's controller settings, in Argo's namespace (components/argo-controller)
+    argo = [d for d in docs if d["metadata"].get("namespace") == "argo"]
+    assert [d["metadata"]["name"] for d in argo] == ["workflow-controller-configmap"]
+    assert "templateReferencing: Strict" in argo[0]["data"]["workflowRestrictions"]
+    namespaced = [d for d in docs if d["kind"] != "Namespace" and d not in argo]
     assert all(d["metadata"].get("namespace") == "driftloop" for d in namespaced), [
         _label(d) for d in namespaced if d["metadata"].get("namespace") != "driftloop"
     ]
