@@ -51,7 +51,8 @@ __all__ = [
 STATE_FILE = "stack.json"
 LOCK_FILE = "stack.lock"
 KAFKA_BUCKET = "driftloop-kafka"
-KafkaStorage = Literal["memory", "s3"]
+#: ``disk``: Apache Kafka's own log directory (``kafka.engine: apache``), whatever ``kafka_storage`` says
+KafkaStorage = Literal["memory", "s3", "disk"]
 
 
 def unwritable(path: Path | str, exc: OSError) -> ConfigError:
@@ -248,7 +249,9 @@ class EmbeddedStack:
         self.settings = settings
         self.data_dir = Path(settings.data_dir).resolve()
         storage = kafka_storage or getattr(settings.embedded, "kafka_storage", "memory")
-        if storage not in ("memory", "s3"):
+        if settings.kafka.engine == "apache":
+            storage = "disk"
+        if storage not in ("memory", "s3", "disk"):
             raise ConfigError(f"embedded.kafka_storage={storage!r} is unknown", "use memory or s3")
         if storage == "s3" and settings.kafka_is_embedded and not settings.s3_is_embedded:
             raise ConfigError(
@@ -265,6 +268,10 @@ class EmbeddedStack:
         self.services: list[EmbeddedService] = [svc for svc in order if svc is not None]
 
     def _kafka_service(self) -> EmbeddedService:
+        if self.settings.kafka.engine == "apache":
+            from driftloop.local.apache_kafka import apache_kafka_service
+
+            return apache_kafka_service(self.settings, self.data_dir)
         e = self.settings.embedded
         url = f"tcp://{e.host}:{e.kafka_port}"
         env = None

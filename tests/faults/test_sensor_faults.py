@@ -19,9 +19,18 @@ from driftloop.config import Settings
 from driftloop.kafka import read_recent
 from driftloop.local.sensor.envelope import PAYLOAD_PREFIX
 from driftloop.s3 import S3Store
+from tests.conftest import Stack
 from tests.integration.test_sensor_kafka import drift_event, env, publish, run_sensor, submissions
 
 pytestmark = pytest.mark.integration
+
+
+@pytest.fixture(scope="session")
+def stack(both_brokers: Stack) -> Stack:
+    """Every test here runs on Tansu and on Apache Kafka (see tests/conftest.py)."""
+    return both_brokers
+
+
 __all__ = ["env"]  # the fixture, imported from the sensor's integration tests
 
 

@@ -16,8 +16,15 @@ from monitors import MonitorDefinition, build_profile, run_check
 from monitors.datasets import FEATURES, make_credit
 from monitors.publish import publish_event, upload_report, validate_event
 from monitors.window import load_window
+from tests.conftest import Stack
 
 pytestmark = pytest.mark.integration
+
+
+@pytest.fixture(scope="session")
+def stack(both_brokers: Stack) -> Stack:
+    """Every test here runs on Tansu and on Apache Kafka (see tests/conftest.py)."""
+    return both_brokers
 
 
 def _cli(settings_overrides: dict[str, object], *args: str) -> subprocess.CompletedProcess[str]:
