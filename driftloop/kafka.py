@@ -204,6 +204,10 @@ class Consumer:
         records.sort(key=lambda r: (r.topic, r.partition, r.offset))
         return records
 
+    def assigned(self) -> bool:
+        """Whether the group has given this member partitions yet (joining takes a few seconds)."""
+        return bool(self._consumer.assignment())
+
     def commit(self) -> None:
         """Commit the offsets of everything returned by ``poll`` so far."""
         self._consumer.commit()
