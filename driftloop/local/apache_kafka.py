@@ -5,8 +5,8 @@ repository's ``.bin/kafka/libs`` (the version is pinned in tests/engines/kafka/p
 Java 17+. Its log lives on disk under ``<data_dir>/kafka`` and so survives a crash and a restart, like
 Tansu's S3 storage.
 
-Started as an ``EmbeddedService`` (own process group, dies with its parent, logs to
-``<data_dir>/logs/kafka.log``); before its first start the data directory is formatted (``kafka-storage
+``EmbeddedStack`` runs it as an ``EmbeddedService`` (own process group, dies with its parent, logs to
+``<data_dir>/logs/kafka.log``); before its first start the log directory is formatted (``kafka-storage
 format``) with a fresh cluster id. Listeners: PLAINTEXT on ``embedded.kafka_port`` and CONTROLLER on
 ``embedded.kafka_controller_port``, both on ``embedded.host``.
 """
@@ -17,14 +17,12 @@ import base64
 import os
 import shutil
 import subprocess
-from dataclasses import dataclass
 from pathlib import Path
 
 from driftloop.config import Settings
-from driftloop.errors import ServiceError
-from driftloop.local.embedded import EmbeddedService, unwritable
+from driftloop.errors import ConfigError, ServiceError
 
-__all__ = ["INSTALL_HINT", "ApacheKafkaService", "apache_kafka_service", "find_libs", "java_bin"]
+__all__ = ["INSTALL_HINT", "ApacheKafka", "find_libs", "java_bin", "server_properties"]
 
 INSTALL_HINT = "run `make kafka` in the driftloop checkout (or set kafka.engine=tansu)"
 LIBS = Path(".bin") / "kafka" / "libs"
@@ -140,56 +138,44 @@ def _format(java: str, libs: Path, config: Path, log4j: Path, log_path: Path) ->
         )
 
 
-@dataclass
-class ApacheKafkaService(EmbeddedService):
-    """The broker's JVM; ``start`` first writes its configuration and formats its log directory once."""
+class ApacheKafka:
+    """What ``EmbeddedStack`` needs to run the broker for ``kafka.engine: apache``: its command line, ports
+    and log file, and ``prepare`` (run before each start). ServiceError, naming the command that installs
+    what is missing, when there is no Java or no jars."""
 
-    kafka_dir: Path = Path()
-    java: str = "java"
-    libs: Path = Path()
-    server_config: str = ""
+    def __init__(self, settings: Settings, data_dir: Path) -> None:
+        e = settings.embedded
+        self.java, self.libs = java_bin(), find_libs(e.kafka_libs)
+        self.kafka_dir = data_dir / "kafka"
+        self.log_dir = self.kafka_dir / "log"
+        self.config = self.kafka_dir / "server.properties"
+        self.log4j = self.kafka_dir / "log4j2.properties"
+        self.log_path = data_dir / "logs" / "kafka.log"
+        self.server_config = server_properties(e.host, e.kafka_port, e.kafka_controller_port, self.log_dir)
+        self.ports = {
+            e.kafka_port: "embedded.kafka_port",
+            e.kafka_controller_port: "embedded.kafka_controller_port",
+        }
+        self.argv = [
+            self.java,
+            *JVM_OPTS,
+            f"-Dlog4j2.configurationFile={self.log4j}",
+            "-cp",
+            f"{self.libs}/*",
+        ]
+        self.argv += ["kafka.Kafka", str(self.config)]
 
-    @property
-    def log_dir(self) -> Path:
-        return self.kafka_dir / "log"
-
-    def start(self) -> None:
-        config, log4j = self.kafka_dir / "server.properties", self.kafka_dir / "log4j2.properties"
+    def prepare(self) -> None:
+        """Write the configuration; format the log directory unless it is formatted (a restart keeps it)."""
         try:
             self.log_dir.mkdir(parents=True, exist_ok=True)
             self.log_path.parent.mkdir(parents=True, exist_ok=True)
-            config.write_text(self.server_config)
-            log4j.write_text(_LOG4J2)
+            self.config.write_text(self.server_config)
+            self.log4j.write_text(_LOG4J2)
         except OSError as exc:
-            raise unwritable(exc.filename or self.kafka_dir, exc) from exc
-        if not (self.log_dir / "meta.properties").exists():  # formatted once; a restart keeps the log
-            _format(self.java, self.libs, config, log4j, self.log_path)
-        super().start()
-
-    def stop(self, grace_s: float) -> None:
-        super().stop(max(grace_s, MIN_STOP_GRACE_S))
-
-
-def apache_kafka_service(settings: Settings, data_dir: Path) -> ApacheKafkaService:
-    """The service ``EmbeddedStack`` starts for ``kafka.engine: apache``; ServiceError (naming the command
-    that installs what is missing) when there is no Java or no jars."""
-    e = settings.embedded
-    java, libs = java_bin(), find_libs(e.kafka_libs)
-    kafka_dir = data_dir / "kafka"
-    log4j = kafka_dir / "log4j2.properties"
-    argv = [java, *JVM_OPTS, f"-Dlog4j2.configurationFile={log4j}", "-cp", f"{libs}/*"]
-    argv += ["kafka.Kafka", str(kafka_dir / "server.properties")]
-    return ApacheKafkaService(
-        name="kafka",
-        argv=argv,
-        endpoint=f"{e.host}:{e.kafka_port}",
-        ports={
-            e.kafka_port: "embedded.kafka_port",
-            e.kafka_controller_port: "embedded.kafka_controller_port",
-        },
-        log_path=data_dir / "logs" / "kafka.log",
-        kafka_dir=kafka_dir,
-        java=java,
-        libs=libs,
-        server_config=server_properties(e.host, e.kafka_port, e.kafka_controller_port, kafka_dir / "log"),
-    )
+            raise ConfigError(
+                f"cannot write {exc.filename or self.kafka_dir} ({exc.strerror or type(exc).__name__})",
+                "choose a writable data_dir (--set data_dir=...)",
+            ) from exc
+        if not (self.log_dir / "meta.properties").exists():
+            _format(self.java, self.libs, self.config, self.log4j, self.log_path)

@@ -29,6 +29,7 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any, Literal
@@ -121,6 +122,10 @@ class EmbeddedService:
     ports: dict[int, str]
     log_path: Path
     env: dict[str, str] | None = None
+    #: run before each start (Apache Kafka writes its configuration and formats its log directory)
+    prepare: Callable[[], None] | None = None
+    #: never SIGKILL sooner than this after SIGTERM (Apache Kafka's clean stop takes seconds)
+    min_stop_grace_s: float = 0.0
     pid: int | None = None
     _proc: subprocess.Popen[bytes] | None = field(default=None, repr=False)
     _log: IO[bytes] | None = field(default=None, repr=False)
@@ -135,6 +140,8 @@ class EmbeddedService:
                 )
 
     def start(self) -> None:
+        if self.prepare is not None:
+            self.prepare()
         try:
             self.log_path.parent.mkdir(parents=True, exist_ok=True)
             self._log = open(self.log_path, "ab")  # noqa: SIM115 - kept open for the child's lifetime
@@ -159,7 +166,7 @@ class EmbeddedService:
 
     def stop(self, grace_s: float) -> None:
         if self._proc is not None:
-            _terminate_group(self._proc.pid, grace_s, self._proc)
+            _terminate_group(self._proc.pid, max(grace_s, self.min_stop_grace_s), self._proc)
             self._proc = None
         if self._log is not None:
             self._log.close()
@@ -269,9 +276,18 @@ class EmbeddedStack:
 
     def _kafka_service(self) -> EmbeddedService:
         if self.settings.kafka.engine == "apache":
-            from driftloop.local.apache_kafka import apache_kafka_service
+            from driftloop.local.apache_kafka import MIN_STOP_GRACE_S, ApacheKafka
 
-            return apache_kafka_service(self.settings, self.data_dir)
+            broker = ApacheKafka(self.settings, self.data_dir)
+            return EmbeddedService(
+                name="kafka",
+                argv=broker.argv,
+                endpoint=self.settings.bootstrap_servers,
+                ports=broker.ports,
+                log_path=broker.log_path,
+                prepare=broker.prepare,
+                min_stop_grace_s=MIN_STOP_GRACE_S,
+            )
         e = self.settings.embedded
         url = f"tcp://{e.host}:{e.kafka_port}"
         env = None
