@@ -1,6 +1,6 @@
 # driftloop — the two commands of the README's quick start, and a few more.
 #   make demo   set up (a virtualenv in .venv) and run the main job on the embedded Kafka + S3
-#   make test   set up and run the whole test suite (what CI runs)
+#   make test   set up and run the whole test suite (what CI runs; also runs `make engines` and `make kafka`)
 PYTHON ?= python3
 VENV   ?= .venv
 BIN     = $(VENV)/bin
