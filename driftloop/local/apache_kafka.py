@@ -62,17 +62,37 @@ def find_libs(configured: str = "") -> Path:
 
 
 def java_bin() -> str:
-    """``$JAVA_HOME/bin/java``, else ``java`` on PATH; ServiceError when there is none."""
+    """``$JAVA_HOME/bin/java``, else ``java`` on PATH; ServiceError when there is none, or when its JDK's
+    ``release`` file says it is older than Java 17 (Kafka 4's broker needs 17)."""
     home = os.environ.get("JAVA_HOME")
-    if home and (Path(home) / "bin" / "java").is_file():
-        return str(Path(home) / "bin" / "java")
-    found = shutil.which("java")
+    found = str(Path(home) / "bin" / "java") if home and (Path(home) / "bin" / "java").is_file() else None
+    found = found or shutil.which("java")
     if not found:
         raise ServiceError(
             "java is not installed: kafka.engine=apache runs Apache Kafka on Java 17 or newer",
             "install a JDK 17+ (e.g. apt-get install openjdk-17-jre-headless), or set kafka.engine=tansu",
         )
+    version = _java_version(Path(found).resolve().parent.parent / "release")
+    if version is not None and version < 17:
+        raise ServiceError(
+            f"{found} is Java {version}: Apache Kafka 4 needs Java 17 or newer",
+            "install a JDK 17+ and put it first on PATH (or set JAVA_HOME), or set kafka.engine=tansu",
+        )
     return found
+
+
+def _java_version(release: Path) -> int | None:
+    """The major version a JDK's ``release`` file names (``JAVA_VERSION="17.0.15"``; ``"1.8.0_x"`` is 8)."""
+    try:
+        text = release.read_text(errors="replace")
+    except OSError:
+        return None
+    for line in text.splitlines():
+        if line.startswith("JAVA_VERSION="):
+            parts = line.split("=", 1)[1].strip().strip('"').split(".")
+            major = parts[1] if parts[0] == "1" and len(parts) > 1 else parts[0]
+            return int(major) if major.isdigit() else None
+    return None
 
 
 def _cluster_id() -> str:

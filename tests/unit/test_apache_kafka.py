@@ -40,6 +40,19 @@ def test_up_without_java_says_so_and_starts_nothing(tmp_path: Path) -> None:
     assert not (data_dir / "stack.json").exists()
 
 
+def test_up_with_a_java_older_than_17_says_so(tmp_path: Path) -> None:
+    env, data_dir = _up(tmp_path)
+    jdk = tmp_path / "jdk-11"  # what a JDK 11 looks like to the check: its release file
+    (jdk / "bin").mkdir(parents=True)
+    (jdk / "bin" / "java").write_text("#!/bin/sh\nexit 1\n")
+    (jdk / "bin" / "java").chmod(0o755)
+    (jdk / "release").write_text('IMPLEMENTOR="Test"\nJAVA_VERSION="11.0.2"\n')
+    env["JAVA_HOME"] = str(jdk)
+    proc = driftloop("up", "--services-only", "--once", env=env, cwd=tmp_path)
+    assert_one_line_error(proc, 1, "is Java 11", "needs Java 17", "kafka.engine=tansu")
+    assert not (data_dir / "stack.json").exists()
+
+
 def test_find_libs_looks_in_the_configured_directory_only(tmp_path: Path) -> None:
     (tmp_path / "kafka_2.13-4.1.1.jar").write_bytes(b"")
     assert find_libs(str(tmp_path)) == tmp_path.resolve()
