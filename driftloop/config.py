@@ -149,6 +149,27 @@ class ServingSettings(_Section):
     max_concurrency: int = Field(
         256, ge=1, description="open connections + requests in progress; beyond it the server answers 503"
     )
+    max_connections_per_client: int = Field(
+        64,
+        ge=1,
+        description="connections one client address may predict on; more get 429 (health probes excepted). "
+        "Behind a proxy every client has the proxy's address: raise it to max_concurrency there",
+    )
+    max_body_bytes: int = Field(
+        32 * 1024 * 1024, ge=1024, description="the largest request body in bytes (413 beyond)"
+    )
+    max_body_bytes_in_flight: int = Field(
+        256 * 1024 * 1024,
+        ge=1024,
+        description="bytes of request bodies (past the first 64 KiB of each) held at once; beyond: 503",
+    )
+    max_json_values: int = Field(
+        250_000,
+        ge=100,
+        description="JSON values (numbers, strings, arrays, objects) one body may hold; more: a 413, before "
+        "the body is parsed (250,000: a full batch of 10,000 rows x 25 features)",
+    )
+    max_json_depth: int = Field(32, ge=4, description="how deeply a body's arrays and objects may nest (400)")
 
 
 class CanarySettings(_Section):

@@ -31,6 +31,10 @@ __all__ = [
     "deploy_canary",
     "evaluate",
     "monitor_check",
+    "monitor_merge",
+    "monitor_models",
+    "monitor_plan",
+    "monitor_summarize",
     "preprocess",
     "promote",
     "publish_outcome",
@@ -367,3 +371,40 @@ def admit(model: str, event_id: str, reason: str, workflow_name: str, workflow_u
         return admit_run(model, event_id, reason, workflow_name, workflow_uid, settings)
 
     print(_call("admit", attempt, model=model), file=sys.stderr)
+
+
+class ModelsOutput(Output):
+    models: Annotated[str, Parameter(name="models", description="JSON list of the models to check")]
+
+
+def monitor_models(model: str) -> ModelsOutput:
+    """The models this monitor run checks: the one given, or every model with a champion."""
+    from workflows.steps import monitor_shards
+
+    return ModelsOutput(models=json.dumps(_call("models", monitor_shards.models, model=model)))
+
+
+class PlanOutput(Output):
+    mode: Annotated[str, Parameter(name="mode", description="sharded | single")]
+    shards: Annotated[str, Parameter(name="shards", description="JSON list of the shard numbers")]
+
+
+def monitor_plan(model: str, current: str, shards: str, run: str) -> PlanOutput:
+    from workflows.steps import monitor_shards
+
+    out = _call("plan", monitor_shards.plan, model=model, current=current, shards=shards, run=run)
+    return PlanOutput(mode=out["mode"], shards=json.dumps(out["shards"]))
+
+
+def monitor_summarize(model: str, shard: int, run: str) -> None:
+    from workflows.steps import monitor_shards
+
+    out = _call("summarize", monitor_shards.summarize, model=model, shard=shard, run=run)
+    print(json.dumps(out), file=sys.stderr)
+
+
+def monitor_merge(model: str, run: str, publish: bool) -> None:
+    from workflows.steps import monitor_shards
+
+    out = _call("merge", monitor_shards.merge, model=model, run=run, publish=publish)
+    print(json.dumps(out), file=sys.stderr)
