@@ -1,11 +1,11 @@
 # driftloop — the two commands of the README's quick start, and a few more.
 #   make demo   set up (a virtualenv in .venv) and run the main job on the embedded Kafka + S3
-#   make test   set up and run the whole test suite (what CI runs)
+#   make test   set up and run the whole test suite (what CI runs; also runs `make engines` and `make kafka`)
 PYTHON ?= python3
 VENV   ?= .venv
 BIN     = $(VENV)/bin
 
-.PHONY: install engines demo test test-fast bench compile lint clean
+.PHONY: install engines kafka demo test test-fast bench compile lint clean
 
 # Argo's own validators (`argo lint --offline`, `argo-events lint`), built from the Go module proxy into .bin/
 # (git-ignored); the versions are pinned by tests/engines/*/go.mod + go.sum. Cold: ~10 min each on 2
@@ -20,6 +20,22 @@ $(BIN)/.installed: pyproject.toml
 	touch $@
 
 install: $(BIN)/.installed
+
+# Apache Kafka's jars (the second broker of the tests, and `kafka.engine: apache`), copied from Maven Central
+# into .bin/kafka/libs (git-ignored); the version is pinned by tests/engines/kafka/pom.xml. Needs Java 17+ and
+# Maven; cold ~1 min, then skipped while the pom is unchanged.
+MVN     ?= mvn
+KAFKA    = .bin/kafka/.installed
+
+kafka: $(KAFKA)
+
+$(KAFKA): tests/engines/kafka/pom.xml
+	@command -v java >/dev/null || { echo "error: java is not installed — Apache Kafka needs a JDK 17+ (e.g. apt-get install openjdk-17-jdk-headless)"; exit 1; }
+	@command -v $(MVN) >/dev/null || { echo "error: mvn is not installed — it fetches Apache Kafka's jars (e.g. apt-get install maven)"; exit 1; }
+	@echo "installing Apache Kafka $$(sed -n 's:.*<kafka.version>\(.*\)</kafka.version>.*:\1:p' $<) (jars from Maven Central) into .bin/kafka/libs"
+	rm -rf .bin/kafka/libs
+	$(MVN) -q -B -f $< dependency:copy-dependencies -DincludeScope=runtime -DoutputDirectory=$(CURDIR)/.bin/kafka/libs
+	touch $@
 
 engines: $(ENGINES)
 
@@ -41,7 +57,7 @@ engines: $(ENGINES)
 demo: install
 	$(BIN)/driftloop demo
 
-test: install engines
+test: install engines kafka
 	$(BIN)/ruff check .
 	$(BIN)/mypy
 	$(BIN)/driftloop compile --check

@@ -52,6 +52,11 @@ class _Section(BaseModel):
 
 class KafkaSettings(_Section):
     bootstrap_servers: str = Field("", description="host:port[,host:port]; empty = the embedded broker")
+    engine: Literal["tansu", "apache"] = Field(
+        "tansu",
+        description="the embedded broker `driftloop up` starts: tansu (built in) or apache (Apache Kafka on "
+        "Java 17+, from the jars `make kafka` installs)",
+    )
     security_protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] = "PLAINTEXT"
     sasl_mechanism: Literal["", "PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"] = ""
     sasl_username: str = ""
@@ -93,6 +98,10 @@ class S3Settings(_Section):
 class EmbeddedSettings(_Section):
     host: str = "127.0.0.1"
     kafka_port: int = Field(19092, ge=1, le=65535)
+    kafka_controller_port: int = Field(19093, ge=1, le=65535, description="kafka.engine=apache only (KRaft)")
+    kafka_libs: str = Field(
+        "", description="kafka.engine=apache: the directory of Apache Kafka's jars; empty = .bin/kafka/libs"
+    )
     s3_port: int = Field(18333, ge=1, le=65535)
     # SeaweedFS needs a master, a volume server and a filer behind its S3 gateway; their gRPC ports are
     # the HTTP port + 10000, so keep these below 55536.

@@ -30,6 +30,9 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
+#: Apache Kafka's default ``group.min.session.timeout.ms``
+MIN_SESSION_TIMEOUT_MS = 6_000
+
 
 def _unreachable(settings: Settings, exc: Exception | None = None) -> ConnectionError_:
     where = settings.bootstrap_servers
@@ -183,7 +186,9 @@ class Consumer:
             "enable_auto_commit": False,
             "auto_offset_reset": auto_offset_reset,
             "max_poll_interval_ms": max_poll,
-            "session_timeout_ms": min(10_000, max_poll),
+            # never below Apache Kafka's group.min.session.timeout.ms (6 s by default): a real broker
+            # refuses a shorter one with INVALID_SESSION_TIMEOUT (Tansu accepts it)
+            "session_timeout_ms": max(MIN_SESSION_TIMEOUT_MS, min(10_000, max_poll)),
             "heartbeat_interval_ms": min(3_000, max_poll // 3),
             "fetch_max_wait_ms": 100,
         }
@@ -198,6 +203,10 @@ class Consumer:
         records = [_record(m) for msgs in batches.values() for m in msgs]
         records.sort(key=lambda r: (r.topic, r.partition, r.offset))
         return records
+
+    def assigned(self) -> bool:
+        """Whether the group has given this member partitions yet (joining takes a few seconds)."""
+        return bool(self._consumer.assignment())
 
     def commit(self) -> None:
         """Commit the offsets of everything returned by ``poll`` so far."""

@@ -2,6 +2,13 @@
 
 Integration tests run against the real embedded Kafka (Tansu) and S3 (SeaweedFS), started once per test
 session on free loopback ports (never a mock of them). Each test gets its own topic / bucket names.
+
+A module whose tests exercise Kafka behaviour runs them on both brokers — Tansu and a real Apache Kafka
+(started once per session, from the jars of `make kafka`) — by overriding ``stack``::
+
+    @pytest.fixture(scope="session")
+    def stack(both_brokers: Stack) -> Stack:
+        return both_brokers
 """
 
 from __future__ import annotations
@@ -80,6 +87,13 @@ def embedded_overrides(data_dir: Path) -> dict[str, object]:
     }
 
 
+def apache_overrides(data_dir: Path) -> dict[str, object]:
+    """``embedded_overrides`` for an embedded Apache Kafka (``kafka.engine: apache``)."""
+    overrides = embedded_overrides(data_dir)
+    taken = {int(str(v)) for k, v in overrides.items() if k.endswith("_port")}
+    return {**overrides, "kafka.engine": "apache", "embedded.kafka_controller_port": free_port(taken=taken)}
+
+
 def cli_env(overrides: dict[str, object] | None = None) -> dict[str, str]:
     """This process's environment without any DRIFTLOOP_* variable, plus ``overrides`` (dotted setting
     names) as DRIFTLOOP_* variables: what a `driftloop` subprocess of a test should see."""
@@ -111,7 +125,50 @@ class Stack:
 
 
 @pytest.fixture(scope="session")
-def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+def stack(embedded_stack: Stack) -> Stack:
+    """The embedded Kafka (Tansu) + S3; a module overrides it with ``both_brokers`` to run on both."""
+    return embedded_stack
+
+
+BROKERS = ("tansu", "apache")
+
+
+@pytest.fixture(scope="session")
+def apache_kafka(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A real Apache Kafka broker (KRaft, one node), started once for the session on first use: its
+    bootstrap address. Without Java or the jars this fails with the command that installs them."""
+    from driftloop.kafka import wait_for_kafka
+    from driftloop.local.embedded import EmbeddedStack
+
+    # only the broker: S3 is "elsewhere" (never used by this stack)
+    overrides = {
+        **apache_overrides(tmp_path_factory.mktemp("apache-kafka")),
+        "s3.endpoint_url": "http://127.0.0.1:1",
+    }
+    settings = load_settings(env={}, overrides=overrides)
+    broker = EmbeddedStack(settings)
+    broker.start(wait=False)
+    try:
+        wait_for_kafka(settings, timeout_s=120)
+        yield settings.bootstrap_servers
+    finally:
+        broker.stop()
+
+
+@pytest.fixture(scope="session", params=BROKERS)
+def both_brokers(request: pytest.FixtureRequest, embedded_stack: Stack) -> Stack:
+    """The embedded stack, with Kafka being Tansu or Apache Kafka (the S3 is the embedded one for both)."""
+    if request.param == "tansu":
+        return embedded_stack
+    overrides = {
+        **embedded_stack.overrides,
+        "kafka.bootstrap_servers": request.getfixturevalue("apache_kafka"),
+    }
+    return Stack(load_settings(env={}, overrides=overrides), overrides)
+
+
+@pytest.fixture(scope="session")
+def embedded_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     """The embedded Kafka + S3, started once for the whole test session."""
     from driftloop.local.embedded import EmbeddedStack
 

@@ -29,6 +29,7 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any, Literal
@@ -53,7 +54,8 @@ __all__ = [
 STATE_FILE = "stack.json"
 LOCK_FILE = "stack.lock"
 KAFKA_BUCKET = "driftloop-kafka"
-KafkaStorage = Literal["memory", "s3"]
+#: ``disk``: Apache Kafka's own log directory (``kafka.engine: apache``), whatever ``kafka_storage`` says
+KafkaStorage = Literal["memory", "s3", "disk"]
 
 
 def unwritable(path: Path | str, exc: OSError) -> ConfigError:
@@ -124,6 +126,10 @@ class EmbeddedService:
     ports: dict[int, str]
     log_path: Path
     env: dict[str, str] | None = None
+    #: run before each start (Apache Kafka writes its configuration and formats its log directory)
+    prepare: Callable[[], None] | None = None
+    #: never SIGKILL sooner than this after SIGTERM (Apache Kafka's clean stop takes seconds)
+    min_stop_grace_s: float = 0.0
     pid: int | None = None
     _proc: subprocess.Popen[bytes] | None = field(default=None, repr=False)
     _log: IO[bytes] | None = field(default=None, repr=False)
@@ -138,6 +144,8 @@ class EmbeddedService:
                 )
 
     def start(self) -> None:
+        if self.prepare is not None:
+            self.prepare()
         try:
             self.log_path.parent.mkdir(parents=True, exist_ok=True)
             self._log = open(self.log_path, "ab")  # noqa: SIM115 - kept open for the child's lifetime
@@ -162,7 +170,7 @@ class EmbeddedService:
 
     def stop(self, grace_s: float) -> None:
         if self._proc is not None:
-            _terminate_group(self._proc.pid, grace_s, self._proc)
+            _terminate_group(self._proc.pid, max(grace_s, self.min_stop_grace_s), self._proc)
             self._proc = None
         if self._log is not None:
             self._log.close()
@@ -252,7 +260,9 @@ class EmbeddedStack:
         self.settings = settings
         self.data_dir = Path(settings.data_dir).resolve()
         storage = kafka_storage or getattr(settings.embedded, "kafka_storage", "memory")
-        if storage not in ("memory", "s3"):
+        if settings.kafka.engine == "apache":
+            storage = "disk"
+        if storage not in ("memory", "s3", "disk"):
             raise ConfigError(f"embedded.kafka_storage={storage!r} is unknown", "use memory or s3")
         if storage == "s3" and settings.kafka_is_embedded and not settings.s3_is_embedded:
             raise ConfigError(
@@ -269,6 +279,19 @@ class EmbeddedStack:
         self.services: list[EmbeddedService] = [svc for svc in order if svc is not None]
 
     def _kafka_service(self) -> EmbeddedService:
+        if self.settings.kafka.engine == "apache":
+            from driftloop.local.apache_kafka import MIN_STOP_GRACE_S, ApacheKafka
+
+            broker = ApacheKafka(self.settings, self.data_dir)
+            return EmbeddedService(
+                name="kafka",
+                argv=broker.argv,
+                endpoint=self.settings.bootstrap_servers,
+                ports=broker.ports,
+                log_path=broker.log_path,
+                prepare=broker.prepare,
+                min_stop_grace_s=MIN_STOP_GRACE_S,
+            )
         e = self.settings.embedded
         url = f"tcp://{e.host}:{e.kafka_port}"
         env = None

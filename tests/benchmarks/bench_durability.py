@@ -7,7 +7,10 @@ retried. A consumer group processes them the way the local sensor does: valid re
 processing. Meanwhile the broker is SIGKILLed and restarted N times. At the end every published id must
 have been processed or dead-lettered: ``lost`` counts the ones that were not.
 
-The same run is made with the broker's memory storage (what local mode used before) as the baseline.
+The same run is made on each broker in one go: Tansu with its S3 storage, Apache Kafka (``kafka.engine:
+apache``, its log on disk; jars from ``make kafka``), and Tansu's memory storage (what local mode used before)
+as the baseline. ``duplicated`` counts valid records processed more than once (redelivered after a crash
+between processing and the offset commit: at-least-once, which the sensor absorbs by deduplicating event ids).
 
     .venv/bin/python tests/benchmarks/bench_durability.py [--restarts 3] [--seconds 30] [--rate 50]
 """
@@ -32,7 +35,10 @@ from driftloop.config import Settings, load_settings
 from driftloop.errors import DriftloopError
 from driftloop.kafka import Consumer, Publisher, ensure_topics, wait_for_kafka
 from driftloop.local.embedded import EmbeddedStack
-from tests.conftest import embedded_overrides
+from tests.conftest import apache_overrides, embedded_overrides
+
+#: (name, Kafka engine, Tansu storage)
+RUNS = (("tansu-s3", "tansu", "s3"), ("apache", "apache", "disk"), ("tansu-memory", "tansu", "memory"))
 
 
 def _publisher(settings: Settings, topic: str, rate: float, stop: threading.Event, out: dict) -> None:
@@ -62,7 +68,10 @@ def _processor(settings: Settings, topic: str, stop: threading.Event, out: dict)
                     batch = consumer.poll(300)
                     for rec in batch:
                         try:
-                            out["processed"].add(json.loads(rec.value)["id"])
+                            ident = json.loads(rec.value)["id"]
+                            if ident in out["processed"]:
+                                out["duplicated"] += 1
+                            out["processed"].add(ident)
                         except (ValueError, UnicodeDecodeError):
                             out["dead_lettered"].add((rec.partition, rec.offset))
                     if batch:
@@ -72,14 +81,15 @@ def _processor(settings: Settings, topic: str, stop: threading.Event, out: dict)
             time.sleep(0.5)
 
 
-def run(storage: str, restarts: int, seconds: float, rate: float) -> dict:
-    tmp = Path(tempfile.mkdtemp(prefix=f"bench-durability-{storage}-"))
-    settings = load_settings(env={}, overrides=embedded_overrides(tmp / "data"))
+def run(name: str, engine: str, storage: str, restarts: int, seconds: float, rate: float) -> dict:
+    tmp = Path(tempfile.mkdtemp(prefix=f"bench-durability-{name}-"))
+    overrides = apache_overrides(tmp / "data") if engine == "apache" else embedded_overrides(tmp / "data")
+    settings = load_settings(env={}, overrides=overrides)
     stack = EmbeddedStack(settings, kafka_storage=storage)  # type: ignore[arg-type]
     stack.start()
     topic = f"drift-{uuid.uuid4().hex[:6]}"
     out: dict = {"valid": set(), "poison": set(), "processed": set(), "dead_lettered": set()}
-    out.update(retries=0, reconnects=0)
+    out.update(retries=0, reconnects=0, duplicated=0)
     stop = threading.Event()
     try:
         ensure_topics(settings, [topic])
@@ -115,11 +125,12 @@ def run(storage: str, restarts: int, seconds: float, rate: float) -> dict:
     published = len(out["valid"]) + len(out["poison"])
     lost = len(out["valid"] - out["processed"]) + max(0, len(out["poison"]) - len(out["dead_lettered"]))
     return {
-        "storage": storage,
+        "name": name,
         "published": published,
         "processed": len(out["valid"] & out["processed"]),
         "dead_lettered": min(len(out["dead_lettered"]), len(out["poison"])),
         "lost": lost,
+        "duplicated": out["duplicated"],
         "publish_retries": out["retries"],
     }
 
@@ -130,18 +141,22 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=30.0)
     parser.add_argument("--rate", type=float, default=50.0)
     args = parser.parse_args()
-    rows = [run(storage, args.restarts, args.seconds, args.rate) for storage in ("s3", "memory")]
+    rows = [run(*r, args.restarts, args.seconds, args.rate) for r in RUNS]
     print(
         f"{args.restarts} broker crashes (SIGKILL + restart) in {args.seconds:g}s at ~{args.rate:g} events/s"
     )
     for r in rows:
         print(
-            f"  {r['storage']:<6} storage: published {r['published']}, processed {r['processed']}, "
+            f"  {r['name']:<12}: published {r['published']}, processed {r['processed']}, "
             f"dead-lettered {r['dead_lettered']}, lost {r['lost']} "
-            f"({r['lost'] / max(1, r['published']):.1%}); publish retries {r['publish_retries']}"
+            f"({r['lost'] / max(1, r['published']):.1%}), duplicated {r['duplicated']}; "
+            f"publish retries {r['publish_retries']}"
         )
-    s3, memory = rows
-    print(f"baseline (memory storage) lost {memory['lost']}, durable (s3 storage) lost {s3['lost']}")
+    s3, apache, memory = rows
+    print(
+        f"lost: tansu-s3 {s3['lost']}, apache {apache['lost']}, baseline tansu-memory {memory['lost']}; "
+        f"duplicated: tansu-s3 {s3['duplicated']}, apache {apache['duplicated']}"
+    )
 
 
 if __name__ == "__main__":

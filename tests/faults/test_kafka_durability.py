@@ -1,6 +1,7 @@
 """Durable embedded Kafka: records acknowledged by the broker survive a broker crash and a restart of the
-whole embedded stack when Tansu keeps its log on the embedded S3 (``kafka_storage="s3"``); with the
-default memory storage they do not (documented here, with figures)."""
+whole embedded stack — on Tansu keeping its log on the embedded S3 (``kafka_storage="s3"``) and on Apache
+Kafka (``kafka.engine: apache``, its log on disk); with Tansu's memory storage they do not (documented here,
+with figures)."""
 
 from __future__ import annotations
 
@@ -16,7 +17,7 @@ import pytest
 from driftloop.config import Settings, load_settings
 from driftloop.kafka import Consumer, Publisher, ensure_topics, wait_for_kafka
 from driftloop.local.embedded import EmbeddedStack, KafkaStorage
-from tests.conftest import embedded_overrides
+from tests.conftest import BROKERS, apache_overrides, embedded_overrides
 
 pytestmark = pytest.mark.integration
 
@@ -66,18 +67,27 @@ def _settings(tmp_path: Path, **extra: object) -> Settings:
 
 
 @pytest.mark.timeout(300)
-def test_s3_storage_loses_nothing_across_broker_crash_and_stack_restart(tmp_path: Path) -> None:
-    settings = _settings(tmp_path)
+@pytest.mark.parametrize("engine", BROKERS)
+def test_durable_storage_loses_nothing_across_broker_crash_and_stack_restart(
+    tmp_path: Path, engine: str
+) -> None:
+    """Tansu with its S3 storage, Apache Kafka with its log on disk: the same promise, the same figures."""
+    overrides = (
+        embedded_overrides(tmp_path / "data") if engine == "tansu" else apache_overrides(tmp_path / "data")
+    )
+    settings = load_settings(env={}, overrides=overrides)
+    what = "tansu, s3 storage" if engine == "tansu" else "apache kafka, disk log"
     topic = f"durability-{uuid.uuid4().hex[:6]}"
-    stack = EmbeddedStack(settings, kafka_storage="s3")
+    stack = EmbeddedStack(settings, kafka_storage="s3")  # Apache Kafka keeps its own log on disk
     stack.start()
     try:
-        assert [s.name for s in stack.services] == ["s3", "kafka"]  # S3 first; stop in reverse
+        if engine == "tansu":
+            assert [s.name for s in stack.services] == ["s3", "kafka"]  # S3 first; stop in reverse
         ensure_topics(settings, [topic], partitions=3)
         published = _publish(settings, topic, 0, N)
         _crash_and_restart_kafka(stack)
         lost = _report(
-            "s3 storage, broker SIGKILLed + restarted",
+            f"{what}, broker SIGKILLed + restarted",
             published,
             _read_back(settings, topic, N),
             set(range(N)),
@@ -91,11 +101,11 @@ def test_s3_storage_loses_nothing_across_broker_crash_and_stack_restart(tmp_path
     stack.start()
     try:
         seen = _read_back(settings, topic, N)
-        assert _report("s3 storage, whole stack restarted", N, seen, set(range(N))) == 0
+        assert _report(f"{what}, whole stack restarted", N, seen, set(range(N))) == 0
         # Appends after the restart continue the log; nothing earlier is overwritten.
         more = _publish(settings, topic, N, N)
         seen = _read_back(settings, topic, 2 * N)
-        assert _report("s3 storage, after restart + more", N + more, seen, set(range(2 * N))) == 0
+        assert _report(f"{what}, after restart + more", N + more, seen, set(range(2 * N))) == 0
     finally:
         stack.stop()
 

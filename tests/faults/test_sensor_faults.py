@@ -1,6 +1,8 @@
 """The local sensor against poison records, on the real embedded Kafka + S3.
 
-* A 5 MB non-JSON record on the drift topic: dead-lettered with its reason, size, topic/partition/offset and
+* A 1,000 KiB non-JSON record on the drift topic (4x the sensor's limit, and about the largest record a
+  real Kafka takes by default: message.max.bytes = 1 MiB + 12 — it refused the 5 MB one this test used
+  to send to Tansu): dead-lettered with its reason, size, topic/partition/offset and
   a bounded prefix of the payload; the offset is committed; the sensor goes on and a valid event after it
   still starts its run.
 * ``data.model = "credit\\n"``: Go's RE2 ``$`` does not match before a final newline, so the compiled
@@ -19,9 +21,18 @@ from driftloop.config import Settings
 from driftloop.kafka import read_recent
 from driftloop.local.sensor.envelope import PAYLOAD_PREFIX
 from driftloop.s3 import S3Store
+from tests.conftest import Stack
 from tests.integration.test_sensor_kafka import drift_event, env, publish, run_sensor, submissions
 
 pytestmark = pytest.mark.integration
+
+
+@pytest.fixture(scope="session")
+def stack(both_brokers: Stack) -> Stack:
+    """Every test here runs on Tansu and on Apache Kafka (see tests/conftest.py)."""
+    return both_brokers
+
+
 __all__ = ["env"]  # the fixture, imported from the sensor's integration tests
 
 
@@ -41,7 +52,7 @@ def test_an_oversized_poison_record_is_dead_lettered_and_the_sensor_goes_on(
     env: Callable[..., Settings],
 ) -> None:
     settings = env()
-    poison = b"\xff" + b"x" * (5 * 1024 * 1024)
+    poison = b"\xff" + b"x" * (1000 * 1024)
     _publish_raw(settings, poison)
     event = drift_event()
     publish(settings, event)

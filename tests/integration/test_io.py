@@ -11,8 +11,15 @@ import pytest
 from driftloop.errors import NotFound
 from driftloop.kafka import Consumer, Publisher, read_recent
 from driftloop.s3 import S3Store
+from tests.conftest import Stack
 
 pytestmark = pytest.mark.integration
+
+
+@pytest.fixture(scope="session")
+def stack(both_brokers: Stack) -> Stack:
+    """Every test here runs on Tansu and on Apache Kafka (see tests/conftest.py)."""
+    return both_brokers
 
 
 def drain(consumer: Consumer, want: int, timeout_s: float = 20) -> list:

@@ -24,8 +24,16 @@ from driftloop.kafka import Publisher, read_recent
 from driftloop.local.sensor.service import LocalSensor
 from driftloop.s3 import S3Store
 from sensors.manifests import render_sensor_manifests
+from tests.conftest import Stack
 
 pytestmark = pytest.mark.integration
+
+
+@pytest.fixture(scope="session")
+def stack(both_brokers: Stack) -> Stack:
+    """Every test here runs on Tansu and on Apache Kafka (see tests/conftest.py)."""
+    return both_brokers
+
 
 CASE = json.loads((Path(__file__).parent.parent / "unit" / "sensor_cases" / "drift_event.json").read_text())
 TRIVIAL = {

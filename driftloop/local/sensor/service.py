@@ -35,6 +35,9 @@ __all__ = ["LocalSensor"]
 
 log = logging.getLogger("driftloop.sensor")
 
+#: records per poll of the drift topic (see ``LocalSensor.run``)
+POLL_RECORDS = 100
+
 
 class LocalSensor:
     """Args:
@@ -239,7 +242,8 @@ class LocalSensor:
 
     # --- the loop ---------------------------------------------------------------------------------
     def run(self, stop: threading.Event | None = None, max_idle_s: float | None = None) -> None:
-        """Consume until ``stop`` is set (or ``max_idle_s`` passes without records)."""
+        """Consume until ``stop`` is set (or ``max_idle_s`` passes without records once the group has
+        assigned partitions: joining takes seconds, longer on a loaded machine)."""
         from driftloop.kafka import Consumer, Publisher, ensure_topics
 
         stop = stop or self._stop
@@ -255,16 +259,20 @@ class LocalSensor:
             Publisher(self.settings, linger_ms=0) as publisher,
         ):
             while not stop.is_set():
-                records = consumer.poll(timeout_ms=200, max_records=1000)
+                # a batch must be processed (each dead letter acknowledged) within max_poll_interval_ms, or
+                # the group evicts this member and the commit fails: 1,000 poison records took > 3 s here
+                records = consumer.poll(timeout_ms=200, max_records=POLL_RECORDS)
                 if not records:
-                    if max_idle_s is not None and time.monotonic() - idle_since > max_idle_s:
+                    if not consumer.assigned():  # still joining the group: not idle yet
+                        idle_since = time.monotonic()
+                    elif max_idle_s is not None and time.monotonic() - idle_since > max_idle_s:
                         return
                     continue
-                idle_since = time.monotonic()
                 submitted = self.process(records, publisher)
                 if self.after_submit is not None:
                     self.after_submit(submitted)
                 consumer.commit()
+                idle_since = time.monotonic()  # after the batch: its processing time is not idle time
 
     # --- Component (driftloop up) -------------------------------------------------------------------
     def start(self) -> None:
