@@ -58,7 +58,17 @@ def run_pod(
         )
     log = run.logs_dir / f"{node.pod_name}.log"
     node.log = str(log)
-    outcome = run_process(kind, spec, declared, sandbox, log, timeout, env_extra=run.pod_env, mounts=mounts)
+    outcome = run_process(
+        kind,
+        spec,
+        declared,
+        sandbox,
+        log,
+        timeout,
+        env_extra=run.pod_env,
+        mounts=mounts,
+        cancelled=run.cancelled,
+    )
     node.exit_code = outcome.exit_code
     if outcome.error:
         node.phase, node.message = "Error", outcome.error

@@ -4,12 +4,27 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
+import tempfile
 from pathlib import Path
 
 from driftloop.errors import UsageError
 from driftloop.local.executor.result import WorkflowResult
 
-__all__ = ["INTERRUPTED", "is_live", "list_runs", "load_run", "process_start", "run_dir", "save_run"]
+__all__ = [
+    "INTERRUPTED",
+    "SECRETS_COPY",
+    "is_live",
+    "list_runs",
+    "load_run",
+    "process_start",
+    "run_dir",
+    "save_run",
+    "sweep",
+]
+
+#: the run's copy of the settings (secrets included) its steps read; removed when the run ends
+SECRETS_COPY = "config.yaml"
 
 
 def process_start(pid: int) -> str:
@@ -77,3 +92,33 @@ def load_run(data_dir: Path, name: str) -> WorkflowResult:
     result = _settled(WorkflowResult.from_record(json.loads(path.read_text())))
     result.record_path = str(path)
     return result
+
+
+def sweep(data_dir: Path) -> list[str]:
+    """Remove what runs that are not running any more left behind — their sandbox directory and their
+    copy of the settings (secrets) — after their executor was killed; returns the runs cleaned.
+
+    Only a sandbox under the temporary directory and named for its run is removed (the record could
+    have been written by anyone who can write the data directory)."""
+    cleaned = []
+    tmp = Path(tempfile.gettempdir()).resolve()
+    for path in (Path(data_dir) / "runs").glob("*/run.json"):
+        try:
+            result = WorkflowResult.from_record(json.loads(path.read_text()))
+        except (OSError, ValueError, KeyError, TypeError):
+            continue
+        if is_live(result):
+            continue
+        did = False
+        secrets = path.parent / SECRETS_COPY
+        if secrets.exists():
+            secrets.unlink(missing_ok=True)
+            did = True
+        box = Path(result.sandbox).resolve() if result.sandbox else None
+        ours = box is not None and box.parent == tmp and box.name.startswith(f"driftloop-{result.name}-")
+        if box is not None and ours and box.is_dir():
+            shutil.rmtree(box, ignore_errors=True)
+            did = True
+        if did:
+            cleaned.append(result.name)
+    return cleaned

@@ -90,6 +90,8 @@ class WorkflowResult:
     #: record whose owner is gone was interrupted (see :func:`driftloop.local.executor.record.is_live`)
     owner_pid: int | None = None
     owner_start: str = ""
+    #: the run's sandbox directory while it runs (removed at the end; by the next `up`/`down` after a kill)
+    sandbox: str | None = None
 
     def node(self, display_name: str) -> NodeResult:
         """The first node with this display name (a task or step name)."""
@@ -129,6 +131,7 @@ class WorkflowResult:
             "parameters": self.parameters,
             "owner_pid": self.owner_pid,
             "owner_start": self.owner_start,
+            "sandbox": self.sandbox,
             "nodes": [n.to_dict() for n in self.nodes],
         }
 
@@ -145,6 +148,7 @@ class WorkflowResult:
             nodes=[NodeResult.from_dict(n) for n in data.get("nodes") or []],
             owner_pid=data.get("owner_pid"),
             owner_start=str(data.get("owner_start") or ""),
+            sandbox=data.get("sandbox"),
         )
 
     def dumps(self) -> str:
