@@ -34,6 +34,7 @@ from driftloop.local.executor.hooks import HookRunner, exit_hook, named_hooks, r
 from driftloop.local.executor.model import load_workflow
 from driftloop.local.executor.record import (
     SECRETS_COPY,
+    check_name,
     list_runs,
     load_run,
     process_start,
@@ -69,9 +70,10 @@ class _Settings(Protocol):
 
 def _name(meta: Mapping[str, Any]) -> str:
     if meta.get("name"):
-        return str(meta["name"])
+        return check_name(str(meta["name"]))
     alphabet = string.ascii_lowercase + string.digits
-    return str(meta.get("generateName") or "workflow-") + "".join(secrets.choice(alphabet) for _ in range(5))
+    prefix = str(meta.get("generateName") or "workflow-")
+    return check_name(prefix + "".join(secrets.choice(alphabet) for _ in range(5)), "metadata.generateName")
 
 
 def _workflow_parameters(spec: Mapping[str, Any], given: Mapping[str, str]) -> dict[str, str]:
