@@ -71,7 +71,9 @@ def show(
             if n.phase != "Succeeded"
             else (n.result or json.dumps(n.parameters) if n.parameters else n.result or "")
         )
-        table.add_row(n.name, n.type, n.phase, _took(n.started, n.finished), (detail or "")[:60], n.log or "")
+        table.add_row(
+            n.label, n.type, n.phase, _took(n.started, n.finished), (detail or "")[:60], n.log or ""
+        )
     console.print(table)
 
 

@@ -34,7 +34,10 @@ from driftloop.local.executor.suspend import run_suspend
 from driftloop.local.executor.task import ABSENT, artifact_from_expression
 from driftloop.local.executor.template import render, unresolved
 
-__all__ = ["Guard", "Run"]
+__all__ = ["DISPLAY_NAME", "Guard", "Run"]
+
+#: the template annotation that names a node in Argo's node list (Argo 4)
+DISPLAY_NAME = "workflows.argoproj.io/display-name"
 
 
 class Guard(Protocol):
@@ -323,6 +326,9 @@ class Run:
         try:
             scope = self._input_scope(tmpl, params)
             scope.update({"retries": str(retries), "node.name": node_name})
+            shown = (tmpl.get("annotations") or {}).get(DISPLAY_NAME)
+            if shown:  # Argo 4's template annotation: the node's name in the node list
+                node.display_name = render(str(shown), scope)
             mutexes = [
                 render(m, scope)
                 for m in sync.mutex_names(

@@ -36,6 +36,12 @@ class NodeResult:
     memoization: dict[str, Any] | None = None
 
     @property
+    def label(self) -> str:
+        """The node's name for the node list: with its display name when a template annotation set one
+        (a default display name is a part of the node name)."""
+        return self.name if self.display_name in self.name else f"{self.name} ({self.display_name})"
+
+    @property
     def outputs(self) -> dict[str, Any]:
         return {"result": self.result, "parameters": dict(self.parameters)}
 
