@@ -85,8 +85,9 @@ class S3Settings(_Section):
     endpoint_url: str = Field("", description="http(s)://host:port; empty = the embedded SeaweedFS")
     region: str = "us-east-1"
     bucket: str = "driftloop"
-    access_key_id: str = "driftloop"
-    secret_access_key: SecretStr = SecretStr("driftloop-secret")
+    # empty with the embedded S3: the data_dir's own random pair (driftloop.s3.credentials)
+    access_key_id: str = ""
+    secret_access_key: SecretStr = SecretStr("")
 
 
 class EmbeddedSettings(_Section):
@@ -124,7 +125,13 @@ class ArgoSettings(_Section):
 class RegistrySettings(_Section):
     signing_key: SecretStr = Field(
         SecretStr(""),
-        description="HMAC key that signs model files; empty = a key file under data_dir (local mode)",
+        description="Ed25519 private key (base64) that signs registry records; only signing components hold "
+        "it; empty = a key pair under data_dir (local mode)",
+    )
+    verify_key: str = Field(
+        "",
+        description="Ed25519 public key (base64) that checks registry signatures; empty = the signing key's "
+        "public half, or local mode's key pair",
     )
 
 
@@ -146,6 +153,27 @@ class ServingSettings(_Section):
     max_concurrency: int = Field(
         256, ge=1, description="open connections + requests in progress; beyond it the server answers 503"
     )
+    max_connections_per_client: int = Field(
+        64,
+        ge=1,
+        description="connections one client address may predict on; more get 429 (health probes excepted). "
+        "Behind a proxy every client has the proxy's address: raise it to max_concurrency there",
+    )
+    max_body_bytes: int = Field(
+        32 * 1024 * 1024, ge=1024, description="the largest request body in bytes (413 beyond)"
+    )
+    max_body_bytes_in_flight: int = Field(
+        256 * 1024 * 1024,
+        ge=1024,
+        description="bytes of request bodies (past the first 64 KiB of each) held at once; beyond: 503",
+    )
+    max_json_values: int = Field(
+        250_000,
+        ge=100,
+        description="JSON values (numbers, strings, arrays, objects) one body may hold; more: a 413, before "
+        "the body is parsed (250,000: a full batch of 10,000 rows x 25 features)",
+    )
+    max_json_depth: int = Field(32, ge=4, description="how deeply a body's arrays and objects may nest (400)")
 
 
 class CanarySettings(_Section):

@@ -9,26 +9,34 @@ Layout under ``<prefix>/<model>/`` (prefix ``models`` by default)::
     aliases/canary.json
     history.json               alias changes, newest last (promote / rollback read it)
 
-The sha256 in ``metadata.json`` and its signature (HMAC over model, version and sha256 with
-``registry.signing_key``, :mod:`driftloop.signing`) are checked before any model bytes are handed out and
-before an alias moves to a version, so a tampered, truncated or substituted model file is refused, never
-loaded — even when its metadata was replaced too.
+Every record here — ``metadata.json`` (with the sha256 of the model file and the records such as
+``canary_deploy``), the alias pointers and ``history.json`` — carries an Ed25519 signature
+(:mod:`driftloop.signing`) that is checked whenever it is read. A tampered, truncated or substituted model
+file is refused, never loaded, even when its metadata was replaced too; a forged alias is refused and
+logged (the model server keeps serving the last verified champion). Reading needs only the verify key;
+writing needs the signing key, which the model server and the user's train step do not hold.
 """
 
 from __future__ import annotations
 
 import hashlib
 import io
+import logging
 import re
 import time
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from driftloop.errors import DataError, IntegrityError, NotFound, UsageError
 from driftloop.s3 import S3Store
-from driftloop.signing import sign, signing_key, verify
+from driftloop.signing import sign_record, signing_key, verify_key, verify_record
+
+if TYPE_CHECKING:
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
 __all__ = ["ALIASES", "ModelVersion", "Registry"]
+
+log = logging.getLogger("driftloop.registry")
 
 ALIASES = ("champion", "canary")
 MODEL_FILE = "model.joblib"
@@ -88,14 +96,36 @@ class Registry:
     def __init__(self, store: S3Store, prefix: str = "models") -> None:
         self.store = store
         self.prefix = prefix.strip("/")
-        self._key_bytes: bytes | None = None
+        self._signer: Ed25519PrivateKey | None = None
+        self._verifier: Ed25519PublicKey | None = None
 
     @property
-    def key(self) -> bytes:
-        """The model-signing key (read once)."""
-        if self._key_bytes is None:
-            self._key_bytes = signing_key(self.store.settings)
-        return self._key_bytes
+    def signer(self) -> Ed25519PrivateKey:
+        """The signing key (read once, and only by what writes)."""
+        if self._signer is None:
+            self._signer = signing_key(self.store.settings)
+        return self._signer
+
+    @property
+    def verifier(self) -> Ed25519PublicKey:
+        """The verify key (read once)."""
+        if self._verifier is None:
+            self._verifier = verify_key(self.store.settings)
+        return self._verifier
+
+    def _put_signed(self, kind: str, key: str, doc: dict[str, Any]) -> dict[str, Any]:
+        signed = sign_record(self.signer, kind, key, doc)
+        self.store.put_json(key, signed)
+        return signed
+
+    def _get_signed(self, kind: str, key: str) -> dict[str, Any]:
+        """The verified record at ``key``; NotFound when missing, IntegrityError (logged) when forged."""
+        data = self.store.get_json(key)
+        try:
+            return verify_record(self.verifier, kind, key, data)
+        except IntegrityError as exc:
+            log.error("refused %s: %s", self.store.uri(key), exc)
+            raise
 
     # --- keys -------------------------------------------------------------------------------------
     def _key(self, model: str, *parts: str) -> str:
@@ -123,7 +153,9 @@ class Registry:
 
     def get(self, model: str, version: str) -> ModelVersion:
         try:
-            return ModelVersion.from_dict(self.store.get_json(self._key(model, version, "metadata.json")))
+            return ModelVersion.from_dict(
+                self._get_signed("metadata", self._key(model, version, "metadata.json"))
+            )
         except NotFound:
             raise DataError(
                 f"model {model!r} has no version {version!r}",
@@ -173,21 +205,24 @@ class Registry:
             model=model,
             version=version,
             sha256=digest,
-            signature=sign(self.key, model, version, digest),
             metrics=metrics or {},
             lineage=lineage or {},
             data_snapshots=data_snapshots or [],
             created_at=time.time(),
             files=[MODEL_FILE, *sorted(extra)],
         )
-        self.store.put_json(self._key(model, version, "metadata.json"), mv.to_dict())
+        self._write_metadata(mv)
         return mv
+
+    def _write_metadata(self, mv: ModelVersion) -> None:
+        signed = self._put_signed("metadata", self._key(mv.model, mv.version, "metadata.json"), mv.to_dict())
+        mv.signature = signed["signature"]
 
     def record(self, model: str, version: str, key: str, value: Any) -> ModelVersion:
         """Attach a record (e.g. a canary verdict) to a version's metadata."""
         mv = self.get(model, version)
         mv.records[key] = value
-        self.store.put_json(self._key(model, version, "metadata.json"), mv.to_dict())
+        self._write_metadata(mv)
         return mv
 
     # --- files ------------------------------------------------------------------------------------
@@ -203,7 +238,7 @@ class Registry:
             ) from None
 
     def load_model_bytes(self, model: str, version: str) -> bytes:
-        """The model file's bytes, after checking them against the recorded sha256."""
+        """The model file's bytes, after checking them against the sha256 of the signed metadata."""
         mv = self.get(model, version)
         data = self.get_file(model, version, MODEL_FILE)
         digest = hashlib.sha256(data).hexdigest()
@@ -213,7 +248,6 @@ class Registry:
                 f"registry says {mv.sha256[:12]}…",
                 "the file was modified or corrupted; re-register the model, do not load it",
             )
-        verify(self.key, model, version, digest, mv.signature)
         return data
 
     def load_model(self, model: str, version_or_alias: str = "champion") -> tuple[ModelVersion, Any]:
@@ -224,8 +258,26 @@ class Registry:
 
     # --- aliases ----------------------------------------------------------------------------------
     def get_alias(self, model: str, alias: str) -> str | None:
-        pointer = self.store.get_pointer(self._key(model, "aliases", f"{alias}.json"))
-        return str(pointer["version"]) if pointer and pointer.get("version") else None
+        """The version ``alias`` points to (None: no alias); IntegrityError for a forged pointer."""
+        key = self._key(model, "aliases", f"{alias}.json")
+        try:
+            pointer = self._get_signed("alias", key)
+        except NotFound:
+            return None
+        if pointer.get("model") != model or pointer.get("alias") != alias:
+            raise IntegrityError(f"alias {key} names another model or alias", "not used")
+        return str(pointer["version"]) if pointer.get("version") else None
+
+    def _put_alias(self, model: str, alias: str, version: str, reason: str) -> None:
+        key = self._key(model, "aliases", f"{alias}.json")
+        doc = {
+            "model": model,
+            "alias": alias,
+            "version": version,
+            "reason": reason,
+            "updated_at": time.time(),
+        }
+        self._put_signed("alias", key, doc)
 
     def aliases(self, model: str) -> dict[str, str | None]:
         return {alias: self.get_alias(model, alias) for alias in ALIASES}
@@ -235,44 +287,45 @@ class Registry:
             raise UsageError(f"unknown alias {alias!r}", f"use one of {', '.join(ALIASES)}")
         self.load_model_bytes(model, version)  # must exist, with a file that matches its sha256 and signature
         previous = self.get_alias(model, alias)
-        pointer = self._key(model, "aliases", f"{alias}.json")
-        self.store.put_pointer(pointer, {"version": version, "reason": reason})
+        self._put_alias(model, alias, version, reason)
         try:
             self._append_history(model, {"alias": alias, "from": previous, "to": version, "reason": reason})
         except BaseException:
-            self._restore(pointer, previous)
+            self._restore(model, alias, previous)
             raise
 
-    def _restore(self, pointer: str, previous: str | None) -> None:
+    def _restore(self, model: str, alias: str, previous: str | None) -> None:
         """Put an alias back after its history could not be written: they change together or not at all."""
         if previous is None:
-            self.store.delete(pointer)
+            self.store.delete(self._key(model, "aliases", f"{alias}.json"))
         else:
-            self.store.put_pointer(pointer, {"version": previous, "reason": "restored: history write failed"})
+            self._put_alias(model, alias, previous, "restored: history write failed")
 
     def clear_alias(self, model: str, alias: str, reason: str = "") -> None:
         previous = self.get_alias(model, alias)
         if previous is None:
             return
-        pointer = self._key(model, "aliases", f"{alias}.json")
-        self.store.delete(pointer)
+        self.store.delete(self._key(model, "aliases", f"{alias}.json"))
         try:
             self._append_history(model, {"alias": alias, "from": previous, "to": None, "reason": reason})
         except BaseException:
-            self._restore(pointer, previous)
+            self._restore(model, alias, previous)
             raise
 
     def history(self, model: str) -> list[dict[str, Any]]:
         try:
-            data = self.store.get_json(self._key(model, "history.json"))
+            data = self._get_signed("history", self._key(model, "history.json"))
         except NotFound:
             return []
-        return list(data) if isinstance(data, list) else []
+        entries = data.get("entries")
+        return list(entries) if isinstance(entries, list) else []
 
     def _append_history(self, model: str, entry: dict[str, Any]) -> None:
         entries = self.history(model)
         entries.append({**entry, "at": time.time()})
-        self.store.put_json(self._key(model, "history.json"), entries[-500:])
+        self._put_signed(
+            "history", self._key(model, "history.json"), {"model": model, "entries": entries[-500:]}
+        )
 
     def promote(self, model: str, version: str, reason: str = "") -> None:
         """Make ``version`` the champion; a canary of that version is retired."""

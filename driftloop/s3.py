@@ -9,19 +9,68 @@ S3 / MinIO; only ``Settings`` differ.
 from __future__ import annotations
 
 import builtins
+import contextlib
 import io
 import json
+import os
+import secrets
+import threading
 import time
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from driftloop.config import Settings
 from driftloop.endpoints import listening
-from driftloop.errors import Conflict, ConnectionError_, DataError, NotFound
+from driftloop.errors import ConfigError, Conflict, ConnectionError_, DataError, NotFound
 
 if TYPE_CHECKING:
     import pandas as pd
 
-__all__ = ["S3Store", "parse_s3_uri", "wait_for_s3"]
+__all__ = ["CREDENTIALS_FILE", "S3Store", "credentials", "parse_s3_uri", "wait_for_s3"]
+
+#: the embedded SeaweedFS's credentials, made once per data_dir (mode 0600)
+CREDENTIALS_FILE = Path("keys") / "s3-credentials.json"
+
+
+def credentials(settings: Settings) -> tuple[str, str]:
+    """(access key id, secret key): the configured ones; for the embedded S3 without configured keys,
+    the data_dir's own random pair, made on first use (a fixed default pair let any local user in)."""
+    configured = (settings.s3.access_key_id, settings.s3.secret_access_key.get_secret_value())
+    if configured[0] or not settings.s3_is_embedded:
+        return configured
+    path = Path(settings.data_dir) / CREDENTIALS_FILE
+    try:
+        data = json.loads(path.read_text())
+        return str(data["access_key_id"]), str(data["secret_access_key"])
+    except FileNotFoundError:
+        pass
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise ConfigError(
+            f"cannot read the embedded S3 credentials {path} ({exc})",
+            "remove the file and the data_dir's s3/ folder to start afresh, or set s3.access_key_id",
+        ) from None
+    pair = {"access_key_id": f"dl{secrets.token_hex(8)}", "secret_access_key": secrets.token_urlsafe(32)}
+    # written whole to a temporary file, then linked into place: no reader sees half of it, and of two
+    # processes making it at once the second reads the first's
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as f:
+            f.write(json.dumps(pair))
+        try:
+            os.link(tmp, path)
+        except FileExistsError:
+            return credentials(settings)
+    except OSError as exc:
+        raise ConfigError(
+            f"cannot create the embedded S3 credentials {path} ({exc.strerror})",
+            "choose a writable data_dir (--set data_dir=...)",
+        ) from None
+    finally:
+        with contextlib.suppress(OSError):
+            tmp.unlink()
+    return pair["access_key_id"], pair["secret_access_key"]
 
 
 def parse_s3_uri(uri: str) -> tuple[str, str]:
@@ -38,12 +87,13 @@ def _client(settings: Settings) -> Any:
     import boto3
     from botocore.config import Config
 
+    access_key, secret_key = credentials(settings)
     return boto3.client(
         "s3",
         endpoint_url=settings.s3_endpoint,
         region_name=settings.s3.region,
-        aws_access_key_id=settings.s3.access_key_id or None,
-        aws_secret_access_key=settings.s3.secret_access_key.get_secret_value() or None,
+        aws_access_key_id=access_key or None,
+        aws_secret_access_key=secret_key or None,
         config=Config(
             retries={"max_attempts": 4, "mode": "standard"},
             connect_timeout=3,
@@ -99,9 +149,14 @@ class S3Store:
                     f"bucket {self.bucket!r} does not exist",
                     "create it (`driftloop up` does for the configured bucket) or fix s3.bucket",
                 ) from None
-            raise ConnectionError_(
-                f"S3 {op} {self.uri(key)} failed: {code or exc}", "check S3 access"
-            ) from exc
+            hint = "check S3 access"
+            if code in ("InvalidAccessKeyId", "SignatureDoesNotMatch") and self.settings.s3_is_embedded:
+                hint = (
+                    "the embedded S3's credentials belong to the data_dir of the `driftloop up` running it: "
+                    "use that data_dir (--data-dir / DRIFTLOOP_DATA_DIR; this command uses "
+                    f"{self.settings.data_dir})"
+                )
+            raise ConnectionError_(f"S3 {op} {self.uri(key)} failed: {code or exc}", hint) from exc
         except (EndpointConnectionError, BotoCoreError) as exc:
             raise _unreachable(self.settings, exc) from exc
 

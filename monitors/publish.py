@@ -136,7 +136,7 @@ def champion_performance(
     if ESTIMATOR_FILE in mv.files:
         raw = registry.get_file(model, mv.version, ESTIMATOR_FILE)
         estimator = joblib.load(
-            io.BytesIO(unseal(registry.key, raw, f"{model} {mv.version} {ESTIMATOR_FILE}"))
+            io.BytesIO(unseal(registry.verifier, raw, f"{model} {mv.version} {ESTIMATOR_FILE}"))
         )
         context.estimator, context.classes = estimator, estimator.classes
     else:

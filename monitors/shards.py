@@ -3,8 +3,8 @@
 A window is one Parquet file or a directory / ``s3://`` prefix of them (read in name order). Its shards
 are runs of consecutive row groups balanced by rows (the footers say how many each holds, so planning
 reads no data); a shard knows the window position of its first row, which the multivariate sample's keys
-need. A shard is read a batch at a time (:data:`BATCH_ROWS`), so its memory is one batch whatever its
-length.
+need. A shard is read a batch at a time (:data:`BATCH_ROWS`) and a row group at a time, so its memory
+is one batch and one row group's column chunks whatever its length.
 """
 
 from __future__ import annotations
@@ -82,9 +82,12 @@ def _filesystem(uri: str, settings: Settings | None) -> tuple[pafs.FileSystem, s
         raise UsageError(f"{uri}: reading from S3 needs settings")
     endpoint = settings.s3_endpoint
     scheme, _, host = endpoint.partition("://")
+    from driftloop.s3 import credentials
+
+    access_key, secret_key = credentials(settings)
     fs = pafs.S3FileSystem(
-        access_key=settings.s3.access_key_id,
-        secret_key=settings.s3.secret_access_key.get_secret_value(),
+        access_key=access_key,
+        secret_key=secret_key,
         region=settings.s3.region,
         endpoint_override=host or endpoint,
         scheme=scheme if host else "https",
@@ -176,9 +179,12 @@ def read_shard(
         fs, p = _filesystem(path, settings)
         try:
             reader = pq.ParquetFile(p, filesystem=fs)
-            for batch in reader.iter_batches(batch_size=batch_rows, row_groups=row_groups):
-                frame = batch.to_pandas()
-                yield frame, at
-                at += len(frame)
+            # one row group at a time: given them all, the reader buffers every one of them first, so its
+            # memory grows with the file (a 3M-row file: 1.06 GB peak instead of 0.63 GB)
+            for group in row_groups:
+                for batch in reader.iter_batches(batch_size=batch_rows, row_groups=[group]):
+                    frame = batch.to_pandas()
+                    yield frame, at
+                    at += len(frame)
         except (OSError, ValueError) as exc:
             raise DataError(f"cannot read {path}: {exc}", "pass valid Parquet files") from None

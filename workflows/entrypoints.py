@@ -31,6 +31,10 @@ __all__ = [
     "deploy_canary",
     "evaluate",
     "monitor_check",
+    "monitor_merge",
+    "monitor_models",
+    "monitor_plan",
+    "monitor_summarize",
     "preprocess",
     "promote",
     "publish_outcome",
@@ -150,6 +154,12 @@ def preprocess(
     return PreprocessOutput(train_uri=out["train_uri"], holdout_uri=out["holdout_uri"])
 
 
+class TrainOutput(Output):
+    model_sha256: Annotated[
+        str, Parameter(name="model_sha256", description="sha256 of the model file; evaluate checks it")
+    ]
+
+
 def train(
     model: str,
     train_uri: str,
@@ -162,10 +172,10 @@ def train(
     timeout_s: float,
     workflow_name: str,
     model_file: Annotated[Path, _file("model")],
-) -> None:
+) -> TrainOutput:
     from workflows.steps import train as steps
 
-    _call(
+    out = _call(
         "train",
         steps.train,
         model=model,
@@ -179,6 +189,7 @@ def train(
         timeout_s=timeout_s,
         workflow_name=workflow_name,
     )
+    return TrainOutput(model_sha256=out["sha256"])
 
 
 class EvaluateOutput(Output):
@@ -191,6 +202,7 @@ class EvaluateOutput(Output):
 def evaluate(
     model: str,
     model_file: Annotated[Path, Artifact(name="challenger")],
+    model_sha256: str,
     train_uri: str,
     holdout_uri: str,
     task: str,
@@ -215,6 +227,7 @@ def evaluate(
         steps.evaluate,
         model=model,
         model_file=model_file,
+        model_sha256=model_sha256,
         train_uri=train_uri,
         holdout_uri=holdout_uri,
         metrics_path=metrics,
@@ -367,3 +380,40 @@ def admit(model: str, event_id: str, reason: str, workflow_name: str, workflow_u
         return admit_run(model, event_id, reason, workflow_name, workflow_uid, settings)
 
     print(_call("admit", attempt, model=model), file=sys.stderr)
+
+
+class ModelsOutput(Output):
+    models: Annotated[str, Parameter(name="models", description="JSON list of the models to check")]
+
+
+def monitor_models(model: str) -> ModelsOutput:
+    """The models this monitor run checks: the one given, or every model with a champion."""
+    from workflows.steps import monitor_shards
+
+    return ModelsOutput(models=json.dumps(_call("models", monitor_shards.models, model=model)))
+
+
+class PlanOutput(Output):
+    mode: Annotated[str, Parameter(name="mode", description="sharded | single")]
+    shards: Annotated[str, Parameter(name="shards", description="JSON list of the shard numbers")]
+
+
+def monitor_plan(model: str, current: str, shards: str, run: str) -> PlanOutput:
+    from workflows.steps import monitor_shards
+
+    out = _call("plan", monitor_shards.plan, model=model, current=current, shards=shards, run=run)
+    return PlanOutput(mode=out["mode"], shards=json.dumps(out["shards"]))
+
+
+def monitor_summarize(model: str, shard: int, run: str) -> None:
+    from workflows.steps import monitor_shards
+
+    out = _call("summarize", monitor_shards.summarize, model=model, shard=shard, run=run)
+    print(json.dumps(out), file=sys.stderr)
+
+
+def monitor_merge(model: str, run: str, publish: bool) -> None:
+    from workflows.steps import monitor_shards
+
+    out = _call("merge", monitor_shards.merge, model=model, run=run, publish=publish)
+    print(json.dumps(out), file=sys.stderr)

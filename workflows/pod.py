@@ -20,13 +20,25 @@ from driftloop.contracts import NO_RETRY_EXPRESSION
 __all__ = [
     "CONFIG_MAP",
     "DEFAULT_IMAGE",
+    "DEPLOY_ACCOUNT",
     "IO_RETRY",
+    "SIGNING_ENV",
+    "SIGNING_SECRET",
     "PodSize",
     "runner_step",
 ]
 
 DEFAULT_IMAGE = "ghcr.io/driftloop/driftloop:0.1.0"
 CONFIG_MAP = "driftloop-config"
+#: the Secret (key ``signing-key``) with the Ed25519 key that signs registry records; only the templates
+#: built with ``signs=True`` reference it — never the train step (the user's code) nor a model server,
+#: which get the public key (Secret ``driftloop-verify``, key ``verify-key``) from the credentials component
+SIGNING_SECRET = "driftloop-signing"
+#: the ServiceAccount of the steps that change the model servers (``deploys=True``): only it is bound to
+#: the Role that may ``patch`` the server Deployments — a step that runs the user's code (train, evaluate)
+#: runs as ``argo.service_account``, which may not
+DEPLOY_ACCOUNT = "driftloop-deploy"
+SIGNING_ENV = "DRIFTLOOP_REGISTRY__SIGNING_KEY"
 RUN_AS_USER = 10001
 
 
@@ -79,6 +91,12 @@ def _security() -> tuple[Any, Any]:
     return container, pod
 
 
+def _signing_env() -> Any:
+    from hera.workflows import SecretEnv
+
+    return SecretEnv(name=SIGNING_ENV, secret_name=SIGNING_SECRET, secret_key="signing-key", optional=True)
+
+
 def runner_step(
     fn: Callable[..., Any],
     name: str,
@@ -88,10 +106,21 @@ def runner_step(
     retry: bool = False,
     deadline_s: int = 1800,
     component: str = "retrain",
+    signs: bool = False,
+    deploys: bool = False,
 ) -> Callable[..., Any]:
     """``fn`` as a Hera runner script template (``@script(constructor="runner")``) with driftloop's pod
-    settings; call the result inside a DAG context to add a task."""
-    from hera.workflows import ConfigMapVolume, EmptyDirVolume, Env, Resources, RetryStrategy, script
+    settings; call the result inside a DAG context to add a task. ``signs``: the step writes registry
+    records, so its container gets the signing key; ``deploys``: it changes the model servers, so it runs
+    as :data:`DEPLOY_ACCOUNT`."""
+    from hera.workflows import (
+        ConfigMapVolume,
+        EmptyDirVolume,
+        Env,
+        Resources,
+        RetryStrategy,
+        script,
+    )
     from hera.workflows import models as m
 
     container_security, pod_security = _security()
@@ -126,7 +155,13 @@ def runner_step(
             # Hera names the ConfigMap after the volume
             ConfigMapVolume(name=CONFIG_MAP, mount_path="/etc/driftloop", optional=True),
         ],
-        env=[Env(name="PYTHONDONTWRITEBYTECODE", value="1")],
+        env=[
+            Env(name="PYTHONDONTWRITEBYTECODE", value="1"),
+            # optional: without the Secret the step stops with a one-line error naming the setting, and
+            # the local executor (no Secrets there; the key is in the data_dir) runs the template as is
+            *([_signing_env()] if signs else []),
+        ],
+        service_account_name=DEPLOY_ACCOUNT if deploys else None,
         retry_strategy=retry_strategy,
         active_deadline_seconds=str(deadline_s),  # IntOrString in Argo's schema
     )(fn)

@@ -206,16 +206,36 @@ def build_retrain(
         "train": runner_step(
             ep.train, "train", image=user_image, size=user_size, deadline_s=spec.train_timeout_s + 60
         ),
-        "evaluate": runner_step(ep.evaluate, "evaluate", image=user_image, size=user_size, retry=True),
-        "deploy": runner_step(ep.deploy_canary, "deploy-canary", image=image, size=SMALL, retry=True),
-        "analyze": runner_step(ep.analyze_canary, "analyze-canary", image=image, retry=True, deadline_s=3600),
-        "step": runner_step(ep.canary_step, "canary-step", image=image, retry=True, deadline_s=3600),
-        "request": runner_step(ep.request_approval, "request-approval", image=image, retry=True),
-        "check": runner_step(ep.check_approval, "check-approval", image=image, retry=True),
-        "promote": runner_step(ep.promote, "promote", image=image, retry=True),
-        "rollback": runner_step(ep.rollback, "rollback", image=image, retry=True),
+        "evaluate": runner_step(
+            ep.evaluate, "evaluate", image=user_image, size=user_size, retry=True, signs=True
+        ),
+        "deploy": runner_step(
+            ep.deploy_canary, "deploy-canary", image=image, size=SMALL, retry=True, signs=True, deploys=True
+        ),
+        "analyze": runner_step(
+            ep.analyze_canary,
+            "analyze-canary",
+            image=image,
+            retry=True,
+            deadline_s=3600,
+            signs=True,
+            deploys=True,
+        ),
+        "step": runner_step(
+            ep.canary_step, "canary-step", image=image, retry=True, deadline_s=3600, signs=True, deploys=True
+        ),
+        "request": runner_step(ep.request_approval, "request-approval", image=image, retry=True, signs=True),
+        "check": runner_step(ep.check_approval, "check-approval", image=image, retry=True, signs=True),
+        "promote": runner_step(ep.promote, "promote", image=image, retry=True, signs=True, deploys=True),
+        "rollback": runner_step(ep.rollback, "rollback", image=image, retry=True, signs=True, deploys=True),
         "publish": runner_step(
-            ep.publish_outcome, "publish-outcome", image=image, retry=True, deadline_s=600
+            ep.publish_outcome,
+            "publish-outcome",
+            image=image,
+            retry=True,
+            deadline_s=600,
+            signs=True,
+            deploys=True,
         ),
     }
     wf_name, wf_uid = "{{workflow.name}}", "{{workflow.uid}}"
@@ -313,6 +333,7 @@ def build_retrain(
                         Parameter(name=k, value=v)
                         for k, v in {
                             "model": model,
+                            "model_sha256": trained.get_parameter("model_sha256").value,
                             "train_uri": train_uri,
                             "holdout_uri": pre.get_parameter("holdout_uri").value,
                             "task": spec.task,

@@ -66,6 +66,7 @@ def compile(
     """Render the Hera workflow definitions to YAML (one object per file)."""
     from driftloop.cli.models import check_models
     from driftloop.compiler import stale, write
+    from driftloop.kustomize import missing, scaffold
 
     settings = settings_from(ctx)
     check_models(settings)
@@ -73,7 +74,7 @@ def compile(
         err_console.print(f"warning: {warning}", markup=False, highlight=False, soft_wrap=True)
     out_dir = output or Path(settings.manifests_dir)
     if check:
-        bad = stale(settings, out_dir)
+        bad = stale(settings, out_dir) + missing(out_dir)
         if bad:
             raise WorkflowError(
                 f"{len(bad)} compiled file(s) under {out_dir} are stale or missing: {', '.join(bad)}",
@@ -85,4 +86,14 @@ def compile(
     changed = write(settings, out_dir)
     for rel in changed:
         console.print(f"wrote {out_dir / rel}", highlight=False)
-    console.print(f"{len(changed)} file(s) changed under {out_dir}")
+    added = scaffold(out_dir)
+    for rel in added:
+        console.print(f"wrote {out_dir / rel} (yours to edit: compile never overwrites it)", highlight=False)
+    console.print(f"{len(changed) + len(added)} file(s) changed under {out_dir}")
+    if added:
+        console.print(
+            f"a cluster gets it with `kubectl apply -k {out_dir}/overlays/local-cluster` (or"
+            " overlays/production; set your Kafka and S3 addresses in the overlay first)",
+            highlight=False,
+            soft_wrap=True,
+        )

@@ -166,3 +166,36 @@ def rollback(
         )
     else:
         console.print(f"{model}: champion {before.get('champion') or '-'} → {champion}", highlight=False)
+
+
+@app.command("resign")
+def resign(ctx: typer.Context, as_json: JsonFlag = False) -> None:
+    """Sign a registry written before records were signed (metadata, aliases, history).
+
+    It vouches for what the bucket holds now: run it once, on a bucket nobody else could have written.
+    A version whose model file no longer matches its sha256 is left unsigned (and so refused)."""
+    from driftloop.registry_resign import resign as run
+
+    report = run(_registry(ctx))
+    if as_json:
+        _echo_json({"signed": report.signed, "kept": report.kept, "skipped": report.skipped})
+        return
+    for key in report.signed:
+        console.print(f"signed   {key}", highlight=False)
+    for line in report.skipped:
+        console.print(f"[yellow]skipped[/] {line}", highlight=False)
+    console.print(
+        f"{len(report.signed)} signed, {len(report.kept)} already signed, {len(report.skipped)} skipped",
+        highlight=False,
+    )
+
+
+@app.command("keygen")
+def keygen() -> None:
+    """Print a new Ed25519 key pair for a cluster: the private key for the Secret of the signing steps,
+    the public key for everything that only verifies."""
+    from driftloop.signing import generate_keypair
+
+    private, public = generate_keypair()
+    typer.echo(f"signing-key={private}")
+    typer.echo(f"verify-key={public}")

@@ -35,6 +35,8 @@ from typing import IO, Any, Literal
 
 from driftloop.config import Settings
 from driftloop.errors import ConfigError, ServiceError
+from driftloop.local.weedsec import weed_security_env
+from driftloop.s3 import credentials
 
 __all__ = [
     "EmbeddedService",
@@ -82,6 +84,8 @@ def port_is_free(host: str, port: int) -> bool:
 
 
 def _die_with_parent() -> None:  # pragma: no cover - runs in the child between fork and exec
+    # what a child creates (SeaweedFS's volumes, its gRPC sockets in /tmp) is for the user of `up` only
+    os.umask(0o077)
     if sys.platform.startswith("linux"):
         with contextlib.suppress(Exception):
             ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
@@ -272,11 +276,12 @@ class EmbeddedStack:
         if self.kafka_storage == "s3":
             engine = f"s3://{KAFKA_BUCKET}/"
             s3 = self.settings.s3
+            access_key, secret_key = credentials(self.settings)
             env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
             env.update(
                 AWS_ENDPOINT=self.settings.s3_endpoint,
-                AWS_ACCESS_KEY_ID=s3.access_key_id,
-                AWS_SECRET_ACCESS_KEY=s3.secret_access_key.get_secret_value(),
+                AWS_ACCESS_KEY_ID=access_key,
+                AWS_SECRET_ACCESS_KEY=secret_key,
                 AWS_DEFAULT_REGION=s3.region,
                 AWS_ALLOW_HTTP="true",
             )
@@ -299,8 +304,17 @@ class EmbeddedStack:
         )
 
     def _s3_service(self) -> EmbeddedService:
+        """``weed server`` with only its S3 gateway open (:mod:`driftloop.local.weedsec` says how)."""
         e = self.settings.embedded
         weed_dir = self.data_dir / "s3"
+        try:
+            weed_dir.mkdir(parents=True, exist_ok=True)
+            os.chmod(weed_dir, 0o700)  # volumes and the security material: the user of `up` only
+            security = weed_security_env(weed_dir)
+        except OSError as exc:
+            raise unwritable(weed_dir, exc) from exc
+        env = {k: v for k, v in os.environ.items() if not k.startswith("WEED_")}
+        env.update(security)
         ports = {
             e.s3_port: "embedded.s3_port",
             e.weed_master_port: "embedded.weed_master_port",
@@ -324,6 +338,7 @@ class EmbeddedStack:
                 "-filer",
                 f"-filer.port={e.weed_filer_port}",
                 f"-filer.localSocket={weed_dir}/filer.sock",
+                "-filer.disableHttp",
                 "-s3",
                 f"-s3.port={e.s3_port}",
                 f"-s3.config={self._s3_identities(weed_dir)}",
@@ -333,25 +348,23 @@ class EmbeddedStack:
                 # Every bucket is a collection that grows 7 volumes at once: "0" (a count from the free disk)
                 # ran out at ~40 buckets here. Volumes are sparse files, so a high cap costs nothing.
                 "-volume.max=2000",
+                "-master.telemetry=false",
             ],
             endpoint=self.settings.s3_endpoint,
             ports=ports,
             log_path=self.data_dir / "logs" / "s3.log",
+            env=env,
         )
 
     def _s3_identities(self, weed_dir: Path) -> Path:
         """SeaweedFS's S3 identities: only the configured access key may read or write; with an identity
         list, anonymous requests are refused (an open gateway accepted anonymous PUT/DELETE)."""
-        import json
-
-        s3 = self.settings.s3
+        access_key, secret_key = credentials(self.settings)
         identities = {
             "identities": [
                 {
                     "name": "driftloop",
-                    "credentials": [
-                        {"accessKey": s3.access_key_id, "secretKey": s3.secret_access_key.get_secret_value()}
-                    ],
+                    "credentials": [{"accessKey": access_key, "secretKey": secret_key}],
                     "actions": ["Admin", "Read", "Write", "List", "Tagging"],
                 }
             ]

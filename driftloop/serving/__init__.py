@@ -16,13 +16,13 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from driftloop.serving.router import bucket_of, choose_route
+from driftloop.serving.router import Router
 from driftloop.serving.server import ModelServer
 
 if TYPE_CHECKING:
     from driftloop.config import Settings
 
-__all__ = ["ModelServer", "bucket_of", "choose_route", "server_component"]
+__all__ = ["ModelServer", "Router", "server_component"]
 
 
 def server_component(settings: Settings) -> ModelServer:

@@ -21,8 +21,9 @@ the loop keeps answering health checks and metrics while a large batch is scored
 10,000-row batch would stall the liveness probe. Measured on a shared 2-core machine (1-row predicts at
 concurrency 64, tests/benchmarks/bench_serving.py), 0, 1, 4 and 16 threads gave the same latencies
 within the run-to-run noise. Feedback (a Kafka flush) runs in a thread too.
-A body is read only up to ``max_body`` bytes: a ``Content-Length`` over it is answered 413 before a byte
-is read, and a chunked body is counted as it arrives.
+A body is read and parsed within the bounds of :mod:`driftloop.serving.body` (size, JSON values, nesting,
+and the bytes of bodies held at once), in a worker thread (``parse_threads``, 2: at most two bodies are
+turned into Python objects at once), never on the event loop.
 """
 
 from __future__ import annotations
@@ -30,8 +31,7 @@ from __future__ import annotations
 import hmac
 import json
 import logging
-import re
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import anyio
@@ -40,27 +40,23 @@ from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from driftloop.errors import DataError
+from driftloop.serving.body import (
+    MAX_BODY,
+    BodyBudget,
+    BodyError,
+    BodyLimits,
+    Reservation,
+    parse_json,
+    read_body,
+)
 from driftloop.serving.metrics import CONTENT_TYPE, ServingMetrics
 from driftloop.serving.service import PredictionService
 
-__all__ = ["MAX_BODY", "BodyError", "build_app"]
+__all__ = ["MAX_BODY", "BodyError", "BodyLimits", "build_app", "parse_json"]  # the body's names: re-exported
 
 log = logging.getLogger("driftloop.serving")
 
-#: The largest request body read, in bytes: a full batch (service.MAX_INSTANCES rows) with room to spare.
-MAX_BODY = 32 * 1024 * 1024
-_LENGTH = re.compile(r"[0-9]+", re.ASCII)
-
 Services = Callable[[], dict[str, PredictionService]]
-
-
-class BodyError(DataError):
-    """A request body the server will not read or cannot parse; ``status`` is the HTTP answer."""
-
-    def __init__(self, status: int, message: str, hint: str) -> None:
-        super().__init__(message, hint)
-        self.status = status
 
 
 class _JSON(JSONResponse):
@@ -76,57 +72,24 @@ def _problem(status: int, message: str, hint: str | None = None, close: bool = F
     return _reply(status, {"error": message, "hint": hint}, close)
 
 
-def _declared_length(request: Request, max_body: int) -> int | None:
-    """The body's ``Content-Length`` (None: chunked), checked before anything is read."""
-    values = [v.strip() for v in request.headers.getlist("content-length")]
-    if not values:
-        return None
-    if len(set(values)) > 1 or not _LENGTH.fullmatch(values[0]):
-        shown = ", ".join(values)
-        raise BodyError(
-            400,
-            f"Content-Length must be one non-negative integer, not {shown[:40]!r}",
-            "send the body's size",
-        )
-    digits = values[0].lstrip("0") or "0"  # int() refuses over 4300 digits: compare lengths first
-    if len(digits) > len(str(max_body)) or int(digits) > max_body:
-        shown = digits[:20] + ("…" if len(digits) > 20 else "")
-        raise BodyError(
-            413, f"the body (Content-Length {shown}) is over the limit of {max_body} bytes", "split the batch"
-        )
-    return int(digits)
-
-
-async def _json_body(request: Request, max_body: int) -> Any:
-    _declared_length(request, max_body)
-    chunks, size = [], 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > max_body:
-            raise BodyError(413, f"the body is over the limit of {max_body} bytes", "split the batch")
-        chunks.append(chunk)
-    raw = b"".join(chunks)
-    try:
-        return json.loads(raw) if raw else None
-    except (ValueError, RecursionError) as exc:  # UnicodeDecodeError is a ValueError
-        reason = "nested too deeply" if isinstance(exc, RecursionError) else exc
-        raise BodyError(400, f"the body is not valid JSON: {reason}", "send a JSON object") from None
-
-
 class _Endpoints:
     def __init__(
         self,
         services: Services,
         metrics: ServingMetrics,
         auth_token: str,
-        max_body: int,
+        limits: BodyLimits,
         predict_threads: int,
+        parse_threads: int,
+        bodies_in_flight: int,
     ) -> None:
         self.services = services
         self.metrics = metrics
         self.auth_token = auth_token.encode()
-        self.max_body = max_body
+        self.limits = limits
         self.limiter = anyio.CapacityLimiter(predict_threads) if predict_threads else None
+        self.parse_limiter = anyio.CapacityLimiter(parse_threads)
+        self.budget = BodyBudget(bodies_in_flight)
 
     # --- helpers ------------------------------------------------------------------------------------
     def _service(self, request: Request) -> PredictionService | Response:
@@ -137,12 +100,13 @@ class _Endpoints:
             return _problem(404, f"model {model!r} is not served here", f"served: {known}")
         return svc
 
-    async def _body(self, request: Request) -> Any:
-        """The JSON body, or a Response that refuses it."""
+    async def _body(self, request: Request, reservation: Reservation) -> tuple[Any, bytes] | Response:
+        """The JSON body and its digest, or a Response that refuses it."""
         try:
-            return await _json_body(request, self.max_body)
-        except BodyError as exc:
-            return _problem(exc.status, exc.message, exc.hint, close=exc.status == 413)
+            raw = await read_body(request, self.limits.max_body, reservation)
+            return await anyio.to_thread.run_sync(parse_json, raw, self.limits, limiter=self.parse_limiter)
+        except BodyError as exc:  # 413 / 503: the body may be unread, so the connection cannot go on
+            return _problem(exc.status, exc.message, exc.hint, close=exc.status in (413, 503))
         except ClientDisconnect:  # the client left (or the read deadline closed it): nobody to answer
             log.debug("%s left before sending its body", request.client)
             return Response(status_code=400)
@@ -205,19 +169,32 @@ class _Endpoints:
             return svc
         return _reply(200 if svc.slots.ready else 503, {"name": svc.model, "ready": svc.slots.ready})
 
+    async def _with_body(
+        self, request: Request, answer: Callable[[Any, bytes], Awaitable[Response]]
+    ) -> Response:
+        """``answer(body, digest)`` with the body parsed; its bytes count against the budget until then."""
+        reservation = self.budget.reserve()
+        try:
+            parsed = await self._body(request, reservation)
+            return parsed if isinstance(parsed, Response) else await answer(*parsed)
+        finally:
+            reservation.release()
+
     async def predict(self, request: Request) -> Response:
         svc = self._service(request)
         if isinstance(svc, Response):
             return svc
-        body = await self._body(request)
-        return body if isinstance(body, Response) else await self._call(svc.predict, svc.model, body)
+        return await self._with_body(
+            request, lambda body, digest: self._call(svc.predict, svc.model, body, digest)
+        )
 
     async def infer(self, request: Request) -> Response:
         svc = self._service(request)
         if isinstance(svc, Response):
             return svc
-        body = await self._body(request)
-        return body if isinstance(body, Response) else await self._call(svc.infer, svc.model, body)
+        return await self._with_body(
+            request, lambda body, digest: self._call(svc.infer, svc.model, body, digest)
+        )
 
     async def feedback(self, request: Request) -> Response:
         if not self._authorized(request):
@@ -229,9 +206,9 @@ class _Endpoints:
                 status_code=401,
                 headers={"WWW-Authenticate": 'Bearer realm="driftloop"'},
             )
-        body = await self._body(request)
-        if isinstance(body, Response):
-            return body
+        return await self._with_body(request, self._feedback)
+
+    async def _feedback(self, body: Any, _digest: bytes) -> Response:
         services = self.services()
         named = body.get("model") if isinstance(body, dict) else None
         svc = services.get(str(named)) if named else next(iter(services.values()), None)
@@ -256,11 +233,21 @@ def build_app(
     metrics: ServingMetrics,
     *,
     auth_token: str = "",
-    max_body: int = MAX_BODY,
+    limits: BodyLimits | None = None,
     predict_threads: int = 4,
+    parse_threads: int = 2,
+    bodies_in_flight: int = 8 * MAX_BODY,
 ) -> Starlette:
     """The ASGI app over ``services`` (model -> service, read per request: models come and go)."""
-    e = _Endpoints(services, metrics, auth_token, max_body, predict_threads)
+    e = _Endpoints(
+        services,
+        metrics,
+        auth_token,
+        limits or BodyLimits(),
+        predict_threads,
+        parse_threads,
+        bodies_in_flight,
+    )
     routes = [
         Route("/healthz", e.live, methods=["GET"]),
         Route("/readyz", e.ready, methods=["GET"]),

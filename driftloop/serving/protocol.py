@@ -24,6 +24,8 @@ from driftloop.errors import DataError
 
 __all__ = [
     "DATATYPES",
+    "check_feature",
+    "check_finite",
     "v1_instances",
     "v2_datatype",
     "v2_instances",
@@ -38,6 +40,13 @@ DATATYPES: dict[str, str] = {
     **{t: "float" for t in ("FP16", "FP32", "FP64")},
     "BYTES": "str",
 }
+#: The values an INT*/UINT* tensor may hold (a value beyond its datatype is the client's error, a 400).
+INT_RANGES: dict[str, tuple[int, int]] = {
+    **{f"INT{b}": (-(2 ** (b - 1)), 2 ** (b - 1) - 1) for b in (8, 16, 32, 64)},
+    **{f"UINT{b}": (0, 2**b - 1) for b in (8, 16, 32, 64)},
+}
+#: Integers at or beyond this magnitude are not finite as a float64.
+_FLOAT_LIMIT = 2**1024
 _HINT = 'send {"inputs": [{"name": "<feature>", "shape": [N], "datatype": "FP64", "data": [...]}]}'
 
 
@@ -65,10 +74,15 @@ def _flatten(data: Any, where: str) -> list[Any]:
     return out
 
 
-def _check_value(value: Any, kind: str, where: str) -> Any:
+def _check_value(value: Any, kind: str, where: str, datatype: str = "") -> Any:
     if kind == "float":
         if isinstance(value, bool) or not isinstance(value, int | float):
             raise DataError(f"{where} is {_shown(value)}, not a number", "send numbers for FP tensors")
+        if isinstance(value, int) and not -_FLOAT_LIMIT < value < _FLOAT_LIMIT:
+            raise DataError(
+                f"{where} is an integer of {len(str(abs(value)))} digits, beyond ±1.8e308",
+                "send finite numbers (NaN, ±Infinity and numbers beyond ±1.8e308 are refused)",
+            )
         if isinstance(value, float) and not math.isfinite(value):
             spelled = "NaN" if math.isnan(value) else ("Infinity" if value > 0 else "-Infinity")
             raise DataError(
@@ -78,6 +92,17 @@ def _check_value(value: Any, kind: str, where: str) -> Any:
     elif kind == "int":
         if isinstance(value, bool) or not isinstance(value, int):
             raise DataError(f"{where} is {_shown(value)}, not an integer", "send integers for INT tensors")
+        low, high = INT_RANGES.get(datatype, (-(2**63), 2**64 - 1))
+        if not low <= value <= high:
+            shown = (
+                _shown(value)
+                if len(str(abs(value))) <= 40
+                else f"an integer of {len(str(abs(value)))} digits"
+            )
+            raise DataError(
+                f"{where} is {shown}, beyond {datatype or 'a 64-bit integer'} ({low}..{high})",
+                "send values within the tensor's datatype (or a wider datatype)",
+            )
     elif kind == "bool":
         if not isinstance(value, bool):
             raise DataError(f"{where} is {_shown(value)}, not true/false", "send booleans for BOOL tensors")
@@ -86,7 +111,53 @@ def _check_value(value: Any, kind: str, where: str) -> Any:
     return value
 
 
-def _tensor(item: Any, i: int) -> tuple[str, list[int], list[Any]]:
+def _non_finite(value: Any) -> str | None:
+    """How JSON spells ``value`` when it is a non-finite number (``json`` parses ``1e999`` as inf)."""
+    if not isinstance(value, float) or math.isfinite(value):
+        return None
+    return "NaN" if math.isnan(value) else ("Infinity" if value > 0 else "-Infinity")
+
+
+def _field(field: str) -> str:
+    return field if field.isprintable() and len(field) <= 100 else repr(field)[:100]  # one line
+
+
+def check_finite(field: str, value: Any) -> None:
+    spelled = _non_finite(value)
+    if spelled is not None:
+        raise DataError(
+            f"{_field(field)} is {spelled}, not a finite number",
+            "send finite numbers (NaN, ±Infinity and numbers beyond ±1.8e308 are refused)",
+        )
+
+
+#: The integers a feature value may be: what a 64-bit column holds (INT64 and UINT64).
+INT_MIN, INT_MAX = -(2**63), 2**64 - 1
+
+
+def check_feature(field: str, value: Any) -> None:
+    """A feature value is a JSON scalar a model column can hold: a finite number within 64 bits, a string,
+    true/false or null. Anything else is the client's mistake (a 400), never the model's."""
+    if value is None or isinstance(value, bool | str):
+        return
+    if isinstance(value, int):
+        if not INT_MIN <= value <= INT_MAX:
+            raise DataError(
+                f"{_field(field)} is an integer of {len(str(abs(value)))} digits, beyond 64 bits",
+                "send integers between -2**63 and 2**64-1 (or a float)",
+            )
+        return
+    if isinstance(value, float):
+        check_finite(field, value)
+        return
+    kind = "an object" if isinstance(value, dict) else "an array" if isinstance(value, list) else "a value"
+    raise DataError(
+        f"{_field(field)} is {kind}, not a number, string, boolean or null",
+        "send one scalar value per feature",
+    )
+
+
+def _tensor(item: Any, i: int, max_rows: int | None = None) -> tuple[str, list[int], list[Any]]:
     where = f"inputs[{i}]"
     if not isinstance(item, dict):
         raise DataError(f"{where} must be an object with name, shape, datatype and data", _HINT)
@@ -108,6 +179,8 @@ def _tensor(item: Any, i: int) -> tuple[str, list[int], list[Any]]:
     kind = DATATYPES.get(datatype) if isinstance(datatype, str) else None
     if kind is None:
         raise DataError(f"{where}.datatype {_shown(datatype)} is not one of {', '.join(DATATYPES)}", _HINT)
+    if max_rows is not None and shape[0] > max_rows:  # before any value is copied
+        raise DataError(f"{where} has {shape[0]} rows: send at most {max_rows}", "split the batch")
     values = _flatten(item["data"], where)
     expected = math.prod(shape)
     if len(values) != expected:
@@ -115,14 +188,17 @@ def _tensor(item: Any, i: int) -> tuple[str, list[int], list[Any]]:
             f"{where} has {len(values)} values, shape {shape} needs {expected}",
             "send shape and data that agree (row-major)",
         )
-    return name, shape, [_check_value(v, kind, f"{where}.data[{j}]") for j, v in enumerate(values)]
+    return name, shape, [_check_value(v, kind, f"{where}.data[{j}]", datatype) for j, v in enumerate(values)]
 
 
-def v2_instances(body: Any, features: Sequence[str] | None) -> tuple[list[dict[str, Any]], str | None]:
+def v2_instances(
+    body: Any, features: Sequence[str] | None, max_rows: int | None = None
+) -> tuple[list[dict[str, Any]], str | None]:
     """The rows of an OIP V2 infer request as feature dicts, and its ``id``.
 
     ``features`` is the model's feature order (None: the model was not fitted on named columns — then
-    tensor names are used as given)."""
+    tensor names are used as given); a tensor of more than ``max_rows`` rows is refused before its values
+    are copied."""
     if not isinstance(body, dict) or not isinstance(body.get("inputs"), list) or not body["inputs"]:
         raise DataError('the body must be a JSON object with "inputs": [tensor, ...]', _HINT)
     rid = body.get("id")
@@ -130,7 +206,7 @@ def v2_instances(body: Any, features: Sequence[str] | None) -> tuple[list[dict[s
         raise DataError(
             f"id must be a non-empty string, not {_shown(rid)}", "send a string id or leave it out"
         )
-    tensors = [_tensor(item, i) for i, item in enumerate(body["inputs"])]
+    tensors = [_tensor(item, i, max_rows) for i, item in enumerate(body["inputs"])]
     if len(tensors) == 1 and len(tensors[0][1]) == 2 and tensors[0][1][1] != 1:
         name, (rows, cols), values = tensors[0]
         if features is not None and cols != len(features):

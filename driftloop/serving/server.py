@@ -9,14 +9,14 @@ after the stack is up.
 uvicorn runs in a thread of its own with its own event loop, on a socket bound in :meth:`start` (so a
 port in use is a one-line error there, and ``port=0`` is known at once). Limits:
 
-* ``serving.max_concurrency`` open connections + requests in progress (uvicorn's ``limit_concurrency``;
-  beyond it a 503);
-* a whole request — headers and body — must arrive within ``read_timeout_s`` of the moment the server
-  waits for it, and its headers within :data:`MAX_HEAD` bytes. uvicorn times out only *idle* keep-alive
-  connections (``timeout_keep_alive``); a client that sends its headers or body a byte at a time would
-  hold its connection, and count against the concurrency limit, forever. :class:`_GuardedHttp` adds the
-  deadline (a subclass of uvicorn's httptools protocol: ``uvicorn[standard]`` is a dependency);
-* bodies up to ``max_body`` bytes (checked in the app, :mod:`driftloop.serving.app`).
+* per connection (:mod:`driftloop.serving.guard`, a subclass of uvicorn's httptools protocol:
+  ``uvicorn[standard]`` is a dependency): a whole request within ``read_timeout_s``, headers within
+  :data:`MAX_HEAD` bytes, ``serving.max_connections_per_client`` connections per client address, and
+  ``serving.max_concurrency`` connections + requests in progress (beyond it a 503) — health probes are
+  answered whatever the load;
+* per request (the app; :mod:`driftloop.serving.body`): ``serving.max_body_bytes``, and a body parsed in
+  a worker thread only if it holds at most ``serving.max_json_values`` JSON values nested at most
+  ``serving.max_json_depth`` deep; all bodies held at once: ``serving.max_body_bytes_in_flight``.
 
 :meth:`stop` is graceful: no new connections, requests in progress finish (up to ``grace_s``), the
 shadow runner scores what it has queued, and the inference log publishes every queued record to Kafka
@@ -25,7 +25,6 @@ before the publisher closes.
 
 from __future__ import annotations
 
-import asyncio
 import functools
 import logging
 import os
@@ -37,7 +36,8 @@ from typing import Any
 from driftloop.config import Settings
 from driftloop.errors import DriftloopError, UsageError
 from driftloop.registry import Registry, check_model_name
-from driftloop.serving.app import MAX_BODY, build_app
+from driftloop.serving.app import BodyLimits, build_app
+from driftloop.serving.guard import MAX_HEAD, guarded_protocol
 from driftloop.serving.metrics import ServingMetrics
 from driftloop.serving.service import PredictionService, log_records
 from driftloop.serving.shadow import ShadowRunner
@@ -50,76 +50,6 @@ log = logging.getLogger("driftloop.serving")
 
 #: Seconds a client has to send a whole request (and the longest a keep-alive connection may idle).
 READ_TIMEOUT_S = 10.0
-#: The most bytes of request line + headers read before the headers must be complete.
-MAX_HEAD = 64 * 1024
-
-
-def _guarded_protocol(read_timeout_s: float) -> type[asyncio.Protocol]:
-    """uvicorn's httptools protocol with a deadline on each request's arrival (see the module doc)."""
-    from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
-
-    class _GuardedHttp(HttpToolsProtocol):
-        _deadline: asyncio.TimerHandle | None = None
-        _head = 0
-        _in_head = True
-
-        def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
-            super().connection_made(transport)
-            self._arm()
-
-        def connection_lost(self, exc: Exception | None) -> None:
-            self._disarm()
-            super().connection_lost(exc)
-
-        def data_received(self, data: bytes) -> None:
-            if self._in_head:
-                self._head += len(data)
-                if self._head > MAX_HEAD:
-                    log.debug("%s: headers over %d bytes; closing", self.client, MAX_HEAD)
-                    self.send_400_response(f"request headers over {MAX_HEAD} bytes")
-                    return
-            super().data_received(data)
-
-        def eof_received(self) -> None:
-            cycle = self.cycle
-            if (cycle is not None and cycle.more_body and not cycle.response_complete) or (
-                self._in_head and self._head
-            ):  # the client shut its side mid-request: say so rather than wait for the deadline
-                self.send_400_response("the request ended before its headers or body did")
-
-        def on_headers_complete(self) -> None:
-            self._in_head = False
-            super().on_headers_complete()
-
-        def on_message_complete(self) -> None:
-            self._disarm()
-            self._in_head, self._head = True, 0
-            super().on_message_complete()
-
-        def on_response_complete(self) -> None:
-            super().on_response_complete()
-            if not self.transport.is_closing():
-                self._arm()  # the next request (an idle keep-alive connection too)
-
-        def _arm(self) -> None:
-            self._disarm()
-            self._deadline = self.loop.call_later(read_timeout_s, self._expire)
-
-        def _disarm(self) -> None:
-            if self._deadline is not None:
-                self._deadline.cancel()
-                self._deadline = None
-
-        def _expire(self) -> None:
-            self._deadline = None
-            cycle = self.cycle
-            if cycle is not None and not cycle.response_complete and not cycle.more_body:
-                return  # a whole request is being answered: not the client's delay
-            if not self.transport.is_closing():
-                log.debug("%s sent no whole request in %.1fs; closing", self.client, read_timeout_s)
-                self.transport.close()
-
-    return _GuardedHttp
 
 
 class ModelServer:
@@ -142,7 +72,7 @@ class ModelServer:
         discover_s: float = 5.0,
         watch_outcomes: bool = True,
         read_timeout_s: float = READ_TIMEOUT_S,
-        max_body: int = MAX_BODY,
+        max_body: int | None = None,
         grace_s: float = 10.0,
         predict_threads: int = 4,
     ) -> None:
@@ -162,7 +92,13 @@ class ModelServer:
         self.discover_s = discover_s
         #: a client that does not send a whole request in this long is dropped
         self.read_timeout_s = read_timeout_s
-        self.max_body = max_body
+        serving = settings.serving
+        #: what one request body may be (size, JSON values, nesting): see driftloop.serving.app
+        self.limits = BodyLimits(
+            max_body if max_body is not None else serving.max_body_bytes,
+            serving.max_json_values,
+            serving.max_json_depth,
+        )
         self.grace_s = grace_s
         #: worker threads that run predictions (the event loop only parses and answers)
         self.predict_threads = predict_threads
@@ -263,21 +199,26 @@ class ModelServer:
     def _serve_http(self) -> None:
         import uvicorn
 
+        serving = self.settings.serving
+
         config = uvicorn.Config(
             build_app(
                 self.services,
                 self.metrics,
                 auth_token=self.settings.serving.auth_token.get_secret_value(),
-                max_body=self.max_body,
+                limits=self.limits,
+                bodies_in_flight=serving.max_body_bytes_in_flight,
                 predict_threads=self.predict_threads,
             ),
-            http=_guarded_protocol(self.read_timeout_s),
+            http=guarded_protocol(
+                self.read_timeout_s, self.settings.serving.max_concurrency, serving.max_connections_per_client
+            ),
             loop="auto",
             lifespan="off",
             log_config=None,
             access_log=False,
             server_header=False,
-            limit_concurrency=self.settings.serving.max_concurrency,
+            limit_concurrency=None,  # the guard's own limit: it lets the health probes through
             timeout_keep_alive=max(1, round(self.read_timeout_s)),
             timeout_graceful_shutdown=max(1, round(self.grace_s)),
             backlog=256,

@@ -28,7 +28,6 @@ records carry ``route`` (the monitors read every other key of a record as a feat
 from __future__ import annotations
 
 import logging
-import math
 import time
 import uuid
 from typing import Any
@@ -36,8 +35,16 @@ from typing import Any
 from driftloop.config import Settings
 from driftloop.errors import DataError, DriftloopError
 from driftloop.serving.metrics import ServingMetrics
-from driftloop.serving.protocol import v1_instances, v2_datatype, v2_instances, v2_metadata, v2_response
-from driftloop.serving.router import choose_route
+from driftloop.serving.protocol import (
+    check_feature,
+    check_finite,
+    v1_instances,
+    v2_datatype,
+    v2_instances,
+    v2_metadata,
+    v2_response,
+)
+from driftloop.serving.router import Router, sticky_key
 from driftloop.serving.shadow import ShadowJob, ShadowRunner
 from driftloop.serving.sink import InferenceLog
 from driftloop.serving.slots import LoadedModel, ModelSlots
@@ -48,23 +55,6 @@ log = logging.getLogger("driftloop.serving")
 
 MAX_INSTANCES = 10_000
 Reply = tuple[int, dict[str, Any]]
-
-
-def _non_finite(value: Any) -> str | None:
-    """How JSON spells ``value`` when it is a non-finite number (``json`` parses ``1e999`` as inf)."""
-    if not isinstance(value, float) or math.isfinite(value):
-        return None
-    return "NaN" if math.isnan(value) else ("Infinity" if value > 0 else "-Infinity")
-
-
-def _check_finite(field: str, value: Any) -> None:
-    spelled = _non_finite(value)
-    if spelled is not None:
-        shown = field if field.isprintable() and len(field) <= 100 else repr(field)[:100]  # one line
-        raise DataError(
-            f"{shown} is {spelled}, not a finite number",
-            "send finite numbers (NaN, ±Infinity and numbers beyond ±1.8e308 are refused)",
-        )
 
 
 def _problem(status: int, exc: DriftloopError | str, hint: str | None = None) -> Reply:
@@ -118,6 +108,7 @@ class PredictionService:
         sink: InferenceLog,
         metrics: ServingMetrics,
         shadow: ShadowRunner | None = None,
+        router: Router | None = None,
     ) -> None:
         self.settings = settings
         self.model = slots.model
@@ -126,6 +117,7 @@ class PredictionService:
         self.metrics = metrics
         self.canary_fraction = settings.serving.canary_fraction
         self.shadow = shadow
+        self.router = router if router is not None else Router()
 
     def _wrong_model(self, model: str) -> Reply:
         return _problem(404, f"this server serves model {self.model!r}, not {model!r}")
@@ -135,8 +127,11 @@ class PredictionService:
         return _problem(400, exc)
 
     # --- predict ----------------------------------------------------------------------------------
-    def predict(self, model: str, body: Any) -> Reply:
-        """KServe V1 (and the legacy ``/v1/models/<m>/predict``): ``{"instances": [...]}``."""
+    def predict(self, model: str, body: Any, digest: bytes | None = None) -> Reply:
+        """KServe V1 (and the legacy ``/v1/models/<m>/predict``): ``{"instances": [...]}``.
+
+        ``digest``: the raw body's digest, which the route is keyed on with the request id (see
+        :mod:`driftloop.serving.router`)."""
         if model != self.model:
             return self._wrong_model(model)
         champion = self.slots.champion
@@ -145,25 +140,25 @@ class PredictionService:
             instances, request_id = self._parse(body)
         except DataError as exc:
             return self._bad_request(exc)
-        return self.predict_rows(instances, request_id)
+        return self.predict_rows(instances, request_id, digest)
 
-    def infer(self, model: str, body: Any) -> Reply:
+    def infer(self, model: str, body: Any, digest: bytes | None = None) -> Reply:
         """Open Inference Protocol V2: named tensors in, named tensors out."""
         if model != self.model:
             return self._wrong_model(model)
         champion = self.slots.champion
         try:
-            instances, request_id = v2_instances(body, champion.features if champion else None)
+            instances, request_id = v2_instances(body, champion.features if champion else None, MAX_INSTANCES)
             if len(instances) > MAX_INSTANCES:
                 raise DataError(f"send at most {MAX_INSTANCES} rows, not {len(instances)}", "split the batch")
         except DataError as exc:
             return self._bad_request(exc)
         if not instances:
             return self._bad_request(DataError("the inputs have 0 rows", "send at least one row"))
-        status, reply = self.predict_rows(instances, request_id)
+        status, reply = self.predict_rows(instances, request_id, digest)
         return (status, v2_response(reply)) if status == 200 else (status, reply)
 
-    def _routes(self, request_id: str | None) -> tuple[str, LoadedModel, LoadedModel | None]:
+    def _routes(self, sticky: bytes | None) -> tuple[str, LoadedModel, LoadedModel | None]:
         """The route, the version that answers, and the version that scores a mirror (or None)."""
         champion, canary, plan = self.slots.champion, self.slots.canary, self.slots.plan
         assert champion is not None
@@ -171,23 +166,37 @@ class PredictionService:
             return ("pinned" if self.slots.pinned else "champion"), champion, None
         if plan is not None and plan.strategy == "shadow":
             fraction = plan.fraction if plan.fraction is not None else 1.0
-            mirrored = choose_route(request_id, fraction, True) == "canary"
+            mirrored = self.router.choose(sticky, fraction) == "canary"
             return "champion", champion, (canary if mirrored else None)
         if "canary" not in self.slots.follow:
             return "champion", champion, None
         fraction = plan.fraction if plan is not None and plan.fraction is not None else self.canary_fraction
-        route = choose_route(request_id, fraction, True)
+        route = self.router.choose(sticky, fraction)
         return route, (canary if route == "canary" else champion), None
 
-    def predict_rows(self, instances: list[dict[str, Any]], request_id: str | None) -> Reply:
-        """Route, predict, log and (in shadow mode) mirror checked rows of feature values."""
+    def _other(self, served: LoadedModel) -> LoadedModel | None:
+        """The other loaded version (champion <-> canary), to tell a client's error from a model's."""
+        other = self.slots.canary if served is self.slots.champion else self.slots.champion
+        return None if other is None or other is served or other.version == served.version else other
+
+    def predict_rows(
+        self, instances: list[dict[str, Any]], request_id: str | None, digest: bytes | None = None
+    ) -> Reply:
+        """Route, predict, log and (in shadow mode) mirror checked rows of feature values.
+
+        A prediction that raises is the model's failure (a 500, logged with ``"error"``: canary analysis
+        counts it) unless the input is to blame — a 400, not logged, so a client cannot raise a version's
+        error rate with input no version accepts. The input is to blame when the other loaded version
+        (champion <-> canary) fails on the same rows too, or, on a server with one version (a Kubernetes
+        canary pod, where a client can keep its connection), when the rows hold a kind of value (a string
+        where it has only scored numbers, say) that version has never scored for that feature."""
         started = time.perf_counter()
         model = self.model
         if self.slots.champion is None:
             self.metrics.requests.labels(model, "", "", "unavailable").inc()
             reason = self.slots.errors.get("champion") or "no champion version is loaded yet"
             return _problem(503, reason, f"promote a version: driftloop registry promote {model} vN")
-        route, served, mirror = self._routes(request_id)
+        route, served, mirror = self._routes(sticky_key(request_id, digest))
         rid = request_id or uuid.uuid4().hex
         ids = [rid] if len(instances) == 1 else [f"{rid}-{i}" for i in range(len(instances))]
         try:
@@ -195,19 +204,22 @@ class PredictionService:
         except DataError as exc:
             self.metrics.requests.labels(model, served.version, route, "bad_request").inc()
             return _problem(400, exc)
-        except Exception as exc:  # the model itself failed: a 500, counted and logged as an error
+        except Exception as exc:  # the model failed: its fault, unless the input is (see the docstring)
+            blame = self._client_fault(served, instances)
+            if blame is not None:
+                self.metrics.requests.labels(model, served.version, route, "bad_request").inc()
+                return _problem(400, blame, "send each feature the type of value the model takes")
+            detail = f"{type(exc).__name__}: {exc}"[:500]  # the client's values may be in the text
+            log.warning("model %s %s failed on a request: %s", model, served.version, detail)
             elapsed = time.perf_counter() - started
-            log_records(
-                self.sink, served, instances, ids, None, None, elapsed, None, f"{type(exc).__name__}: {exc}"
-            )
+            log_records(self.sink, served, instances, ids, None, None, elapsed, None, detail)
             self.metrics.requests.labels(model, served.version, route, "error").inc()
             self.metrics.latency.labels(model, route).observe(elapsed)
             return _problem(
-                500,
-                f"model {model} {served.version} failed: {type(exc).__name__}: {exc}",
-                "see the server log",
+                500, f"model {model} {served.version} failed ({type(exc).__name__})", "see the server log"
             )
         elapsed = time.perf_counter() - started
+        served.note_scored(instances)
         log_records(self.sink, served, instances, ids, preds, probas, elapsed, probabilities=vectors)
         if mirror is not None and self.shadow is not None:
             self.shadow.submit(ShadowJob(mirror, instances, ids))
@@ -225,6 +237,17 @@ class PredictionService:
             reply["probabilities"] = probas
         return 200, reply
 
+    def _client_fault(self, served: LoadedModel, instances: list[dict[str, Any]]) -> str | None:
+        """Why a failure of ``served`` on ``instances`` is the client's (None: it is the model's)."""
+        other = self._other(served)
+        if other is None:  # one version (a pinned pod): a kind of value it has never scored is to blame
+            return served.unscored_kind(instances)
+        try:
+            other.predict(instances)
+        except Exception:
+            return f"no version of model {self.model} can score these feature values"
+        return None
+
     @staticmethod
     def _parse(body: Any) -> tuple[list[dict[str, Any]], str | None]:
         if not isinstance(body, dict) or not isinstance(body.get("instances"), list):
@@ -241,7 +264,7 @@ class PredictionService:
             raise DataError("every instance must be a JSON object of feature values", "fix the instances")
         for i, inst in enumerate(instances):
             for name, value in inst.items():
-                _check_finite(f"instances[{i}].{name}", value)
+                check_feature(f"instances[{i}].{name}", value)
         rid = body.get("request_id")
         if rid is not None and (not isinstance(rid, str | int) or isinstance(rid, bool) or str(rid) == ""):
             raise DataError("request_id must be a non-empty string", "send a string id or leave it out")
@@ -307,7 +330,7 @@ class PredictionService:
                 )
             try:
                 for key in ("request_id", "label"):
-                    _check_finite(f"labels[{i}].{key}" if batch else key, item[key])
+                    check_finite(f"labels[{i}].{key}" if batch else key, item[key])
             except DataError as exc:
                 return _problem(400, exc)
             records.append(

@@ -43,6 +43,16 @@ class CanaryPlan:
     fraction: float | None = None
     step: int = 0
 
+    def __str__(self) -> str:
+        """For the log: ``canary 10% of requests (step 2)``, ``shadow (every request, mirrored)``."""
+        if self.strategy == "shadow":
+            share = "every request" if self.fraction is None else f"{self.fraction:.0%} of requests"
+            return f"shadow ({share}, mirrored)"
+        if self.fraction is None:
+            return "canary the server's canary_fraction" + (f" (step {self.step})" if self.step else "")
+        share = f"{self.fraction:.0%} of requests"
+        return f"canary {share}" + (f" (step {self.step})" if self.step else "")
+
     @classmethod
     def from_record(cls, record: Any) -> CanaryPlan:
         """A plan from the record; a missing or malformed field falls back to its default."""
@@ -81,6 +91,42 @@ class LoadedModel:
         self.multiclass = self.classes is not None and self.has_proba and len(self.classes) > 2
         #: the OIP ``platform``: the estimator's top-level package (``sklearn``, ``xgboost``, ...)
         self.platform = type(self.estimator).__module__.split(".", 1)[0]
+        #: feature -> the JSON kinds of value this version has scored there (see :meth:`unscored_kind`);
+        #: only the model's features (a client's extra keys would grow it without bound)
+        self.scored_kinds: dict[str, set[str]] = {}
+        self._feature_set = frozenset(self.features or ())
+
+    def note_scored(self, instances: list[dict[str, Any]]) -> None:
+        """Remember the kinds of value (number, string, ...) these successfully scored rows held."""
+        if not self._feature_set:
+            return  # not fitted on named features: the keys are the client's, nothing to learn from
+        for inst in instances:
+            for name, value in inst.items():
+                if name not in self._feature_set:
+                    continue
+                kind = _kind(value)
+                seen = self.scored_kinds.get(name)
+                if seen is None:
+                    self.scored_kinds[name] = {kind}
+                elif kind not in seen:
+                    seen.add(kind)  # set.add is atomic under the GIL; readers only test membership
+
+    def unscored_kind(self, instances: list[dict[str, Any]]) -> str | None:
+        """Where the rows hold a kind of value this version has never scored for a feature it has scored
+        (a string where it has only taken numbers): what a failure on them is blamed on — the client's
+        input, not the model. None: every value is of a kind scored before (or the feature never was)."""
+        for i, inst in enumerate(instances):
+            for name, value in inst.items():
+                if name not in self._feature_set:
+                    continue  # not given to the model
+                seen = self.scored_kinds.get(name)
+                kind = _kind(value)
+                if seen and kind not in seen:
+                    shown = name if name.isprintable() and len(name) <= 60 else repr(name)[:60]
+                    scored = " or ".join(sorted(seen))
+                    where = f"instances[{i}].{shown}"
+                    return f"{where} is {kind}, and {self.model} {self.version} has only scored {scored}"
+        return None
 
     def frame(self, instances: list[dict[str, Any]]) -> Any:
         """The model input: a DataFrame with the model's feature columns (when it was fitted on one)."""
@@ -113,6 +159,16 @@ class LoadedModel:
             return preds, proba[range(len(idx)), idx].tolist(), vectors
         out = self.estimator.predict(x)
         return (out.tolist() if hasattr(out, "tolist") else list(out)), None, None
+
+
+def _kind(value: Any) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, int | float):
+        return "a number"
+    return "a string" if isinstance(value, str) else type(value).__name__
 
 
 def _round_significant(values: Any, digits: int = 6) -> Any:

@@ -10,8 +10,9 @@ An estimate is two steps: :meth:`PerformanceEstimator.sums` reduces rows to :cla
 that two parts of a window add up to the whole's), :meth:`PerformanceEstimator.finish` turns them into the
 metrics. One process does both on its window; a sharded check sums each shard and finishes the merge.
 
-The estimator is fitted by the ``evaluate`` step, sealed with the model-signing key and registered as
-:data:`ESTIMATOR_FILE` next to the model; the monitor loads it with the champion.
+The estimator is fitted by the ``evaluate`` step, sealed with the registry's Ed25519 signing key and
+registered as :data:`ESTIMATOR_FILE` next to the model; the monitor checks the seal with the verify key and
+loads it with the champion.
 """
 
 from __future__ import annotations

@@ -31,6 +31,10 @@ __all__ = ["NOT_RUN_HERE", "Block", "Shell", "bash_blocks", "block"]
 NOT_RUN_HERE: dict[tuple[str, str], str] = {
     ("Quick start", "make demo"): "make demo = `driftloop demo` (test_demo.py); make test is this suite",
     ("Development", "make test"): "what CI runs (.ci/run); test-fast, bench and lint are parts of it",
+    ("Bring your own model", "docker build -t registry.example.com/demand:0.1.0"): (
+        "needs docker and a cluster: test_readme.py::test_byom_directory_builds_for_a_cluster runs its"
+        " compile and kustomize lines in a fresh `init` directory"
+    ),
     ("Serving, rollout and approval", "kubectl -n driftloop create secret generic driftloop-serving"): (
         "needs a cluster: `make e2e` (the real-cluster suite)"
     ),

@@ -3,7 +3,8 @@
 The attack: someone who can write to the bucket replaces a version's ``model.joblib`` with a pickle that
 runs a command when loaded, and rewrites ``metadata.json`` with the matching sha256. The registry (the
 server, ``evaluate``'s champion, ``registry promote``) must refuse it because the signature does not
-match; ``evaluate`` must refuse a challenger file that was changed after the train step sealed it. The
+match; ``evaluate`` must refuse a challenger file whose sha256 differs from the one the train step
+reported (an output parameter, not a file in the bucket). The
 end state: the command never ran and the champion was never replaced by an unverified artifact.
 """
 
@@ -103,20 +104,45 @@ def test_the_model_server_refuses_an_unsigned_champion(registry: Registry, tmp_p
 
 
 def test_a_challenger_changed_after_training_is_refused(registry: Registry, tmp_path: Path) -> None:
+    from workflows.steps.evaluate import challenger_bytes
+
+    good = _good_model()
+    path = tmp_path / "challenger"
+    path.write_bytes(good)
+    reported = hashlib.sha256(good).hexdigest()  # train's model_sha256 output parameter
+    assert challenger_bytes(path, reported) == good
+    marker = tmp_path / "pwned-challenger"
+    path.write_bytes(pickle.dumps(_Boom(marker)))  # replaced in the artifact repository
+    with pytest.raises(IntegrityError, match="modified after training"):
+        challenger_bytes(path, reported)
+    with pytest.raises(IntegrityError, match="without the train step's sha256"):
+        challenger_bytes(path, "")
+    assert not marker.exists()
+
+
+def test_a_sealed_estimator_needs_the_signing_key(registry: Registry, tmp_path: Path) -> None:
+    from driftloop.signing import generate_keypair, verify_key
+
     key = signing_key(registry.store.settings)
     good = _good_model()
     sealed = seal(key, good)
-    assert unseal(key, sealed, "challenger") == good
-    marker = tmp_path / "pwned-challenger"
-    evil = pickle.dumps(_Boom(marker))
+    pub = verify_key(registry.store.settings)
+    assert unseal(pub, sealed, "estimator") == good
+    evil = pickle.dumps(_Boom(tmp_path / "pwned-estimator"))
     head = sealed.partition(b"\n")[0]
     with pytest.raises(IntegrityError, match="seal does not match"):
-        unseal(key, head + b"\n" + evil, "challenger")
+        unseal(pub, head + b"\n" + evil, "estimator")
     with pytest.raises(IntegrityError, match="not a sealed"):
-        unseal(key, evil, "challenger")
+        unseal(pub, evil, "estimator")
+    other = registry.store.settings.model_copy(
+        update={
+            "registry": registry.store.settings.registry.model_copy(
+                update={"verify_key": generate_keypair()[1]}
+            )
+        }
+    )
     with pytest.raises(IntegrityError):
-        unseal(b"another key", sealed, "challenger")
-    assert not marker.exists()
+        unseal(verify_key(other), sealed, "estimator")
 
 
 def test_alias_and_history_change_together_or_not_at_all(registry: Registry) -> None:

@@ -70,10 +70,3 @@ def test_a_model_name_with_a_trailing_newline_gets_no_policy_state(env: Callable
     assert [x["reason"] for x in letters] == ["invalid-model"]
     states = S3Store(settings).list("sensor/state/")
     assert states == [], states
-
-
-def test_go_dollar_in_the_compiled_filter() -> None:
-    from driftloop.local.sensor.filters import go_regexp
-
-    assert go_regexp("^credit$").search("credit") and not go_regexp("^credit$").search("credit\n")
-    assert go_regexp(r"^a\$$").search("a$") and go_regexp("[$]x$").search("$x")

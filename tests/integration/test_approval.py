@@ -143,7 +143,7 @@ def test_reject_rolls_back(setup: Any, tmp_path: Path) -> None:
     settings, _ = setup(timeout_s=600)
     registry = Registry(S3Store(settings))
     refused = _cli(settings, tmp_path, "approve", "credit")  # nothing waits yet
-    assert refused.returncode == 2 and "no run of credit is waiting for approval" in refused.stderr
+    assert refused.returncode == 2 and "no run of credit has a canary waiting for a decision" in refused.stderr
     assert "Traceback" not in refused.stderr
     thread, out = _start(settings)
     request = _waiting(registry)

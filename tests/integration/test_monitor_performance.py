@@ -42,7 +42,7 @@ def _register_champion(settings: Settings, tmp_path: Path) -> Any:
     make_credit(5000, seed=0).to_parquet(train_uri)
     make_credit(2500, seed=10).to_parquet(holdout_uri)
     model_file = tmp_path / "model.joblib"
-    train(
+    trained = train(
         settings,
         model="credit",
         train_uri=str(train_uri),
@@ -56,6 +56,7 @@ def _register_champion(settings: Settings, tmp_path: Path) -> Any:
         settings,
         model="credit",
         model_file=model_file,
+        model_sha256=trained["sha256"],
         train_uri=str(train_uri),
         holdout_uri=str(holdout_uri),
         metrics_path=tmp_path / "metrics.json",

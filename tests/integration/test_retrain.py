@@ -73,7 +73,7 @@ def _retrain(tmp: Path, run: str, hyperparameters: str = "") -> dict:
     params = (
         {"algorithm": "logreg"} if not hyperparameters else {"hyperparameters": json.loads(hyperparameters)}
     )
-    train.train(
+    trained = train.train(
         settings,
         model="credit",
         train_uri=parts["train_uri"],
@@ -87,6 +87,7 @@ def _retrain(tmp: Path, run: str, hyperparameters: str = "") -> dict:
         settings,
         model="credit",
         model_file=model_path,
+        model_sha256=trained["sha256"],
         train_uri=parts["train_uri"],
         holdout_uri=parts["holdout_uri"],
         metrics_path=tmp / run / "metrics.json",

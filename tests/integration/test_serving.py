@@ -146,8 +146,13 @@ def test_alias_change_is_picked_up_and_tampered_model_refused(served: Any) -> No
         registry.store.put_bytes("models/credit/v3/model.joblib", dump(model2))
         with pytest.raises(IntegrityError):
             registry.promote("credit", "v3")  # the registry refuses to point an alias at it
-        # ...so move the pointer behind its back, as someone with write access to the bucket could
+        # a bucket writer moving the pointer behind its back is refused (unsigned): v2 stays
         registry.store.put_pointer("models/credit/aliases/champion.json", {"version": "v3"})
+        time.sleep(1.0)
+        assert http.get("/v1/models/credit").json()["champion"] == "v2"
+        # a correctly signed pointer to a version whose file was replaced after registration: the
+        # server refuses the file by its sha256
+        registry._put_alias("credit", "champion", "v3", "test: signed pointer, replaced file")
         info = wait_for(lambda: (i := http.get("/v1/models/credit").json())["errors"] and i)
         assert "sha256" in info["errors"]["champion"] and "v3" in info["errors"]["champion"]
         assert info["champion"] == "v2"  # keeps serving the verified model

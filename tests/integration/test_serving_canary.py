@@ -148,9 +148,20 @@ def test_canary_with_worse_accuracy_on_feedback_is_rolled_back(local: Any) -> No
 
 
 def test_too_little_traffic_is_extended_once_then_rolled_back(local: Any) -> None:
+    _settings, registry, target, server, http, df = local
+    better, _ = train(seed=1)
+    version = deploy(target, registry, http, better)
+    drive(http, df, 20)  # some traffic, far from min_requests (none at all is the no-traffic case below)
+    assert server.sink.wait_empty(20)
+    verdict = target.analyze("credit", version, duration_s=1, min_requests=100, poll_s=0.2)
+    assert verdict.decision == "rollback" and verdict.extended and verdict.stopped_by == "extension"
+    assert "inconclusive" in verdict.reasons[-1]
+
+
+def test_no_traffic_at_all_is_rolled_back_at_the_deadline_without_extension(local: Any) -> None:
     _settings, registry, target, _server, http, _df = local
     better, _ = train(seed=1)
     version = deploy(target, registry, http, better)
     verdict = target.analyze("credit", version, duration_s=1, min_requests=100, poll_s=0.2)
-    assert verdict.decision == "rollback" and verdict.extended
-    assert "inconclusive" in verdict.reasons[-1]
+    assert verdict.decision == "rollback" and not verdict.extended and verdict.stopped_by == "no-traffic"
+    assert "no traffic" in verdict.reasons[0]

@@ -73,7 +73,11 @@ def test_unknown_section_and_bad_value(tmp_path: Path) -> None:
 
 
 def test_masking_hides_every_secret() -> None:
-    env = {"DRIFTLOOP_KAFKA__SASL_PASSWORD": "hunter2", "DRIFTLOOP_ARGO__TOKEN": "tok-123"}
+    env = {
+        "DRIFTLOOP_KAFKA__SASL_PASSWORD": "hunter2",
+        "DRIFTLOOP_ARGO__TOKEN": "tok-123",
+        "DRIFTLOOP_S3__SECRET_ACCESS_KEY": "driftloop-secret",
+    }
     s = load_settings(None, env=env)
     data = masked_dict(s)
     text = repr(data)

@@ -13,8 +13,6 @@ import copy
 import importlib.util
 import json
 import re
-import shutil
-import subprocess
 from functools import cache
 from pathlib import Path
 from types import ModuleType
@@ -24,6 +22,7 @@ import pytest
 import yaml
 
 from driftloop.validation import NO_MODEL, check_document
+from tests.conftest import kustomize
 from tests.policy import check
 
 REPO = Path(__file__).resolve().parents[2]
@@ -42,7 +41,6 @@ ARGO_KINDS = {
 }
 SOURCE_DIRS = ("driftloop", "monitors", "sensors", "workflows")
 
-needs_kubectl = pytest.mark.skipif(shutil.which("kubectl") is None, reason="kubectl is not installed")
 
 
 # --- helpers --------------------------------------------------------------------------------------------
@@ -56,17 +54,6 @@ def _file_docs(path: Path) -> list[Any]:
     return [d for d in yaml.safe_load_all(path.read_text()) if d is not None]
 
 
-@cache
-def _kustomize(overlay: str) -> list[dict[str, Any]]:
-    out = subprocess.run(
-        ["kubectl", "kustomize", str(MANIFESTS / "overlays" / overlay)],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
-    assert out.returncode == 0, f"kubectl kustomize overlays/{overlay} failed:\n{out.stderr}"
-    return [d for d in yaml.safe_load_all(out.stdout) if d is not None]
 
 
 @cache
@@ -114,10 +101,9 @@ def test_every_manifest_file_validates(path: Path) -> None:
     assert not bad, json.dumps(bad, indent=2)
 
 
-@needs_kubectl
 @pytest.mark.parametrize("overlay", OVERLAYS)
 def test_kustomize_output_validates(overlay: str) -> None:
-    docs = _kustomize(overlay)
+    docs = _overlay(overlay)
     kinds = {d["kind"] for d in docs}
     assert {
         "Namespace",
@@ -147,11 +133,14 @@ def test_validation_catches_an_unknown_field() -> None:
 
 
 # --- (b) kustomize builds, and nothing under manifests/ is left out ----------------------------------------
-@needs_kubectl
 @pytest.mark.parametrize("overlay", OVERLAYS)
 def test_overlay_builds_into_namespace(overlay: str) -> None:
-    docs = _kustomize(overlay)
-    namespaced = [d for d in docs if d["kind"] != "Namespace"]
+    docs = _overlay(overlay)
+    # the one object outside: Argo's controller settings, in Argo's namespace (components/argo-controller)
+    argo = [d for d in docs if d["metadata"].get("namespace") == "argo"]
+    assert [d["metadata"]["name"] for d in argo] == ["workflow-controller-configmap"]
+    assert "templateReferencing: Strict" in argo[0]["data"]["workflowRestrictions"]
+    namespaced = [d for d in docs if d["kind"] != "Namespace" and d not in argo]
     assert all(d["metadata"].get("namespace") == "driftloop" for d in namespaced), [
         _label(d) for d in namespaced if d["metadata"].get("namespace") != "driftloop"
     ]
@@ -198,10 +187,9 @@ def test_every_manifest_file_is_deployed() -> None:
 
 
 # --- (c) the security policy ----------------------------------------------------------------------------
-@needs_kubectl
 @pytest.mark.parametrize("overlay", OVERLAYS)
 def test_policy_holds_on_overlay(overlay: str) -> None:
-    violations = check(_kustomize(overlay))
+    violations = check(_overlay(overlay))
     assert not violations, (
         f"{len(violations)} policy violation(s) in overlays/{overlay}:\n{_report(violations)}"
     )
@@ -557,3 +545,8 @@ def test_dockerfile_is_slim_non_root_and_runtime_only() -> None:
     assert not any(word == "RUN" and "pip" in rest for word, rest in instructions[final:])
     ignored = (REPO / ".dockerignore").read_text().split()
     assert "*" in ignored and "!driftloop/" in ignored
+
+
+@cache
+def _overlay(overlay: str) -> list[Any]:
+    return kustomize(MANIFESTS / "overlays" / overlay)

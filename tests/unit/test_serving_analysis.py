@@ -8,18 +8,30 @@ import uuid
 import pytest
 
 from driftloop.errors import UsageError
-from driftloop.serving.router import choose_route
+from driftloop.serving.router import Router, sticky_key
 from workflows.deploy.analysis import CanaryLimits, VariantStats, Verdict, assess, judge, summarize
 
 LIMITS = CanaryLimits(min_requests=100, min_labels=30)
 
 
 def test_twenty_percent_of_2000_request_ids_go_to_the_canary_and_stick() -> None:
-    ids = [uuid.uuid4().hex for _ in range(2000)]
-    routes = [choose_route(i, 0.2, True) for i in ids]
+    router = Router()
+    keys = [sticky_key(uuid.uuid4().hex, b"body") for _ in range(2000)]
+    routes = [router.choose(k, 0.2) for k in keys]
     assert 0.15 <= routes.count("canary") / 2000 <= 0.25
-    assert routes == [choose_route(i, 0.2, True) for i in ids]  # sticky per request id
-    assert {choose_route(i, 0.2, False) for i in ids} == {"champion"}
+    assert routes == [router.choose(k, 0.2) for k in keys]  # sticky per request id and body
+    assert {router.choose(k, 0.0) for k in keys} == {"champion"}
+
+
+def test_routes_depend_on_the_servers_secret_key_and_the_body() -> None:
+    """A client cannot compute which ids land on the canary (the key is the server's), and an id seen on
+    the canary does not carry a different body there."""
+    ids = [uuid.uuid4().hex for _ in range(400)]
+    one, other = Router(), Router()
+    mine = [one.choose(sticky_key(i, b"a"), 0.5) for i in ids]
+    assert mine != [other.choose(sticky_key(i, b"a"), 0.5) for i in ids]  # another key: other routes
+    assert mine != [one.choose(sticky_key(i, b"b"), 0.5) for i in ids]  # another body: a fresh draw
+    assert sticky_key(None, b"a") is None
 
 
 def stats(version: str, requests: int, errors: int = 0, p95: float = 2.0, labeled: int = 0, correct: int = 0):

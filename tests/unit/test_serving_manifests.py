@@ -68,7 +68,7 @@ def test_pods_are_restricted_with_probes_and_one_service_over_both_tracks() -> N
     assert stable["spec"]["selector"] != canary["spec"]["selector"]
 
 
-def test_the_serving_token_comes_from_an_optional_secret() -> None:
+def test_the_serving_token_comes_from_a_required_secret() -> None:
     for dep in docs()["serving/credit.yaml"][:2]:
         env = {e["name"]: e for e in dep["spec"]["template"]["spec"]["containers"][0]["env"]}
         token = env["DRIFTLOOP_SERVING__AUTH_TOKEN"]
@@ -76,8 +76,7 @@ def test_the_serving_token_comes_from_an_optional_secret() -> None:
         assert token["valueFrom"]["secretKeyRef"] == {
             "name": "driftloop-serving",
             "key": "auth-token",
-            "optional": True,
-        }
+        }  # not optional: without the Secret a server pod does not start, feedback is never open
     # the variable is the one the settings read
     from driftloop.config import load_settings
 

@@ -93,6 +93,13 @@ def test_canary_plan_from_the_record_with_defaults_for_bad_fields() -> None:
     assert CanaryPlan.from_record(None) == CanaryPlan()
 
 
+def test_canary_plan_reads_as_words_in_the_log() -> None:
+    assert str(CanaryPlan("canary", 0.1, 2)) == "canary 10% of requests (step 2)"
+    assert str(CanaryPlan()) == "canary the server's canary_fraction"
+    assert str(CanaryPlan("shadow")) == "shadow (every request, mirrored)"
+    assert "CanaryPlan(" not in f"{CanaryPlan('shadow', 0.5)}"
+
+
 class _Model:
     feature_names_in_ = FEATURES
 

@@ -8,10 +8,10 @@ extra check, run only when present.
 from __future__ import annotations
 
 import copy
-import shutil
 import subprocess
 import sys
 from collections.abc import Callable
+from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +20,7 @@ import yaml
 
 from driftloop.errors import WorkflowError
 from driftloop.validation import check_document, validate_document, validate_documents, validate_paths
+from tests.conftest import kustomize
 
 REPO = Path(__file__).resolve().parents[2]
 MANIFESTS = REPO / "manifests"
@@ -29,9 +30,6 @@ SHARED_VALIDATOR = Path(__file__).resolve().parents[2].parent / "shared" / "tool
 # Hera 7.1 ships no EventBus model, so no schema check runs on it (the ../shared extra check covers it).
 UNCHECKED_KINDS = {"EventBus"}
 
-needs_kubectl = pytest.mark.skipif(
-    shutil.which("kubectl") is None, reason="kubectl is not installed: cannot build the overlays"
-)
 needs_shared = pytest.mark.skipif(
     not SHARED_VALIDATOR.is_file(),
     reason="extra check only: ../shared/tools/validate_manifests.py (official Argo JSON schemas) is absent",
@@ -84,16 +82,6 @@ def _kafka_source() -> tuple[dict[str, Any], str]:
     return source, next(iter(source["spec"]["kafka"]))
 
 
-def _kustomize(overlay: str) -> list[Any]:
-    out = subprocess.run(
-        ["kubectl", "kustomize", str(MANIFESTS / "overlays" / overlay)],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
-    assert out.returncode == 0, f"kubectl kustomize overlays/{overlay} failed:\n{out.stderr}"
-    return [d for d in yaml.safe_load_all(out.stdout) if d is not None]
 
 
 # --- every manifest is valid, and really checked --------------------------------------------------------
@@ -128,10 +116,9 @@ def test_the_whole_tree_is_checked() -> None:
     assert reasons == {"kustomization", "not YAML"}  # kustomization.yaml files, the Grafana JSON
 
 
-@needs_kubectl
 @pytest.mark.parametrize("overlay", OVERLAYS)
 def test_kustomize_output_validates(overlay: str) -> None:
-    report = validate_documents(_kustomize(overlay), f"overlays/{overlay}")
+    report = validate_documents(_overlay(overlay), f"overlays/{overlay}")
     assert report.ok, "\n".join(report.errors)
     assert {"WorkflowTemplate", "CronWorkflow", "EventSource", "Sensor", "Deployment"} <= set(report.checked)
     assert set(report.skipped) <= UNCHECKED_KINDS
@@ -335,3 +322,8 @@ def test_shared_validator_agrees_on_planted_errors(tmp_path: Path) -> None:
         path = tmp_path / f"{i}.yaml"
         path.write_text(yaml.safe_dump(doc))
         assert validate_document(doc) and _shared(path).returncode != 0
+
+
+@cache
+def _overlay(overlay: str) -> list[Any]:
+    return kustomize(MANIFESTS / "overlays" / overlay)

@@ -3,8 +3,9 @@
 Per model: a stable Deployment ``serve-<model>`` (follows the champion, or a version after a promote), a
 canary Deployment ``serve-<model>-canary`` kept at 0 replicas until a canary is deployed, and one
 Service selecting both — so the canary's traffic share is its share of the ready replicas. Shared: the
-pods' ServiceAccount (no API token mounted) and a Role + RoleBinding for the workflow's service account
-with only ``get`` and ``patch`` on exactly those Deployments (or the InferenceServices for ``kserve``).
+pods' ServiceAccount (no API token mounted) and a Role + RoleBinding for the deploy steps' own service
+account (``driftloop-deploy``; the train and evaluate steps run as another) with only ``get`` and
+``patch`` on exactly those Deployments (or the InferenceServices for ``kserve``).
 
 Why the canary Deployment is pre-created at 0 replicas instead of created and deleted: RBAC cannot
 restrict ``create`` by ``resourceNames`` (the name is not known when a create is authorised — see
@@ -29,7 +30,7 @@ import yaml
 from driftloop.config import Settings
 from driftloop.errors import UsageError
 from driftloop.registry import check_model_name
-from workflows.pod import CONFIG_MAP, DEFAULT_IMAGE, RUN_AS_USER
+from workflows.pod import CONFIG_MAP, DEFAULT_IMAGE, DEPLOY_ACCOUNT, RUN_AS_USER
 
 __all__ = [
     "CONTAINER",
@@ -106,7 +107,8 @@ def _container(model: str, version: str, image: str) -> dict[str, Any]:
             {"name": "DRIFTLOOP_SERVING__PORT", "value": str(PORT)},
             {
                 "name": "DRIFTLOOP_SERVING__AUTH_TOKEN",
-                "valueFrom": {"secretKeyRef": {"name": TOKEN_SECRET, "key": "auth-token", "optional": True}},
+                # required: no server pod starts without the token, so labels cannot be forged by default
+                "valueFrom": {"secretKeyRef": {"name": TOKEN_SECRET, "key": "auth-token"}},
             },
             {"name": "DRIFTLOOP_DATA_DIR", "value": "/tmp/driftloop"},
             {"name": "HOME", "value": "/tmp"},
@@ -224,7 +226,7 @@ def _rbac(models: list[str], settings: Settings) -> list[dict[str, Any]]:
             "subjects": [
                 {
                     "kind": "ServiceAccount",
-                    "name": settings.argo.service_account,
+                    "name": DEPLOY_ACCOUNT,  # the deploy steps' own account, not every workflow pod's
                     "namespace": settings.argo.namespace,
                 }
             ],

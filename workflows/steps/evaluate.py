@@ -17,7 +17,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from driftloop.errors import DataError, DriftloopError
+from driftloop.errors import DataError, DriftloopError, IntegrityError
 from driftloop.modelspec import LOWER_IS_BETTER, TASK_METRICS
 from workflows.steps.context import code_version, read_table, update_run_record
 
@@ -148,7 +148,7 @@ def _estimator_files(
     registry: Registry, model: Any, holdout: pd.DataFrame, target: str, task: str, primary_metric: str
 ) -> dict[str, bytes]:
     """The performance estimator (CBPE calibration / DLE error models) fitted on the holdout, sealed
-    with the model-signing key like the model, as a file to register; none when it cannot be fitted
+    with the signing key, as a file to register; none when it cannot be fitted
     (the monitor then measures performance on labels only)."""
     import io
 
@@ -164,7 +164,7 @@ def _estimator_files(
         return {}
     buf = io.BytesIO()
     joblib.dump(estimator, buf)
-    return {ESTIMATOR_FILE: seal(registry.key, buf.getvalue())}
+    return {ESTIMATOR_FILE: seal(registry.signer, buf.getvalue())}
 
 
 def _existing(registry: Registry, model: str, workflow_uid: str) -> str | None:
@@ -177,11 +177,34 @@ def _existing(registry: Registry, model: str, workflow_uid: str) -> str | None:
     return None
 
 
+def challenger_bytes(model_file: Path, sha256: str) -> bytes:
+    """The challenger's bytes, checked against the sha256 the train step reported as an output parameter
+    — a value kept by Argo (or the local executor), not in the bucket — before anything unpickles them.
+    The train step holds no signing key: it runs the user's code."""
+    import hashlib
+
+    data = model_file.read_bytes()
+    if not sha256:
+        raise IntegrityError(
+            f"the challenger {model_file} comes without the train step's sha256",
+            "run it through the retrain template, which passes train's model_sha256 to evaluate",
+        )
+    digest = hashlib.sha256(data).hexdigest()
+    if digest != sha256:
+        raise IntegrityError(
+            f"the challenger {model_file}: sha256 {digest[:12]}… differs from the {sha256[:12]}… the train "
+            "step wrote",
+            "the file was modified after training; not loaded",
+        )
+    return data
+
+
 def evaluate(
     settings: Settings,
     *,
     model: str,
     model_file: Path,
+    model_sha256: str = "",
     train_uri: str,
     holdout_uri: str,
     metrics_path: Path,
@@ -207,7 +230,6 @@ def evaluate(
 
     from driftloop.registry import Registry
     from driftloop.s3 import S3Store
-    from driftloop.signing import unseal
     from driftloop.usercode import ensure_code_path
     from monitors import MonitorDefinition, build_profile
 
@@ -219,7 +241,7 @@ def evaluate(
     ensure_code_path(settings.models.get(model))
     registry = Registry(S3Store(settings))
     holdout = read_table(settings, holdout_uri)
-    model_bytes = unseal(registry.key, Path(model_file).read_bytes(), f"the challenger {model_file}")
+    model_bytes = challenger_bytes(Path(model_file), model_sha256)
     challenger = joblib.load(io.BytesIO(model_bytes))
     scores = score(challenger, holdout, target, task)
     champion_version, champion_scores = _champion_scores(registry, model, holdout, target, task)

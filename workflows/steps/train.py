@@ -147,13 +147,14 @@ def train(
     timeout_s: float = 0,
     workflow_name: str = "",
 ) -> dict[str, Any]:
-    """Fit on the train snapshot and write the packaged model (joblib, sealed with the model-signing key
-    so that ``evaluate`` can check it before unpickling) to ``model_path``."""
+    """Fit on the train snapshot and write the packaged model (joblib) to ``model_path``; its sha256 is
+    returned (the step's ``model_sha256`` output parameter), which ``evaluate`` checks before unpickling.
+    This step runs the user's code, so it holds no signing key."""
+    import hashlib
     import io
 
     import joblib
 
-    from driftloop.signing import seal, signing_key
     from driftloop.usercode import ensure_code_path
 
     ensure_code_path(settings.models.get(model))
@@ -172,8 +173,9 @@ def train(
     model_path.parent.mkdir(parents=True, exist_ok=True)
     buf = io.BytesIO()
     joblib.dump(artifact, buf)
-    model_path.write_bytes(seal(signing_key(settings), buf.getvalue()))
+    model_path.write_bytes(buf.getvalue())
     return {
+        "sha256": hashlib.sha256(buf.getvalue()).hexdigest(),
         "model": model,
         "trainer": trainer,
         "estimator": type(artifact.estimator).__name__,

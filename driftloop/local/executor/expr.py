@@ -28,6 +28,7 @@ from typing import Any
 
 from driftloop.errors import WorkflowError
 from driftloop.local.executor import exprlang
+from driftloop.local.executor.exprfuncs.regexes import go_regex
 from driftloop.local.executor.exprvalues import ExprError, go_json, go_sprint
 
 __all__ = ["evaluate", "evaluate_govaluate", "evaluate_when", "format_value", "render_expression"]
@@ -212,7 +213,7 @@ def _apply(op: str, left: Any, right: Any, text: str) -> Any:
     if op == "!=":
         return not _same(left, right)
     if op in ("=~", "!~"):
-        found = re.search(str(right), str(left)) is not None
+        found = go_regex(str(right)).search(str(left)) is not None
         return found if op == "=~" else not found
     if op == "in":
         return any(_same(left, item) for item in right)

@@ -15,6 +15,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
+from driftloop.local.executor.exprfuncs.regexes import go_regex
 from driftloop.local.executor.exprvalues import ExprError, is_number
 
 __all__ = ["query"]
@@ -361,7 +362,7 @@ class _Bin(_Node):
             return _include(self.left.eval(root, current)) or _include(self.right.eval(root, current))
         a, b = self.left.eval(root, current), self.right.eval(root, current)
         if self.op == "=~":
-            return isinstance(a, str) and isinstance(b, str) and re.search(b, a) is not None
+            return isinstance(a, str) and isinstance(b, str) and go_regex(b).search(a) is not None
         if self.op in ("==", "!="):
             same = (float(a) == float(b)) if is_number(a) and is_number(b) else a == b
             return same if self.op == "==" else not same

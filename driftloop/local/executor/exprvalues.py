@@ -29,7 +29,6 @@ __all__ = [
     "equal",
     "exponent",
     "go_json",
-    "go_quote",
     "go_sprint",
     "go_type",
     "is_number",
@@ -200,30 +199,6 @@ def go_float_v(f: float) -> str:
     if exp < -4 or exp >= 6:
         return _format_e(f, digits, point, 2)
     return _format_f(f, digits, point)
-
-
-_GO_ESCAPES = {"\a": "\\a", "\b": "\\b", "\f": "\\f", "\n": "\\n", "\r": "\\r", "\t": "\\t", "\v": "\\v"}
-
-
-def go_quote(text: str) -> str:
-    """``strconv.Quote``: a double-quoted Go string literal (control and non-printable characters
-    escaped, printable Unicode kept)."""
-    out = ['"']
-    for ch in text:
-        if ch in ('"', "\\"):
-            out.append("\\" + ch)
-        elif ch in _GO_ESCAPES:
-            out.append(_GO_ESCAPES[ch])
-        elif ch.isprintable() or ch == " ":
-            out.append(ch)
-        elif ord(ch) < 0x80:
-            out.append(f"\\x{ord(ch):02x}")
-        elif ord(ch) <= 0xFFFF:
-            out.append(f"\\u{ord(ch):04x}")
-        else:
-            out.append(f"\\U{ord(ch):08x}")
-    out.append('"')
-    return "".join(out)
 
 
 def go_sprint(value: Any) -> str:

@@ -419,7 +419,9 @@ def _validate(spec: Mapping[str, Any]) -> None:
                 if key not in _CONTAINER:
                     raise _unsupported(f"{where}.{kind}.{key}")
             for j, env in enumerate(tmpl[kind].get("env") or []):
-                if "valueFrom" in env:
+                # an optional Secret's key is what a pod without that Secret sees: the variable unset
+                optional_secret = (env.get("valueFrom") or {}).get("secretKeyRef", {}).get("optional") is True
+                if "valueFrom" in env and not optional_secret:
                     raise _unsupported(
                         f"{where}.{kind}.env[{j}].valueFrom",
                         "(secrets/config maps) is not supported by the local executor",

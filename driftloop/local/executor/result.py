@@ -215,12 +215,12 @@ def failures_value(failures: list[dict[str, Any]]) -> str:
     (``operator.go``: "so that the escaped quotes are not removed during parameter substitution"). A
     shell argument ``{{workflow.failures}}`` thus unquotes to the JSON list; Python code embedding it needs
     two ``json.loads`` over a raw string."""
-    from driftloop.local.executor.exprvalues import go_quote
+    from driftloop.gosemantics import quote
 
     text = json.dumps(failures or None, separators=(",", ":"), ensure_ascii=False)
     for ch, escaped in _GO_JSON_ESCAPES:
         text = text.replace(ch, escaped)
-    return go_quote(text)
+    return quote(text)
 
 
 _GO_JSON_ESCAPES = (

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from driftloop.errors import WorkflowError
+from driftloop.gosemantics import GoRegexpError, regexp
 from driftloop.local.executor import expr
 from driftloop.local.executor.result import NodeResult
 
@@ -178,8 +179,12 @@ def is_transient(node: NodeResult) -> bool:
     ``TRANSIENT_ERROR_PATTERN`` (a regular expression on the node's message) adds to this, as on Argo.
     """
     pattern = os.environ.get("TRANSIENT_ERROR_PATTERN")
-    if pattern and re.search(pattern, node.message):
-        return True
+    if pattern:
+        try:
+            if regexp(pattern).search(node.message):
+                return True
+        except GoRegexpError:  # Argo ignores regexp.MatchString's error: no match
+            pass
     return (
         node.phase == "Error"
         and node.message.startswith("cannot start")

@@ -108,7 +108,9 @@ def run_process(
     sandbox.mkdir(parents=True, exist_ok=True)
     command = [str(c) for c in spec.get("command") or []]
     args = [str(a) for a in spec.get("args") or []]
-    env_spec = {str(e["name"]): str(e.get("value", "")) for e in spec.get("env") or []}
+    env_spec = {
+        str(e["name"]): str(e.get("value", "")) for e in spec.get("env") or [] if "valueFrom" not in e
+    }
     hera = is_hera_runner(args)
     paths = list(declared_paths)
     if hera:

@@ -17,16 +17,16 @@ Semantics (https://argoproj.github.io/argo-events/sensors/filters/, ``sensors/de
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from driftloop.errors import DriftloopError
+from driftloop.gosemantics import GoRegexpError, regexp, regexp_error
 from driftloop.local.sensor.gotemplate import TemplateError, render
 from driftloop.local.sensor.path import MISSING, as_string, get
 
-__all__ = ["FilterResult", "SpecError", "evaluate_filters", "go_regexp"]
+__all__ = ["FilterResult", "SpecError", "evaluate_filters"]
 
 _NUMERIC = {
     ">=": lambda a, b: a >= b,
@@ -122,40 +122,14 @@ def _data_filter(f: Mapping[str, Any], data: Any) -> FilterResult:
         if comparator not in ("", "=", "!="):
             raise SpecError(f"string data filter comparator must be = or !=, got {comparator!r}")
         try:
-            patterns = [go_regexp(v) for v in values]
-        except re.error as exc:
-            raise SpecError(f"data filter value is not a regular expression: {exc}") from None
+            patterns = [regexp(v) for v in values]
+        except GoRegexpError as exc:
+            raise SpecError(f"data filter value is not a regular expression: {regexp_error(exc)}") from None
         matched = [p.search(text) is not None for p in patterns]
         ok = any(not m for m in matched) if comparator == "!=" else any(matched)
     else:
         raise SpecError(f"data filter type {kind!r} is not one of string, number, bool")
     return FilterResult("data", path, ok, f"{text!r} {comparator or '='} {values}")
-
-
-def go_regexp(pattern: str) -> re.Pattern[str]:
-    """``pattern`` compiled with Go RE2's meaning of ``$``: the end of the text only. Python's ``$`` also
-    matches before a final newline, so ``^credit$`` would pass ``"credit\n"`` — which Argo Events'
-    ``regexp.MatchString`` rejects. Unescaped ``$`` outside a character class becomes ``\\Z``."""
-    out: list[str] = []
-    escaped = in_class = False
-    for ch in pattern:
-        if escaped:
-            out.append(ch)
-            escaped = False
-        elif ch == "\\":
-            out.append(ch)
-            escaped = True
-        elif ch == "[" and not in_class:
-            in_class = True
-            out.append(ch)
-        elif ch == "]" and in_class:
-            in_class = False
-            out.append(ch)
-        elif ch == "$" and not in_class:
-            out.append(r"\Z")
-        else:
-            out.append(ch)
-    return re.compile("".join(out))
 
 
 def _expr_filter(f: Mapping[str, Any], data: Any) -> FilterResult:

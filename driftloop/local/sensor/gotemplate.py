@@ -15,6 +15,7 @@ import re
 from collections.abc import Callable
 from typing import Any
 
+from driftloop.gosemantics import quote, trunc, unquote
 from driftloop.local.sensor.path import MISSING, as_string
 
 __all__ = ["TemplateError", "render"]
@@ -26,11 +27,6 @@ class TemplateError(ValueError):
     """The template uses syntax or a function outside the supported subset, or a call fails."""
 
 
-def _trunc(n: Any, s: Any) -> str:
-    count, text = int(n), _text(s)
-    return text[:count] if count >= 0 else text[count:]
-
-
 def _default(dflt: Any, value: Any = MISSING) -> Any:
     empty = value is MISSING or value is None or value == "" or value == [] or value == {} or value is False
     return dflt if empty else value
@@ -38,10 +34,10 @@ def _default(dflt: Any, value: Any = MISSING) -> Any:
 
 _FUNCS: dict[str, Callable[..., Any]] = {
     "sha256sum": lambda s: hashlib.sha256(_text(s).encode()).hexdigest(),
-    "trunc": _trunc,
+    "trunc": lambda n, s: trunc(int(n), _text(s)),
     "lower": lambda s: _text(s).lower(),
     "upper": lambda s: _text(s).upper(),
-    "quote": lambda *s: " ".join(f'"{_text(x)}"' for x in s),
+    "quote": lambda *s: " ".join(quote(_text(x)) for x in s if x is not None),
     "default": _default,
     "trim": lambda s: _text(s).strip(),
     "replace": lambda old, new, s: _text(s).replace(_text(old), _text(new)),
@@ -97,7 +93,10 @@ def _tokens(command: str) -> list[tuple[str, bool]]:
     out: list[tuple[str, bool]] = []
     for m in _TOKEN.finditer(command):
         if m.group(1) is not None:
-            out.append((bytes(m.group(1), "utf-8").decode("unicode_escape"), True))
+            try:
+                out.append((unquote(m.group(1)), True))
+            except ValueError as exc:
+                raise TemplateError(str(exc)) from None
         elif m.group(2) is not None:
             out.append((m.group(2), True))
         else:

@@ -29,30 +29,62 @@ _OPEN = ("queued", "running")
 
 
 class SubmissionStore:
+    """The durable submissions, each signed (:mod:`driftloop.signing`): a record's ``workflow`` is run on
+    the host, so one that is unsigned or whose signature fails — written through the bucket by anyone but
+    the sensor — is refused, logged and never run."""
+
     def __init__(self, store: Any, prefix: str = "sensor/submissions") -> None:
         self.store = store
         self.prefix = prefix.rstrip("/")
+        self._signer: Any = None
+        self._verifier: Any = None
 
     def key(self, name: str) -> str:
         return f"{self.prefix}/{name}.json"
 
+    def _sign(self, key: str, sub: dict[str, Any]) -> dict[str, Any]:
+        from driftloop.signing import sign_record, signing_key
+
+        if self._signer is None:
+            self._signer = signing_key(self.store.settings)
+        return sign_record(self._signer, "submission", key, sub)
+
+    def _verify(self, key: str, data: Any) -> dict[str, Any]:
+        from driftloop.signing import verify_key, verify_record
+
+        if self._verifier is None:
+            self._verifier = verify_key(self.store.settings)
+        return verify_record(self._verifier, "submission", key, data)
+
     def create(self, sub: dict[str, Any]) -> bool:
         """Write a new record; False when one with this Workflow name exists already."""
-        body = json.dumps(sub, sort_keys=True, default=str).encode()
-        return bool(self.store.create(self.key(sub["name"]), body, "application/json"))
+        key = self.key(sub["name"])
+        body = json.dumps(self._sign(key, sub), sort_keys=True, default=str).encode()
+        return bool(self.store.create(key, body, "application/json"))
 
     def exists(self, name: str) -> bool:
         return bool(self.store.exists(self.key(name)))
 
     def get(self, name: str) -> dict[str, Any]:
-        data: dict[str, Any] = self.store.get_json(self.key(name))
-        return data
+        """The verified record; IntegrityError when it is unsigned or forged."""
+        key = self.key(name)
+        return self._verify(key, self.store.get_json(key))
 
     def update(self, name: str, **fields: Any) -> None:
-        self.store.put_json(self.key(name), {**self.get(name), **fields, "updated_at": time.time()})
+        key = self.key(name)
+        self.store.put_json(key, self._sign(key, {**self.get(name), **fields, "updated_at": time.time()}))
 
     def all(self) -> list[dict[str, Any]]:
-        return [self.store.get_json(k) for k in self.store.list(f"{self.prefix}/")]
+        """Every verified record; one that fails its signature is logged and left out."""
+        from driftloop.errors import IntegrityError
+
+        out = []
+        for key in self.store.list(f"{self.prefix}/"):
+            try:
+                out.append(self._verify(key, self.store.get_json(key)))
+            except IntegrityError as exc:
+                log.error("refused %s: %s", self.store.uri(key), exc)
+        return out
 
 
 class Runner:
@@ -133,6 +165,8 @@ class Runner:
             phase, message = "Error", str(exc)
         try:
             self.submissions.update(name, status=phase, message=message, finished_at=time.time())
+        except Exception as exc:  # e.g. the record was replaced meanwhile (IntegrityError): log, go on
+            log.error("run %s: its submission record cannot be updated: %s", name, exc)
         finally:
             if self.on_finished:
                 self.on_finished(str(sub["model"]), name, phase)

@@ -1,24 +1,24 @@
-"""Go (RE2) regular expressions with Python's ``re``, and sprig's regex functions."""
+"""sprig's regex functions, on Go's own regular expressions (RE2: :mod:`driftloop.gosemantics`)."""
 
 from __future__ import annotations
 
 import re
 from typing import Any
 
+from driftloop.gosemantics import GoRegexpError, Match, Pattern, regexp, regexp_error
 from driftloop.local.executor.exprfuncs.arguments import need_str
 from driftloop.local.executor.exprvalues import (
     ExprError,
 )
 
 
-def go_regex(pattern: Any) -> re.Pattern[str]:
-    """Compile a Go (RE2) regular expression with Python's ``re`` (common syntax only)."""
+def go_regex(pattern: Any) -> Pattern:
+    """``regexp.Compile``: RE2 syntax and semantics, Go's error message shape."""
     text = need_str(pattern)
-    translated = text.replace("\\z", "\\Z")
     try:
-        return re.compile(translated)
-    except re.error as exc:
-        raise ExprError(f"error parsing regexp: {exc}: `{text}`") from None
+        return regexp(text)
+    except GoRegexpError as exc:
+        raise ExprError(f"error parsing regexp: {regexp_error(exc)}: `{text}`") from None
 
 
 def sprig_regex_replace(regex: str, s: str, repl: str) -> str:
@@ -26,7 +26,7 @@ def sprig_regex_replace(regex: str, s: str, repl: str) -> str:
     return pattern.sub(lambda m: go_expand(repl, m), s)
 
 
-def go_expand(template: str, match: re.Match[str]) -> str:
+def go_expand(template: str, match: Match) -> str:
     """Go's ``Regexp.Expand``: ``$1``, ``${1}``, ``$name``, ``${name}``, ``$$``."""
     out, i = [], 0
     while i < len(template):

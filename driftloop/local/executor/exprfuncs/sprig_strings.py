@@ -6,6 +6,7 @@ import base64
 import binascii
 from typing import Any
 
+from driftloop.gosemantics import quote, trunc
 from driftloop.local.executor.exprvalues import (
     ExprError,
     go_sprint,
@@ -17,39 +18,11 @@ def strval(v: Any) -> str:
 
 
 def sprig_quote(*values: Any) -> str:
-    return " ".join(go_quote(strval(v)) for v in values if v is not None)
-
-
-def go_quote(s: str) -> str:
-    """Go's ``%q`` / ``strconv.Quote``."""
-    out = ['"']
-    for ch in s:
-        code = ord(ch)
-        if ch in ('"', "\\"):
-            out.append("\\" + ch)
-        elif ch in "\a\b\f\n\r\t\v":
-            out.append(
-                {"\a": "\\a", "\b": "\\b", "\f": "\\f", "\n": "\\n", "\r": "\\r", "\t": "\\t", "\v": "\\v"}[
-                    ch
-                ]
-            )
-        elif code < 0x20 or code == 0x7F:
-            out.append(f"\\x{code:02x}")
-        elif not ch.isprintable() and ch != " ":
-            out.append(f"\\u{code:04x}" if code < 0x10000 else f"\\U{code:08x}")
-        else:
-            out.append(ch)
-    out.append('"')
-    return "".join(out)
+    return " ".join(quote(strval(v)) for v in values if v is not None)
 
 
 def sprig_trunc(c: int, s: str) -> str:
-    b = s.encode()
-    if c < 0 and len(b) + c > 0:
-        return b[len(b) + c :].decode("utf-8", "replace")
-    if c >= 0 and len(b) > c:
-        return b[:c].decode("utf-8", "replace")
-    return s
+    return trunc(c, s)
 
 
 def sprig_substr(start: int, end: int, s: str) -> str:
