@@ -115,6 +115,12 @@ class EmbeddedSettings(_Section):
     )
     start_timeout_s: float = Field(60.0, gt=0)
     stop_grace_s: float = Field(5.0, ge=0)
+    runs_stop_timeout_s: float = Field(
+        120.0,
+        gt=0,
+        description="how long `up` waits, when it stops, for its cancelled runs' exit handlers (`down` waits "
+        "for `up` that long plus a minute before it kills it)",
+    )
 
 
 class ArgoSettings(_Section):

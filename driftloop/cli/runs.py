@@ -71,7 +71,9 @@ def show(
             if n.phase != "Succeeded"
             else (n.result or json.dumps(n.parameters) if n.parameters else n.result or "")
         )
-        table.add_row(n.name, n.type, n.phase, _took(n.started, n.finished), (detail or "")[:60], n.log or "")
+        table.add_row(
+            n.label, n.type, n.phase, _took(n.started, n.finished), (detail or "")[:60], n.log or ""
+        )
     console.print(table)
 
 
@@ -81,19 +83,19 @@ def cancel(
     run: Annotated[str, typer.Argument(help="run (workflow) name")],
     timeout_s: Annotated[float, typer.Option("--timeout", help="how long to wait for it to stop")] = 120.0,
 ) -> None:
-    """Stop a running local run cleanly: its steps are stopped and its exit handler runs."""
-    import os
-    import signal
-
+    """Stop a running local run cleanly: its steps are stopped and its exit handler runs. Only the run
+    stops — the process running it (`driftloop up`, `workflow run`) is asked through a request file in
+    the run's directory, never signalled."""
     from driftloop.errors import UsageError, WorkflowError
     from driftloop.local.executor import load_run
-    from driftloop.local.executor.record import is_live
+    from driftloop.local.executor.cancel import request_cancel
+    from driftloop.local.executor.record import is_live, run_dir
 
     data_dir = settings_from(ctx).data_dir
     result = load_run(data_dir, run)
     if result.phase != "Running" or not is_live(result) or result.owner_pid is None:
         raise UsageError(f"run {run} is not running ({result.phase})", "`driftloop runs list` shows the runs")
-    os.kill(result.owner_pid, signal.SIGTERM)
+    request_cancel(run_dir(data_dir, run))
     console.print(f"stopping {run} (executor pid {result.owner_pid}); its exit handler runs", highlight=False)
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:

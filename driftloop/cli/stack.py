@@ -59,9 +59,15 @@ def _self_check(settings: Settings) -> dict[str, float]:
 def _reconcile(settings: Settings) -> None:
     """Registry aliases agree with the runs: a canary whose run is gone is rolled back (the sensor then
     resumes that run from its durable submission)."""
+    from driftloop.local.executor.record import sweep
     from sensors.admission import local_liveness
     from workflows.deploy.reconcile import reconcile_canaries
 
+    cleaned = sweep(settings.data_dir)
+    if cleaned:
+        log.info(
+            "removed the sandboxes and settings copies of %s (their executor was killed)", ", ".join(cleaned)
+        )
     try:
         for action in reconcile_canaries(settings, local_liveness(settings)):
             log.warning(
@@ -159,11 +165,25 @@ def down(
     """Stop the local stack started by `driftloop up` (from its state file); leaves no process behind.
 
     A recorded PID that now belongs to another process (a stale state file) is left alone."""
-    from driftloop.local.embedded import stop_stack
+    from driftloop.local.embedded import read_state, stop_stack
 
     settings = settings_from(ctx, data_dir=data_dir)
     where = Path(settings.data_dir).resolve()
-    report = stop_stack(settings.data_dir, grace_s=settings.embedded.stop_grace_s)
+    if read_state(settings.data_dir):
+        err_console.print(
+            "stopping: the runs of `driftloop up` (their exit handlers run), its components, then Kafka, S3",
+            soft_wrap=True,
+        )
+    from driftloop.local.executor.record import sweep
+
+    report = stop_stack(
+        settings.data_dir,
+        grace_s=settings.embedded.stop_grace_s,
+        owner_wait_s=settings.embedded.runs_stop_timeout_s + 60,
+    )
+    sweep(settings.data_dir)  # sandboxes and secrets copies of runs whose executor was killed
+    for what in report.killed:
+        err_console.print(f"killed: {what}", markup=False, soft_wrap=True)
     for what in report.stale:
         err_console.print(f"stale: {what} is not ours, left alone", markup=False, soft_wrap=True)
     if report.stopped:

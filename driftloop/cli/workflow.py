@@ -34,7 +34,7 @@ def print_node(node: NodeResult) -> None:
         return
     style = _STYLE.get(node.phase, "white")
     extra = f" — {node.message}" if node.message and node.phase != "Succeeded" else ""
-    err_console.print(f"[{style}]{node.phase:<9}[/] {node.name}{extra}", highlight=False, soft_wrap=True)
+    err_console.print(f"[{style}]{node.phase:<9}[/] {node.label}{extra}", highlight=False, soft_wrap=True)
 
 
 @app.command("run")

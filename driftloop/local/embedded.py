@@ -585,6 +585,8 @@ class StopReport:
     stopped: list[str] = field(default_factory=list)
     stale: list[str] = field(default_factory=list)
     state_removed: bool = False
+    #: an owner (``driftloop up``) that did not stop within the wait and was killed
+    killed: list[str] = field(default_factory=list)
 
 
 def stop_stack(data_dir: Path, grace_s: float = 5.0, owner_wait_s: float = 20.0) -> StopReport:
@@ -608,9 +610,18 @@ def stop_stack(data_dir: Path, grace_s: float = 5.0, owner_wait_s: float = 20.0)
             with contextlib.suppress(ProcessLookupError, PermissionError):
                 os.kill(owner_pid, signal.SIGTERM)
                 asked_owner = True
+            # `up` stops its runs (exit handlers), components and services itself; the services are
+            # stopped here only once it is gone, so nothing it still runs loses Kafka or S3 under it
             deadline = time.monotonic() + owner_wait_s
             while time.monotonic() < deadline and _pid_alive(owner_pid):
                 time.sleep(0.1)
+            if _pid_alive(owner_pid) and process_matches(owner) == "ours":
+                report.killed.append(f"driftloop up (pid {owner_pid}) did not stop within {owner_wait_s:g}s")
+                with contextlib.suppress(ProcessLookupError, PermissionError):
+                    os.kill(owner_pid, signal.SIGKILL)
+                deadline = time.monotonic() + 5
+                while time.monotonic() < deadline and _pid_alive(owner_pid):
+                    time.sleep(0.05)
         elif match == "stale":
             report.stale.append(f"driftloop up (pid {owner_pid})")
     for svc in reversed(state.get("services", [])):

@@ -112,6 +112,21 @@ class Supervisor:
             self.stop()
             raise
 
+    def _stop_runs(self) -> None:
+        from driftloop.local.executor import cancel
+
+        names = cancel.cancel_all()
+        if not names:
+            return
+        log.info("cancelling %s: their exit handlers run before anything stops", ", ".join(sorted(names)))
+        left = cancel.wait_idle(self.settings.embedded.runs_stop_timeout_s)
+        if left:
+            log.warning(
+                "%s still running after %.0fs; stopping anyway",
+                ", ".join(left),
+                self.settings.embedded.runs_stop_timeout_s,
+            )
+
     def request_stop(self, *_: object) -> None:
         self._stop.set()
 
@@ -136,10 +151,16 @@ class Supervisor:
                     raise ServiceError(f"component {comp.name} failed", "see the log above")
 
     def stop(self) -> None:
-        for comp in reversed(self._started):
-            with contextlib.suppress(Exception):
-                comp.stop()
-                log.info("component %s stopped", comp.name)
+        """Stop in dependency order: the runs this process runs (cancelled: their steps stop, their exit
+        handlers run — on the services, which are still up), then the components, then the services."""
+        from driftloop.local.executor import cancel
+
+        with cancel.closing():  # a run that would start now is cancelled at once
+            self._stop_runs()
+            for comp in reversed(self._started):
+                with contextlib.suppress(Exception):
+                    comp.stop()
+                    log.info("component %s stopped", comp.name)
         self._started.clear()
         self.stack.stop()
         log.info("stopped")

@@ -14,6 +14,7 @@ import os
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 import uuid
 from pathlib import Path
@@ -114,6 +115,56 @@ def test_cancel_stops_the_step_runs_the_exit_handler_and_leaves_nothing(tmp_path
     assert not list(Path("/tmp").glob(f"driftloop-{name}-*"))  # the sandbox is gone
     again = _cli(tmp_path, "runs", "cancel", name)
     assert again.returncode == 2 and "is not running" in again.stderr
+
+
+_OWNER = """
+import sys, threading, time, yaml
+from driftloop.config import load_settings
+from driftloop.local.executor import run_workflow
+settings = load_settings(env={}, overrides={"data_dir": sys.argv[2]})
+doc = yaml.safe_load(open(sys.argv[1]))
+t = threading.Thread(target=lambda: print("RESULT", run_workflow(doc, None, settings).phase, flush=True))
+t.start()
+t.join()
+time.sleep(600)  # the owner (as `driftloop up`) goes on after its run
+"""
+
+
+def test_cancel_of_a_run_in_a_long_lived_process_stops_only_the_run(tmp_path: Path) -> None:
+    """`runs cancel` of a run that `driftloop up` runs on a thread (a sensor's or the scheduler's) stops
+    the run — its exit handler runs — and never the process that runs it."""
+    token = uuid.uuid4().hex
+    marker = tmp_path / "exit-handler-ran"
+    wf = tmp_path / "wf.yaml"
+    wf.write_text(yaml.safe_dump(_workflow(token, marker)))
+    owner = subprocess.Popen(
+        [sys.executable, "-c", _OWNER, str(wf), str(tmp_path / "data")],
+        env=cli_env(),
+        cwd=tmp_path,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+    )
+    try:
+        name = f"long-{token[:8]}"
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and not _processes_with(token):
+            time.sleep(0.2)
+        assert _processes_with(token), "the long step never started"
+        out = _cli(tmp_path, "runs", "cancel", name)
+        assert out.returncode == 0, out.stderr
+        assert owner.stdout is not None
+        assert owner.stdout.readline().split() == ["RESULT", "Failed"]
+        assert owner.poll() is None  # the owner goes on
+        run = load_run(tmp_path / "data", name)
+        assert run.phase == "Failed" and run.message == "interrupted"
+        assert marker.read_text() == "Failed"  # the exit handler ran
+        assert _processes_with(token) == []
+        assert not (tmp_path / "data" / "runs" / name / "config.yaml").exists()
+        assert not list(Path(tempfile.gettempdir()).glob(f"driftloop-{name}-*"))
+    finally:
+        owner.kill()
+        owner.wait()
 
 
 def test_a_killed_executor_takes_its_steps_along_and_its_record_settles(tmp_path: Path) -> None:

@@ -21,10 +21,12 @@ WF = {
                 "script": {
                     "image": "python:3.11",
                     "command": ["python"],
-                    "source": "from driftloop.config import load_settings\n"
+                    "source": "import os\n"
+                    "from driftloop.config import load_settings\n"
                     "s = load_settings()\n"
                     "pw = s.kafka.sasl_password.get_secret_value()\n"
-                    "print(s.s3.bucket, pw, s.data_dir.is_absolute())\n",
+                    "mode = oct(os.stat(os.environ['DRIFTLOOP_CONFIG']).st_mode & 0o777)\n"
+                    "print(s.s3.bucket, pw, s.data_dir.is_absolute(), mode)\n",
                 },
             }
         ],
@@ -42,10 +44,8 @@ def test_step_sees_the_runs_settings_not_the_inherited_env(
     )
     result = run_workflow(WF, {}, settings)
     assert result.phase == "Succeeded", result.to_json()
-    assert result.nodes[-1].result == "from-flag pw True"
-    exported = Path(settings.data_dir) / "runs"
-    configs = list(exported.rglob("config.yaml"))
-    assert configs and oct(configs[0].stat().st_mode & 0o777) == "0o600"
+    assert result.nodes[-1].result == "from-flag pw True 0o600"  # the run's copy: the owner's only ...
+    assert list((Path(settings.data_dir) / "runs").rglob("config.yaml")) == []  # ... and gone after the run
 
 
 def test_a_template_run_twice_gets_two_generated_names(tmp_path: Path) -> None:

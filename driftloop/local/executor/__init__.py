@@ -17,6 +17,7 @@ import secrets
 import shutil
 import string
 import tempfile
+import threading
 import time
 import uuid
 from collections.abc import Callable, Mapping
@@ -25,12 +26,21 @@ from typing import Any, Protocol
 
 from driftloop.config import Settings, export_settings
 from driftloop.errors import UsageError, WorkflowError
-from driftloop.local.executor import sync
+from driftloop.local.executor import cancel, sync
 from driftloop.local.executor.artifacts import ArtifactStore
+from driftloop.local.executor.cancel import CANCEL
 from driftloop.local.executor.engine import Run
 from driftloop.local.executor.hooks import HookRunner, exit_hook, named_hooks, run_hook
 from driftloop.local.executor.model import load_workflow
-from driftloop.local.executor.record import list_runs, load_run, process_start, run_dir, save_run
+from driftloop.local.executor.record import (
+    SECRETS_COPY,
+    check_name,
+    list_runs,
+    load_run,
+    process_start,
+    run_dir,
+    save_run,
+)
 from driftloop.local.executor.result import (
     NodeResult,
     WorkflowResult,
@@ -60,9 +70,10 @@ class _Settings(Protocol):
 
 def _name(meta: Mapping[str, Any]) -> str:
     if meta.get("name"):
-        return str(meta["name"])
+        return check_name(str(meta["name"]))
     alphabet = string.ascii_lowercase + string.digits
-    return str(meta.get("generateName") or "workflow-") + "".join(secrets.choice(alphabet) for _ in range(5))
+    prefix = str(meta.get("generateName") or "workflow-")
+    return check_name(prefix + "".join(secrets.choice(alphabet) for _ in range(5)), "metadata.generateName")
 
 
 def _workflow_parameters(spec: Mapping[str, Any], given: Mapping[str, str]) -> dict[str, str]:
@@ -139,6 +150,7 @@ def run_workflow(
     rdir = run_dir(data_dir, name)
     logs = rdir / "logs"
     logs.mkdir(parents=True, exist_ok=True)
+    (rdir / CANCEL).unlink(missing_ok=True)  # a request meant for an earlier run of this name
     sandbox = Path(tempfile.mkdtemp(prefix=f"driftloop-{name}-"))
     store = (lambda: artifact_store) if artifact_store is not None else _default_store(settings)
     run = Run(wf, name, uid, sandbox, logs, data_dir / "locks", store, on_event, logger.info)
@@ -146,7 +158,7 @@ def run_workflow(
     run.memo_dir = data_dir / "memoize"
     # Steps load their settings at entry; hand them exactly this run's configuration.
     if isinstance(settings, Settings):
-        run.pod_env["DRIFTLOOP_CONFIG"] = str(export_settings(settings, rdir / "config.yaml"))
+        run.pod_env["DRIFTLOOP_CONFIG"] = str(export_settings(settings, rdir / SECRETS_COPY))
     started = time.time()
     run.started_at = started
     run.globals.update(
@@ -173,10 +185,12 @@ def run_workflow(
         parameters=values,
         owner_pid=os.getpid(),
         owner_start=process_start(os.getpid()),
+        sandbox=str(sandbox),
     )
     save_run(data_dir, result)  # a Running record names its owner: a run whose owner died is not live
     run.checkpoint = lambda: save_run(data_dir, result)
-    restore = _sigterm_interrupts()
+    restore = _signals_cancel(run)
+    cancel.register(run)
     try:
         mutexes = [
             render(m, run.globals)
@@ -184,40 +198,47 @@ def run_workflow(
         ]
         with sync.hold_mutexes(data_dir / "locks", mutexes, lambda m: logger.info("waiting for mutex %s", m)):
             _run_main(run, spec, values, result)
-    except KeyboardInterrupt:
-        # Ctrl-C, SIGTERM (`driftloop runs cancel`): the run ends Failed and its exit handler still runs
-        # (outcome event, concurrency slot released), as Argo runs onExit after a stop.
+    except KeyboardInterrupt as exc:
+        # Ctrl-C, SIGTERM, `driftloop runs cancel`, `up` stopping: the run ends Failed and its exit handler
+        # still runs (outcome event, concurrency slot released), as Argo runs onExit after a stop.
         _interrupted(run, spec, result)
-        raise
+        if not isinstance(exc, cancel.RunCancelled) or threading.current_thread() is threading.main_thread():
+            raise
     except Exception as exc:  # the run aborted (e.g. S3 unreachable): Error, exit handler, never Running
         _interrupted(run, spec, result, phase="Error", message=str(exc))
         raise
     finally:
         restore()
+        cancel.unregister(run)
         shutil.rmtree(sandbox, ignore_errors=True)
+        (rdir / SECRETS_COPY).unlink(missing_ok=True)
+        (rdir / CANCEL).unlink(missing_ok=True)
         run.nodes[:] = tree_order(run.nodes)
         result.finished = time.time()
+        result.sandbox = None
         result.record_path = str(save_run(data_dir, result))
     return result
 
 
-def _sigterm_interrupts() -> Callable[[], None]:
-    """In the main thread: SIGTERM (``driftloop runs cancel``, a container stop) raises KeyboardInterrupt,
-    so a run stops like on Ctrl-C — exit handler included. Returns the function that restores the old
-    handler."""
+def _signals_cancel(run: Run) -> Callable[[], None]:
+    """In the main thread: SIGTERM (a container stop) and Ctrl-C cancel the run — steps running on other
+    threads too — and raise KeyboardInterrupt here, so it stops like on Ctrl-C, exit handler included.
+    Returns the function that restores the old handlers. (Elsewhere, e.g. in ``driftloop up``, the
+    process's owner cancels its runs: :func:`.cancel.cancel_all`.)"""
     import signal
-    import threading
 
     if threading.current_thread() is not threading.main_thread():
         return lambda: None
 
     def interrupt(signum: int, frame: Any) -> None:
+        run.request_cancel()
         raise KeyboardInterrupt
 
-    previous = signal.signal(signal.SIGTERM, interrupt)
+    previous = {sig: signal.signal(sig, interrupt) for sig in (signal.SIGTERM, signal.SIGINT)}
 
     def restore() -> None:
-        signal.signal(signal.SIGTERM, previous)
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
 
     return restore
 
@@ -230,6 +251,7 @@ def _interrupted(
     message: str = "interrupted",
 ) -> None:
     """End a run that stopped early: no node stays Running or Pending, the exit handler runs."""
+    run.exiting()
     now = time.time()
     for node in run.nodes:
         if node.phase in ("Running", "Pending"):

@@ -56,9 +56,24 @@ def _is_none_archive(art: Mapping[str, Any]) -> bool:
     return "none" in archive
 
 
-def upload(store: ArtifactStore, art: Mapping[str, Any], local: Path, key_prefix: str) -> dict[str, Any]:
-    """Upload the output artifact at ``local``; returns the artifact as Argo records it (with ``s3.key``)."""
+def _contained(art: Mapping[str, Any], path: Path, root: Path | None) -> None:
+    """Refuse a file of the artifact that leads out of the sandbox ``root`` (a symlink to a host file)."""
+    if root is not None and not path.resolve().is_relative_to(root.resolve()):
+        raise WorkflowError(
+            f"output artifact {art['name']!r}: {path.name} leads out of the pod's sandbox (a symlink)",
+            "write the files themselves into the artifact's path",
+        )
+
+
+def upload(
+    store: ArtifactStore, art: Mapping[str, Any], local: Path, key_prefix: str, root: Path | None = None
+) -> dict[str, Any]:
+    """Upload the output artifact at ``local``; returns the artifact as Argo records it (with ``s3.key``).
+    With ``root`` (the run's sandbox), nothing outside it is read: a symlink that leads out is refused
+    (``archive: none``) or stored as a link (a tarball), never followed."""
     s3 = dict(art.get("s3") or {})
+    if local.is_symlink() or local.exists():
+        _contained(art, local, root)
     if not local.exists():
         if art.get("optional"):
             return {}
@@ -69,8 +84,12 @@ def upload(store: ArtifactStore, art: Mapping[str, Any], local: Path, key_prefix
     if _is_none_archive(art):
         key = s3.get("key") or f"{key_prefix}/{local.name}"
         if local.is_dir():
-            for f in sorted(p for p in local.rglob("*") if p.is_file()):
-                store.put_bytes(f"{key}/{f.relative_to(local).as_posix()}", f.read_bytes())
+            files = sorted(p for p in local.rglob("*") if p.is_file() or p.is_symlink())
+            for f in files:
+                _contained(art, f, root)
+            for f in files:
+                if f.is_file():
+                    store.put_bytes(f"{key}/{f.relative_to(local).as_posix()}", f.read_bytes())
         else:
             store.put_bytes(key, local.read_bytes())
     else:
@@ -112,7 +131,10 @@ def download_directory(store: ArtifactStore, key: str, local: Path) -> bool:
     if not keys:
         return False
     for k in keys:
-        target = local / k[len(prefix) :]
+        rel = k[len(prefix) :]
+        if ".." in Path(rel).parts or rel.startswith("/"):
+            raise WorkflowError(f"artifact key {k!r} leads out of the artifact's path", "remove that object")
+        target = local / rel
         target.parent.mkdir(parents=True, exist_ok=True)
         target.write_bytes(store.get_bytes(k))
     return True

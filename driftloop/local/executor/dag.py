@@ -80,6 +80,7 @@ class _Dag:
     def run_all(self) -> None:
         try:
             while True:
+                self.run.check_cancel()
                 if not _expired(self.run) and not self.pool.tripped:
                     for name in self.order:  # one pass suffices: dependents come after their dependencies
                         if self._ready(name):

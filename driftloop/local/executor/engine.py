@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any, Protocol, cast
 
 from driftloop.errors import WorkflowError
-from driftloop.local.executor import memoize, sync
+from driftloop.local.executor import cancel, memoize, sync
 from driftloop.local.executor.artifacts import ArtifactStore
 from driftloop.local.executor.dag import run_dag
 from driftloop.local.executor.expr import evaluate, format_value
@@ -34,7 +34,10 @@ from driftloop.local.executor.suspend import run_suspend
 from driftloop.local.executor.task import ABSENT, artifact_from_expression
 from driftloop.local.executor.template import render, unresolved
 
-__all__ = ["Guard", "Run"]
+__all__ = ["DISPLAY_NAME", "Guard", "Run"]
+
+#: the template annotation that names a node in Argo's node list (Argo 4)
+DISPLAY_NAME = "workflows.argoproj.io/display-name"
 
 
 class Guard(Protocol):
@@ -89,6 +92,33 @@ class Run:
         self.hooks: HookRunner | None = None
         #: where ``memoize`` caches live (``<data_dir>/memoize``); None: memoization is off
         self.memo_dir: Path | None = None
+        #: set once the run is cancelled (:mod:`.cancel`): running steps stop, nothing new starts
+        self.cancel_event = threading.Event()
+        self._exiting = False  # the exit handler runs: a cancel request no longer applies
+
+    # -- cancellation (:mod:`.cancel`) ----------------------------------------------------------
+    def request_cancel(self) -> None:
+        if not self._exiting:
+            self.cancel_event.set()
+
+    def cancelled(self) -> bool:
+        """Whether the run is cancelled: by this process, or by ``runs cancel`` (the request file)."""
+        if self._exiting:
+            return False
+        if not self.cancel_event.is_set() and (self.logs_dir.parent / cancel.CANCEL).exists():
+            self.cancel_event.set()
+        return self.cancel_event.is_set()
+
+    def check_cancel(self) -> None:
+        """Raise :class:`.cancel.RunCancelled` when the run is cancelled."""
+        if self.cancelled():
+            raise cancel.RunCancelled
+
+    def exiting(self) -> None:
+        """The run's exit handler runs now: its steps run whatever was requested before."""
+        self._exiting = True
+        self.cancel_event.clear()
+        (self.logs_dir.parent / cancel.CANCEL).unlink(missing_ok=True)
 
     # -- helpers -------------------------------------------------------------------------------
     def store(self) -> ArtifactStore:
@@ -296,6 +326,9 @@ class Run:
         try:
             scope = self._input_scope(tmpl, params)
             scope.update({"retries": str(retries), "node.name": node_name})
+            shown = (tmpl.get("annotations") or {}).get(DISPLAY_NAME)
+            if shown:  # Argo 4's template annotation: the node's name in the node list
+                node.display_name = render(str(shown), scope)
             mutexes = [
                 render(m, scope)
                 for m in sync.mutex_names(
@@ -308,8 +341,12 @@ class Run:
                 own = parse_duration(
                     render(str(ads), scope), f"template {tmpl['name']}.activeDeadlineSeconds"
                 )
+            self.check_cancel()
             with sync.hold_mutexes(
-                self.lock_dir, mutexes, lambda m: self.log(f"{node_name}: waiting for mutex {m}")
+                self.lock_dir,
+                mutexes,
+                lambda m: self.log(f"{node_name}: waiting for mutex {m}"),
+                cancelled=self.check_cancel,
             ):
                 if kind in ("dag", "steps"):  # its input artifacts are in scope as inputs.artifacts.NAME
                     given = {

@@ -17,6 +17,7 @@ from typing import Any
 import yaml
 
 from driftloop.errors import WorkflowError
+from driftloop.local.executor.argolint import lint
 from driftloop.local.executor.volumes import check_volumes
 
 __all__ = ["find_template", "load_workflow"]
@@ -83,6 +84,7 @@ _TEMPLATE = {
     "timeout",
     "synchronization",
     "metadata",
+    "annotations",  # Argo 4: workflows.argoproj.io/display-name names the node (engine._display_name)
     "nodeSelector",
     "tolerations",
     "affinity",
@@ -145,6 +147,7 @@ def load_workflow(
 ) -> dict[str, Any]:
     """A normalised Workflow manifest (``kind: Workflow``) with every field checked."""
     doc = _read(doc_or_path)
+    lint(doc, lambda name: find_template(name, templates_dir))  # Argo's submit-time checks, if on PATH
     kind = doc.get("kind", "Workflow")
     if kind not in _KINDS:
         raise WorkflowError(f"kind {kind!r} cannot be run", f"give a {' / '.join(_KINDS)} manifest")
@@ -423,6 +426,11 @@ def _validate(spec: Mapping[str, Any]) -> None:
                         f"{where}.{kind}.env[{j}].valueFrom",
                         "(secrets/config maps) is not supported by the local executor",
                     )
+        annotations = tmpl.get("annotations")
+        if annotations is not None and (
+            not isinstance(annotations, Mapping) or not all(isinstance(v, str) for v in annotations.values())
+        ):
+            raise WorkflowError(f"{where}.annotations must map names to strings", "quote the values")
         if "podSpecPatch" in tmpl and any(w in str(tmpl["podSpecPatch"]) for w in ("command", "args", "env")):
             raise _unsupported(f"{where}.podSpecPatch", "changes the container and cannot be applied locally")
         if kind == "dag":

@@ -13,7 +13,7 @@ from driftloop.local.executor.naming import pod_name
 from driftloop.local.executor.result import NodeResult
 from driftloop.local.executor.runner import run_process
 from driftloop.local.executor.template import render, render_obj
-from driftloop.local.executor.volumes import local_path, mount_mapping
+from driftloop.local.executor.volumes import inside, local_path, mount_mapping, no_dotdot
 
 if TYPE_CHECKING:
     from driftloop.local.executor.engine import Run
@@ -53,12 +53,26 @@ def run_pod(
         art = render_obj(art, scope)
         if art.get("path"):
             declared.append(str(art["path"]))
+        where = f"inputs.artifacts.{art['name']}.path"
         _stage_input(
-            run, art, in_artifacts.get(art["name"]), local_path(str(art.get("path") or ""), sandbox, mounts)
+            run,
+            art,
+            in_artifacts.get(art["name"]),
+            local_path(str(art.get("path") or ""), sandbox, mounts, where),
         )
     log = run.logs_dir / f"{node.pod_name}.log"
     node.log = str(log)
-    outcome = run_process(kind, spec, declared, sandbox, log, timeout, env_extra=run.pod_env, mounts=mounts)
+    outcome = run_process(
+        kind,
+        spec,
+        declared,
+        sandbox,
+        log,
+        timeout,
+        env_extra=run.pod_env,
+        mounts=mounts,
+        cancelled=run.cancelled,
+    )
     node.exit_code = outcome.exit_code
     if outcome.error:
         node.phase, node.message = "Error", outcome.error
@@ -71,14 +85,18 @@ def run_pod(
     else:
         node.phase = "Succeeded"
     for p in out_params:
-        _collect_param(
-            node, p, local_path(str((p.get("valueFrom") or {}).get("path") or ""), sandbox, mounts), run
-        )
+        where = f"outputs.parameters.{p['name']}.valueFrom.path"
+        path = str((p.get("valueFrom") or {}).get("path") or "")
+        try:
+            _collect_param(node, p, local_path(path, sandbox, mounts, where), run, run.sandbox_root)
+        except WorkflowError as exc:
+            if node.phase == "Succeeded":
+                node.phase, node.message = "Error", exc.message
     for a in out_arts:
         try:
             key_prefix = render(arts.DEFAULT_KEY_FORMAT, {**run.global_scope(), "pod.name": node.pod_name})
-            local = local_path(str(a.get("path", "")), sandbox, mounts)
-            record = arts.upload(run.store(), a, local, key_prefix) if a.get("path") else {}
+            local = local_path(str(a.get("path", "")), sandbox, mounts, f"outputs.artifacts.{a['name']}.path")
+            record = arts.upload(run.store(), a, local, key_prefix, run.sandbox_root) if a.get("path") else {}
         except WorkflowError as exc:
             if node.phase == "Succeeded":
                 node.phase, node.message = "Error", exc.message
@@ -100,11 +118,17 @@ def step_result(stdout: str) -> str:
     return data[-RESULT_LIMIT:].decode("utf-8", errors="replace")
 
 
-def _collect_param(node: NodeResult, p: Mapping[str, Any], local: Path, run: Run) -> None:
-    """Set output parameter ``p``; ``local`` is where its ``valueFrom.path`` lives on this machine."""
+def _collect_param(node: NodeResult, p: Mapping[str, Any], local: Path, run: Run, root: Path) -> None:
+    """Set output parameter ``p``; ``local`` is where its ``valueFrom.path`` lives on this machine — a
+    symlink out of the run's sandbox ``root`` is refused, never followed to a host file."""
     vf = p.get("valueFrom") or {}
     value: str | None = None
     if vf.get("path"):
+        if (local.exists() or local.is_symlink()) and not inside(local, root):
+            raise WorkflowError(
+                f"cannot save parameter {p['name']}: {vf['path']} leads out of the pod's sandbox (a symlink)",
+                "write the value into the file itself",
+            )
         if local.is_file():  # a directory cannot be read either: Argo's os.ReadFile fails on it
             value = local.read_text(errors="replace")
     elif "value" in p:
@@ -135,7 +159,7 @@ def _stage_input(run: Run, art: Mapping[str, Any], given: Mapping[str, Any] | No
         local.write_text(str((source["raw"] or {}).get("data", "")))
         return
     key = (source.get("s3") or {}).get("key")
-    sub = str(source.get("subPath") or "").strip("/")
+    sub = no_dotdot(str(source.get("subPath") or ""), f"artifact {art['name']!r} subPath").strip("/")
     if key and sub:  # one path inside a directory artifact (Argo's subPath on an argument artifact)
         whole = local.parent / f".whole-{art['name']}"
         _fetch(run, art, str(key), whole)

@@ -36,6 +36,12 @@ class NodeResult:
     memoization: dict[str, Any] | None = None
 
     @property
+    def label(self) -> str:
+        """The node's name for the node list: with its display name when a template annotation set one
+        (a default display name is a part of the node name)."""
+        return self.name if self.display_name in self.name else f"{self.name} ({self.display_name})"
+
+    @property
     def outputs(self) -> dict[str, Any]:
         return {"result": self.result, "parameters": dict(self.parameters)}
 
@@ -90,6 +96,8 @@ class WorkflowResult:
     #: record whose owner is gone was interrupted (see :func:`driftloop.local.executor.record.is_live`)
     owner_pid: int | None = None
     owner_start: str = ""
+    #: the run's sandbox directory while it runs (removed at the end; by the next `up`/`down` after a kill)
+    sandbox: str | None = None
 
     def node(self, display_name: str) -> NodeResult:
         """The first node with this display name (a task or step name)."""
@@ -129,6 +137,7 @@ class WorkflowResult:
             "parameters": self.parameters,
             "owner_pid": self.owner_pid,
             "owner_start": self.owner_start,
+            "sandbox": self.sandbox,
             "nodes": [n.to_dict() for n in self.nodes],
         }
 
@@ -145,6 +154,7 @@ class WorkflowResult:
             nodes=[NodeResult.from_dict(n) for n in data.get("nodes") or []],
             owner_pid=data.get("owner_pid"),
             owner_start=str(data.get("owner_start") or ""),
+            sandbox=data.get("sandbox"),
         )
 
     def dumps(self) -> str:

@@ -29,7 +29,7 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -100,9 +100,11 @@ def run_process(
     timeout: float | None,
     env_extra: Mapping[str, str],
     mounts: Sequence[tuple[str, str]] = (),
+    cancelled: Callable[[], bool] | None = None,
 ) -> ProcessOutcome:
     """Run a rendered ``script``/``container`` spec; stdout and stderr go to ``log_file``. ``mounts`` maps
-    volume mount paths to their emulated directories (:mod:`.volumes`)."""
+    volume mount paths to their emulated directories (:mod:`.volumes`). ``cancelled`` is polled while the
+    process runs: once it says so the process group is stopped and :class:`.cancel.RunCancelled` raised."""
     sandbox.mkdir(parents=True, exist_ok=True)
     command = [str(c) for c in spec.get("command") or []]
     args = [str(a) for a in spec.get("args") or []]
@@ -182,12 +184,12 @@ def run_process(
             return ProcessOutcome(None, "", False, 0.0, error=f"cannot start {argv[0]!r}: {exc.strerror}")
         timed_out = False
         try:
-            code: int | None = proc.wait(timeout=timeout)
+            code = _wait(proc, timeout, cancelled)
         except subprocess.TimeoutExpired:
             timed_out = True
             _kill_tree(proc)
             code = proc.returncode
-        except BaseException:  # Ctrl-C / SIGTERM in the executor: the step goes with it, never orphaned
+        except BaseException:  # Ctrl-C / SIGTERM / a cancel: the step goes with it, never orphaned
             _kill_tree(proc)
             raise
     stdout = out_path.read_text(errors="replace")
@@ -197,6 +199,26 @@ def run_process(
     if code is not None and code < 0:  # killed by signal N: a container runtime reports 128 + N (137)
         code = 128 - code
     return ProcessOutcome(code, stdout, timed_out, time.monotonic() - start)
+
+
+def _wait(
+    proc: subprocess.Popen[bytes], timeout: float | None, cancelled: Callable[[], bool] | None
+) -> int | None:
+    """``proc.wait(timeout)``, checking ``cancelled`` every 0.2 s."""
+    if cancelled is None:
+        return proc.wait(timeout=timeout)
+    from driftloop.local.executor.cancel import RunCancelled
+
+    deadline = None if timeout is None else time.monotonic() + timeout
+    while True:
+        step = 0.2 if deadline is None else max(0.0, min(0.2, deadline - time.monotonic()))
+        try:
+            return proc.wait(timeout=step)
+        except subprocess.TimeoutExpired:
+            if cancelled():
+                raise RunCancelled from None
+            if deadline is not None and time.monotonic() >= deadline:
+                raise
 
 
 def _die_with_parent() -> None:

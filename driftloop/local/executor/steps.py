@@ -53,6 +53,7 @@ def run_steps(
     gnode: NodeResult | None = None
     try:
         for i, group in enumerate(tmpl["steps"] or []):
+            run.check_cancel()
             if run.deadline is not None and time.monotonic() >= run.deadline:
                 node.phase, node.message = "Failed", "Max duration limit exceeded"
                 return

@@ -55,6 +55,7 @@ def run_suspend(run: Run, tmpl: Mapping[str, Any], node: NodeResult, scope: dict
     until = None if duration is None else time.monotonic() + duration
     supplied: dict[str, str] = {}
     while True:
+        run.check_cancel()
         stop = control / STOP
         if stop.exists():
             node.phase, node.message = "Failed", "Stopped with strategy 'Stop'"

@@ -66,9 +66,14 @@ def _lock_path(lock_dir: Path, name: str) -> Path:
 
 @contextlib.contextmanager
 def hold_mutexes(
-    lock_dir: Path, names: list[str], on_wait: Callable[[str], None] | None = None, poll: float = 0.05
+    lock_dir: Path,
+    names: list[str],
+    on_wait: Callable[[str], None] | None = None,
+    poll: float = 0.05,
+    cancelled: Callable[[], None] | None = None,
 ) -> Iterator[None]:
-    """Hold every named mutex (acquired in sorted order, so two runs never deadlock)."""
+    """Hold every named mutex (acquired in sorted order, so two runs never deadlock). ``cancelled`` is
+    called while waiting: it raises to give up (a cancelled run)."""
     lock_dir.mkdir(parents=True, exist_ok=True)
     fds: list[int] = []
     try:
@@ -84,6 +89,8 @@ def hold_mutexes(
                     if not waited and on_wait:
                         on_wait(name)
                     waited = True
+                    if cancelled is not None:
+                        cancelled()
                     time.sleep(poll)
         yield
     finally:

@@ -24,12 +24,12 @@ sandbox, as before.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Any
 
 from driftloop.errors import WorkflowError
 
-__all__ = ["check_volumes", "local_path", "mount_mapping"]
+__all__ = ["check_volumes", "inside", "local_path", "mount_mapping", "no_dotdot"]
 
 _PER_POD = ("emptyDir",)
 _SHARED = ("persistentVolumeClaim",)
@@ -93,7 +93,8 @@ def mount_mapping(
     claims = {str(c.get("metadata", {}).get("name")) for c in spec.get("volumeClaimTemplates") or []}
     out = []
     for mount in mounts:
-        name, path = str(mount["name"]), str(mount["mountPath"])
+        name, path = str(mount["name"]), no_dotdot(str(mount["mountPath"]), "volumeMounts.mountPath")
+        no_dotdot(str(mount.get("subPath") or ""), "volumeMounts.subPath")
         if path.rstrip("/") == "/tmp" or path.startswith("/tmp/"):
             continue  # scratch on the host too; see the module docstring
         volume = volumes.get(name, {})
@@ -117,9 +118,26 @@ def _link(at: Path, target: Path) -> None:
     at.symlink_to(target, target_is_directory=True)
 
 
-def local_path(path: str, pod_sandbox: Path, mounts: Sequence[tuple[str, str]]) -> Path:
+def no_dotdot(path: str, where: str) -> str:
+    """``path`` unless a component of it is ``..``, which would lead out of the sandbox (a WorkflowError
+    naming ``where``)."""
+    if ".." in PurePosixPath(path).parts:
+        raise WorkflowError(
+            f"{where} {path!r} contains '..'",
+            "give the path without '..' (a pod's paths stay in its sandbox)",
+        )
+    return path
+
+
+def inside(path: Path, root: Path) -> bool:
+    """Whether ``path``, with every symlink resolved, is ``root`` or under it."""
+    return path.resolve().is_relative_to(root.resolve())
+
+
+def local_path(path: str, pod_sandbox: Path, mounts: Sequence[tuple[str, str]], where: str = "path") -> Path:
     """Where the pod's ``path`` lives on this machine: under the mount that holds it, else in the pod's
-    sandbox."""
+    sandbox. A path with ``..`` is refused (``where`` names its field)."""
+    no_dotdot(path, where)
     for mount_path, target in sorted(mounts, key=lambda m: -len(m[0])):
         if path == mount_path or path.startswith(mount_path.rstrip("/") + "/"):
             return Path(target) / path[len(mount_path) :].lstrip("/")

@@ -133,10 +133,12 @@ class Runner:
         return len(open_subs)
 
     def _drain(self, model: str) -> None:
+        from driftloop.local.executor.cancel import is_closing
+
         while True:
             with self._lock:
                 q = self._queues.get(model)
-                if not q:
+                if not q or is_closing():  # `up` stops: what is queued stays queued, resumed next start
                     self._busy.discard(model)
                     return
                 sub = q.popleft()
