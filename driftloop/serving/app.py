@@ -6,7 +6,8 @@ Endpoints — Open Inference Protocol V2, KServe V1 and driftloop's own::
     GET  /v2/models/{m}    /v2/models/{m}/ready            POST /v2/models/{m}/infer
     GET  /v1/models        /v1/models/{m}                  POST /v1/models/{m}:predict
     POST /v1/models/{m}/predict   (driftloop's original path: the same handler as :predict)
-    POST /v1/feedback      (bearer token when serving.auth_token is set)
+    POST /v1/feedback      (bearer token when serving.auth_token is set; on serving.feedback_port only,
+                            see driftloop.serving.ports)
     GET  /healthz  /readyz  /metrics
 
 Why Starlette and not FastAPI: the request and response shapes are checked by hand (one-line 400s that
