@@ -151,7 +151,16 @@ class DeploySettings(_Section):
 
 class ServingSettings(_Section):
     host: str = "127.0.0.1"
-    port: int = Field(8080, ge=0, le=65535)
+    port: int = Field(
+        8080, ge=0, le=65535, description="predict, metadata, health and metrics (0: any free port)"
+    )
+    feedback_port: int = Field(
+        8081,
+        ge=0,
+        le=65535,
+        description="POST /v1/feedback only (and the health probes), so a NetworkPolicy can admit it from "
+        "fewer clients than predict; 0: any free port",
+    )
     canary_fraction: float = Field(0.2, ge=0, le=1)
     log_queue_size: int = Field(10_000, ge=1)
     log_batch_size: int = Field(200, ge=1)
@@ -183,6 +192,15 @@ class ServingSettings(_Section):
         "the body is parsed (250,000: a full batch of 10,000 rows x 25 features)",
     )
     max_json_depth: int = Field(32, ge=4, description="how deeply a body's arrays and objects may nest (400)")
+
+    @model_validator(mode="after")
+    def _distinct_ports(self) -> ServingSettings:
+        if self.port and self.port == self.feedback_port:
+            raise ValueError(
+                f"serving.port and serving.feedback_port are both {self.port}: feedback needs a port of its "
+                "own (set serving.feedback_port, default 8081)"
+            )
+        return self
 
 
 class CanarySettings(_Section):

@@ -7,7 +7,7 @@ import logging
 import time
 import uuid
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import typer
 from rich.table import Table
@@ -15,6 +15,9 @@ from rich.table import Table
 from driftloop.cli._common import console, err_console, settings_from, writable_data_dir
 from driftloop.config import Settings
 from driftloop.errors import ConfigError, DriftloopError, ServiceError
+
+if TYPE_CHECKING:
+    from driftloop.serving import ModelServer
 
 log = logging.getLogger("driftloop.up")
 
@@ -139,6 +142,11 @@ def up(
         table.add_row("s3", settings.s3_endpoint, "embedded" if settings.s3_is_embedded else "external")
         table.add_row("bucket", settings.s3.bucket, "")
         table.add_row("topics", ", ".join(settings.topics.all()), "")
+        server = _model_server(sup.components)
+        if server is not None:  # its real ports (0 in the settings = any free port)
+            token = "bearer token" if settings.serving.auth_token.get_secret_value() else "no token"
+            table.add_row("model server", f"{server.url} (predict)", "every registered model")
+            table.add_row("feedback", f"{server.feedback_url}/v1/feedback", token)
         err_console.print(table)
         if self_check:
             timings = _self_check(settings)
@@ -148,14 +156,22 @@ def up(
             )
         if not once:
             err_console.print("running — Ctrl-C or `driftloop down` stops everything")
-            if components:  # canary analyses of local runs see that a server takes traffic
-                url = f"http://{settings.serving.host}:{settings.serving.port}"
-                with announce(settings.data_dir, url, None):
+            if server is not None:  # canary analyses of local runs see that a server takes traffic
+                with announce(settings.data_dir, server.url, None, server.feedback_url):
                     sup.wait()
             else:
                 sup.wait()
     finally:
         sup.stop()
+
+
+def _model_server(components: list[Any]) -> ModelServer | None:
+    """The model server among ``up``'s components (imported only when ``up`` has built one)."""
+    if not components:
+        return None
+    from driftloop.serving import ModelServer
+
+    return next((c for c in components if isinstance(c, ModelServer)), None)
 
 
 def down(

@@ -225,7 +225,14 @@ def _loop(
 
     token = settings.serving.auth_token.get_secret_value()
     traffic = Traffic(
-        server.url, model, world.data(20_000, 2, False), target=spec.target, rate=20, batch=25, token=token
+        server.url,
+        model,
+        world.data(20_000, 2, False),
+        target=spec.target,
+        rate=20,
+        batch=25,
+        token=token,
+        feedback_url=server.feedback_url,
     )
     traffic.start()
     parts.append(traffic)

@@ -32,13 +32,17 @@ class Traffic:
         rate: float = 60.0,
         batch: int = 5,
         token: str = "",
+        feedback_url: str = "",
     ) -> None:
-        """``token``: the server's ``serving.auth_token``, sent as a bearer token (feedback needs it)."""
-        host, _, port = url.removeprefix("http://").partition(":")
+        """``token``: the server's ``serving.auth_token``, sent as a bearer token (feedback needs it).
+        ``feedback_url``: the server's feedback port (``ModelServer.feedback_url``; the predict port
+        refuses feedback)."""
+        host, port = _host_port(url)
+        self.feedback_host, self.feedback_port = _host_port(feedback_url or url)
         self._headers = {"Content-Type": "application/json"}
         if token:
             self._headers["Authorization"] = f"Bearer {token}"
-        self.host, self.port = host, int(port or 80)
+        self.host, self.port = host, port
         self.model, self.target, self.rate, self.batch = model, target, rate, batch
         self._source = source
         self._lock = threading.Lock()
@@ -85,6 +89,7 @@ class Traffic:
 
     def _loop(self) -> None:
         conn = http.client.HTTPConnection(self.host, self.port, timeout=10)
+        labels_conn = http.client.HTTPConnection(self.feedback_host, self.feedback_port, timeout=10)
         pending: list[dict[str, Any]] = []
         interval = 1.0 / self.rate
         next_at = time.monotonic()
@@ -104,14 +109,22 @@ class Traffic:
                     for i, y in zip(ids, labels, strict=True)
                 )
                 if len(pending) >= 200:
-                    self._post(conn, "/v1/feedback", {"labels": pending})
+                    self._post(labels_conn, "/v1/feedback", {"labels": pending})
                     pending = []
             except (OSError, RuntimeError, http.client.HTTPException, ValueError) as exc:
                 self.errors += 1
                 log.debug("demo traffic: %s", exc)
                 conn.close()
+                labels_conn.close()
                 conn = http.client.HTTPConnection(self.host, self.port, timeout=10)
+                labels_conn = http.client.HTTPConnection(self.feedback_host, self.feedback_port, timeout=10)
                 self._stop.wait(0.2)
             next_at += interval
             self._stop.wait(max(0.0, next_at - time.monotonic()))
         conn.close()
+        labels_conn.close()
+
+
+def _host_port(url: str) -> tuple[str, int]:
+    host, _, port = url.removeprefix("http://").partition(":")
+    return host, int(port.rstrip("/") or 80)

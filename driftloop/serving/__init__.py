@@ -6,8 +6,10 @@ Public API::
     from driftloop.serving import ModelServer
     with ModelServer(settings, "credit", port=0) as server:   # champion (+ canary) from the registry
         ...                                                   # POST {server.url}/v2/models/credit/infer
+        ...                                                   # POST {server.feedback_url}/v1/feedback
 
-See :mod:`driftloop.serving.app` for the endpoints, :mod:`driftloop.serving.protocol` for the V1/V2
+See :mod:`driftloop.serving.app` for the endpoints, :mod:`driftloop.serving.ports` for which port serves
+which, :mod:`driftloop.serving.protocol` for the V1/V2
 shapes, :mod:`driftloop.serving.service` for the inference-log record and :mod:`workflows.deploy.analysis`
 for canary analysis.
 """

@@ -6,7 +6,8 @@ Endpoints — Open Inference Protocol V2, KServe V1 and driftloop's own::
     GET  /v2/models/{m}    /v2/models/{m}/ready            POST /v2/models/{m}/infer
     GET  /v1/models        /v1/models/{m}                  POST /v1/models/{m}:predict
     POST /v1/models/{m}/predict   (driftloop's original path: the same handler as :predict)
-    POST /v1/feedback      (bearer token when serving.auth_token is set)
+    POST /v1/feedback      (bearer token when serving.auth_token is set; on serving.feedback_port only,
+                            see driftloop.serving.ports)
     GET  /healthz  /readyz  /metrics
 
 Why Starlette and not FastAPI: the request and response shapes are checked by hand (one-line 400s that
@@ -68,7 +69,7 @@ def _reply(status: int, payload: Any, close: bool = False) -> Response:
     return _JSON(payload, status_code=status, headers={"Connection": "close"} if close else None)
 
 
-def _problem(status: int, message: str, hint: str | None = None, close: bool = False) -> Response:
+def problem(status: int, message: str, hint: str | None = None, close: bool = False) -> Response:
     return _reply(status, {"error": message, "hint": hint}, close)
 
 
@@ -97,7 +98,7 @@ class _Endpoints:
         svc = self.services().get(model)
         if svc is None:
             known = sorted(self.services())
-            return _problem(404, f"model {model!r} is not served here", f"served: {known}")
+            return problem(404, f"model {model!r} is not served here", f"served: {known}")
         return svc
 
     async def _body(self, request: Request, reservation: Reservation) -> tuple[Any, bytes] | Response:
@@ -106,7 +107,7 @@ class _Endpoints:
             raw = await read_body(request, self.limits.max_body, reservation)
             return await anyio.to_thread.run_sync(parse_json, raw, self.limits, limiter=self.parse_limiter)
         except BodyError as exc:  # 413 / 503: the body may be unread, so the connection cannot go on
-            return _problem(exc.status, exc.message, exc.hint, close=exc.status in (413, 503))
+            return problem(exc.status, exc.message, exc.hint, close=exc.status in (413, 503))
         except ClientDisconnect:  # the client left (or the read deadline closed it): nobody to answer
             log.debug("%s left before sending its body", request.client)
             return Response(status_code=400)
@@ -213,19 +214,19 @@ class _Endpoints:
         named = body.get("model") if isinstance(body, dict) else None
         svc = services.get(str(named)) if named else next(iter(services.values()), None)
         if svc is None:
-            return _problem(404, f"model {named!r} is not served here", f"served: {sorted(services)}")
+            return problem(404, f"model {named!r} is not served here", f"served: {sorted(services)}")
         status, payload = await anyio.to_thread.run_sync(svc.feedback, body)  # a Kafka flush: off the loop
         return _reply(status, payload)
 
 
 async def _unexpected(request: Request, exc: Exception) -> Response:
     log.error("%s %s failed", request.method, request.url.path, exc_info=exc)
-    return _problem(500, f"internal error: {type(exc).__name__}", "see the server log")
+    return problem(500, f"internal error: {type(exc).__name__}", "see the server log")
 
 
 async def _not_found(request: Request, exc: Exception) -> Response:
     status = getattr(exc, "status_code", 404)
-    return _problem(status, f"no such endpoint: {request.method} {request.url.path}")
+    return problem(status, f"no such endpoint: {request.method} {request.url.path}")
 
 
 def build_app(

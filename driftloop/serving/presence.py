@@ -32,12 +32,15 @@ def _alive(pid: int) -> bool:
 
 
 @contextlib.contextmanager
-def announce(data_dir: Path, url: str, models: list[str] | None) -> Iterator[Path]:
-    """Announce a model server at ``url`` serving ``models`` (None: every model) while the block runs."""
+def announce(data_dir: Path, url: str, models: list[str] | None, feedback_url: str = "") -> Iterator[Path]:
+    """Announce a model server at ``url`` (feedback at ``feedback_url``) serving ``models`` (None: every
+    model) while the block runs."""
     folder = Path(data_dir) / _DIR
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / f"{os.getpid()}.json"
-    path.write_text(json.dumps({"pid": os.getpid(), "url": url, "models": models}))
+    path.write_text(
+        json.dumps({"pid": os.getpid(), "url": url, "feedback_url": feedback_url, "models": models})
+    )
     try:
         yield path
     finally:

@@ -6,8 +6,9 @@ inference log + the shadow runner.
 picks up models registered later (checked every ``discover_s``) — local mode, where models appear
 after the stack is up.
 
-uvicorn runs in a thread of its own with its own event loop, on a socket bound in :meth:`start` (so a
-port in use is a one-line error there, and ``port=0`` is known at once). Limits:
+uvicorn runs in a thread of its own with its own event loop, on two sockets bound in :meth:`start` (so a
+port in use is a one-line error there, and ``port=0`` is known at once): ``serving.port`` for predict and
+``serving.feedback_port`` for ``POST /v1/feedback`` alone (:mod:`driftloop.serving.ports`). Limits:
 
 * per connection (:mod:`driftloop.serving.guard`, a subclass of uvicorn's httptools protocol:
   ``uvicorn[standard]`` is a dependency): a whole request within ``read_timeout_s``, headers within
@@ -39,6 +40,7 @@ from driftloop.registry import Registry, check_model_name
 from driftloop.serving.app import BodyLimits, build_app
 from driftloop.serving.guard import MAX_HEAD, guarded_protocol
 from driftloop.serving.metrics import ServingMetrics
+from driftloop.serving.ports import split_ports
 from driftloop.serving.service import PredictionService, log_records
 from driftloop.serving.shadow import ShadowRunner
 from driftloop.serving.sink import InferenceLog
@@ -68,6 +70,7 @@ class ModelServer:
         version: str | None = None,
         host: str | None = None,
         port: int | None = None,
+        feedback_port: int | None = None,
         poll_s: float = 1.0,
         discover_s: float = 5.0,
         watch_outcomes: bool = True,
@@ -107,7 +110,16 @@ class ModelServer:
         self.shadow = ShadowRunner(self.metrics, functools.partial(log_records, self.sink))
         self._services: dict[str, PredictionService] = {}
         self._address = (host or settings.serving.host, settings.serving.port if port is None else port)
+        if feedback_port is None:  # any free port for predict: any free port for feedback too
+            feedback_port = 0 if self._address[1] == 0 else settings.serving.feedback_port
+        self._feedback_port = feedback_port
+        if self._feedback_port and self._feedback_port == self._address[1]:
+            raise UsageError(
+                f"the predict and feedback ports are both {self._feedback_port}",
+                "give feedback a port of its own (--feedback-port, serving.feedback_port)",
+            )
         self._socket: socket.socket | None = None
+        self._feedback_socket: socket.socket | None = None
         self._uvicorn: Any = None
         self._threads: list[threading.Thread] = []
         self._stop = threading.Event()
@@ -148,9 +160,23 @@ class ModelServer:
         return int(self._socket.getsockname()[1]) if self._socket else self._address[1]
 
     @property
+    def feedback_port(self) -> int:
+        sock = self._feedback_socket
+        return int(sock.getsockname()[1]) if sock else self._feedback_port
+
+    @property
     def url(self) -> str:
+        """Where to predict (and read metadata, health, metrics)."""
+        return self._url(self.port)
+
+    @property
+    def feedback_url(self) -> str:
+        """Where to ``POST /v1/feedback`` (nothing else is served there but the health probes)."""
+        return self._url(self.feedback_port)
+
+    def _url(self, port: int) -> str:
         host = self._address[0]
-        return f"http://{'127.0.0.1' if host in ('0.0.0.0', '') else host}:{self.port}"
+        return f"http://{'127.0.0.1' if host in ('0.0.0.0', '') else host}:{port}"
 
     def start(self) -> None:
         if not os.environ.get("OMP_NUM_THREADS"):
@@ -162,7 +188,15 @@ class ModelServer:
 
             threadpool_limits(limits=1)
         self._stop.clear()
-        self._socket = self._bind()
+        self._socket = self._bind(self._address[1], "--port (or serving.port)")
+        try:
+            self._feedback_socket = self._bind(
+                self._feedback_port, "--feedback-port (or serving.feedback_port)"
+            )
+        except UsageError:
+            self._socket.close()
+            self._socket = None
+            raise
         self.sink.start()
         self.shadow.start()
         if self.fixed is not None:
@@ -178,10 +212,15 @@ class ModelServer:
             self._outcomes = OutcomeWatcher(self.settings, self.metrics.registry)
             self._outcomes.start()
         loaded = {m: s.slots.champion and s.slots.champion.version for m, s in self._services.items()}
-        log.info("model server at %s; champions: %s", self.url, loaded or "none yet")
+        log.info(
+            "model server at %s (feedback at %s); champions: %s",
+            self.url,
+            self.feedback_url,
+            loaded or "none yet",
+        )
 
-    def _bind(self) -> socket.socket:
-        host, port = self._address
+    def _bind(self, port: int, option: str) -> socket.socket:
+        host = self._address[0]
         family = socket.AF_INET6 if ":" in host else socket.AF_INET
         sock = socket.socket(family, socket.SOCK_STREAM)
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
@@ -191,7 +230,7 @@ class ModelServer:
             sock.close()
             raise UsageError(
                 f"the model server cannot listen on {host}:{port}: {exc.strerror or exc}",
-                "pick another --port (or serving.port), or stop what listens there",
+                f"pick another {option}, or stop what listens there",
             ) from None
         sock.set_inheritable(True)
         return sock
@@ -201,15 +240,16 @@ class ModelServer:
 
         serving = self.settings.serving
 
+        app = build_app(
+            self.services,
+            self.metrics,
+            auth_token=self.settings.serving.auth_token.get_secret_value(),
+            limits=self.limits,
+            bodies_in_flight=serving.max_body_bytes_in_flight,
+            predict_threads=self.predict_threads,
+        )
         config = uvicorn.Config(
-            build_app(
-                self.services,
-                self.metrics,
-                auth_token=self.settings.serving.auth_token.get_secret_value(),
-                limits=self.limits,
-                bodies_in_flight=serving.max_body_bytes_in_flight,
-                predict_threads=self.predict_threads,
-            ),
+            split_ports(app, predict_port=self.port, feedback_port=self.feedback_port),
             http=guarded_protocol(
                 self.read_timeout_s, self.settings.serving.max_concurrency, serving.max_connections_per_client
             ),
@@ -225,8 +265,8 @@ class ModelServer:
         )
         server = uvicorn.Server(config)
         self._uvicorn = server
-        assert self._socket is not None
-        self._spawn(functools.partial(server.run, sockets=[self._socket]), "http")
+        assert self._socket is not None and self._feedback_socket is not None
+        self._spawn(functools.partial(server.run, sockets=[self._socket, self._feedback_socket]), "http")
         deadline = time.monotonic() + 10
         while not server.started and time.monotonic() < deadline and self._threads[-1].is_alive():
             time.sleep(0.01)
@@ -254,6 +294,7 @@ class ModelServer:
         self.sink.stop()
         self._uvicorn = None
         self._socket = None
+        self._feedback_socket = None
         self._threads = []
 
     def open_connections(self) -> int:

@@ -102,7 +102,9 @@ class Shell:
         env = {k: v for k, v in os.environ.items() if not k.startswith("DRIFTLOOP_")}
         env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
         ports = {k: v for k, v in embedded_overrides(state).items() if k.startswith("embedded.")}
-        ports["serving.port"] = free_port()
+        serving: set[int] = set()
+        ports["serving.port"] = free_port(taken=serving)
+        ports["serving.feedback_port"] = free_port(taken=serving)
         for key, value in ports.items():
             env["DRIFTLOOP_" + key.upper().replace(".", "__")] = str(value)
         return cls(cwd, env)

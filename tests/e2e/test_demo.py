@@ -108,7 +108,12 @@ def test_team_regressor_from_outside_the_repository_closes_the_loop(tmp_path: Pa
         "    monitor: {drift_share: 0.3}\n"
     )
     env = {k: v for k, v in os.environ.items() if not k.startswith("DRIFTLOOP_")}
-    overrides = {**embedded_overrides(tmp_path / "data"), "serving.port": free_port()}
+    serving: set[int] = set()
+    overrides = {
+        **embedded_overrides(tmp_path / "data"),
+        "serving.port": free_port(taken=serving),
+        "serving.feedback_port": free_port(taken=serving),
+    }
     for key, value in overrides.items():
         env["DRIFTLOOP_" + key.upper().replace(".", "__")] = str(value)
     proc = subprocess.run(

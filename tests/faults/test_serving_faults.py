@@ -122,15 +122,15 @@ def test_non_finite_features_are_a_400_and_never_a_model_error(serve: Any) -> No
 
 def test_non_finite_feedback_labels_are_a_400_and_nothing_is_published(serve: Any) -> None:
     settings, server, _df = serve()
-    with httpx.Client(base_url=server.url) as http:
-        single = http.post("/v1/feedback", content=b'{"request_id": "a", "label": NaN}')
+    with httpx.Client(base_url=server.feedback_url) as feed:
+        single = feed.post("/v1/feedback", content=b'{"request_id": "a", "label": NaN}')
         assert single.status_code == 400 and "label" in single.json()["error"], single.text
         batch = b'{"labels": [{"request_id": "b", "label": 1}, {"request_id": "c", "label": -Infinity}]}'
-        r = http.post("/v1/feedback", content=batch)
+        r = feed.post("/v1/feedback", content=batch)
         assert r.status_code == 400 and "labels[1].label" in r.json()["error"], r.text
-        overflow = http.post("/v1/feedback", content=b'{"request_id": "d", "label": 1e999}')
+        overflow = feed.post("/v1/feedback", content=b'{"request_id": "d", "label": 1e999}')
         assert overflow.status_code == 400, overflow.text
-        assert http.post("/v1/feedback", json={"request_id": "e", "label": 0}).status_code == 202
+        assert feed.post("/v1/feedback", json={"request_id": "e", "label": 0}).status_code == 202
     got = [json.loads(r.value) for r in read_recent(settings, settings.topics.feedback)]
     assert [(g["request_id"], g["label"]) for g in got] == [("e", 0)]  # "b" went down with its batch
 
@@ -164,7 +164,7 @@ def test_bad_content_length_is_answered_at_once_and_the_connection_closed(
 def test_conflicting_content_lengths_are_a_400(serve: Any) -> None:
     _settings, server, _df = serve()
     data = b"POST /v1/feedback HTTP/1.1\r\nHost: t\r\nContent-Length: 2\r\nContent-Length: 40\r\n\r\n{}"
-    with socket.create_connection(("127.0.0.1", server.port), timeout=5) as sock:
+    with socket.create_connection(("127.0.0.1", server.feedback_port), timeout=5) as sock:
         sock.sendall(data)
         reply = b""
         while chunk := sock.recv(65536):
@@ -190,7 +190,7 @@ def test_a_chunked_body_over_the_limit_is_a_413(serve: Any) -> None:
 
 def test_truncated_body_is_a_400(serve: Any) -> None:
     _settings, server, _df = serve()
-    with socket.create_connection(("127.0.0.1", server.port), timeout=5) as sock:
+    with socket.create_connection(("127.0.0.1", server.feedback_port), timeout=5) as sock:
         sock.sendall(http_request("/v1/feedback", b'{"label"', {"Content-Length": "100"}))
         sock.shutdown(socket.SHUT_WR)  # the body ends after 8 of 100 bytes
         started = time.monotonic()

@@ -58,7 +58,9 @@ def make(settings_for: Any, bucket: str, topic: Any) -> Any:
         s.stop()
 
 
-def drive(http: httpx.Client, df: Any, n: int, *, failing: bool, label_every: int = 2) -> dict[str, int]:
+def drive(
+    http: httpx.Client, df: Any, n: int, *, failing: bool, feedback_url: str, label_every: int = 2
+) -> dict[str, int]:
     """``n`` one-row requests; ``failing=False`` picks only rows FlakyModel scores (income % 3 != 0)."""
     from monitors.datasets import TARGET
 
@@ -75,7 +77,7 @@ def drive(http: httpx.Client, df: Any, n: int, *, failing: bool, label_every: in
         if label_every and i % label_every == 0 and r.status_code == 200:
             labels.append({"request_id": r.json()["request_id"], "label": int(df[TARGET].iloc[j])})
     if labels:
-        assert http.post("/v1/feedback", json={"labels": labels}).status_code == 202
+        assert http.post(f"{feedback_url}/v1/feedback", json={"labels": labels}).status_code == 202
     return served
 
 
@@ -85,7 +87,7 @@ def test_stepped_canary_is_rolled_back_at_its_second_step(make: Any) -> None:
     # step 1 of 3 (20 %): the canary only sees rows it can score — as good as the champion
     steps.deploy_canary(settings, model="credit", version=version, workflow_name=RUN)
     wait_for(lambda: http.get("/v1/models/credit").json()["canary"] == version)
-    served = drive(http, df, 600, failing=False)
+    served = drive(http, df, 600, failing=False, feedback_url=server.feedback_url)
     assert 0.12 <= served.get(version, 0) / 600 <= 0.28, served
     assert server.sink.wait_empty(20)
     first = steps.analyze_canary(settings, model="credit", version=version, workflow_name=RUN, duration_s=3)
@@ -103,7 +105,7 @@ def test_stepped_canary_is_rolled_back_at_its_second_step(make: Any) -> None:
     worker.start()
     wait_for(lambda: http.get("/v1/models/credit").json()["step"] == 1)
     assert http.get("/v1/models/credit").json()["canary_fraction"] == 0.5
-    served = drive(http, df, 400, failing=True)
+    served = drive(http, df, 400, failing=True, feedback_url=server.feedback_url)
     assert server.sink.wait_empty(20)
     worker.join(60)
     assert result["decision"] == "rollback" and result["step"] == 1 and result["fraction"] == 0.5
@@ -133,7 +135,7 @@ def test_shadow_never_answers_and_is_judged_like_a_canary(make: Any, good: bool)
     out = steps.deploy_canary(settings, model="credit", version=version, workflow_name=RUN)
     assert out["strategy"] == "shadow" and out["fraction"] == 1.0
     wait_for(lambda: http.get("/v1/models/credit").json()["strategy"] == "shadow")
-    served = drive(http, df, 300, failing=True)
+    served = drive(http, df, 300, failing=True, feedback_url=server.feedback_url)
     assert served == {"v1": 300}  # every client answered by the champion, even when the shadow fails
     assert server.sink.wait_empty(20)
 

@@ -181,13 +181,13 @@ def test_tampered_model_without_a_previous_one_is_not_ready(settings_for: Any, b
 
 def test_feedback_lands_on_the_feedback_topic(served: Any) -> None:
     settings, _registry, server, _df = served
-    with httpx.Client(base_url=server.url) as http:
-        r = http.post(
+    with httpx.Client(base_url=server.feedback_url) as feed:
+        r = feed.post(
             "/v1/feedback",
             json={"labels": [{"request_id": "a", "label": 1}, {"request_id": "b", "label": 0}]},
         )
         assert r.status_code == 202 and r.json()["accepted"] == 2
-        assert http.post("/v1/feedback", json={"label": 1}).status_code == 400
+        assert feed.post("/v1/feedback", json={"label": 1}).status_code == 400
     got = [json.loads(r.value) for r in read_recent(settings, settings.topics.feedback)]
     assert [(g["request_id"], g["label"], g["model"]) for g in got] == [
         ("a", 1, "credit"),

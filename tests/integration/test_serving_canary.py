@@ -62,7 +62,11 @@ def local(settings_for: Any, bucket: str, topic: Any) -> Any:
         server.stop()
 
 
-def drive(http: httpx.Client, df: Any, n: int, feedback_every: int = 0) -> dict[str, int]:
+def drive(
+    http: httpx.Client, df: Any, n: int, feedback_every: int = 0, feedback_url: str = ""
+) -> dict[str, int]:
+    """``n`` predictions; the label of every ``feedback_every``-th one to ``feedback_url`` (the server's
+    feedback port)."""
     """Send ``n`` one-row requests with fresh request ids; optionally label every k-th one."""
     from monitors.datasets import TARGET
 
@@ -79,7 +83,7 @@ def drive(http: httpx.Client, df: Any, n: int, feedback_every: int = 0) -> dict[
         if feedback_every and i % feedback_every == 0 and r.status_code == 200:
             labels.append({"request_id": r.json()["request_id"], "label": int(df[TARGET].iloc[j])})
     if labels:
-        assert http.post("/v1/feedback", json={"labels": labels}).status_code == 202
+        assert http.post(f"{feedback_url}/v1/feedback", json={"labels": labels}).status_code == 202
     return served
 
 
@@ -97,7 +101,7 @@ def test_twenty_percent_canary_and_good_canary_is_promoted(local: Any) -> None:
     # rolling back an equal model (at 99.9 % here, so the test itself is not a coin toss).
     good, _ = train(seed=0)
     version = deploy(target, registry, http, good)
-    served = drive(http, df, 2000, feedback_every=4)
+    served = drive(http, df, 2000, feedback_every=4, feedback_url=server.feedback_url)
     share = served.get(version, 0) / 2000
     assert 0.15 <= share <= 0.25, served
     assert server.sink.wait_empty(20)
@@ -133,7 +137,7 @@ def test_canary_with_worse_accuracy_on_feedback_is_rolled_back(local: Any) -> No
     _settings, registry, target, server, http, df = local
     worse, _ = train(seed=1, flip=True)  # confidently wrong: never raises, only the labels show it
     version = deploy(target, registry, http, worse)
-    drive(http, df, 1000, feedback_every=2)
+    drive(http, df, 1000, feedback_every=2, feedback_url=server.feedback_url)
     assert server.sink.wait_empty(20)
     verdict = target.analyze("credit", version, **LIMITS)
     assert verdict.decision == "rollback", verdict.reasons

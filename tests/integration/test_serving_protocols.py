@@ -165,19 +165,19 @@ def test_kserve_v1_predict_and_model_status(serve: Any) -> None:
 def test_feedback_needs_the_bearer_token_when_one_is_set(serve: Any) -> None:
     settings, _registry, server, df, _model = serve(settings={"serving.auth_token": "s3cret-token"})
     label = {"request_id": "r-1", "label": 1}
-    with httpx.Client(base_url=server.url) as http:
-        assert http.post("/v1/feedback", json=label).status_code == 401
-        wrong = http.post("/v1/feedback", json=label, headers={"Authorization": "Bearer s3cret-tokeX"})
+    with httpx.Client(base_url=server.url) as http, httpx.Client(base_url=server.feedback_url) as feed:
+        assert feed.post("/v1/feedback", json=label).status_code == 401
+        wrong = feed.post("/v1/feedback", json=label, headers={"Authorization": "Bearer s3cret-tokeX"})
         assert wrong.status_code == 401 and wrong.headers["www-authenticate"].startswith("Bearer")
         assert (
-            http.post("/v1/feedback", json=label, headers={"Authorization": "Basic s3cret-token"}).status_code
+            feed.post("/v1/feedback", json=label, headers={"Authorization": "Basic s3cret-token"}).status_code
             == 401
         )
         forged = {"labels": [{"request_id": f"f{i}", "label": 0} for i in range(50)]}
-        assert http.post("/v1/feedback", json=forged).status_code == 401
-        ok = http.post("/v1/feedback", json=label, headers={"Authorization": "Bearer s3cret-token"})
+        assert feed.post("/v1/feedback", json=forged).status_code == 401
+        ok = feed.post("/v1/feedback", json=label, headers={"Authorization": "Bearer s3cret-token"})
         assert ok.status_code == 202, ok.text
-        nan = http.post(
+        nan = feed.post(
             "/v1/feedback",
             content=b'{"request_id": "r-2", "label": NaN}',
             headers={"Authorization": "Bearer s3cret-token"},
@@ -193,8 +193,31 @@ def test_feedback_needs_the_bearer_token_when_one_is_set(serve: Any) -> None:
 
 def test_feedback_is_open_without_a_token(serve: Any) -> None:
     _settings, _registry, server, _df, _model = serve()
-    with httpx.Client(base_url=server.url) as http:
-        assert http.post("/v1/feedback", json={"request_id": "a", "label": 0}).status_code == 202
+    with httpx.Client(base_url=server.feedback_url) as feed:
+        assert feed.post("/v1/feedback", json={"request_id": "a", "label": 0}).status_code == 202
+
+
+def test_feedback_is_refused_on_the_predict_port_and_taken_on_its_own(serve: Any) -> None:
+    """The NetworkPolicy can admit feedback from fewer namespaces than predict only if each port serves
+    its own paths (driftloop.serving.ports)."""
+    settings, _registry, server, df, _model = serve(settings={"serving.auth_token": "s3cret-token"})
+    assert server.feedback_port not in (0, server.port)
+    token = {"Authorization": "Bearer s3cret-token"}
+    with httpx.Client(base_url=server.url) as http, httpx.Client(base_url=server.feedback_url) as feed:
+        refused = http.post("/v1/feedback", json={"request_id": "p-1", "label": 1}, headers=token)
+        assert refused.status_code == 404, refused.text
+        assert f"port {server.feedback_port}" in refused.json()["error"]
+        assert feed.post("/v1/feedback", json={"request_id": "f-0", "label": 0}).status_code == 401
+        ok = feed.post("/v1/feedback", json={"request_id": "f-1", "label": 1}, headers=token)
+        assert ok.status_code == 202, ok.text
+        # the feedback port serves nothing else but the probes
+        predict = feed.post("/v1/models/credit:predict", json={"instances": rows(df, 1)})
+        assert predict.status_code == 404 and f"port {server.port}" in predict.json()["error"]
+        assert feed.get("/metrics").status_code == 404
+        assert feed.get("/healthz").status_code == 200
+        assert http.post("/v1/models/credit:predict", json={"instances": rows(df, 1)}).status_code == 200
+    got = [json.loads(r.value) for r in read_recent(settings, settings.topics.feedback)]
+    assert [(g["request_id"], g["label"]) for g in got] == [("f-1", 1)]
 
 
 def test_a_body_over_the_limit_is_a_413(serve: Any) -> None:

@@ -87,3 +87,11 @@ def test_masking_hides_every_secret() -> None:
     assert data["s3"]["secret_access_key"] == "****"
     assert data["kafka"]["sasl_username"] == ""  # not a secret, shown as is
     assert s.kafka.sasl_password.get_secret_value() == "hunter2"
+
+
+def test_feedback_needs_a_port_of_its_own() -> None:
+    with pytest.raises(ConfigError, match=r"serving\.port and serving\.feedback_port are both 8080"):
+        load_settings(env={"DRIFTLOOP_SERVING__FEEDBACK_PORT": "8080"})
+    free = load_settings(env={"DRIFTLOOP_SERVING__PORT": "0", "DRIFTLOOP_SERVING__FEEDBACK_PORT": "0"})
+    assert (free.serving.port, free.serving.feedback_port) == (0, 0)  # both: any free port
+    assert load_settings(env={}).serving.feedback_port == 8081

@@ -82,3 +82,43 @@ def test_the_serving_token_comes_from_a_required_secret() -> None:
 
     settings = load_settings(env={"DRIFTLOOP_SERVING__AUTH_TOKEN": "t0k"})
     assert settings.serving.auth_token.get_secret_value() == "t0k"
+
+
+def test_feedback_has_its_own_port_admitted_only_from_labelled_namespaces() -> None:
+    """Predict (8080) is open to the cluster; the feedback port only to namespaces labelled
+    driftloop.io/feedback="true" — and the servers listen for feedback on that port and no other."""
+    from pathlib import Path
+
+    from driftloop.config import load_settings
+    from workflows.deploy.manifests import FEEDBACK_NAMESPACE_LABEL, FEEDBACK_PORT, PORT
+
+    stable, canary, service = docs()["serving/credit.yaml"]
+    for dep in (stable, canary):
+        c = dep["spec"]["template"]["spec"]["containers"][0]
+        ports = {p["name"]: p["containerPort"] for p in c["ports"]}
+        assert ports == {"http": PORT, "feedback": FEEDBACK_PORT}
+        env = {e["name"]: e.get("value") for e in c["env"]}
+        got = load_settings(env={k: v for k, v in env.items() if k.startswith("DRIFTLOOP_SERVING__") and v})
+        assert (got.serving.port, got.serving.feedback_port) == (PORT, FEEDBACK_PORT)
+    assert {p["name"]: p["targetPort"] for p in service["spec"]["ports"]} == {
+        "http": "http",
+        "feedback": "feedback",
+    }
+
+    policy = Path(__file__).resolve().parents[2] / "manifests" / "base" / "networkpolicy.yaml"
+    policies = [d for d in yaml.safe_load_all(policy.read_text()) if d and d["kind"] == "NetworkPolicy"]
+    serving = stable["spec"]["template"]["metadata"]["labels"]
+    admitted: dict[
+        int, list[dict]
+    ] = {}  # port -> the `from` peers of every rule that opens it to the servers
+    for pol in policies:
+        selector = pol["spec"]["podSelector"].get("matchLabels", {})
+        if not selector.items() <= serving.items() or "Ingress" not in pol["spec"]["policyTypes"]:
+            continue
+        for rule in pol["spec"].get("ingress", []):
+            for port in rule.get("ports") or [{"port": p} for p in (PORT, FEEDBACK_PORT)]:
+                admitted.setdefault(port["port"], []).extend(rule.get("from") or [{}])
+    assert {"namespaceSelector": {}} in admitted[PORT]  # predict: any namespace, as before
+    assert admitted[FEEDBACK_PORT] == [
+        {"namespaceSelector": {"matchLabels": {FEEDBACK_NAMESPACE_LABEL: "true"}}}
+    ]

@@ -14,10 +14,14 @@ would need create on *every* Deployment in the namespace. Scaling to 0 removes t
 
 The server's bearer token (``serving.auth_token``, required by ``POST /v1/feedback``) comes from the
 Secret :data:`TOKEN_SECRET` (key ``auth-token``) as ``DRIFTLOOP_SERVING__AUTH_TOKEN``. The reference is
-``optional``: without the Secret the pods start and feedback stays open — create it to close it::
+required: no server pod starts without the Secret::
 
     kubectl -n driftloop create secret generic driftloop-serving \
         --from-literal=auth-token="$(openssl rand -hex 24)"
+
+Feedback has a port of its own (:data:`FEEDBACK_PORT`, container and Service port ``feedback``) so that
+``manifests/base/networkpolicy.yaml`` can admit it only from namespaces labelled
+:data:`FEEDBACK_NAMESPACE_LABEL` while predict (:data:`PORT`, Service port 80) stays open to the cluster.
 """
 
 from __future__ import annotations
@@ -34,6 +38,9 @@ from workflows.pod import CONFIG_MAP, DEFAULT_IMAGE, DEPLOY_ACCOUNT, RUN_AS_USER
 
 __all__ = [
     "CONTAINER",
+    "FEEDBACK_NAMESPACE_LABEL",
+    "FEEDBACK_PORT",
+    "PORT",
     "SERVING_ACCOUNT",
     "TOKEN_SECRET",
     "canary_name",
@@ -47,6 +54,10 @@ CONTAINER = "server"
 SERVING_ACCOUNT = "driftloop-serving"
 DEPLOY_ROLE = "driftloop-deploy"
 PORT = 8080
+#: the port that takes only POST /v1/feedback (serving.feedback_port)
+FEEDBACK_PORT = 8081
+#: the label (value "true") a namespace needs for its pods to reach FEEDBACK_PORT (networkpolicy.yaml)
+FEEDBACK_NAMESPACE_LABEL = "driftloop.io/feedback"
 APP = "driftloop-serving"
 #: the Secret (key ``auth-token``) holding the serving token
 TOKEN_SECRET = "driftloop-serving"
@@ -100,11 +111,15 @@ def _container(model: str, version: str, image: str) -> dict[str, Any]:
         "image": image,
         "imagePullPolicy": "IfNotPresent",
         "args": server_args(model, version),
-        "ports": [{"name": "http", "containerPort": PORT, "protocol": "TCP"}],
+        "ports": [
+            {"name": "http", "containerPort": PORT, "protocol": "TCP"},
+            {"name": "feedback", "containerPort": FEEDBACK_PORT, "protocol": "TCP"},
+        ],
         "env": [
             {"name": "DRIFTLOOP_CONFIG", "value": "/etc/driftloop/driftloop.yaml"},
             {"name": "DRIFTLOOP_SERVING__HOST", "value": "0.0.0.0"},
             {"name": "DRIFTLOOP_SERVING__PORT", "value": str(PORT)},
+            {"name": "DRIFTLOOP_SERVING__FEEDBACK_PORT", "value": str(FEEDBACK_PORT)},
             {
                 "name": "DRIFTLOOP_SERVING__AUTH_TOKEN",
                 # required: no server pod starts without the token, so labels cannot be forged by default
@@ -182,7 +197,10 @@ def _service(model: str, namespace: str) -> dict[str, Any]:
         "metadata": {"name": stable_name(model), "namespace": namespace, "labels": labels(model)},
         "spec": {
             "selector": labels(model),  # both tracks: traffic splits by ready replicas
-            "ports": [{"name": "http", "port": 80, "targetPort": "http", "protocol": "TCP"}],
+            "ports": [
+                {"name": "http", "port": 80, "targetPort": "http", "protocol": "TCP"},
+                {"name": "feedback", "port": FEEDBACK_PORT, "targetPort": "feedback", "protocol": "TCP"},
+            ],
         },
     }
 
