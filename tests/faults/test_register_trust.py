@@ -115,8 +115,9 @@ def test_register_refuses_scores_against_another_champion(registry: Registry, tm
     registry.register("credit", model)
     registry.promote("credit", "v1")
     # scores that leave the champion out (gating on min_score only) are refused
-    with pytest.raises(IntegrityError, match="registry's champion of credit is v1"):
+    with pytest.raises(IntegrityError, match="registry's champion of credit is v1") as refused:
         _register(registry, tmp_path, model, _scores(0.9))
+    assert refused.value.exit_code == 2  # NO_RETRY_EXIT: a retry would read the same files
     with pytest.raises(IntegrityError, match="not the metrics of a classification model"):
         _register(registry, tmp_path, model, _scores(0.9, {"accuracy": 0.1}, "v1"))
     with pytest.raises(IntegrityError, match="not JSON"):

@@ -26,9 +26,16 @@ if TYPE_CHECKING:
     from driftloop.config import Settings
     from driftloop.registry import Registry
 
-__all__ = ["check_scores", "register"]
+__all__ = ["RefusedScoresError", "check_scores", "register"]
 
 log = logging.getLogger("driftloop.workflows")
+
+
+class RefusedScoresError(IntegrityError):
+    """``evaluate``'s outputs cannot be used. Exit 2: a retry of register would read the same files."""
+
+    exit_code = 2
+
 
 _CLASS_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,99}")
 
@@ -36,7 +43,7 @@ _CLASS_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,99}")
 def _metric_map(value: Any, task: str, what: str) -> dict[str, float]:
     names = TASK_METRICS[task]
     if not isinstance(value, dict) or set(value) != set(names):
-        raise IntegrityError(
+        raise RefusedScoresError(
             f"evaluate's {what} scores are not the metrics of a {task} model: {value!r:.200}",
             "the scores file was not written by evaluate; re-run the workflow",
         )
@@ -44,7 +51,7 @@ def _metric_map(value: Any, task: str, what: str) -> dict[str, float]:
     for name in names:
         v = value[name]
         if isinstance(v, bool) or not isinstance(v, (int, float)):
-            raise IntegrityError(
+            raise RefusedScoresError(
                 f"evaluate's {what} {name} is not a number: {v!r:.50}", "re-run the workflow"
             )
         out[name] = float(v)
@@ -56,9 +63,9 @@ def check_scores(raw: bytes, task: str) -> dict[str, Any]:
     try:
         doc = json.loads(raw)
     except (json.JSONDecodeError, UnicodeDecodeError):
-        raise IntegrityError("evaluate's scores file is not JSON", "re-run the workflow") from None
+        raise RefusedScoresError("evaluate's scores file is not JSON", "re-run the workflow") from None
     if not isinstance(doc, dict):
-        raise IntegrityError("evaluate's scores file is not a JSON object", "re-run the workflow")
+        raise RefusedScoresError("evaluate's scores file is not a JSON object", "re-run the workflow")
     champion = doc.get("champion")
     champion_version = doc.get("champion_version") or ""
     klass = doc.get("estimator_class", "")
@@ -68,11 +75,13 @@ def check_scores(raw: bytes, task: str) -> dict[str, Any]:
         or not isinstance(klass, str)
         or not _CLASS_NAME.fullmatch(klass)
     ):
-        raise IntegrityError(
+        raise RefusedScoresError(
             "evaluate's scores file names no valid champion/estimator", "re-run the workflow"
         )
     if isinstance(rows, bool) or not isinstance(rows, int) or rows < 0:
-        raise IntegrityError(f"evaluate's holdout_rows {rows!r:.50} is not a count", "re-run the workflow")
+        raise RefusedScoresError(
+            f"evaluate's holdout_rows {rows!r:.50} is not a count", "re-run the workflow"
+        )
     return {
         "challenger": _metric_map(doc.get("challenger"), task, "challenger"),
         "champion": None if champion is None else _metric_map(champion, task, "champion"),
@@ -136,7 +145,7 @@ def register(
     registry = Registry(S3Store(settings))
     champion_version = registry.get_alias(model, "champion") or ""
     if scores["champion_version"] != champion_version:
-        raise IntegrityError(
+        raise RefusedScoresError(
             f"evaluate scored champion {scores['champion_version'] or '(none)'} but the registry's champion "
             f"of {model} is {champion_version or '(none)'}",
             "the champion changed during the run; re-run it",
