@@ -38,6 +38,7 @@ __all__ = [
     "preprocess",
     "promote",
     "publish_outcome",
+    "register",
     "request_approval",
     "rollback",
     "train",
@@ -193,8 +194,9 @@ def train(
 
 
 class EvaluateOutput(Output):
-    verdict: Annotated[str, Parameter(name="verdict", description="passed | rejected")]
-    version: Annotated[str, Parameter(name="version", description="the registered version, or empty")]
+    verdict: Annotated[
+        str, Parameter(name="verdict", description="passed | rejected, as scored; register recomputes it")
+    ]
     challenger_score: Annotated[float, Parameter(name="challenger_score")]
     champion_version: Annotated[str, Parameter(name="champion_version")]
 
@@ -202,6 +204,57 @@ class EvaluateOutput(Output):
 def evaluate(
     model: str,
     model_file: Annotated[Path, Artifact(name="challenger")],
+    model_sha256: str,
+    holdout_uri: str,
+    task: str,
+    target: str,
+    primary_metric: str,
+    gate_margin: float,
+    min_score: str,
+    workflow_name: str,
+    metrics: Annotated[Path, _file("metrics")],
+    estimator: Annotated[Path, _file("estimator")],
+) -> EvaluateOutput:
+    """Runs in the user's image without the signing key: scores only (see :mod:`workflows.steps.register`)."""
+    from workflows.steps import evaluate as steps
+
+    out = _call(
+        "evaluate",
+        steps.evaluate,
+        model=model,
+        model_file=model_file,
+        model_sha256=model_sha256,
+        holdout_uri=holdout_uri,
+        metrics_path=metrics,
+        estimator_path=estimator,
+        task=task,
+        target=target,
+        primary_metric=primary_metric,
+        gate_margin=gate_margin,
+        min_score=_min_score(min_score),
+        workflow_name=workflow_name,
+    )
+    return EvaluateOutput(
+        verdict=out["verdict"],
+        challenger_score=out["gate"]["challenger"],
+        champion_version=out["champion_version"],
+    )
+
+
+def _min_score(text: str) -> float | None:
+    return float(text) if str(text).strip() else None
+
+
+class RegisterOutput(Output):
+    verdict: Annotated[str, Parameter(name="verdict", description="passed | rejected (the recomputed gate)")]
+    version: Annotated[str, Parameter(name="version", description="the registered version, or empty")]
+
+
+def register(
+    model: str,
+    model_file: Annotated[Path, Artifact(name="challenger")],
+    scores: Annotated[Path, Artifact(name="scores")],
+    estimator: Annotated[Path, Artifact(name="estimator")],
     model_sha256: str,
     train_uri: str,
     holdout_uri: str,
@@ -217,17 +270,20 @@ def evaluate(
     dataset_uri: str,
     workflow_name: str,
     workflow_uid: str,
-    metrics: Annotated[Path, _file("metrics")],
+    metrics: Annotated[Path, _file("registration")],
     reference_profile: Annotated[Path | None, _file("reference-profile", optional=True)],
-) -> EvaluateOutput:
-    from workflows.steps import evaluate as steps
+) -> RegisterOutput:
+    """Runs in driftloop's image with the signing key; unpickles nothing."""
+    from workflows.steps import register as steps
 
     out = _call(
-        "evaluate",
-        steps.evaluate,
+        "register",
+        steps.register,
         model=model,
         model_file=model_file,
         model_sha256=model_sha256,
+        scores_file=scores,
+        estimator_file=estimator,
         train_uri=train_uri,
         holdout_uri=holdout_uri,
         metrics_path=metrics,
@@ -236,7 +292,7 @@ def evaluate(
         target=target,
         primary_metric=primary_metric,
         gate_margin=gate_margin,
-        min_score=float(min_score) if str(min_score).strip() else None,
+        min_score=_min_score(min_score),
         monitor=_json(monitor, "monitor"),
         reason=reason,
         event_id=event_id,
@@ -245,12 +301,7 @@ def evaluate(
         workflow_name=workflow_name,
         workflow_uid=workflow_uid,
     )
-    return EvaluateOutput(
-        verdict=out["verdict"],
-        version=out["version"],
-        challenger_score=out["gate"]["challenger"],
-        champion_version=out["champion_version"],
-    )
+    return RegisterOutput(verdict=out["verdict"], version=out["version"])
 
 
 def deploy_canary(model: str, version: str, workflow_name: str) -> None:

@@ -1,4 +1,5 @@
-"""The retrain WorkflowTemplate of one model (Hera): validate → preprocess → train → evaluate → canary.
+"""The retrain WorkflowTemplate of one model (Hera): validate → preprocess → train → evaluate → register →
+canary.
 
 One template per model, ``driftloop-retrain-<model>`` (:func:`driftloop.contracts.retrain_template`):
 it carries the model's spec — task, target, trainer, metrics, image, resources — so the Argo UI shows
@@ -7,7 +8,7 @@ resources, and the CronWorkflows and the Sensor's trigger reference it by name.
 
 DAG::
 
-    [first task, e.g. admission] → validate-data → preprocess → train → evaluate
+    [first task, e.g. admission] → validate-data → preprocess → train → evaluate → register
         → (verdict == passed) deploy-canary → analyze-canary
         → [stepped rollout: canary-step-1 → … → canary-step-N, each after a promote verdict]
         → [approval: request-approval → wait-approval (suspend) → check-approval]
@@ -15,6 +16,11 @@ DAG::
     onExit: exit-handler → publish-outcome (io.driftloop.retrain.succeeded | failed | rejected)
 
 A gate failure skips the canary: the run Succeeds and its outcome is ``rejected``.
+
+**Who holds the signing key.** train and evaluate run the user's image (the user's code, and unpickling a
+model runs its classes) and get only the verify key: evaluate writes its scores and the fitted estimator
+as unsigned output artifacts. register runs driftloop's image with the signing key, unpickles nothing,
+recomputes the gate from the scores and registers the challenger it got from train (sha256-checked).
 
 **Stepped rollouts** (``deploy.steps``) are a generated chain of Argo tasks, one per traffic step, rather
 than one analyze step looping inside its pod: each step shows in the Argo UI as its own node with its
@@ -33,7 +39,7 @@ Where things live:
   parameters (the registry's lineage points at them; see :mod:`workflows.steps.data`);
 * model, metrics, reference profile, validation report: Argo output artifacts in the default artifact
   repository (keys ``{{workflow.name}}/{{pod.name}}/<file>``, un-archived), so the run can be inspected
-  in the Argo UI; the registered model and profile are copied into the registry by ``evaluate``.
+  in the Argo UI; the registered model and profile are copied into the registry by ``register``.
 
 The run's parameters (:func:`parameters`) are declared once, here, with their defaults taken from the
 model's spec; every step argument is passed explicitly, so no default is written twice.
@@ -206,9 +212,10 @@ def build_retrain(
         "train": runner_step(
             ep.train, "train", image=user_image, size=user_size, deadline_s=spec.train_timeout_s + 60
         ),
-        "evaluate": runner_step(
-            ep.evaluate, "evaluate", image=user_image, size=user_size, retry=True, signs=True
-        ),
+        # evaluate runs the user's code (it unpickles the models) without the signing key; register, in
+        # driftloop's image, checks its scores and signs (see workflows.steps.register)
+        "evaluate": runner_step(ep.evaluate, "evaluate", image=user_image, size=user_size, retry=True),
+        "register": runner_step(ep.register, "register", image=image, size=user_size, retry=True, signs=True),
         "deploy": runner_step(
             ep.deploy_canary, "deploy-canary", image=image, size=SMALL, retry=True, signs=True, deploys=True
         ),
@@ -324,45 +331,57 @@ def build_retrain(
                     "workflow_name": wf_name,
                 },
             )
-            min_score = spec.min_score
+            min_score = "" if spec.min_score is None else str(spec.min_score)
+            challenger = trained.get_artifact("model").with_name("challenger")
+            model_sha256 = trained.get_parameter("model_sha256").value
+            holdout_uri = pre.get_parameter("holdout_uri").value
+            gate_args = {
+                "model": model,
+                "model_sha256": model_sha256,
+                "holdout_uri": holdout_uri,
+                "task": spec.task,
+                "target": spec.target,
+                "primary_metric": _p("primary_metric"),
+                "gate_margin": _p("gate_margin"),
+                "min_score": min_score,
+                "workflow_name": wf_name,
+            }
             evaluated = steps["evaluate"](
                 name="evaluate",
+                arguments=[challenger, *[Parameter(name=k, value=v) for k, v in gate_args.items()]],
+            )
+            registered = steps["register"](
+                name="register",
                 arguments=[
-                    trained.get_artifact("model").with_name("challenger"),
+                    challenger,
+                    evaluated.get_artifact("metrics").with_name("scores"),
+                    evaluated.get_artifact("estimator").with_name("estimator"),
                     *[
                         Parameter(name=k, value=v)
                         for k, v in {
-                            "model": model,
-                            "model_sha256": trained.get_parameter("model_sha256").value,
+                            **gate_args,
                             "train_uri": train_uri,
-                            "holdout_uri": pre.get_parameter("holdout_uri").value,
-                            "task": spec.task,
-                            "target": spec.target,
-                            "primary_metric": _p("primary_metric"),
-                            "gate_margin": _p("gate_margin"),
-                            "min_score": "" if min_score is None else str(min_score),
                             "monitor": json.dumps(spec.monitor_definition(), sort_keys=True),
                             "reason": _p("reason"),
                             "event_id": _p("event_id"),
                             "report_uri": _p("report_uri"),
                             "dataset_uri": dataset_uri,
-                            "workflow_name": wf_name,
                             "workflow_uid": wf_uid,
                         }.items()
                     ],
                 ],
             )
-            version = evaluated.get_parameter("version").value
+            version = registered.get_parameter("version").value
             canary_args = {"model": model, "version": version, "workflow_name": wf_name}
             deploy = steps["deploy"](
                 name="deploy-canary",
                 arguments=canary_args,
-                when=f"{evaluated.get_parameter('verdict').value} == passed",
+                when=f"{registered.get_parameter('verdict').value} == passed",
             )
             analyze = steps["analyze"](
                 name="analyze-canary", arguments={**canary_args, "duration_s": _p("canary_duration_s")}
             )
-            validate >> pre >> trained >> evaluated >> deploy
+            validate >> pre >> trained >> evaluated >> registered >> deploy
             # A bare `depends: X` means X.Succeeded || X.Skipped || X.Daemoned: after a rejected gate the
             # skipped deploy-canary would still start analyze-canary. Depend on success explicitly.
             # https://argo-workflows.readthedocs.io/en/latest/enhanced-depends-logic/

@@ -1,10 +1,11 @@
 """Performance-triggered retraining on the embedded Kafka + S3, end to end on the monitor side.
 
-The credit model is trained and registered by the real ``train`` and ``evaluate`` steps (holdout metrics
-and the CBPE estimator land in the registry); predictions go to the inference-log topic and labels — late,
-duplicated, for unknown ids, missing — to the feedback topic; the monitor step joins them, and the local
-sensor, reading the compiled Sensor, turns a measured accuracy drop into exactly one retrain with reason
-``performance``. A same-distribution window, checked first, publishes nothing that triggers.
+The credit model is trained and registered by the real ``train``, ``evaluate`` and ``register`` steps
+(holdout metrics and the CBPE estimator land in the registry); predictions go to the inference-log topic
+and labels — late, duplicated, for unknown ids, missing — to the feedback topic; the monitor step joins
+them, and the local sensor, reading the compiled Sensor, turns a measured accuracy drop into exactly one
+retrain with reason ``performance``. A same-distribution window, checked first, publishes nothing that
+triggers.
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ from monitors.performance import ESTIMATOR_FILE
 from tests.integration.test_sensor_kafka import env, run_sensor, submissions  # noqa: F401 - env: a fixture
 from workflows.steps import monitor as monitor_step
 from workflows.steps.evaluate import evaluate
+from workflows.steps.register import register
 from workflows.steps.train import train
 
 pytestmark = pytest.mark.integration
@@ -52,20 +54,27 @@ def _register_champion(settings: Settings, tmp_path: Path) -> Any:
         trainer="credit_model:train",
         params={},
     )
-    result = evaluate(
+    gate_args = {
+        "model": "credit",
+        "model_file": model_file,
+        "model_sha256": trained["sha256"],
+        "holdout_uri": str(holdout_uri),
+        "task": "classification",
+        "target": TARGET,
+        "primary_metric": "accuracy",
+        "gate_margin": 0.02,
+        "min_score": 0.5,
+    }
+    scores, estimator = tmp_path / "scores.json", tmp_path / "estimator.joblib"
+    evaluate(settings, **gate_args, metrics_path=scores, estimator_path=estimator)
+    result = register(
         settings,
-        model="credit",
-        model_file=model_file,
-        model_sha256=trained["sha256"],
+        **gate_args,
+        scores_file=scores,
+        estimator_file=estimator,
         train_uri=str(train_uri),
-        holdout_uri=str(holdout_uri),
         metrics_path=tmp_path / "metrics.json",
         profile_path=tmp_path / "profile.bin",
-        task="classification",
-        target=TARGET,
-        primary_metric="accuracy",
-        gate_margin=0.02,
-        min_score=0.5,
     )
     assert result["verdict"] == "passed" and result["version"] == "v1"
     registry = Registry(S3Store(settings))

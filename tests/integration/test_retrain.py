@@ -52,7 +52,7 @@ def env(stack, bucket, monkeypatch, clean_env, tmp_path):
 
 
 def _retrain(tmp: Path, run: str, hyperparameters: str = "") -> dict:
-    from workflows.steps import data, evaluate, train
+    from workflows.steps import data, evaluate, register, train
     from workflows.steps.context import step_settings
 
     settings = step_settings()
@@ -83,24 +83,36 @@ def _retrain(tmp: Path, run: str, hyperparameters: str = "") -> dict:
         trainer=spec.trainer,
         params=params,
     )
-    return evaluate.evaluate(
+    gate_args = {
+        "model": "credit",
+        "model_file": model_path,
+        "model_sha256": trained["sha256"],
+        "holdout_uri": parts["holdout_uri"],
+        "task": spec.task,
+        "target": spec.target,
+        "primary_metric": spec.primary_metric,
+        "gate_margin": spec.metrics.gate_margin,
+        "min_score": spec.min_score,
+        "workflow_name": run,
+    }
+    # evaluate scores without the signing key; register recomputes the gate and signs
+    evaluate.evaluate(
         settings,
-        model="credit",
-        model_file=model_path,
-        model_sha256=trained["sha256"],
+        **gate_args,
+        metrics_path=tmp / run / "scores.json",
+        estimator_path=tmp / run / "estimator.joblib",
+    )
+    return register.register(
+        settings,
+        **gate_args,
+        scores_file=tmp / run / "scores.json",
+        estimator_file=tmp / run / "estimator.joblib",
         train_uri=parts["train_uri"],
-        holdout_uri=parts["holdout_uri"],
         metrics_path=tmp / run / "metrics.json",
         profile_path=tmp / run / "profile.bin",
-        task=spec.task,
-        target=spec.target,
-        primary_metric=spec.primary_metric,
-        gate_margin=spec.metrics.gate_margin,
-        min_score=spec.min_score,
         reason="drift",
         event_id=f"evt-{run}",
         dataset_uri=checked["dataset_uri"],
-        workflow_name=run,
         workflow_uid=f"uid-{run}",
     )
 
@@ -123,7 +135,7 @@ def test_retrain_registers_then_gate_rejects_worse_model(env, tmp_path):
     assert hasattr(loaded, "predict_proba")
     registry.promote("credit", "v1", reason="test")
 
-    again = _retrain(tmp_path, "run-1")  # a retried evaluate of the same run registers nothing new
+    again = _retrain(tmp_path, "run-1")  # a retried register of the same run registers nothing new
     assert again["version"] == "v1" and len(registry.versions("credit")) == 1
 
     worse = _retrain(tmp_path, "run-2", hyperparameters=WORSE)
@@ -167,7 +179,8 @@ def test_compiled_template_runs_in_the_local_executor(env, topic, monkeypatch, t
     )
     phases = {n.display_name: n.phase for n in worse.nodes}
     assert worse.phase == "Succeeded", (worse.message, phases)
-    assert phases["evaluate"] == "Succeeded" and phases["deploy-canary"] in ("Skipped", "Omitted")
+    assert phases["evaluate"] == "Succeeded" and phases["register"] == "Succeeded"
+    assert phases["deploy-canary"] in ("Skipped", "Omitted")
     assert registry.get_alias("credit", "champion") == "v1" and len(registry.versions("credit")) == 1
 
     events = [CloudEvent.parse(r.value) for r in read_recent(settings, outcomes)]

@@ -1,7 +1,8 @@
 """The signing key reaches only the steps that sign — checked on the committed (compiled) manifests.
 
-The train step runs the user's code and the model server answers the network: both get only the verify
-key. Everything a pod's container sees is its template's own ``env`` plus what the credentials component
+The train and evaluate steps run the user's code (evaluate unpickles the models, whose classes are the
+user's) and the model server answers the network: they get only the verify key.
+Everything a pod's container sees is its template's own ``env`` plus what the credentials component
 patches in (the WorkflowTemplates' ``podSpecPatch``, the serving Deployments' env), so both are read here.
 """
 
@@ -14,8 +15,9 @@ import yaml
 
 ROOT = Path(__file__).resolve().parents[2]
 MANIFESTS = ROOT / "manifests"
+DRIFTLOOP_IMAGE = "ghcr.io/driftloop/driftloop:"
 SIGNERS = {
-    "evaluate",
+    "register",
     "deploy-canary",
     "analyze-canary",
     "canary-step",
@@ -92,7 +94,34 @@ def test_only_the_signing_steps_get_the_signing_key() -> None:
         if _holds_signing_key(container.get("env", [])):
             holders.add(name.split(":", 1)[1])
     assert holders <= SIGNERS, holders - SIGNERS
-    assert {"evaluate", "deploy-canary", "promote", "rollback"} <= holders
+    assert {"register", "deploy-canary", "promote", "rollback"} <= holders
+
+
+def test_no_template_running_the_users_image_holds_the_signing_key() -> None:
+    """The steps that run the user's code (preprocess, train, and evaluate, which unpickles the models) and
+    every template on a model's own image are keyless; ``register``, which signs the challenger's version,
+    runs driftloop's image."""
+    component = _component_env()["workflow"]
+    templates = _templates()
+    # a model's image is its train step's image (driftloop's own when the model names none)
+    model_images = {
+        name.split(":", 1)[0]: t["script"]["image"]
+        for name, t in templates.items()
+        if name.endswith(":train") and not t["script"]["image"].startswith(DRIFTLOOP_IMAGE)
+    }
+    user_steps = set()
+    for name, tmpl in templates.items():
+        container = tmpl.get("script") or tmpl.get("container") or {}
+        file, step = name.split(":", 1)
+        if step in ("preprocess", "train", "evaluate") or container.get("image") == model_images.get(file):
+            user_steps.add(step)
+            assert not _holds_signing_key(container.get("env", []) + component), name
+    assert {"preprocess", "train", "evaluate"} <= user_steps
+    registers = [t for name, t in templates.items() if name.endswith(":register")]
+    assert registers, "no register template compiled"
+    for tmpl in registers:
+        assert _holds_signing_key(tmpl["script"].get("env", []))
+        assert tmpl["script"]["image"].startswith(DRIFTLOOP_IMAGE), tmpl["script"]["image"]
 
 
 def test_no_patch_on_deployments_from_steps_that_run_user_code() -> None:
@@ -111,7 +140,7 @@ def test_no_patch_on_deployments_from_steps_that_run_user_code() -> None:
     assert patchers == {"driftloop-deploy"}
     for name, tmpl in _templates().items():
         step = name.split(":", 1)[1]
-        if step in ("train", "evaluate", "preprocess", "validate-data"):
+        if step in ("train", "evaluate", "register", "preprocess", "validate-data"):
             assert tmpl.get("serviceAccountName") in (None, "driftloop-workflow"), name
         if step in ("deploy-canary", "promote", "rollback"):
             assert tmpl.get("serviceAccountName") == "driftloop-deploy", name

@@ -40,6 +40,7 @@ def test_dag_order_and_conditions(retrain):
         "preprocess",
         "train",
         "evaluate",
+        "register",
         "deploy-canary",
         "analyze-canary",
         "promote",
@@ -51,18 +52,28 @@ def test_dag_order_and_conditions(retrain):
         "preprocess": "validate-data",
         "train": "preprocess",
         "evaluate": "train",
-        "deploy-canary": "evaluate",
+        "register": "evaluate",
+        "deploy-canary": "register",
         # a bare name would also accept a *Skipped* deploy-canary (rejected gate) and start the analysis
         "analyze-canary": "deploy-canary.Succeeded",
         "promote": "analyze-canary.Succeeded",
         "rollback": "analyze-canary.Succeeded",
     }
-    assert tasks["deploy-canary"]["when"] == "{{tasks.evaluate.outputs.parameters.verdict}} == passed"
+    # the recomputed gate of register decides, never evaluate's own verdict
+    assert tasks["deploy-canary"]["when"] == "{{tasks.register.outputs.parameters.verdict}} == passed"
     assert tasks["promote"]["when"].endswith("== promote") and tasks["rollback"]["when"].endswith(
         "== rollback"
     )
     challenger = tasks["evaluate"]["arguments"]["artifacts"]
     assert challenger == [{"name": "challenger", "from": "{{tasks.train.outputs.artifacts.model}}"}]
+    assert tasks["register"]["arguments"]["artifacts"] == [
+        {"name": "challenger", "from": "{{tasks.train.outputs.artifacts.model}}"},
+        {"name": "scores", "from": "{{tasks.evaluate.outputs.artifacts.metrics}}"},
+        {"name": "estimator", "from": "{{tasks.evaluate.outputs.artifacts.estimator}}"},
+    ]
+    params = {p["name"]: p["value"] for p in tasks["register"]["arguments"]["parameters"]}
+    assert params["model_sha256"] == "{{tasks.train.outputs.parameters.model_sha256}}"
+    assert params["gate_margin"] == "{{workflow.parameters.gate_margin}}"  # the run's, not evaluate's
 
 
 def test_workflow_spec_fields(retrain):
@@ -117,7 +128,7 @@ def test_spec_values_reach_the_steps_and_user_code_steps_get_the_model_image():
         script = templates[name]["script"]
         assert script["image"] == "registry.example.com/demand:1.4", name
         assert script["resources"]["requests"] == {"cpu": "3", "memory": "6Gi"}, name
-    for name in ("validate-data", "deploy-canary", "publish-outcome"):
+    for name in ("validate-data", "register", "deploy-canary", "publish-outcome"):
         assert templates[name]["script"]["image"] == "ghcr.io/driftloop/driftloop:0.1.0", name
     args = {p["name"]: p["value"] for p in _tasks(doc)["train"]["arguments"]["parameters"]}
     assert args["trainer"] == "demand_model:train" and args["task"] == "regression"
@@ -163,7 +174,7 @@ def test_every_pod_template_is_restricted(settings):
 
 def test_io_steps_retry_with_backoff(retrain):
     templates = _templates(retrain)
-    for name in ("validate-data", "preprocess", "evaluate", "deploy-canary", "publish-outcome"):
+    for name in ("validate-data", "preprocess", "evaluate", "register", "deploy-canary", "publish-outcome"):
         rs = templates[name]["retryStrategy"]
         # no backoff.cap: Argo 3.6 does not have it
         assert rs["limit"] == "3" and rs["backoff"] == {"duration": "10s", "factor": "2"}, name
@@ -174,10 +185,13 @@ def test_io_steps_retry_with_backoff(retrain):
 def test_outputs_are_artifacts_in_the_default_repository(retrain):
     templates = _templates(retrain)
     arts = {a["name"]: a for a in templates["evaluate"]["outputs"]["artifacts"]}
-    assert set(arts) == {"metrics", "reference-profile"} and arts["reference-profile"]["optional"] is True
-    assert all("s3" not in a and a["archive"] == {"none": {}} for a in arts.values())
+    assert set(arts) == {"metrics", "estimator"}
+    registered = {a["name"]: a for a in templates["register"]["outputs"]["artifacts"]}
+    assert set(registered) == {"registration", "reference-profile"}
+    assert registered["reference-profile"]["optional"] is True
+    assert all("s3" not in a and a["archive"] == {"none": {}} for a in [*arts.values(), *registered.values()])
     assert templates["train"]["outputs"]["artifacts"][0]["name"] == "model"
-    assert {p["name"] for p in templates["evaluate"]["outputs"]["parameters"]} >= {"verdict", "version"}
+    assert {p["name"] for p in templates["register"]["outputs"]["parameters"]} >= {"verdict", "version"}
 
 
 def test_exit_handler_publishes_with_workflow_status(retrain):

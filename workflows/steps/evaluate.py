@@ -1,12 +1,14 @@
-"""evaluate: score the challenger on the holdout, re-score the champion on the same rows, gate, register.
+"""evaluate: score the challenger on the holdout, re-score the champion on the same rows, gate.
 
 The quality gate compares the two on the model's *primary metric*: the challenger may be worse than the
 champion by at most ``gate_margin`` — "worse" follows the metric (``mae``, ``rmse``, ``log_loss``: higher
 is worse). With no champion (the first model) — or a champion that cannot score the holdout any more (its
 columns are gone) — the challenger must reach ``min_score`` (a ceiling for lower-is-better metrics; no bar
 when it is unset).
-Only a challenger that passes is registered, with its lineage and its reference profile (built by
-``monitors.build_profile`` from the train snapshot) next to the model file.
+This step runs in the user's image (unpickling a model runs its classes, the user's code) and holds no
+signing key: it writes its scores and the fitted performance estimator as unsigned step outputs. The
+``register`` step (:mod:`workflows.steps.register`, driftloop's image, the signing key) checks them,
+recomputes the gate from the scores and registers a challenger that passes.
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 from driftloop.errors import DataError, DriftloopError, IntegrityError
 from driftloop.modelspec import LOWER_IS_BETTER, TASK_METRICS
-from workflows.steps.context import code_version, read_table, update_run_record
+from workflows.steps.context import read_table, update_run_record
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -144,37 +146,24 @@ def _champion_scores(
         return version, None
 
 
-def _estimator_files(
-    registry: Registry, model: Any, holdout: pd.DataFrame, target: str, task: str, primary_metric: str
-) -> dict[str, bytes]:
-    """The performance estimator (CBPE calibration / DLE error models) fitted on the holdout, sealed
-    with the signing key, as a file to register; none when it cannot be fitted
-    (the monitor then measures performance on labels only)."""
+def _estimator_bytes(model: Any, holdout: pd.DataFrame, target: str, task: str, primary_metric: str) -> bytes:
+    """The performance estimator (CBPE calibration / DLE error models) fitted on the holdout, pickled;
+    empty when it cannot be fitted (the monitor then measures performance on labels only). ``register``
+    seals it."""
     import io
 
     import joblib
 
-    from driftloop.signing import seal
-    from monitors.performance import ESTIMATOR_FILE, fit_estimator
+    from monitors.performance import fit_estimator
 
     try:
         estimator = fit_estimator(model, holdout, target, task, primary_metric)
     except (DataError, ValueError, TypeError, AttributeError) as exc:
         log.warning("no performance estimator for this version: %s", exc)
-        return {}
+        return b""
     buf = io.BytesIO()
     joblib.dump(estimator, buf)
-    return {ESTIMATOR_FILE: seal(registry.signer, buf.getvalue())}
-
-
-def _existing(registry: Registry, model: str, workflow_uid: str) -> str | None:
-    """The version this run already registered (a retried evaluate must not register twice)."""
-    if not workflow_uid:
-        return None
-    for mv in registry.versions(model):
-        if mv.lineage.get("workflow_uid") == workflow_uid:
-            return mv.version
-    return None
+    return buf.getvalue()
 
 
 def challenger_bytes(model_file: Path, sha256: str) -> bytes:
@@ -205,25 +194,19 @@ def evaluate(
     model: str,
     model_file: Path,
     model_sha256: str = "",
-    train_uri: str,
     holdout_uri: str,
     metrics_path: Path,
-    profile_path: Path,
+    estimator_path: Path,
     task: str,
     target: str,
     primary_metric: str,
     gate_margin: float,
     min_score: float | None,
-    monitor: dict[str, Any] | None = None,
-    reason: str = "manual",
-    event_id: str = "",
-    report_uri: str = "",
-    dataset_uri: str = "",
     workflow_name: str = "",
-    workflow_uid: str = "",
 ) -> dict[str, Any]:
-    """Gate the challenger in ``model_file``; register it when it passes. Writes ``metrics_path`` always
-    and ``profile_path`` when registered. Returns verdict, version and the scores."""
+    """Score the challenger in ``model_file`` and the champion on the holdout; write the scores to
+    ``metrics_path`` and the fitted estimator to ``estimator_path`` (empty: none). Nothing is signed or
+    registered here. Returns the scores and the gate's verdict (``register`` recomputes it)."""
     import io
 
     import joblib
@@ -231,7 +214,6 @@ def evaluate(
     from driftloop.registry import Registry
     from driftloop.s3 import S3Store
     from driftloop.usercode import ensure_code_path
-    from monitors import MonitorDefinition, build_profile
 
     if primary_metric not in TASK_METRICS.get(task, ()):
         raise DataError(
@@ -239,10 +221,9 @@ def evaluate(
             f"use one of {', '.join(TASK_METRICS.get(task, ()))}",
         )
     ensure_code_path(settings.models.get(model))
-    registry = Registry(S3Store(settings))
+    registry = Registry(S3Store(settings))  # reads only: the champion's record is verified, never signed
     holdout = read_table(settings, holdout_uri)
-    model_bytes = challenger_bytes(Path(model_file), model_sha256)
-    challenger = joblib.load(io.BytesIO(model_bytes))
+    challenger = joblib.load(io.BytesIO(challenger_bytes(Path(model_file), model_sha256)))
     scores = score(challenger, holdout, target, task)
     champion_version, champion_scores = _champion_scores(registry, model, holdout, target, task)
     decision = gate(
@@ -253,94 +234,26 @@ def evaluate(
         min_score=min_score,
     )
     log.info("gate %s: %s", decision.verdict, decision.reason)
-    definition = MonitorDefinition(model=model, target=target, **(monitor or {}))
-    version = ""
-    if decision.passed:
-        version = _existing(registry, model, workflow_uid) or _register(
-            registry,
-            model,
-            model_bytes,
-            train_uri,
-            holdout_uri,
-            profile_path,
-            target,
-            scores,
-            champion_version,
-            champion_scores,
-            decision,
-            lineage={
-                "workflow_name": workflow_name,
-                "workflow_uid": workflow_uid,
-                "event_id": event_id,
-                "reason": reason,
-                "report_uri": report_uri,
-                "dataset_uri": dataset_uri,
-                "code_version": code_version(),
-                "task": task,
-                "estimator": type(getattr(challenger, "estimator", challenger)).__name__,
-            },
-            build=lambda df, v: build_profile(df, definition, model_version=v).to_bytes(),
-            files=_estimator_files(registry, challenger, holdout, target, task, primary_metric),
-        )
+    estimator = (
+        _estimator_bytes(challenger, holdout, target, task, primary_metric) if decision.passed else b""
+    )
     result = {
         "verdict": decision.verdict,
-        "version": version,
         "champion_version": champion_version or "",
         "challenger": scores,
         "champion": champion_scores,
         "gate": decision.to_dict(),
         "holdout_rows": len(holdout),
+        "estimator_class": type(getattr(challenger, "estimator", challenger)).__name__,
     }
-    Path(metrics_path).parent.mkdir(parents=True, exist_ok=True)
-    Path(metrics_path).write_text(json.dumps(result, indent=2, sort_keys=True))
+    for path, data in (
+        (Path(metrics_path), json.dumps(result, indent=2, sort_keys=True).encode()),
+        (Path(estimator_path), estimator),
+    ):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(data)
     try:
-        update_run_record(
-            settings, model, workflow_name, evaluate=result, verdict=decision.verdict, version=version
-        )
-    except DriftloopError as exc:  # the record only feeds the outcome event; the gate result stands
+        update_run_record(settings, model, workflow_name, evaluate=result)
+    except DriftloopError as exc:  # the record only feeds the outcome event; the scores stand
         log.warning("cannot update the run record: %s", exc)
     return result
-
-
-def _register(
-    registry: Registry,
-    model: str,
-    model_bytes: bytes,
-    train_uri: str,
-    holdout_uri: str,
-    profile_path: Path,
-    target: str,
-    scores: dict[str, float],
-    champion_version: str | None,
-    champion_scores: dict[str, float] | None,
-    decision: GateDecision,
-    *,
-    lineage: dict[str, Any],
-    build: Any,
-    files: dict[str, bytes] | None = None,
-) -> str:
-    settings = registry.store.settings
-    numbers = [mv.number for mv in registry.versions(model)]
-    expected = f"v{(max(numbers) if numbers else 0) + 1}"
-    profile = build(read_table(settings, train_uri), expected)
-    Path(profile_path).parent.mkdir(parents=True, exist_ok=True)
-    Path(profile_path).write_bytes(profile)
-    mv = registry.register(
-        model,
-        model_bytes,
-        metrics={
-            "holdout": scores,
-            "primary_metric": decision.metric,
-            "champion_holdout": champion_scores,
-            "champion_version": champion_version,
-        },
-        lineage={**lineage, "target": target, "gate": decision.to_dict()},
-        reference_profile=profile,
-        data_snapshots=[train_uri, holdout_uri],
-        files=files,
-    )
-    if mv.version != expected:  # cannot happen under the model's mutex; keep the profile's version right
-        profile = build(read_table(settings, train_uri), mv.version)
-        registry.put_file(model, mv.version, "reference_profile.bin", profile)
-        Path(profile_path).write_bytes(profile)
-    return mv.version
