@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import hashlib
 import io
-import os
 import pickle
 from pathlib import Path
 
@@ -21,26 +20,10 @@ import pytest
 
 from driftloop.errors import IntegrityError
 from driftloop.registry import Registry
-from driftloop.s3 import S3Store
 from driftloop.signing import seal, signing_key, unseal
+from tests.faults.hostile import Boom
 
 pytestmark = pytest.mark.integration
-
-
-class _Boom:
-    """Unpickling this runs ``touch <marker>``."""
-
-    def __init__(self, marker: Path) -> None:
-        self.marker = marker
-
-    def __reduce__(self):  # type: ignore[no-untyped-def]
-        return (os.system, (f"touch {self.marker}",))
-
-
-@pytest.fixture
-def registry(settings_for, bucket, tmp_path) -> Registry:
-    settings = settings_for(**{"s3.bucket": bucket, "data_dir": str(tmp_path / "data")})
-    return Registry(S3Store(settings))
 
 
 def _good_model() -> bytes:
@@ -57,7 +40,7 @@ def test_replaced_file_and_metadata_are_refused_everywhere(registry: Registry, t
     registry.promote("credit", "v1")
     registry.register("credit", _good_model())
     # the attacker rewrites v2's file and its metadata consistently (sha256 included)
-    evil = pickle.dumps(_Boom(marker))
+    evil = pickle.dumps(Boom(marker))
     registry.store.put_bytes("models/credit/v2/model.joblib", evil)
     meta = registry.store.get_json("models/credit/v2/metadata.json")
     meta["sha256"] = hashlib.sha256(evil).hexdigest()
@@ -88,7 +71,7 @@ def test_the_model_server_refuses_an_unsigned_champion(registry: Registry, tmp_p
     marker = tmp_path / "pwned-server"
     registry.register("credit", _good_model())
     registry.promote("credit", "v1")
-    evil = pickle.dumps(_Boom(marker))
+    evil = pickle.dumps(Boom(marker))
     registry.store.put_bytes("models/credit/v1/model.joblib", evil)
     meta = registry.store.get_json("models/credit/v1/metadata.json")
     meta["sha256"] = hashlib.sha256(evil).hexdigest()
@@ -112,7 +95,7 @@ def test_a_challenger_changed_after_training_is_refused(registry: Registry, tmp_
     reported = hashlib.sha256(good).hexdigest()  # train's model_sha256 output parameter
     assert challenger_bytes(path, reported) == good
     marker = tmp_path / "pwned-challenger"
-    path.write_bytes(pickle.dumps(_Boom(marker)))  # replaced in the artifact repository
+    path.write_bytes(pickle.dumps(Boom(marker)))  # replaced in the artifact repository
     with pytest.raises(IntegrityError, match="modified after training"):
         challenger_bytes(path, reported)
     with pytest.raises(IntegrityError, match="without the train step's sha256"):
@@ -128,7 +111,7 @@ def test_a_sealed_estimator_needs_the_signing_key(registry: Registry, tmp_path: 
     sealed = seal(key, good)
     pub = verify_key(registry.store.settings)
     assert unseal(pub, sealed, "estimator") == good
-    evil = pickle.dumps(_Boom(tmp_path / "pwned-estimator"))
+    evil = pickle.dumps(Boom(tmp_path / "pwned-estimator"))
     head = sealed.partition(b"\n")[0]
     with pytest.raises(IntegrityError, match="seal does not match"):
         unseal(pub, head + b"\n" + evil, "estimator")

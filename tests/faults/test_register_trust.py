@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import pickle
 from pathlib import Path
 from typing import Any
@@ -20,26 +19,10 @@ import pytest
 
 from driftloop.errors import IntegrityError
 from driftloop.registry import Registry
-from driftloop.s3 import S3Store
 from monitors.datasets import TARGET, make_credit
+from tests.faults.hostile import Boom
 
 pytestmark = pytest.mark.integration
-
-
-class _Boom:
-    """Unpickling this runs ``touch <marker>``."""
-
-    def __init__(self, marker: Path) -> None:
-        self.marker = marker
-
-    def __reduce__(self):  # type: ignore[no-untyped-def]
-        return (os.system, (f"touch {self.marker}",))
-
-
-@pytest.fixture
-def registry(settings_for, bucket, tmp_path) -> Registry:
-    settings = settings_for(**{"s3.bucket": bucket, "data_dir": str(tmp_path / "data")})
-    return Registry(S3Store(settings))
 
 
 def _scores(accuracy: float, champion: dict[str, float] | None = None, champion_version: str = "") -> bytes:
@@ -88,7 +71,7 @@ def _register(registry: Registry, tmp_path: Path, model_bytes: bytes, scores: by
 
 def test_register_stores_the_challenger_without_unpickling_it(registry: Registry, tmp_path: Path) -> None:
     marker = tmp_path / "pwned"
-    evil = pickle.dumps(_Boom(marker))
+    evil = pickle.dumps(Boom(marker))
     result = _register(registry, tmp_path, evil, _scores(0.9))
     assert result["verdict"] == "passed" and result["version"] == "v1"
     assert not marker.exists(), "register ran the challenger's code"
