@@ -21,15 +21,8 @@ import pytest
 
 from driftloop.errors import IntegrityError
 from driftloop.registry import Registry
-from driftloop.s3 import S3Store
 
 pytestmark = pytest.mark.integration
-
-
-@pytest.fixture
-def registry(settings_for, bucket, tmp_path) -> Registry:
-    settings = settings_for(**{"s3.bucket": bucket, "data_dir": str(tmp_path / "data")})
-    return Registry(S3Store(settings))
 
 
 def _model(constant: int) -> bytes:
