@@ -15,6 +15,7 @@ from typing import Any
 
 from driftloop.contracts import run_name
 from driftloop.errors import WorkflowError
+from driftloop.liveness import run_liveness
 from sensors.policies import (
     Liveness,
     ModelState,
@@ -96,22 +97,7 @@ def _gate(settings: Any | None) -> Gate:
 def local_liveness(settings: Any) -> Liveness:
     """Whether a run still runs, from the local executor's records under ``data_dir`` (None when the run
     has no record here — e.g. on a cluster, where only the lease's expiry frees a slot)."""
-    from pathlib import Path
-
-    def alive(run: str) -> bool | None:
-        from driftloop.local.executor.record import is_live, run_dir
-        from driftloop.local.executor.result import WorkflowResult
-
-        path = run_dir(Path(settings.data_dir), run) / "run.json"
-        try:
-            import json
-
-            result = WorkflowResult.from_record(json.loads(path.read_text()))
-        except (OSError, ValueError, KeyError):
-            return None
-        return is_live(result)
-
-    return alive
+    return run_liveness(settings.data_dir)
 
 
 def admit(

@@ -35,7 +35,7 @@ KNOWN_CIRCLES: set[tuple[str, ...]] = {
     ),
 }
 #: Component modules importing driftloop.local today. Empty it, never extend it.
-KNOWN_LOCAL_IMPORTS: set[str] = {"sensors.admission"}
+KNOWN_LOCAL_IMPORTS: set[str] = set()
 
 
 def _module_name(path: Path, root: Path) -> str:

@@ -10,6 +10,7 @@ import tempfile
 from pathlib import Path
 
 from driftloop.errors import UsageError, WorkflowError
+from driftloop.liveness import owner_alive, process_start
 from driftloop.local.executor.result import WorkflowResult
 
 __all__ = [
@@ -29,24 +30,9 @@ __all__ = [
 SECRETS_COPY = "config.yaml"
 
 
-def process_start(pid: int) -> str:
-    """The start time of process ``pid`` (field 22 of /proc/<pid>/stat), or "" when it is gone: with the
-    PID it identifies a process across PID reuse."""
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return ""
-    return stat.rsplit(")", 1)[-1].split()[19]
-
-
 def is_live(result: WorkflowResult) -> bool:
-    """A run that is still running: its record says Running and its executor process is alive (same PID,
-    same start time). A Running record whose owner is gone was interrupted (killed, crashed)."""
-    if result.phase != "Running":
-        return False
-    if result.owner_pid is None:
-        return False
-    return bool(result.owner_start) and process_start(result.owner_pid) == result.owner_start
+    """A run that is still running (see :func:`driftloop.liveness.owner_alive`)."""
+    return owner_alive(result.phase, result.owner_pid, result.owner_start)
 
 
 #: a Workflow's name as Kubernetes accepts it: an RFC 1123 subdomain (lowercase alphanumerics, '-' and '.')
