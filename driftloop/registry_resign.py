@@ -35,6 +35,18 @@ def _valid(registry: Registry, kind: str, key: str, doc: Any) -> bool:
     return True
 
 
+def _unsigned(registry: Registry, report: ResignReport, kind: str, key: str) -> Any:
+    """The record at ``key`` when it exists and is not signed correctly, else None (a signed one is kept)."""
+    try:
+        doc = registry.store.get_json(key)
+    except NotFound:
+        return None
+    if _valid(registry, kind, key, doc):
+        report.kept.append(key)
+        return None
+    return doc
+
+
 def _put(registry: Registry, report: ResignReport, kind: str, key: str, doc: dict[str, Any]) -> None:
     registry.store.put_json(key, sign_record(registry.signer, kind, key, doc))
     report.signed.append(key)
@@ -65,17 +77,12 @@ def _versions(registry: Registry, model: str, report: ResignReport) -> set[str]:
 def resign(registry: Registry) -> ResignReport:
     """Sign every unsigned record that can be vouched for; report what was signed, kept and skipped."""
     report = ResignReport()
-    store = registry.store
     for model in registry.models():
         good = _versions(registry, model, report)
         for alias in ALIASES:
             key = f"{registry.prefix}/{model}/aliases/{alias}.json"
-            try:
-                doc = store.get_json(key)
-            except NotFound:
-                continue
-            if _valid(registry, "alias", key, doc):
-                report.kept.append(key)
+            doc = _unsigned(registry, report, "alias", key)
+            if doc is None:
                 continue
             version = str(doc.get("version") or "") if isinstance(doc, dict) else ""
             if version not in good:
@@ -85,12 +92,8 @@ def resign(registry: Registry) -> ResignReport:
             pointer = {"model": model, "alias": alias, "version": version, "reason": reason}
             _put(registry, report, "alias", key, {**pointer, "updated_at": doc.get("updated_at", 0)})
         key = f"{registry.prefix}/{model}/history.json"
-        try:
-            doc = store.get_json(key)
-        except NotFound:
-            continue
-        if _valid(registry, "history", key, doc):
-            report.kept.append(key)
+        doc = _unsigned(registry, report, "history", key)
+        if doc is None:
             continue
         entries = doc if isinstance(doc, list) else doc.get("entries") if isinstance(doc, dict) else None
         if not isinstance(entries, list):
