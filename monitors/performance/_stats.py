@@ -25,6 +25,15 @@ PROBABILITIES = "probabilities"
 Calibration = tuple[list[float], list[float]]
 
 
+def normal_bands(metrics: dict[str, float], sd: dict[str, float]) -> dict[str, list[float]]:
+    """The 95 % band ``[m - Z sd, m + Z sd]`` of each metric with a finite value and standard error."""
+    return {
+        k: [metrics[k] - Z * v, metrics[k] + Z * v]
+        for k, v in sd.items()
+        if np.isfinite(metrics[k]) and np.isfinite(v)
+    }
+
+
 @dataclass(frozen=True)
 class Estimate:
     """Estimated metrics of one window and their 95 % band (``metric -> [low, high]``)."""

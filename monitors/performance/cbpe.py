@@ -14,7 +14,14 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from monitors.performance._stats import EPS, Z, binned_auc, binned_counts, expected_auc, hanley_mcneil_se
+from monitors.performance._stats import (
+    EPS,
+    binned_auc,
+    binned_counts,
+    expected_auc,
+    hanley_mcneil_se,
+    normal_bands,
+)
 
 __all__ = ["BinarySums", "cbpe_binary", "cbpe_binary_sums"]
 
@@ -90,12 +97,7 @@ def cbpe_binary_sums(
     auc = metrics["roc_auc"]
     if np.isfinite(auc):
         sd["roc_auc"] = hanley_mcneil_se(auc, sum_p, n - sum_p)
-    bands = {
-        k: [metrics[k] - Z * v, metrics[k] + Z * v]
-        for k, v in sd.items()
-        if np.isfinite(metrics[k]) and np.isfinite(v)
-    }
-    return metrics, bands
+    return metrics, normal_bands(metrics, sd)
 
 
 def cbpe_binary(

@@ -35,11 +35,11 @@ from monitors.performance._stats import (
     PROBABILITIES,
     Calibration,
     Estimate,
-    Z,
     binned_auc,
     binned_counts,
     hanley_mcneil_se,
     isotonic,
+    normal_bands,
     predicted_index,
     probability_matrix,
 )
@@ -140,12 +140,7 @@ def cbpe_multiclass_sums(sums: MulticlassSums) -> tuple[dict[str, float], dict[s
         # the AUC is left out rather than reported without a band and judged on its point value
         metrics["roc_auc"] = float(np.mean(aucs))
         sd["roc_auc"] = float(np.mean(errors))
-    bands = {
-        m: [metrics[m] - Z * v, metrics[m] + Z * v]
-        for m, v in sd.items()
-        if np.isfinite(metrics[m]) and np.isfinite(v)
-    }
-    return metrics, bands
+    return metrics, normal_bands(metrics, sd)
 
 
 def cbpe_multiclass(
