@@ -96,8 +96,13 @@ def _java_version(release: Path) -> int | None:
 
 
 def _cluster_id() -> str:
-    """What ``kafka-storage random-uuid`` prints: 16 random bytes, base64url without padding."""
-    return base64.urlsafe_b64encode(os.urandom(16)).rstrip(b"=").decode()
+    """What ``kafka-storage random-uuid`` prints: 16 random bytes, base64url without padding — never starting
+    with ``-`` (1 id in 64 would), which the storage tool's argument parser takes for an option and refuses
+    with exit 1; Kafka's own ``Uuid.randomUuid`` draws again for the same reason."""
+    while True:
+        cluster_id = base64.urlsafe_b64encode(os.urandom(16)).rstrip(b"=").decode()
+        if not cluster_id.startswith("-"):
+            return cluster_id
 
 
 def server_properties(host: str, port: int, controller_port: int, log_dir: Path) -> str:
@@ -153,9 +158,23 @@ def _format(java: str, libs: Path, config: Path, log4j: Path, log_path: Path) ->
                 f"formatting Apache Kafka's log directory failed ({exc})", f"see {log_path}"
             ) from exc
     if done.returncode != 0:
+        said = _last_line(log_path)
+        what = f"exit {done.returncode}: {said}" if said else f"exit {done.returncode}"
         raise ServiceError(
-            f"formatting Apache Kafka's log directory failed (exit {done.returncode})", f"see {log_path}"
+            f"formatting Apache Kafka's log directory failed ({what})",
+            f"see {log_path}",
         )
+
+
+def _last_line(log_path: Path, limit: int = 300) -> str:
+    """The log's last non-empty line (what the storage tool said last), cut to ``limit`` characters."""
+    try:
+        with open(log_path, "rb") as log:
+            log.seek(max(0, log_path.stat().st_size - 8192))
+            lines = [ln.strip() for ln in log.read().decode(errors="replace").splitlines() if ln.strip()]
+    except OSError:
+        return ""
+    return lines[-1][:limit] if lines else ""
 
 
 class ApacheKafka:

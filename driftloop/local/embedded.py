@@ -29,14 +29,14 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any, Literal
 
 from driftloop.config import Settings
 from driftloop.errors import ConfigError, ServiceError
-from driftloop.local.weedsec import weed_security_env
+from driftloop.local.weedsec import weed_security_env, weed_sockets
 from driftloop.s3 import credentials
 
 __all__ = [
@@ -130,6 +130,8 @@ class EmbeddedService:
     prepare: Callable[[], None] | None = None
     #: never SIGKILL sooner than this after SIGTERM (Apache Kafka's clean stop takes seconds)
     min_stop_grace_s: float = 0.0
+    #: files the process leaves behind (SeaweedFS's sockets in /tmp): removed before a start, after a stop
+    leftovers: tuple[Path, ...] = ()
     pid: int | None = None
     _proc: subprocess.Popen[bytes] | None = field(default=None, repr=False)
     _log: IO[bytes] | None = field(default=None, repr=False)
@@ -146,6 +148,7 @@ class EmbeddedService:
     def start(self) -> None:
         if self.prepare is not None:
             self.prepare()
+        remove_leftovers(self.leftovers)
         try:
             self.log_path.parent.mkdir(parents=True, exist_ok=True)
             self._log = open(self.log_path, "ab")  # noqa: SIM115 - kept open for the child's lifetime
@@ -172,9 +175,16 @@ class EmbeddedService:
         if self._proc is not None:
             _terminate_group(self._proc.pid, max(grace_s, self.min_stop_grace_s), self._proc)
             self._proc = None
+            remove_leftovers(self.leftovers)
         if self._log is not None:
             self._log.close()
             self._log = None
+
+
+def remove_leftovers(paths: Iterable[Path | str]) -> None:
+    for path in paths:
+        with contextlib.suppress(OSError):
+            Path(path).unlink()
 
 
 def _pid_alive(pid: int) -> bool:
@@ -377,6 +387,7 @@ class EmbeddedStack:
             ports=ports,
             log_path=self.data_dir / "logs" / "s3.log",
             env=env,
+            leftovers=weed_sockets(e.weed_master_port, e.weed_volume_port, e.weed_filer_port, e.s3_port),
         )
 
     def _s3_identities(self, weed_dir: Path) -> Path:
@@ -534,6 +545,7 @@ class EmbeddedStack:
                     "pid": s.pid,
                     "endpoint": s.endpoint,
                     "log": str(s.log_path),
+                    "leftovers": [str(p) for p in s.leftovers],
                     **_identity_fields(s.pid),
                 }
                 for s in self.services
@@ -629,6 +641,7 @@ def stop_stack(data_dir: Path, grace_s: float = 5.0, owner_wait_s: float = 20.0)
         match = process_matches(svc)
         if match == "ours":
             _terminate_group(pid, grace_s)
+            remove_leftovers(svc.get("leftovers") or [])
             report.stopped.append(name)
         elif match == "stale":
             report.stale.append(f"{name} (pid {pid})")

@@ -25,7 +25,7 @@ import os
 import secrets
 from pathlib import Path
 
-__all__ = ["SECURITY_DIR", "weed_security_env"]
+__all__ = ["SECURITY_DIR", "weed_security_env", "weed_sockets"]
 
 SECURITY_DIR = "security"
 _GRPC = ("master", "volume", "filer", "s3", "client")
@@ -141,3 +141,13 @@ def weed_security_env(weed_dir: Path) -> dict[str, str]:
         env[f"WEED_HTTPS_{part.upper()}_KEY"] = key
         env[f"WEED_HTTPS_{part.upper()}_CA"] = ca
     return env
+
+
+def weed_sockets(master: int, volume: int, filer: int, s3: int) -> tuple[Path, ...]:
+    """The unix sockets ``weed server`` makes in /tmp for these ports (gRPC = port + 10000, and the
+    gateway's own). weed leaves them behind when it stops; a stale one from another weed (older, or another
+    user's) must not be taken for this stack's, so the service removes them before its start and after
+    its stop."""
+    grpc = {"master": master, "volume": volume, "filer": filer, "s3": s3}
+    names = [f"seaweedfs-{role}-grpc-{port + 10000}.sock" for role, port in grpc.items()]
+    return tuple(Path("/tmp") / n for n in [*names, f"seaweedfs-s3-{s3}.sock"])

@@ -120,12 +120,14 @@ def test_seaweedfs_data_is_private_to_the_user_of_up(stack) -> None:
     weed_dir = Path(stack.settings.data_dir) / "s3"
     assert stat.S_IMODE(weed_dir.stat().st_mode) == 0o700
     assert stat.S_IMODE((weed_dir / "security").stat().st_mode) == 0o700
-    # SeaweedFS's own unix sockets in /tmp (gRPC without TLS): only the user of `up` may connect
+    # SeaweedFS's own unix sockets in /tmp (gRPC without TLS): only the user of `up` may connect. Named by
+    # role and port: a wildcard matched a stale socket of another weed whose volume port was this master's.
     e = stack.settings.embedded
-    ports = [e.weed_master_port, e.weed_volume_port, e.weed_filer_port, e.s3_port]
-    sockets = [p for port in ports for p in Path("/tmp").glob(f"seaweedfs-*-{port + 10000}.sock")]
-    sockets += list(Path("/tmp").glob(f"seaweedfs-s3-{e.s3_port}.sock"))
-    assert sockets
+    sockets = [
+        Path(f"/tmp/seaweedfs-master-grpc-{e.weed_master_port + 10000}.sock"),
+        Path(f"/tmp/seaweedfs-volume-grpc-{e.weed_volume_port + 10000}.sock"),
+        Path(f"/tmp/seaweedfs-s3-{e.s3_port}.sock"),
+    ]
     for sock in sockets:
         assert stat.S_IMODE(sock.stat().st_mode) & 0o077 == 0, (sock, oct(sock.stat().st_mode))
 

@@ -81,6 +81,8 @@ def test_up_then_down_leaves_no_process(tmp_path: Path) -> None:
         assert status["services"]["kafka"]["reachable"] and status["services"]["s3"]["reachable"]
         assert status["services"]["kafka"]["alive"] and status["services"]["s3"]["alive"]
         pids = [s["pid"] for s in state["services"]] + [state["owner_pid"]]
+        sockets = [Path(p) for s in state["services"] for p in s.get("leftovers", [])]
+        assert sockets and all(p.exists() for p in sockets)  # SeaweedFS's, in /tmp
         down = subprocess.run(
             [sys.executable, "-m", "driftloop", "down"],
             env=state["env"],
@@ -94,6 +96,7 @@ def test_up_then_down_leaves_no_process(tmp_path: Path) -> None:
         assert _wait_gone(pids) == []
         assert proc.wait(timeout=30) == 0
         assert _status(state, tmp_path)["services"]["kafka"]["reachable"] is False
+        assert [p for p in sockets if p.exists()] == []  # weed leaves them; the stop removes them
     finally:
         if proc.poll() is None:
             proc.kill()

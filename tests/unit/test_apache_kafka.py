@@ -72,3 +72,31 @@ def test_one_node_kraft_configuration() -> None:
     assert props["controller.quorum.voters"] == "1@127.0.0.1:1235"
     assert props["advertised.listeners"] == "PLAINTEXT://127.0.0.1:1234"
     assert props["offsets.topic.replication.factor"] == "1" and props["log.dirs"] == "/d"
+
+
+def test_a_cluster_id_never_starts_with_a_dash(monkeypatch) -> None:
+    """Kafka's storage tool reads ``-t -abc…`` as an option and exits 1: one format in 64 failed that way."""
+    from driftloop.local import apache_kafka
+
+    draws = iter([b"\xf8" + b"\x00" * 15, b"\x00" * 16])  # the first encodes to "-A…", the second does not
+    monkeypatch.setattr(apache_kafka.os, "urandom", lambda n: next(draws))
+    assert apache_kafka._cluster_id() == "A" * 22
+
+
+def test_a_failed_format_says_what_the_tool_said(tmp_path: Path) -> None:
+    """The one-line error carries the storage tool's last line, not only the log's path."""
+    from driftloop.local import apache_kafka
+
+    broken = tmp_path / "server.properties"
+    broken.write_text("process.roles=broker,controller\n")  # no node.id, no log.dirs: the tool refuses it
+    log = tmp_path / "kafka.log"
+    log4j = tmp_path / "log4j2.properties"
+    log4j.write_text(apache_kafka._LOG4J2)
+    java, libs = apache_kafka.java_bin(), find_libs()  # no jars: ServiceError naming `make kafka`
+    try:
+        apache_kafka._format(java, libs, broken, log4j, log)
+    except ServiceError as exc:
+        assert "exit 1: " in str(exc) and str(log) in str(exc)
+        assert "\n" not in str(exc)
+    else:
+        raise AssertionError("the storage tool accepted a configuration without node.id")
