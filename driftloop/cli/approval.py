@@ -31,9 +31,7 @@ def resume_run(settings: Settings, workflow: str) -> str:
 
     if settings.argo.server_url:
         return _resume_on_argo(settings, workflow, WAIT_NODE)
-    from driftloop.local.executor import load_run
-    from driftloop.local.executor.record import is_live, run_dir
-    from driftloop.local.executor.suspend import RESUME, request
+    from driftloop.local.executor import RESUME, is_live, load_run, request_suspended, run_dir
 
     result = load_run(settings.data_dir, workflow)
     if not is_live(result):
@@ -42,7 +40,7 @@ def resume_run(settings: Settings, workflow: str) -> str:
             "was resumed",
             "set argo.server_url if the run is on a cluster; `driftloop runs list` shows local runs",
         )
-    request(run_dir(settings.data_dir, workflow), RESUME)
+    request_suspended(run_dir(settings.data_dir, workflow), RESUME)
     return "local"
 
 

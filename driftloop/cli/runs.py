@@ -87,9 +87,7 @@ def cancel(
     stops — the process running it (`driftloop up`, `workflow run`) is asked through a request file in
     the run's directory, never signalled."""
     from driftloop.errors import UsageError, WorkflowError
-    from driftloop.local.executor import load_run
-    from driftloop.local.executor.cancel import request_cancel
-    from driftloop.local.executor.record import is_live, run_dir
+    from driftloop.local.executor import is_live, load_run, request_cancel, run_dir
 
     data_dir = settings_from(ctx).data_dir
     result = load_run(data_dir, run)

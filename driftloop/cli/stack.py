@@ -62,7 +62,7 @@ def _self_check(settings: Settings) -> dict[str, float]:
 def _reconcile(settings: Settings) -> None:
     """Registry aliases agree with the runs: a canary whose run is gone is rolled back (the sensor then
     resumes that run from its durable submission)."""
-    from driftloop.local.executor.record import sweep
+    from driftloop.local.executor import sweep
     from sensors.admission import local_liveness
     from workflows.deploy.reconcile import reconcile_canaries
 
@@ -190,7 +190,7 @@ def down(
             "stopping: the runs of `driftloop up` (their exit handlers run), its components, then Kafka, S3",
             soft_wrap=True,
         )
-    from driftloop.local.executor.record import sweep
+    from driftloop.local.executor import sweep
 
     report = stop_stack(
         settings.data_dir,

@@ -46,7 +46,7 @@ def _models(settings: Settings) -> dict[str, dict[str, Any]]:
 
 
 def _runs(settings: Settings, limit: int = 5) -> dict[str, list[dict[str, Any]]]:
-    from driftloop.local.executor.record import list_runs
+    from driftloop.local.executor import list_runs
     from driftloop.local.sensor.submission import SubmissionStore
     from driftloop.s3 import S3Store
 

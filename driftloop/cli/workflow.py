@@ -12,7 +12,7 @@ from driftloop.cli._common import console, err_console, parse_assignments, setti
 from driftloop.errors import UsageError
 
 if TYPE_CHECKING:
-    from driftloop.local.executor.result import NodeResult
+    from driftloop.local.executor import NodeResult
 
 app = typer.Typer(
     help="Run Argo workflows locally (compiled YAML from manifests/ or any file).", no_args_is_help=True
@@ -53,7 +53,7 @@ def run(
     templates_dir: Annotated[Path | None, typer.Option(help="where to look up template names")] = None,
 ) -> None:
     """Run NAME (or --file PATH) to completion; exit 0 when it Succeeded, 1 otherwise."""
-    from driftloop.local.executor import model, run_workflow
+    from driftloop.local.executor import find_template, run_workflow
 
     if (name is None) == (file is None):
         raise UsageError(
@@ -63,7 +63,7 @@ def run(
     settings = settings_from(ctx)
     tdir = templates_dir or Path(getattr(settings, "manifests_dir", "manifests"))
     params = parse_assignments(list(param or []), "-p")
-    doc = file if file is not None else model.find_template(str(name), tdir)
+    doc = file if file is not None else find_template(str(name), tdir)
 
     result = run_workflow(doc, params, settings, templates_dir=tdir, on_event=print_node)
     if as_json:
@@ -80,9 +80,7 @@ def run(
 
 
 def _signal_run(ctx: typer.Context, name: str, what: str, params: dict[str, str] | None = None) -> None:
-    from driftloop.local.executor import load_run
-    from driftloop.local.executor.record import is_live, run_dir
-    from driftloop.local.executor.suspend import request
+    from driftloop.local.executor import is_live, load_run, request_suspended, run_dir
 
     data_dir = settings_from(ctx).data_dir
     result = load_run(data_dir, name)
@@ -90,7 +88,7 @@ def _signal_run(ctx: typer.Context, name: str, what: str, params: dict[str, str]
         raise UsageError(
             f"run {name} is not running ({result.phase})", "`driftloop runs list` shows the runs"
         )
-    request(run_dir(data_dir, name), what, params)
+    request_suspended(run_dir(data_dir, name), what, params)
 
 
 @app.command("resume")
@@ -103,7 +101,7 @@ def resume(
     ] = None,
 ) -> None:
     """Resume a local run's suspended nodes (`argo resume`)."""
-    from driftloop.local.executor.suspend import RESUME
+    from driftloop.local.executor import RESUME
 
     _signal_run(ctx, name, RESUME, parse_assignments(list(param or []), "-p"))
     err_console.print(f"resumed {name}", highlight=False)
@@ -112,7 +110,7 @@ def resume(
 @app.command("stop")
 def stop(ctx: typer.Context, name: Annotated[str, typer.Argument(help="the run (workflow) name")]) -> None:
     """Stop a local run at its suspended node; its exit handler runs (`argo stop`)."""
-    from driftloop.local.executor.suspend import STOP
+    from driftloop.local.executor import STOP
 
     _signal_run(ctx, name, STOP)
     err_console.print(f"stopping {name}: its exit handler runs", highlight=False)

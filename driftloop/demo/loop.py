@@ -188,8 +188,7 @@ def _loop(
     shifts: tuple[str, ...] = ("drift",),
 ) -> DemoResult:
     from driftloop.demo.traffic import Traffic
-    from driftloop.local.executor import run_workflow
-    from driftloop.local.executor.model import find_template
+    from driftloop.local.executor import find_template, run_workflow
     from driftloop.local.sensor.service import LocalSensor
     from driftloop.registry import Registry
     from driftloop.s3 import S3Store

@@ -113,13 +113,13 @@ class Supervisor:
             raise
 
     def _stop_runs(self) -> None:
-        from driftloop.local.executor import cancel
+        from driftloop.local.executor import cancel_all, wait_idle
 
-        names = cancel.cancel_all()
+        names = cancel_all()
         if not names:
             return
         log.info("cancelling %s: their exit handlers run before anything stops", ", ".join(sorted(names)))
-        left = cancel.wait_idle(self.settings.embedded.runs_stop_timeout_s)
+        left = wait_idle(self.settings.embedded.runs_stop_timeout_s)
         if left:
             log.warning(
                 "%s still running after %.0fs; stopping anyway",
@@ -153,9 +153,9 @@ class Supervisor:
     def stop(self) -> None:
         """Stop in dependency order: the runs this process runs (cancelled: their steps stop, their exit
         handlers run — on the services, which are still up), then the components, then the services."""
-        from driftloop.local.executor import cancel
+        from driftloop.local.executor import closing
 
-        with cancel.closing():  # a run that would start now is cancelled at once
+        with closing():  # a run that would start now is cancelled at once
             self._stop_runs()
             for comp in reversed(self._started):
                 with contextlib.suppress(Exception):

@@ -167,3 +167,32 @@ def test_components_do_not_import_the_local_runtime() -> None:
     }
     assert sorted(offenders - KNOWN_LOCAL_IMPORTS) == [], "components importing driftloop.local"
     assert sorted(KNOWN_LOCAL_IMPORTS - offenders) == [], "delete these from KNOWN_LOCAL_IMPORTS"
+
+
+EXECUTOR = "driftloop.local.executor"
+
+
+def test_the_executor_is_entered_only_through_its_door() -> None:
+    """Outside the executor, code imports ``driftloop.local.executor`` (its ``__all__``), never one of its
+    submodules: what it may use is named in one place."""
+    edges = project_graph()
+    offenders = sorted(
+        f"{m} -> {t}"
+        for m, targets in edges.items()
+        if not (m == EXECUTOR or m.startswith(EXECUTOR + "."))
+        for t in targets
+        if t.startswith(EXECUTOR + ".")
+    )
+    assert offenders == [], f"imports past the executor's door: {offenders}"
+
+
+def test_the_door_walker_sees_a_submodule_named_in_from_import(tmp_path: Path) -> None:
+    """``from driftloop.local.executor import model`` is an import of the submodule, not of the door."""
+    pkg = tmp_path / "driftloop" / "local" / "executor"
+    pkg.mkdir(parents=True)
+    for init in (tmp_path / "driftloop", tmp_path / "driftloop" / "local", pkg):
+        (init / "__init__.py").write_text("")
+    (pkg / "model.py").write_text("")
+    (tmp_path / "driftloop" / "cli.py").write_text("from driftloop.local.executor import model\n")
+    edges = import_graph(modules(tmp_path))
+    assert edges["driftloop.cli"] == {"driftloop.local.executor", "driftloop.local.executor.model"}

@@ -28,18 +28,21 @@ from driftloop.config import Settings, export_settings
 from driftloop.errors import UsageError, WorkflowError
 from driftloop.local.executor import cancel, sync
 from driftloop.local.executor.artifacts import ArtifactStore
-from driftloop.local.executor.cancel import CANCEL
+from driftloop.local.executor.cancel import CANCEL, cancel_all, closing, is_closing, request_cancel, wait_idle
 from driftloop.local.executor.engine import Run
+from driftloop.local.executor.expr import evaluate_govaluate
 from driftloop.local.executor.hooks import HookRunner, exit_hook, named_hooks, run_hook
-from driftloop.local.executor.model import load_workflow
+from driftloop.local.executor.model import find_template, load_workflow
 from driftloop.local.executor.record import (
     SECRETS_COPY,
     check_name,
+    is_live,
     list_runs,
     load_run,
     process_start,
     run_dir,
     save_run,
+    sweep,
 )
 from driftloop.local.executor.result import (
     NodeResult,
@@ -49,16 +52,33 @@ from driftloop.local.executor.result import (
     workflow_failures,
 )
 from driftloop.local.executor.retry import parse_duration
+from driftloop.local.executor.suspend import RESUME, STOP
+from driftloop.local.executor.suspend import request as request_suspended
 from driftloop.local.executor.template import render
 
+#: The door: what code outside the executor may use; ``tests/unit/test_import_graph.py`` keeps it the only
+#: way in (no module outside the executor imports one of its submodules).
 __all__ = [
+    "RESUME",
+    "STOP",
     "ArtifactStore",
     "NodeResult",
     "WorkflowResult",
+    "cancel_all",
+    "closing",
+    "evaluate_govaluate",
+    "find_template",
+    "is_closing",
+    "is_live",
     "list_runs",
     "load_run",
     "load_workflow",
+    "request_cancel",
+    "request_suspended",
+    "run_dir",
     "run_workflow",
+    "sweep",
+    "wait_idle",
 ]
 
 logger = logging.getLogger("driftloop.local.executor")

@@ -133,7 +133,7 @@ def _data_filter(f: Mapping[str, Any], data: Any) -> FilterResult:
 
 
 def _expr_filter(f: Mapping[str, Any], data: Any) -> FilterResult:
-    from driftloop.local.executor.expr import evaluate_govaluate
+    from driftloop.local.executor import evaluate_govaluate
 
     expr = str(f.get("expr") or "")
     fields = f.get("fields") or []

@@ -133,7 +133,7 @@ class Runner:
         return len(open_subs)
 
     def _drain(self, model: str) -> None:
-        from driftloop.local.executor.cancel import is_closing
+        from driftloop.local.executor import is_closing
 
         while True:
             with self._lock:
