@@ -57,11 +57,24 @@ def _free(port: int) -> bool:
     return True
 
 
+def _port_range() -> tuple[int, int]:
+    """The ports this process draws from: 20000–29999, split evenly between pytest-xdist workers so two
+    workers never race for the same port (a port's SeaweedFS gRPC twin, + 10000, lies in 30000–39999,
+    outside every worker's range)."""
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "gw0")
+    count = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1"))
+    index = int(worker[2:]) if worker[2:].isdigit() else 0
+    span = 10000 // max(count, 1)
+    low = 20000 + span * (index % max(count, 1))
+    return low, low + span - 1
+
+
 def free_port(also_plus_10000: bool = False, taken: set[int] | None = None) -> int:
     """A free loopback port (and, for SeaweedFS, its gRPC port + 10000 free too)."""
     taken = taken if taken is not None else set()
+    low, high = _port_range()
     for _ in range(500):
-        port = random.randint(20000, 45000)
+        port = random.randint(low, high)
         if port in taken or (port + 10000) in taken:
             continue
         if _free(port) and (not also_plus_10000 or _free(port + 10000)):
@@ -122,6 +135,16 @@ def driftloop(
 class Stack:
     settings: Settings
     overrides: dict[str, object]
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Every test on Apache Kafka goes to one pytest-xdist worker (``--dist loadgroup``), so the session
+    starts one JVM broker, not one per worker; the Tansu half of a both-brokers module spreads as usual."""
+    for item in items:
+        callspec = getattr(item, "callspec", None)
+        on_apache = callspec is not None and callspec.params.get("both_brokers") == "apache"
+        if on_apache or "apache_kafka" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.xdist_group("apache-kafka"))
 
 
 @pytest.fixture(scope="session")
