@@ -30,6 +30,14 @@ import yaml
 from driftloop.config import Settings, load_settings
 
 REPO = Path(__file__).resolve().parent.parent
+
+# One OpenMP / BLAS thread per test process, as the step processes and the model server pin themselves
+# (workflows.steps.context.pin_native_threads): two pytest-xdist workers on two cores, each with an OpenMP
+# pool per core, oversubscribe the machine and the pools' spin-waits made a HistGradientBoosting fit several
+# times slower. Set before any test module loads scikit-learn; inherited by the CLI subprocesses. A test of
+# the pinning itself (tests/unit/test_threads.py) removes the variable first.
+for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ.setdefault(_var, "1")
 SHARED = REPO.parent / "shared"
 
 
