@@ -145,16 +145,6 @@ class Stack:
     overrides: dict[str, object]
 
 
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Every test on Apache Kafka goes to one pytest-xdist worker (``--dist loadgroup``), so the session
-    starts one JVM broker, not one per worker; the Tansu half of a both-brokers module spreads as usual."""
-    for item in items:
-        callspec = getattr(item, "callspec", None)
-        on_apache = callspec is not None and callspec.params.get("both_brokers") == "apache"
-        if on_apache or "apache_kafka" in getattr(item, "fixturenames", ()):
-            item.add_marker(pytest.mark.xdist_group("apache-kafka"))
-
-
 @pytest.fixture(scope="session")
 def stack(embedded_stack: Stack) -> Stack:
     """The embedded Kafka (Tansu) + S3; a module overrides it with ``both_brokers`` to run on both."""
