@@ -30,6 +30,14 @@ import yaml
 from driftloop.config import Settings, load_settings
 
 REPO = Path(__file__).resolve().parent.parent
+
+# One OpenMP / BLAS thread per test process, as the step processes and the model server pin themselves
+# (workflows.steps.context.pin_native_threads): two pytest-xdist workers on two cores, each with an OpenMP
+# pool per core, oversubscribe the machine and the pools' spin-waits made a HistGradientBoosting fit several
+# times slower. Set before any test module loads scikit-learn; inherited by the CLI subprocesses. A test of
+# the pinning itself (tests/unit/test_threads.py) removes the variable first.
+for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ.setdefault(_var, "1")
 SHARED = REPO.parent / "shared"
 
 
@@ -57,11 +65,24 @@ def _free(port: int) -> bool:
     return True
 
 
+def _port_range() -> tuple[int, int]:
+    """The ports this process draws from: 20000–29999, split evenly between pytest-xdist workers so two
+    workers never race for the same port (a port's SeaweedFS gRPC twin, + 10000, lies in 30000–39999,
+    outside every worker's range)."""
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "gw0")
+    count = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1"))
+    index = int(worker[2:]) if worker[2:].isdigit() else 0
+    span = 10000 // max(count, 1)
+    low = 20000 + span * (index % max(count, 1))
+    return low, low + span - 1
+
+
 def free_port(also_plus_10000: bool = False, taken: set[int] | None = None) -> int:
     """A free loopback port (and, for SeaweedFS, its gRPC port + 10000 free too)."""
     taken = taken if taken is not None else set()
+    low, high = _port_range()
     for _ in range(500):
-        port = random.randint(20000, 45000)
+        port = random.randint(low, high)
         if port in taken or (port + 10000) in taken:
             continue
         if _free(port) and (not also_plus_10000 or _free(port + 10000)):

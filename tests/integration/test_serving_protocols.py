@@ -287,7 +287,9 @@ def test_sigterm_stops_the_server_gracefully_and_every_answered_prediction_is_on
             except httpx.HTTPError:
                 return False
 
-        wait_for(ready, 60)
+        # start-up (imports, Kafka, the model) took over 60 s once with two xdist workers on a loaded machine;
+        # what this test checks begins after it
+        wait_for(ready, 120)
         answered: list[str] = []
         stop = threading.Event()
         threads = [

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
+import functools
+import types
+
 import numpy as np
 import pandas as pd
 import pytest
-from evidently.legacy.calculations.stattests import get_stattest
-from evidently.legacy.calculations.stattests.jensenshannon import _jensenshannon
-from evidently.legacy.calculations.stattests.wasserstein_distance_norm import _wasserstein_distance_norm
-from evidently.legacy.core import ColumnType
 
 from monitors import MonitorDefinition, ReferenceProfile, build_profile, run_check
 from monitors.stattests import (
@@ -19,6 +18,24 @@ from monitors.stattests import (
 )
 
 REL = 1e-9
+
+
+@functools.cache
+def _ev() -> types.SimpleNamespace:
+    """Evidently's own implementations, imported on first use: the import takes seconds, which every
+    pytest-xdist worker would pay while collecting this module, also the worker that runs none of it."""
+    from evidently.legacy.calculations.stattests import get_stattest
+    from evidently.legacy.calculations.stattests.jensenshannon import _jensenshannon
+    from evidently.legacy.calculations.stattests.wasserstein_distance_norm import _wasserstein_distance_norm
+    from evidently.legacy.core import ColumnType
+
+    return types.SimpleNamespace(
+        get_stattest=get_stattest,
+        jensenshannon=_jensenshannon,
+        wasserstein=_wasserstein_distance_norm,
+        numerical=ColumnType.Numerical,
+        categorical=ColumnType.Categorical,
+    )
 
 
 def _rel(a: float, b: float) -> float:
@@ -39,7 +56,7 @@ def test_wasserstein_fast_path_equals_evidently(seed: int) -> None:
     else:  # tiny scale: the 0.001 norm floor applies
         ref, cur = rng.normal(0, 1e-5, n), rng.normal(1e-6, 1e-5, m)
     ours = wasserstein_norm_sorted(np.sort(ref), float(np.std(ref)), cur)
-    theirs, drifted = _wasserstein_distance_norm(pd.Series(ref), pd.Series(cur), ColumnType.Numerical, 0.1)
+    theirs, drifted = _ev().wasserstein(pd.Series(ref), pd.Series(cur), _ev().numerical, 0.1)
     assert _rel(ours.score, theirs) < REL
     assert ours.drifted == drifted
 
@@ -51,7 +68,7 @@ def test_wasserstein_chunk_boundaries(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(st, "_CHUNK", 97)
     rng = np.random.default_rng(7)
     ref, cur = rng.normal(0, 1, 5000), rng.normal(0.1, 1, 3333)
-    theirs, _ = _wasserstein_distance_norm(pd.Series(ref), pd.Series(cur), ColumnType.Numerical, 0.1)
+    theirs, _ = _ev().wasserstein(pd.Series(ref), pd.Series(cur), _ev().numerical, 0.1)
     assert _rel(st.wasserstein_norm_sorted(np.sort(ref), float(np.std(ref)), cur).score, theirs) < REL
 
 
@@ -61,7 +78,7 @@ def test_jensenshannon_counts_equals_evidently(seed: int) -> None:
     cats = [f"c{i}" for i in range(int(rng.integers(2, 30)))]
     ref = pd.Series(rng.choice(cats, 5000))
     cur = pd.Series(rng.choice([*cats, "new"], 3000))
-    theirs, drifted = _jensenshannon(ref, cur, ColumnType.Categorical, 0.1)
+    theirs, drifted = _ev().jensenshannon(ref, cur, _ev().categorical, 0.1)
     ours = jensenshannon_counts(
         dict(ref.value_counts()), len(ref), dict(cur.value_counts()), len(cur), threshold=0.1
     )
@@ -74,7 +91,7 @@ def test_jensenshannon_numeric_equals_evidently(seed: int) -> None:
     rng = np.random.default_rng(seed)
     ref = rng.normal(0, 1, 4000).round(seed % 3 + 1)  # rounding puts values on bin edges
     cur = rng.normal(0.3, 1.2, 2500).round(seed % 3 + 1)
-    theirs, drifted = _jensenshannon(pd.Series(ref), pd.Series(cur), ColumnType.Numerical, 0.1)
+    theirs, drifted = _ev().jensenshannon(pd.Series(ref), pd.Series(cur), _ev().numerical, 0.1)
     ours = jensenshannon_numeric_sorted(np.sort(ref), cur)
     assert _rel(ours.score, theirs) < REL
     assert ours.drifted == drifted
@@ -99,18 +116,18 @@ def test_automatic_choice_matches_evidently(kind: str, rows: int, values: int, e
     else:
         ref = pd.Series([f"v{i % values}" for i in range(rows)])
     cur = ref.sample(frac=0.5, random_state=1).reset_index(drop=True)
-    column_type = ColumnType.Numerical if kind == "numerical" else ColumnType.Categorical
-    assert get_stattest(ref, cur, column_type, None).name == expected
+    column_type = _ev().numerical if kind == "numerical" else _ev().categorical
+    assert _ev().get_stattest(ref, cur, column_type, None).name == expected
     assert choose_stattest(kind, rows, values) == expected
 
 
 def _evidently_column(ref: pd.Series, cur: pd.Series, kind: str) -> tuple[str, float, bool]:
-    column_type = ColumnType.Numerical if kind == "numerical" else ColumnType.Categorical
+    column_type = _ev().numerical if kind == "numerical" else _ev().categorical
     ref, cur = (
         ref.replace([np.inf, -np.inf], np.nan).dropna(),
         cur.replace([np.inf, -np.inf], np.nan).dropna(),
     )
-    test = get_stattest(ref, cur, column_type, None)
+    test = _ev().get_stattest(ref, cur, column_type, None)
     res = test(ref, cur, column_type, None)
     return test.name, float(res.drift_score), bool(res.drifted)
 
@@ -167,7 +184,7 @@ def test_wasserstein_merge_path_edge_cases(monkeypatch: pytest.MonkeyPatch, chun
     }[case]
     if case == "ties":
         ref = rng.integers(-4, 3, 1200).astype(float)
-    theirs, drifted = _wasserstein_distance_norm(pd.Series(ref), pd.Series(cur), ColumnType.Numerical, 0.1)
+    theirs, drifted = _ev().wasserstein(pd.Series(ref), pd.Series(cur), _ev().numerical, 0.1)
     ours = st.wasserstein_norm_sorted(np.sort(ref), float(np.std(ref)), cur)
     presorted = st.wasserstein_norm_sorted(
         np.sort(ref), float(np.std(ref)), np.sort(cur), current_sorted=True
