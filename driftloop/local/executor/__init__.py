@@ -26,7 +26,7 @@ from typing import Any, Protocol
 
 from driftloop.config import Settings, export_settings
 from driftloop.errors import UsageError, WorkflowError
-from driftloop.local.executor import cancel, sync
+from driftloop.local.executor import cancel, isolation, sync
 from driftloop.local.executor.artifacts import ArtifactStore
 from driftloop.local.executor.cancel import CANCEL
 from driftloop.local.executor.engine import Run
@@ -144,6 +144,7 @@ def run_workflow(
     """
     wf = load_workflow(doc_or_path, Path(templates_dir) if templates_dir else None)
     spec, meta = wf["spec"], wf.get("metadata") or {}
+    isolation.check(spec)
     values = _workflow_parameters(spec, dict(parameters or {}))
     name, uid = _name(meta), uid or str(uuid.uuid4())
     data_dir = Path(settings.data_dir)
@@ -156,6 +157,7 @@ def run_workflow(
     run = Run(wf, name, uid, sandbox, logs, data_dir / "locks", store, on_event, logger.info)
     run.exit_args = {"parameters": [{"name": k, "value": v} for k, v in values.items()]}
     run.memo_dir = data_dir / "memoize"
+    run.host_paths.append(data_dir.resolve())
     # Steps load their settings at entry; hand them exactly this run's configuration.
     if isinstance(settings, Settings):
         run.pod_env["DRIFTLOOP_CONFIG"] = str(export_settings(settings, rdir / SECRETS_COPY))

@@ -72,6 +72,7 @@ def run_pod(
         env_extra=run.pod_env,
         mounts=mounts,
         cancelled=run.cancelled,
+        host=run.host_paths,
     )
     node.exit_code = outcome.exit_code
     if outcome.error:
