@@ -117,6 +117,26 @@ def _default_store(settings: Any) -> Callable[[], ArtifactStore]:
     return make
 
 
+def _host_paths(settings: _Settings) -> list[Path]:
+    """The local paths a run's settings name (the data directory, a model's ``code_dir`` and local
+    ``dataset``): its pods read them, read-only, at their own path (:mod:`.isolation`)."""
+    found = [Path(settings.data_dir).resolve()]
+
+    def walk(node: object) -> None:
+        if isinstance(node, dict):
+            for value in node.values():
+                walk(value)
+        elif isinstance(node, list | tuple):
+            for value in node:
+                walk(value)
+        elif isinstance(node, str | Path) and str(node).startswith("/") and os.path.exists(str(node)[:4096]):
+            found.append(Path(node))
+
+    if isinstance(settings, Settings):
+        walk(settings.model_dump())
+    return found
+
+
 def run_workflow(
     doc_or_path: Mapping[str, Any] | str | Path,
     parameters: Mapping[str, str] | None,
@@ -157,7 +177,7 @@ def run_workflow(
     run = Run(wf, name, uid, sandbox, logs, data_dir / "locks", store, on_event, logger.info)
     run.exit_args = {"parameters": [{"name": k, "value": v} for k, v in values.items()]}
     run.memo_dir = data_dir / "memoize"
-    run.host_paths.append(data_dir.resolve())
+    run.host_paths.extend(_host_paths(settings))
     # Steps load their settings at entry; hand them exactly this run's configuration.
     if isinstance(settings, Settings):
         run.pod_env["DRIFTLOOP_CONFIG"] = str(export_settings(settings, rdir / SECRETS_COPY))
