@@ -100,7 +100,12 @@ def command(layout: Layout, argv: Sequence[str], workdir: str) -> list[str]:
     for name in tops:
         p = "/" + name
         if os.path.islink(p):
-            ops.append((1, ["--symlink", os.readlink(p), p]))
+            target, mine = os.readlink(p), root / name
+            if mine.is_symlink() and os.readlink(mine) == target:
+                continue  # made for an earlier process of this pod (bwrap refuses to make it again)
+            if mine.is_symlink():
+                mine.unlink()
+            ops.append((1, ["--symlink", target, p]))
         elif os.path.isdir(p):
             ops.append((1, ["--ro-bind", p, p]))
     mounts = [(_parts(m), t) for m, t in layout.mounts]
