@@ -104,3 +104,34 @@ def test_without_isolation_a_declared_path_is_refused_naming_the_field(
     assert "make sandbox" in (refused.value.hint or "")
     result = _run(tmp_path, workflow([bare], entry="bare"))  # nothing declared: it runs, in its directory
     assert result.phase == "Succeeded" and result.nodes[0].result == "hi"
+
+
+def test_a_link_one_pod_leaves_on_a_claim_never_leads_the_next_out_of_the_sandbox(tmp_path: Path) -> None:
+    """A pod cannot plant a link on a shared volume that makes the executor bind or write a host path for a
+    later pod: a subPath or an input artifact path that is a link out of the sandbox is refused."""
+    victim = tmp_path / "victim"
+    victim.mkdir()
+    plant = sh("plant", f"ln -s {victim} /vol/out && ln -s {victim}/f.txt /vol/f.txt")
+    by_sub = sh("by-sub", "echo pwned > /mnt/x/f.txt")
+    by_input = sh(
+        "by-input",
+        "true",
+        inputs={"artifacts": [{"name": "a", "path": "/vol/f.txt", "raw": {"data": "pwned"}}]},
+    )
+    for tmpl, sub in ((plant, None), (by_sub, "out"), (by_input, None)):
+        mount: dict[str, Any] = {"name": "work", "mountPath": "/mnt/x" if sub else "/vol"}
+        if sub:
+            mount["subPath"] = sub
+        tmpl["container"]["volumeMounts"] = [mount]
+    steps = {
+        "name": "main",
+        "steps": [
+            [{"name": "p", "template": "plant"}],
+            [{"name": "s", "template": "by-sub"}, {"name": "i", "template": "by-input"}],
+        ],
+    }
+    claim = [{"metadata": {"name": "work"}, "spec": {"accessModes": ["ReadWriteOnce"]}}]
+    result = _run(tmp_path, workflow([steps, plant, by_sub, by_input], volumeClaimTemplates=claim))
+    assert result.node("p").phase == "Succeeded"
+    assert "leads out of" in result.node("s").message and "leads out of" in result.node("i").message
+    assert list(victim.iterdir()) == []

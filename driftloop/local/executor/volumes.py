@@ -94,6 +94,12 @@ def mount_mapping(
         else:  # per pod: one directory a volume, however many times the pod mounts it
             base = pod_sandbox / ".volumes" / name
         target = base / str(mount["subPath"]) if mount.get("subPath") else base
+        if not inside(target, run_sandbox):  # a symlink an earlier pod left in a shared claim
+            raise WorkflowError(
+                f"volumeMounts {name!r} subPath {mount.get('subPath')!r} leads out of the run's sandbox "
+                "(a symlink)",
+                "mount a directory of the volume, not a link",
+            )
         target.mkdir(parents=True, exist_ok=True)
         out.append((path.rstrip("/") or "/", str(target)))
     return out
