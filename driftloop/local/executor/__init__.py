@@ -10,6 +10,7 @@ process per pod (:mod:`.runner`). Each run is recorded under ``<data_dir>/runs/<
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
@@ -25,7 +26,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from driftloop.config import Settings, export_settings
-from driftloop.errors import UsageError, WorkflowError
+from driftloop.errors import ConfigError, UsageError, WorkflowError
 from driftloop.local.executor import cancel, isolation, sync
 from driftloop.local.executor.artifacts import ArtifactStore
 from driftloop.local.executor.cancel import CANCEL
@@ -137,6 +138,15 @@ def _host_paths(settings: _Settings) -> list[Path]:
     return found
 
 
+def _local_keys(settings: Settings) -> None:
+    """Make local mode's registry key pair (``<data_dir>/keys``) here, on the host, before the first pod:
+    pods see the data directory read-only (:mod:`.isolation`), so a signing step could not make it."""
+    from driftloop.signing import verify_key
+
+    with contextlib.suppress(ConfigError):  # keys configured elsewhere, or none to make: the steps say
+        verify_key(settings)
+
+
 def run_workflow(
     doc_or_path: Mapping[str, Any] | str | Path,
     parameters: Mapping[str, str] | None,
@@ -181,6 +191,7 @@ def run_workflow(
     # Steps load their settings at entry; hand them exactly this run's configuration.
     if isinstance(settings, Settings):
         run.pod_env["DRIFTLOOP_CONFIG"] = str(export_settings(settings, rdir / SECRETS_COPY))
+        _local_keys(settings)
     started = time.time()
     run.started_at = started
     run.globals.update(
