@@ -28,9 +28,9 @@ from pydantic import (
 )
 
 from driftloop.errors import ConfigError
-from driftloop.modelspec import MODEL_NAME, ModelSpec, example_spec
+from driftloop.modelspec import MODEL_NAME, CanarySettings, ModelSpec, example_spec
 
-__all__ = ["ENV_PREFIX", "Settings", "export_settings", "load_settings", "masked_dict"]
+__all__ = ["ENV_PREFIX", "CanarySettings", "Settings", "export_settings", "load_settings", "masked_dict"]
 
 ENV_PREFIX = "DRIFTLOOP_"
 DEFAULT_CONFIG_FILE = "driftloop.yaml"
@@ -200,38 +200,6 @@ class ServingSettings(_Section):
         return self
 
 
-class CanarySettings(_Section):
-    """Defaults of the canary analysis (see workflows.deploy.analysis.CanaryLimits); a model's
-    ``canary:`` overrides them."""
-
-    min_requests: int = Field(100, ge=1, description="canary requests needed for a verdict")
-    min_labels: int = Field(30, ge=1, description="feedback labels per side before accuracy counts")
-    accuracy_margin: float = Field(0.0, ge=0, description="how much less accurate the canary may be")
-    accuracy_confidence: float = Field(
-        0.95,
-        gt=0.5,
-        lt=1,
-        description="1 - the chance of rolling back a canary within every limit, over the whole watch",
-    )
-    error_margin: float = Field(
-        0.0, ge=0, description="regression: how much larger the canary's MAE may be (label units)"
-    )
-    max_error_rate_increase: float = Field(0.01, ge=0)
-    max_p95_latency_ratio: float = Field(1.5, gt=0, description="canary p95 / champion p95 allowed")
-    latency_slack_ms: float = Field(5.0, ge=0, description="p95 differences below this are noise")
-    rule: Literal["sequential", "fixed"] = Field(
-        "sequential",
-        description="sequential: anytime-valid confidence sequences, safe to check at every poll; fixed: "
-        "the previous one-look z-test (its error rate grows with peeking; kept for comparison)",
-    )
-    tightest_at: float = Field(
-        250.0,
-        gt=0,
-        description="sequential: effective labels per side where the bounds are tightest (any value is "
-        "valid)",
-    )
-
-
 class SensorSettings(_Section):
     consumer_group: str = "driftloop-sensor"
     cooldown_s: float = Field(600.0, ge=0)
@@ -299,15 +267,12 @@ class Settings(_Section):
 
     @model_validator(mode="after")
     def _check_models(self) -> Settings:
-        for name, spec in self.models.items():
+        for name in self.models:
             if not MODEL_NAME.match(name) or len(name) > 63:
                 raise ValueError(
                     f"model name {name!r} is not an RFC 1123 label (lowercase letters, digits, '-', "
                     "at most 63 characters)"
                 )
-            unknown = sorted(set(spec.canary) - set(CanarySettings.model_fields))
-            if unknown:
-                raise ValueError(f"models.{name}.canary has no setting {unknown[0]!r}")
         return self
 
     def model(self, name: str) -> ModelSpec:
@@ -323,9 +288,10 @@ class Settings(_Section):
     def canary_for(self, name: str) -> CanarySettings:
         """The canary section with model ``name``'s overrides applied."""
         spec = self.models.get(name)
-        if spec is None or not spec.canary:
+        overrides = spec.canary.model_dump(exclude_unset=True) if spec is not None else {}
+        if not overrides:
             return self.canary
-        return CanarySettings.model_validate({**self.canary.model_dump(), **spec.canary})
+        return CanarySettings.model_validate({**self.canary.model_dump(), **overrides})
 
     @property
     def kafka_is_embedded(self) -> bool:

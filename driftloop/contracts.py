@@ -43,7 +43,7 @@ RETRAIN_TEMPLATE_OF_EVENT = "driftloop-retrain-{{ .Input.body.data.model }}"
 MONITOR_TEMPLATE = "driftloop-monitor"
 #: Why a retrain run started: its ``reason`` parameter and ``driftloop.io/reason`` label. An event-triggered
 #: run takes its reason from the event's ``data.reason`` (the monitor signal that fired:
-#: ``monitors.definition.SIGNALS``).
+#: ``driftloop.monitorspec.SIGNALS``).
 REASONS = (
     "drift",
     "schedule",

@@ -33,6 +33,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 
+from driftloop.monitorspec import MonitorDefinition, MonitorFields
+
 __all__ = [
     "DEFAULT_PRIMARY",
     "EXAMPLES",
@@ -40,8 +42,10 @@ __all__ = [
     "LOWER_IS_BETTER",
     "MODEL_NAME",
     "TASK_METRICS",
+    "CanarySettings",
     "DeploySpec",
     "MetricsSpec",
+    "ModelMonitorSpec",
     "ModelSpec",
     "NotificationsSpec",
     "ResourcesSpec",
@@ -118,6 +122,52 @@ class DeploySpec(_Section):
         return value
 
 
+class CanarySettings(_Section):
+    """The canary analysis (see workflows.deploy.analysis.CanaryLimits): the ``canary:`` section of the
+    configuration holds the defaults, a model's ``canary:`` the fields it overrides (those it sets)."""
+
+    min_requests: int = Field(100, ge=1, description="canary requests needed for a verdict")
+    min_labels: int = Field(30, ge=1, description="feedback labels per side before accuracy counts")
+    accuracy_margin: float = Field(0.0, ge=0, description="how much less accurate the canary may be")
+    accuracy_confidence: float = Field(
+        0.95,
+        gt=0.5,
+        lt=1,
+        description="1 - the chance of rolling back a canary within every limit, over the whole watch",
+    )
+    error_margin: float = Field(
+        0.0, ge=0, description="regression: how much larger the canary's MAE may be (label units)"
+    )
+    max_error_rate_increase: float = Field(0.01, ge=0)
+    max_p95_latency_ratio: float = Field(1.5, gt=0, description="canary p95 / champion p95 allowed")
+    latency_slack_ms: float = Field(5.0, ge=0, description="p95 differences below this are noise")
+    rule: Literal["sequential", "fixed"] = Field(
+        "sequential",
+        description="sequential: anytime-valid confidence sequences, safe to check at every poll; fixed: "
+        "the previous one-look z-test (its error rate grows with peeking; kept for comparison)",
+    )
+    tightest_at: float = Field(
+        250.0,
+        gt=0,
+        description="sequential: effective labels per side where the bounds are tightest (any value is "
+        "valid)",
+    )
+
+
+class ModelMonitorSpec(MonitorFields):
+    """A model's ``monitor:`` section: the fields of its drift checks (:class:`MonitorDefinition` without
+    the model's name and target, which the spec gives) and when the monitor CronWorkflow runs them."""
+
+    schedule: str = Field("5 * * * *", description="cron (UTC) of the monitor CronWorkflow; empty = none")
+
+    @field_validator("schedule")
+    @classmethod
+    def _cron(cls, value: str) -> str:
+        if value and len(value.split()) != 5:
+            raise ValueError(f"schedule must be a 5-field cron expression, got {value!r}")
+        return value
+
+
 NotifyEvent = Literal["outcome", "verdict", "approval"]
 NOTIFY_EVENTS: tuple[NotifyEvent, ...] = ("outcome", "verdict", "approval")
 
@@ -156,15 +206,18 @@ class ModelSpec(_Section):
     code_dir: Path | None = Field(None, description="where the modules live; default: the config's directory")
     params: dict[str, Any] = Field(default_factory=dict, description="passed to the trainer")
     metrics: MetricsSpec = MetricsSpec()
-    monitor: dict[str, Any] = Field(
-        default_factory=dict, description="the monitor definition (drift_share, features, ...) + schedule"
+    monitor: ModelMonitorSpec = Field(
+        default_factory=ModelMonitorSpec,
+        description="the drift checks' definition (drift_share, features, ...) and their schedule",
     )
     retrain_schedule: str = Field(
         "0 3 * * 1", description="cron (UTC) of the scheduled retrain; empty = none"
     )
     image: str = Field("", description="the image the steps run in on a cluster; empty = driftloop's")
     resources: ResourcesSpec = ResourcesSpec()
-    canary: dict[str, Any] = Field(default_factory=dict, description="overrides of the canary section")
+    canary: CanarySettings = Field(
+        default_factory=CanarySettings, description="overrides of the canary section (the fields set here)"
+    )
     deploy: DeploySpec = DeploySpec()
     approval: Literal["none", "required"] = Field(
         "none", description="required: the retrain waits before promote for `driftloop approve|reject`"
@@ -202,11 +255,16 @@ class ModelSpec(_Section):
 
     @property
     def monitor_schedule(self) -> str:
-        return str(self.monitor.get("schedule", "5 * * * *"))
+        return self.monitor.schedule
 
     def monitor_definition(self) -> dict[str, Any]:
-        """The monitor section without ``schedule``: the fields of ``monitors.MonitorDefinition``."""
-        return {k: v for k, v in self.monitor.items() if k != "schedule"}
+        """The fields the user set in ``monitor:`` but ``schedule``, as plain data: what the retrain
+        template hands to the register step (the rest are :class:`MonitorDefinition`'s defaults)."""
+        return self.monitor.model_dump(mode="json", exclude_unset=True, exclude={"schedule"})
+
+    def monitor_for(self, name: str) -> MonitorDefinition:
+        """The :class:`MonitorDefinition` of this model, named ``name``."""
+        return MonitorDefinition(model=name, target=self.target, **self.monitor_definition())
 
 
 #: The built-in examples, by name: what ``models: [credit]`` expands to.

@@ -14,8 +14,8 @@ The workflow steps and the CLI use this API::
 Importing this package is cheap: pandas and Evidently are imported only by the code paths that need them.
 """
 
+from driftloop.monitorspec import ColumnSpec, MonitorDefinition
 from monitors.check import CheckResult, ColumnResult, WindowInfo, run_check
-from monitors.definition import ColumnSpec, MonitorDefinition
 from monitors.profile import ColumnProfile, ReferenceProfile, build_profile
 from monitors.quality import QualityProblem
 from monitors.signals import PerformanceContext, run_monitor

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any, Literal
 import numpy as np
 
 from driftloop.errors import DataError
-from monitors.definition import SIGNALS, MonitorDefinition
+from driftloop.monitorspec import SIGNALS, MonitorDefinition
 from monitors.digest import counts_digest, numeric_digest
 from monitors.profile import ColumnProfile, ReferenceProfile, json_key
 from monitors.quality import QualityProblem, check_columns, check_schema
@@ -128,7 +128,7 @@ class CheckResult:
 
     @property
     def signals(self) -> list[str]:
-        """The signals that fired, in :data:`monitors.definition.SIGNALS` order (none for a window that
+        """The signals that fired, in :data:`driftloop.monitorspec.SIGNALS` order (none for a window that
         failed its data-quality checks: nothing computed on it is trusted)."""
         if self.status == "quality":
             return []

@@ -30,8 +30,8 @@ from monitors.stattests import (
 from monitors.summary import CategoricalSummary, NumericSummary, reference_edges
 
 if TYPE_CHECKING:
+    from driftloop.monitorspec import MonitorDefinition
     from monitors.check import CheckResult
-    from monitors.definition import MonitorDefinition
     from monitors.profile import ColumnProfile, ReferenceProfile
     from monitors.shard import WindowSummary
 

@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from driftloop.errors import DataError, IntegrityError
-from monitors.definition import ColumnKind, MonitorDefinition
+from driftloop.monitorspec import ColumnKind, MonitorDefinition
 
 if TYPE_CHECKING:
     import pandas as pd

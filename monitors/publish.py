@@ -21,9 +21,9 @@ if TYPE_CHECKING:
 
     from driftloop.config import Settings
     from driftloop.events import CloudEvent
+    from driftloop.monitorspec import MonitorDefinition
     from driftloop.registry import Registry
     from monitors.check import CheckResult, WindowInfo
-    from monitors.definition import MonitorDefinition
     from monitors.profile import ReferenceProfile
     from monitors.signals import PerformanceContext
 

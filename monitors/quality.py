@@ -18,7 +18,7 @@ from monitors.profile import ColumnProfile, ReferenceProfile, dtype_family
 if TYPE_CHECKING:
     import pandas as pd
 
-    from monitors.definition import MonitorDefinition
+    from driftloop.monitorspec import MonitorDefinition
 
 __all__ = ["QualityProblem", "check_columns", "check_schema", "check_schema_of", "compatible"]
 

@@ -19,7 +19,7 @@ from driftloop.errors import DataError
 if TYPE_CHECKING:
     import pandas as pd
 
-    from monitors.definition import MonitorDefinition
+    from driftloop.monitorspec import MonitorDefinition
     from monitors.profile import ReferenceProfile
 
 __all__ = ["SegmentCheck", "SegmentResult", "check_segments", "segment_definition", "segment_profile"]
@@ -61,7 +61,7 @@ def segment_definition(
 ) -> MonitorDefinition:
     """The definition a segment of ``column`` is checked with: the profile's features but ``column``,
     no target, prediction, segments or multivariate test, ``min_segment_rows`` as its minimum."""
-    from monitors.definition import ColumnSpec
+    from driftloop.monitorspec import ColumnSpec
 
     features = tuple(
         ColumnSpec(name=n, kind=c.kind)

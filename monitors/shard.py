@@ -26,7 +26,7 @@ from monitors.summary import CategoricalSummary, NumericSummary, reference_edges
 if TYPE_CHECKING:
     import pandas as pd
 
-    from monitors.definition import MonitorDefinition
+    from driftloop.monitorspec import MonitorDefinition
     from monitors.profile import ReferenceProfile
     from monitors.signals import PerformanceContext
 

@@ -20,8 +20,8 @@ if TYPE_CHECKING:
     import pandas as pd
 
     from driftloop.config import Settings
+    from driftloop.monitorspec import MonitorDefinition
     from monitors.check import CheckResult
-    from monitors.definition import MonitorDefinition
     from monitors.profile import ReferenceProfile
     from monitors.signals import PerformanceContext
 

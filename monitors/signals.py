@@ -17,7 +17,7 @@ from monitors.check import CheckResult, WindowInfo, run_check
 if TYPE_CHECKING:
     import pandas as pd
 
-    from monitors.definition import MonitorDefinition
+    from driftloop.monitorspec import MonitorDefinition
     from monitors.performance import PerformanceEstimator
     from monitors.profile import ReferenceProfile
     from monitors.segments import SegmentCheck

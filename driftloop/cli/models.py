@@ -23,11 +23,9 @@ __all__ = ["check_models", "init"]
 
 
 def check_models(settings: Settings) -> None:
-    """Import every model's trainer and preprocess function and validate its monitor section."""
-    from pydantic import ValidationError
-
+    """Import every model's trainer and preprocess function (the spec itself, its ``monitor:`` and
+    ``canary:`` sections included, was validated when the configuration loaded)."""
     from driftloop.usercode import load_callable
-    from monitors import MonitorDefinition
 
     for name, spec in settings.models.items():
         if spec.code_dir is not None and not Path(spec.code_dir).is_dir():
@@ -38,14 +36,6 @@ def check_models(settings: Settings) -> None:
         load_callable(name, "trainer", spec.trainer, spec)
         if spec.preprocess:
             load_callable(name, "preprocess", spec.preprocess, spec)
-        try:
-            MonitorDefinition(model=name, target=spec.target, **spec.monitor_definition())
-        except ValidationError as exc:
-            first = exc.errors()[0]
-            key = ".".join(str(p) for p in first["loc"])
-            raise ConfigError(
-                f"models.{name}.monitor.{key}: {first['msg']}", "see monitors.MonitorDefinition's fields"
-            ) from None
 
 
 def init(

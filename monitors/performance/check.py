@@ -22,7 +22,7 @@ from monitors.performance.measured import LABEL, LabelStats, drop, join_labels, 
 if TYPE_CHECKING:
     import pandas as pd
 
-    from monitors.definition import MonitorDefinition
+    from driftloop.monitorspec import MonitorDefinition
     from monitors.performance.estimator import PerformanceEstimator
 
 __all__ = [

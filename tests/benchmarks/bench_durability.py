@@ -13,6 +13,11 @@ as the baseline. ``duplicated`` counts valid records processed more than once (r
 between processing and the offset commit: at-least-once, which the sensor absorbs by deduplicating event ids).
 
     .venv/bin/python tests/benchmarks/bench_durability.py [--restarts 3] [--seconds 30] [--rate 50]
+        [--only NAME]
+
+A lost valid id is then looked up in the topic read back from the start by a fresh group: missing there,
+the broker lost an acknowledged record; present, the processing group skipped it (its committed offset
+passed a record it never got).
 """
 
 from __future__ import annotations
@@ -81,6 +86,25 @@ def _processor(settings: Settings, topic: str, stop: threading.Event, out: dict)
             time.sleep(0.5)
 
 
+def _in_log(settings: Settings, topic: str, timeout_s: float = 90) -> tuple[set[int], int]:
+    """What the topic holds now, read from the start by a fresh group until three empty polls: the valid
+    ids and the count of poison records. A published id missing here was lost by the broker; one that is
+    here but was never processed was skipped by the consumer group (its committed offset passed it)."""
+    ids: set[int] = set()
+    poison, idle = 0, 0
+    with Consumer(settings, [topic], group_id=f"bench-readback-{uuid.uuid4().hex[:8]}") as consumer:
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline and idle < 3:
+            batch = consumer.poll(500)
+            idle = 0 if batch else idle + 1
+            for rec in batch:
+                try:
+                    ids.add(json.loads(rec.value)["id"])
+                except (ValueError, UnicodeDecodeError):
+                    poison += 1
+    return ids, poison
+
+
 def run(name: str, engine: str, storage: str, restarts: int, seconds: float, rate: float) -> dict:
     tmp = Path(tempfile.mkdtemp(prefix=f"bench-durability-{name}-"))
     overrides = apache_overrides(tmp / "data") if engine == "apache" else embedded_overrides(tmp / "data")
@@ -120,11 +144,16 @@ def run(name: str, engine: str, storage: str, restarts: int, seconds: float, rat
         time.sleep(8)
         stop2.set()
         drain.join(timeout=30)
+        in_log, _ = _in_log(settings, topic)
     finally:
         stack.stop()
     published = len(out["valid"]) + len(out["poison"])
     lost = len(out["valid"] - out["processed"]) + max(0, len(out["poison"]) - len(out["dead_lettered"]))
+    unprocessed = out["valid"] - out["processed"]
     return {
+        # of the valid ids never processed: not in the log (the broker lost them) / in it (skipped)
+        "missing_from_log": sorted(unprocessed - in_log),
+        "skipped_in_log": sorted(unprocessed & in_log),
         "name": name,
         "published": published,
         "processed": len(out["valid"] & out["processed"]),
@@ -140,8 +169,10 @@ def main() -> None:
     parser.add_argument("--restarts", type=int, default=3)
     parser.add_argument("--seconds", type=float, default=30.0)
     parser.add_argument("--rate", type=float, default=50.0)
+    parser.add_argument("--only", choices=[r[0] for r in RUNS], help="run one broker only (diagnosis)")
     args = parser.parse_args()
-    rows = [run(*r, args.restarts, args.seconds, args.rate) for r in RUNS]
+    runs = [r for r in RUNS if args.only in (None, r[0])]
+    rows = [run(*r, args.restarts, args.seconds, args.rate) for r in runs]
     print(
         f"{args.restarts} broker crashes (SIGKILL + restart) in {args.seconds:g}s at ~{args.rate:g} events/s"
     )
@@ -152,6 +183,13 @@ def main() -> None:
             f"({r['lost'] / max(1, r['published']):.1%}), duplicated {r['duplicated']}; "
             f"publish retries {r['publish_retries']}"
         )
+        if r["missing_from_log"] or r["skipped_in_log"]:
+            print(
+                f"    valid ids lost: missing from the log (broker) {r['missing_from_log'][:20]}; "
+                f"in the log but skipped by the group {r['skipped_in_log'][:20]}"
+            )
+    if args.only:
+        return
     s3, apache, memory = rows
     print(
         f"lost: tansu-s3 {s3['lost']}, apache {apache['lost']}, baseline tansu-memory {memory['lost']}; "

@@ -160,3 +160,42 @@ def test_unsigned_records_name_resign_and_resign_signs_them(registry, tmp_path) 
     assert any("v2" in line and "sha256" in line for line in report.skipped), report
     with pytest.raises(IntegrityError):
         fresh.get("credit", "v2")
+
+
+def test_a_forged_run_record_is_not_trusted_and_keyless_steps_report_apart(registry, caplog) -> None:
+    """The run record feeds the outcome event and the CLI's report: written through the bucket it is
+    ignored (logged); a keyless step's writes (the user's evaluate, a train error) land in its unsigned
+    part, where only the error lines are read as the step's own words."""
+    from driftloop.s3 import S3Store
+    from driftloop.signing import generate_keypair
+    from workflows.steps.context import read_run_record, record_error, update_run_record
+    from workflows.steps.outcome import outcome_event
+
+    settings = registry.store.settings
+    from pydantic import SecretStr
+
+    signing, verify = generate_keypair()
+    keys = {"signing_key": SecretStr(signing), "verify_key": verify}
+    signer = settings.model_copy(update={"registry": settings.registry.model_copy(update=keys)})
+    keyless = settings.model_copy(
+        update={"registry": settings.registry.model_copy(update={"verify_key": verify})}
+    )
+    run = f"retrain-credit-{time.time_ns()}"
+    update_run_record(signer, "credit", run, version="v3", verdict="promote", promoted="v3")
+    update_run_record(keyless, "credit", run, evaluate={"gate": {"passed": True, "reason": "trust me"}})
+    record_error(keyless, "credit", run, "train", "the trainer raised ValueError")
+    record = read_run_record(keyless, "credit", run)
+    assert record["version"] == "v3" and record["promoted"] == "v3"
+    assert record["errors"] == {"train": "the trainer raised ValueError"}
+    assert "evaluate" not in record and record["reported"]["evaluate"]["gate"]["reason"] == "trust me"
+
+    # a bucket writer rewrites the signed record: it is ignored, and said so
+    key = f"retrain-runs/credit/{run}.json"
+    forged = {**S3Store(settings).get_json(key), "version": "v1", "promoted": "v1"}
+    S3Store(settings).put_json(key, forged)
+    caplog.set_level(logging.WARNING)
+    record = read_run_record(keyless, "credit", run)
+    assert "version" not in record and "promoted" not in record
+    assert "run record" in caplog.text and "signature does not match" in caplog.text
+    event = outcome_event("credit", "Succeeded", record, workflow_name=run)
+    assert event.data["version"] == "" and event.data["stage"] != "promoted"

@@ -43,6 +43,8 @@ def test_the_documented_keys_load_and_paths_follow_the_config_file(tmp_path: Pat
     assert spec.code_dir == tmp_path and spec.dataset == str(tmp_path / "data/demand.csv")
     assert spec.monitor_schedule == "0 * * * *" and spec.monitor_definition() == {"drift_share": 0.5}
     assert settings.canary_for("demand").min_labels == 50 and settings.canary.min_labels == 30
+    assert spec.monitor_for("demand").drift_share == 0.5 and spec.monitor_for("demand").target == "units"
+    assert spec.canary.min_labels == 50 and spec.canary.model_fields_set == {"min_labels"}
 
 
 def test_list_sugar_names_built_in_examples() -> None:
@@ -58,7 +60,11 @@ def test_list_sugar_names_built_in_examples() -> None:
         ({"trainr": "x"}, "unknown setting 'models.demand.trainr'"),
         ({"metrics": {"primary": "roc_auc"}}, "metrics.primary 'roc_auc' does not fit task regression"),
         ({"trainer": "not a reference"}, "is not module:function"),
-        ({"canary": {"min_lables": 5}}, "models.demand.canary has no setting 'min_lables'"),
+        ({"canary": {"min_lables": 5}}, "unknown setting 'models.demand.canary.min_lables'"),
+        ({"canary": {"min_labels": "many"}}, "invalid value for 'models.demand.canary.min_labels'"),
+        ({"monitor": {"drift_shar": 0.5}}, "unknown setting 'models.demand.monitor.drift_shar'"),
+        ({"monitor": {"drift_share": 2}}, "invalid value for 'models.demand.monitor.drift_share'"),
+        ({"monitor": {"schedule": "hourly"}}, "schedule must be a 5-field cron expression"),
     ],
 )
 def test_bad_specs_are_config_errors_naming_the_model_and_key(tmp_path: Path, change, message) -> None:
@@ -97,7 +103,7 @@ def test_a_user_model_named_like_an_example_is_the_users_own(tmp_path: Path) -> 
     (its preprocess, its monitor) may leak into it; only an empty entry means the example."""
     mine = {"task": "regression", "target": "y", "trainer": "demand_model:train"}
     spec = load_settings(_write(tmp_path, {"demand": mine}), env={}).model("demand")
-    assert spec.preprocess == "" and spec.monitor == {} and spec.target == "y"
+    assert spec.preprocess == "" and spec.monitor_definition() == {} and spec.target == "y"
     for empty in (None, {}):
         example = load_settings(_write(tmp_path, {"demand": empty}), env={}).model("demand")
         assert example.preprocess == "demand_model:preprocess" and example.target == "units"

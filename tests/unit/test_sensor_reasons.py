@@ -13,7 +13,7 @@ from driftloop.config import load_settings
 from driftloop.contracts import REASONS
 from driftloop.events import DRIFT_CHECKED, DRIFT_DETECTED, PERFORMANCE_DEGRADED
 from driftloop.local.sensor.spec import SensorSpec
-from monitors.definition import SIGNALS
+from driftloop.monitorspec import SIGNALS
 from sensors.manifests import build_sensor
 
 CASE = Path(__file__).parent / "sensor_cases" / "drift_event.json"

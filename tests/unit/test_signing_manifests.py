@@ -173,3 +173,30 @@ def test_egress_is_narrowed() -> None:
     )
     for rule in policies["allow-egress-kafka-s3"]["spec"]["egress"]:
         assert rule.get("to"), "Kafka / S3 egress open to any destination"
+
+
+def test_production_egress_goes_only_to_the_configured_endpoints() -> None:
+    """No egress rule of the production overlay is open to any destination: Kafka, S3 and the API server
+    are reached only at the CIDRs the overlay names (documentation ranges until the platform team's)."""
+    import ipaddress
+
+    from tests.conftest import kustomize
+
+    docs = kustomize(MANIFESTS / "overlays" / "production")
+    policies = [d for d in docs if d["kind"] == "NetworkPolicy" and "Egress" in d["spec"]["policyTypes"]]
+    assert {p["metadata"]["name"] for p in policies} >= {"allow-egress-kafka-s3", "allow-egress-kube-api"}
+    for policy in policies:
+        for rule in policy["spec"].get("egress") or []:
+            assert rule.get("to"), f"{policy['metadata']['name']}: egress open to any destination"
+            for peer in rule["to"]:
+                if "ipBlock" in peer:
+                    net = ipaddress.ip_network(peer["ipBlock"]["cidr"])
+                    assert net.prefixlen >= 16, f"{policy['metadata']['name']}: {net} is not an endpoint"
+    by_name = {p["metadata"]["name"]: p for p in policies}
+    ports = {
+        port["port"]
+        for name in ("allow-egress-kafka-s3", "allow-egress-kube-api")
+        for rule in by_name[name]["spec"]["egress"]
+        for port in rule["ports"]
+    }
+    assert ports == {9093, 443, 6443}

@@ -4,20 +4,22 @@ The run record (``retrain-runs/<model>/<workflow name>.json`` in the bucket) col
 decided (gate verdict, registered version, canary verdict). The exit handler reads it instead of
 ``{{workflow.outputs.parameters.*}}``: Argo cannot resolve a global output in an exit handler when the
 step producing it never ran (argoproj/argo-workflows#4680, #1759), and a failed run is exactly when the
-outcome event matters.
+outcome event matters. Anyone with the bucket's keys can write it, so it is signed by the steps that hold the
+signing key, and what keyless steps report is kept apart (:func:`read_run_record`).
 """
 
 from __future__ import annotations
 
 import functools
 import io
+import logging
 import os
 import subprocess
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from driftloop.config import Settings, load_settings
-from driftloop.errors import DataError, NotFound
+from driftloop.errors import DataError, IntegrityError, NotFound
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -26,6 +28,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "CONFIG_FILE",
+    "RUN_RECORD_KIND",
     "code_version",
     "default_dataset_uri",
     "read_run_record",
@@ -35,6 +38,8 @@ __all__ = [
     "update_run_record",
     "write_table",
 ]
+
+log = logging.getLogger(__name__)
 
 #: In a pod the ``driftloop-config`` ConfigMap is mounted here (see :mod:`workflows.pod`); locally the file
 #: does not exist and the usual precedence applies (``DRIFTLOOP_*`` env > ./driftloop.yaml > defaults).
@@ -135,28 +140,83 @@ def write_table(settings: Settings, uri: str, df: pd.DataFrame) -> str:
     return uri
 
 
-def _record_key(model: str, workflow_name: str) -> str:
-    return f"retrain-runs/{model}/{workflow_name or 'local'}.json"
+RUN_RECORD_KIND = "run record"
 
 
-def read_run_record(settings: Settings, model: str, workflow_name: str) -> dict[str, Any]:
-    """What the run's steps recorded so far (``{}`` when nothing yet)."""
+def _record_key(model: str, workflow_name: str, reported: bool = False) -> str:
+    suffix = ".reported.json" if reported else ".json"
+    return f"retrain-runs/{model}/{workflow_name or 'local'}{suffix}"
+
+
+def _holds_signing_key(settings: Settings) -> bool:
+    """A step given only the verify key (the user's train and evaluate steps on a cluster) cannot sign."""
+    return bool(settings.registry.signing_key.get_secret_value() or not settings.registry.verify_key)
+
+
+def _get(settings: Settings, key: str) -> Any:
     from driftloop.s3 import S3Store
 
     try:
-        data = S3Store(settings).get_json(_record_key(model, workflow_name))
+        return S3Store(settings).get_json(key)
     except NotFound:
+        return None
+
+
+def _signed_part(settings: Settings, model: str, workflow_name: str) -> dict[str, Any]:
+    """The signed record, verified; a record that does not verify is ignored (logged), never trusted."""
+    from driftloop.signing import verify_key, verify_record
+
+    key = _record_key(model, workflow_name)
+    doc = _get(settings, key)
+    if doc is None:
         return {}
-    return dict(data) if isinstance(data, dict) else {}
+    try:
+        record = verify_record(verify_key(settings), RUN_RECORD_KIND, key, doc)
+    except IntegrityError as exc:
+        log.warning("ignoring the run record: %s", exc)
+        return {}
+    return {k: v for k, v in record.items() if k != "signature"}
+
+
+def _reported_part(settings: Settings, model: str, workflow_name: str) -> dict[str, Any]:
+    doc = _get(settings, _record_key(model, workflow_name, reported=True))
+    return dict(doc) if isinstance(doc, dict) else {}
+
+
+def read_run_record(settings: Settings, model: str, workflow_name: str) -> dict[str, Any]:
+    """What the run's steps recorded so far (``{}`` when nothing yet).
+
+    The record is written by steps that hold the signing key (register, deploy, approval, the exit handler)
+    and signed; what keyless steps report (train's and evaluate's errors, evaluate's scores) is kept beside
+    it unsigned. Only the signed part is trusted: a step's error messages are merged in as its own words,
+    anything else it reported appears under ``reported`` and never where a decision is read (``version``,
+    ``evaluate``, ``canary``, ``promoted``...)."""
+    record = _signed_part(settings, model, workflow_name)
+    reported = _reported_part(settings, model, workflow_name)
+    errors = {**(reported.pop("errors", None) or {}), **(record.get("errors") or {})}
+    if errors:
+        record["errors"] = {str(k): str(v) for k, v in errors.items()}
+    if reported:
+        record["reported"] = reported
+    return record
 
 
 def update_run_record(settings: Settings, model: str, workflow_name: str, **fields: Any) -> dict[str, Any]:
-    """Merge ``fields`` into the run record. Steps of one run never write it concurrently (the DAG is a
+    """Merge ``fields`` into the run record: signed when this step holds the signing key, else into the
+    unsigned part of what keyless steps report. Steps of one run never write it concurrently (the DAG is a
     chain and the model's mutex serialises runs), so read-merge-write is enough."""
     from driftloop.s3 import S3Store
+    from driftloop.signing import sign_record, signing_key
 
-    record = {**read_run_record(settings, model, workflow_name), **fields}
-    S3Store(settings).put_json(_record_key(model, workflow_name), record)
+    store = S3Store(settings)
+    if not _holds_signing_key(settings):
+        key = _record_key(model, workflow_name, reported=True)
+        record = {**_reported_part(settings, model, workflow_name), **fields}
+        store.put_json(key, record)
+        return record
+    key = _record_key(model, workflow_name)
+    record = {**_signed_part(settings, model, workflow_name), **fields}
+    store.put_json(key, sign_record(signing_key(settings), RUN_RECORD_KIND, key, record))
     return record
 
 
@@ -166,9 +226,12 @@ def record_error(settings: Settings, model: str, workflow_name: str, step: str, 
     from driftloop.errors import DriftloopError
 
     try:
-        record = read_run_record(settings, model, workflow_name)
-        update_run_record(
-            settings, model, workflow_name, errors={**(record.get("errors") or {}), step: message}
+        mine = (
+            _signed_part(settings, model, workflow_name)
+            if _holds_signing_key(settings)
+            else _reported_part(settings, model, workflow_name)
         )
+        errors = {**(mine.get("errors") or {}), step: message}
+        update_run_record(settings, model, workflow_name, errors=errors)
     except DriftloopError:
         pass

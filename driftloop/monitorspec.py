@@ -1,5 +1,10 @@
 """Monitor definitions: *what* to check for one model, kept apart from *how* it is calculated.
 
+One home for the contract several components share: a model's ``monitor:`` section in ``driftloop.yaml``
+is parsed into :class:`MonitorFields` when the configuration loads (:mod:`driftloop.modelspec`), the
+retrain template hands it to the register step, and :mod:`monitors` checks windows against the
+:class:`MonitorDefinition` made from it (those fields + the model's name and target).
+
 A :class:`MonitorDefinition` is declarative and serialisable (it is stored next to a model version and
 hashed into every event it produces). Anything left unset follows Evidently's defaults: column kinds are
 inferred from the reference the way Evidently's new API infers them, the stattest is Evidently's automatic
@@ -14,7 +19,15 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-__all__ = ["SIGNALS", "ColumnKind", "ColumnSpec", "MonitorDefinition", "Signal"]
+__all__ = [
+    "KNOWN_FAST_STATTESTS",
+    "SIGNALS",
+    "ColumnKind",
+    "ColumnSpec",
+    "MonitorDefinition",
+    "MonitorFields",
+    "Signal",
+]
 
 ColumnKind = Literal["numerical", "categorical"]
 #: The signals a check can raise, which are also the ``reason`` of the retrain they trigger
@@ -48,17 +61,14 @@ class ColumnSpec(BaseModel):
     threshold: float | None = Field(default=None, description="None = the stattest's default threshold")
 
 
-class MonitorDefinition(BaseModel):
-    """What a drift check of one model looks at, and when it counts as drift.
-
-    ``features=None`` monitors every column of the reference except target, prediction and ignored ones.
-    """
+class MonitorFields(BaseModel):
+    """What a drift check looks at and when it counts as drift — everything but the model it belongs to
+    (a model's ``monitor:`` section). ``features=None`` monitors every column of the reference except
+    target, prediction and ignored ones."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    model: str = Field(min_length=1, pattern=r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$", max_length=63)
     features: tuple[ColumnSpec, ...] | None = None
-    target: str | None = None
     prediction: str | None = None
     ignore_columns: tuple[str, ...] = Field(
         default=(), description="columns a window may carry that are never checked (ids, timestamps)"
@@ -141,12 +151,21 @@ class MonitorDefinition(BaseModel):
         return (value,) if isinstance(value, str) else value
 
     @model_validator(mode="after")
-    def _unique(self) -> MonitorDefinition:
+    def _unique(self) -> MonitorFields:
         names = [c.name for c in self.features or ()]
         dupes = sorted({n for n in names if names.count(n) > 1})
         if dupes:
             raise ValueError(f"feature columns listed twice: {dupes}")
         return self
+
+
+
+class MonitorDefinition(MonitorFields):
+    """What a drift check of one model looks at, and when it counts as drift: the model's ``monitor:``
+    fields, its name and its target."""
+
+    model: str = Field(min_length=1, pattern=r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$", max_length=63)
+    target: str | None = None
 
     def spec(self, name: str) -> ColumnSpec:
         """The spec of ``name`` (a bare one for target/prediction or inferred features)."""
