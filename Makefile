@@ -5,7 +5,7 @@ PYTHON ?= python3
 VENV   ?= .venv
 BIN     = $(VENV)/bin
 
-.PHONY: install engines kafka demo test test-fast bench compile lint clean
+.PHONY: install sandbox engines kafka demo test test-fast bench compile lint clean
 
 # Argo's own validators (`argo lint --offline`, `argo-events lint`), built from the Go module proxy into .bin/
 # (git-ignored); the versions are pinned by tests/engines/*/go.mod + go.sum. Cold: ~10 min each on 2
@@ -19,7 +19,22 @@ $(BIN)/.installed: pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	touch $@
 
-install: $(BIN)/.installed
+install: $(BIN)/.installed sandbox
+
+# The local executor runs each pod in its own mount namespace with bubblewrap (`bwrap`, Debian's
+# `bubblewrap`): installed with apt-get when missing and run as root, else the command to run is printed.
+# Then a trivial namespace is made, as driftloop does before the first pod (user namespaces may be off).
+sandbox:
+	@if ! command -v bwrap >/dev/null; then \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    echo "installing bubblewrap (apt-get): the local executor isolates each pod with it"; \
+	    apt-get install -y -q bubblewrap >/dev/null 2>&1 || { apt-get update -q >/dev/null && apt-get install -y -q bubblewrap >/dev/null; }; \
+	  else \
+	    echo "error: bubblewrap is not installed — the local executor isolates each pod with it: run 'sudo apt-get install -y bubblewrap' (or your system's package), then make again"; \
+	    exit 1; \
+	  fi; \
+	fi
+	@bwrap --unshare-user-try --ro-bind / / --dev /dev --proc /proc true || { echo "error: bwrap cannot make a mount namespace here — allow unprivileged user namespaces (sysctl kernel.unprivileged_userns_clone=1) or run as root"; exit 1; }
 
 # Apache Kafka's jars (the second broker of the tests, and `kafka.engine: apache`), copied from Maven Central
 # into .bin/kafka/libs (git-ignored); the version is pinned by tests/engines/kafka/pom.xml. Needs Java 17+ and

@@ -39,9 +39,6 @@ _ENV_NOT_SETTINGS = {
     "DRIFTLOOP_CONFIG",
     "DRIFTLOOP_DEBUG",
     "DRIFTLOOP_UPDATE_GOLDEN",
-    # set by the local executor for a step process
-    "DRIFTLOOP_SANDBOX",
-    "DRIFTLOOP_OUTPUTS_DIR",
     "DRIFTLOOP_TERMINATION_LOG",
 }
 

@@ -33,7 +33,7 @@ def _model(constant: int) -> bytes:
     return buf.getvalue()
 
 
-def _evil_workflow(name: str, marker: Path) -> dict[str, object]:
+def _evil_workflow(name: str) -> dict[str, object]:
     return {
         "apiVersion": "argoproj.io/v1alpha1",
         "kind": "Workflow",
@@ -43,7 +43,7 @@ def _evil_workflow(name: str, marker: Path) -> dict[str, object]:
             "templates": [
                 {
                     "name": "main",
-                    "container": {"image": "busybox", "command": ["sh", "-c", f"touch {marker}"]},
+                    "container": {"image": "busybox", "command": ["sh", "-c", "echo pwned"]},
                 }
             ],
         },
@@ -54,13 +54,12 @@ def test_a_submission_written_through_the_bucket_is_never_executed(registry, tmp
     from driftloop.local.sensor.submission import Runner, SubmissionStore
 
     settings = registry.store.settings
-    marker = tmp_path / "pwned-submission"
     evil = {
         "name": "evil",
         "model": "credit",
         "status": "queued",
         "created_at": time.time(),
-        "workflow": _evil_workflow("evil", marker),
+        "workflow": _evil_workflow("evil"),
     }
     # written with the bucket's credentials, as the filer or any bucket writer could
     registry.store.put_json("sensor/submissions/evil.json", evil)
@@ -75,7 +74,9 @@ def test_a_submission_written_through_the_bucket_is_never_executed(registry, tmp
         resumed = runner.resume()  # what `up` does at start-up
     runner.shutdown(wait=True)
     assert resumed == 0
-    assert not marker.exists()
+    # never started: a run writes its record before its first pod (a pod's own writes stay in its sandbox)
+    runs = Path(settings.data_dir) / "runs"
+    assert not runs.exists() or list(runs.iterdir()) == []
     refused = [r.getMessage() for r in caplog.records if "refused" in r.getMessage()]
     assert any("evil.json" in m and "not signed" in m for m in refused), refused
     assert any("swapped.json" in m and "signature does not match" in m for m in refused), refused

@@ -29,9 +29,9 @@ from sensors.policies import MemoryPolicyStore, ModelState, PolicyConfig
 from tests.conftest import cli_env, driftloop
 
 
-def _workflow(token: str, marker: Path) -> dict:
-    """A long step (a sleep that carries ``token`` in its command line) and an exit handler that writes
-    ``marker`` with the workflow status."""
+def _workflow(token: str) -> dict:
+    """A long step (a sleep that carries ``token`` in its command line) and an exit handler that prints
+    the workflow status (its ``result``: a pod writes nothing on the host)."""
     return {
         "apiVersion": "argoproj.io/v1alpha1",
         "kind": "Workflow",
@@ -54,13 +54,19 @@ def _workflow(token: str, marker: Path) -> dict:
                         "command": [
                             sys.executable,
                             "-c",
-                            f"open({str(marker)!r}, 'w').write('{{{{workflow.status}}}}')",
+                            "print('{{workflow.status}}')",
                         ],
                     },
                 },
             ],
         },
     }
+
+
+def _exit_handler_saw(data_dir: Path, name: str) -> str | None:
+    """The workflow status the run's exit handler printed (None: it did not run)."""
+    run = load_run(data_dir, name)
+    return next((n.result for n in run.nodes if n.template_name == "bye" and n.type == "Pod"), None)
 
 
 def _processes_with(token: str) -> list[int]:
@@ -77,11 +83,10 @@ def _processes_with(token: str) -> list[int]:
     return found
 
 
-def _start(tmp_path: Path) -> tuple[subprocess.Popen[bytes], str, str, Path]:
+def _start(tmp_path: Path) -> tuple[subprocess.Popen[bytes], str, str]:
     token = uuid.uuid4().hex
-    marker = tmp_path / "exit-handler-ran"
     wf = tmp_path / "wf.yaml"
-    wf.write_text(yaml.safe_dump(_workflow(token, marker)))
+    wf.write_text(yaml.safe_dump(_workflow(token)))
     env = cli_env({"data_dir": tmp_path / "data"})
     proc = subprocess.Popen(
         [sys.executable, "-m", "driftloop", "workflow", "run", "--file", str(wf)],
@@ -95,7 +100,7 @@ def _start(tmp_path: Path) -> tuple[subprocess.Popen[bytes], str, str, Path]:
     while time.monotonic() < deadline and not _processes_with(token):
         time.sleep(0.2)
     assert _processes_with(token), "the long step never started"
-    return proc, token, name, marker
+    return proc, token, name
 
 
 def _cli(tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
@@ -103,14 +108,16 @@ def _cli(tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
 
 
 def test_cancel_stops_the_step_runs_the_exit_handler_and_leaves_nothing(tmp_path: Path) -> None:
-    proc, token, name, marker = _start(tmp_path)
+    proc, token, name = _start(tmp_path)
     out = _cli(tmp_path, "runs", "cancel", name)
     assert out.returncode == 0, out.stderr
     proc.wait(timeout=60)
     assert proc.returncode != 0
     run = load_run(tmp_path / "data", name)
     assert run.phase == "Failed" and run.message == "interrupted"
-    assert marker.read_text() == "Failed"  # the exit handler ran, with the run's status
+    assert (
+        _exit_handler_saw(tmp_path / "data", name) == "Failed"
+    )  # the exit handler ran, with the run's status
     assert _processes_with(token) == []  # no orphan step process
     assert not list(Path("/tmp").glob(f"driftloop-{name}-*"))  # the sandbox is gone
     again = _cli(tmp_path, "runs", "cancel", name)
@@ -134,9 +141,8 @@ def test_cancel_of_a_run_in_a_long_lived_process_stops_only_the_run(tmp_path: Pa
     """`runs cancel` of a run that `driftloop up` runs on a thread (a sensor's or the scheduler's) stops
     the run — its exit handler runs — and never the process that runs it."""
     token = uuid.uuid4().hex
-    marker = tmp_path / "exit-handler-ran"
     wf = tmp_path / "wf.yaml"
-    wf.write_text(yaml.safe_dump(_workflow(token, marker)))
+    wf.write_text(yaml.safe_dump(_workflow(token)))
     owner = subprocess.Popen(
         [sys.executable, "-c", _OWNER, str(wf), str(tmp_path / "data")],
         env=cli_env(),
@@ -158,7 +164,7 @@ def test_cancel_of_a_run_in_a_long_lived_process_stops_only_the_run(tmp_path: Pa
         assert owner.poll() is None  # the owner goes on
         run = load_run(tmp_path / "data", name)
         assert run.phase == "Failed" and run.message == "interrupted"
-        assert marker.read_text() == "Failed"  # the exit handler ran
+        assert _exit_handler_saw(tmp_path / "data", name) == "Failed"  # the exit handler ran
         assert _processes_with(token) == []
         assert not (tmp_path / "data" / "runs" / name / "config.yaml").exists()
         assert not list(Path(tempfile.gettempdir()).glob(f"driftloop-{name}-*"))
@@ -168,7 +174,7 @@ def test_cancel_of_a_run_in_a_long_lived_process_stops_only_the_run(tmp_path: Pa
 
 
 def test_a_killed_executor_takes_its_steps_along_and_its_record_settles(tmp_path: Path) -> None:
-    proc, token, name, _ = _start(tmp_path)
+    proc, token, name = _start(tmp_path)
     proc.send_signal(signal.SIGKILL)
     proc.wait(timeout=30)
     deadline = time.monotonic() + 10
@@ -222,7 +228,7 @@ def test_leases_free_slots_of_gone_runs_only(tmp_path: Path) -> None:
 def test_an_unusable_data_dir_is_one_line_for_a_local_run(tmp_path: Path) -> None:
     (tmp_path / "afile").write_text("")
     wf = tmp_path / "wf.yaml"
-    wf.write_text(yaml.safe_dump(_workflow(uuid.uuid4().hex, tmp_path / "m")))
+    wf.write_text(yaml.safe_dump(_workflow(uuid.uuid4().hex)))
     env = cli_env({"data_dir": tmp_path / "afile" / "sub"})  # beneath a regular file: ENOTDIR
     out = driftloop("workflow", "run", "--file", str(wf), env=env, cwd=tmp_path)
     assert out.returncode == 1 and "Traceback" not in out.stderr

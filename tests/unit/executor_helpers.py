@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-__all__ = ["MemoryStore", "sh", "workflow"]
+__all__ = ["SHARED", "SHARED_CLAIM", "MemoryStore", "sh", "shared", "workflow"]
 
 
 def workflow(
@@ -37,3 +37,20 @@ class MemoryStore:
 
     def get_bytes(self, key: str) -> bytes:
         return self.objects[key]
+
+
+#: Where :func:`shared` mounts the run's ``shared`` claim: how the pods of one run share a file (a pod's
+#: other writes stay in its sandbox, as on Argo).
+SHARED = "/shared"
+
+
+def shared(container: dict[str, Any]) -> dict[str, Any]:
+    """``container`` (or a script) with the run's ``shared`` claim mounted at :data:`SHARED`; the workflow
+    needs ``**SHARED_CLAIM``."""
+    container["volumeMounts"] = [*container.get("volumeMounts", []), {"name": "shared", "mountPath": SHARED}]
+    return container
+
+
+SHARED_CLAIM: dict[str, Any] = {
+    "volumeClaimTemplates": [{"metadata": {"name": "shared"}, "spec": {"accessModes": ["ReadWriteOnce"]}}]
+}

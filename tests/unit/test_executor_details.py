@@ -12,6 +12,7 @@ from typing import Any
 from driftloop.config import load_settings
 from driftloop.local.executor import run_workflow
 from driftloop.local.executor.pod import RESULT_LIMIT, step_result
+from tests.unit.executor_helpers import SHARED, SHARED_CLAIM, shared
 
 
 def _run(tmp_path: Path, spec: dict[str, Any]) -> Any:
@@ -111,8 +112,7 @@ def test_a_run_that_errors_while_scheduling_settles_every_node_and_runs_its_exit
     step group used to), and the exit handler ran with the status."""
     from driftloop.local.executor import load_run
 
-    marker = tmp_path / "exit-ran"
-    bye = f"open({str(marker)!r}, 'w').write('{{{{workflow.status}}}}')"
+    bye = "print('{{workflow.status}}')"
     result = _run(
         tmp_path,
         {
@@ -130,7 +130,7 @@ def test_a_run_that_errors_while_scheduling_settles_every_node_and_runs_its_exit
     assert run.phase == "Error" and all(n.phase not in ("Running", "Pending") for n in run.nodes), [
         (n.display_name, n.phase) for n in run.nodes
     ]
-    assert marker.read_text() == "Error"
+    assert result.node("t.onExit").result == "Error"  # the exit handler ran, with the status
 
 
 def test_a_semaphore_has_a_limit_of_one_locally(tmp_path: Path) -> None:
@@ -181,7 +181,7 @@ def test_max_duration_cuts_a_running_retry_as_argos_execution_deadline(tmp_path:
     start + maxDuration for the attempts after the first); the Retry node then stops."""
     import time
 
-    counter = tmp_path / "n"
+    counter = f"{SHARED}/n"
     cmd = f"n=$(cat {counter} 2>/dev/null || echo 0); echo $((n+1)) > {counter}; "
     cmd += "[ $n -eq 0 ] && exit 1; sleep 30"
     spec = {
@@ -190,9 +190,10 @@ def test_max_duration_cuts_a_running_retry_as_argos_execution_deadline(tmp_path:
             {
                 "name": "main",
                 "retryStrategy": {"limit": 5, "backoff": {"duration": "0.1s", "maxDuration": "2s"}},
-                "container": {"image": "a", "command": ["sh", "-c", cmd]},
+                "container": shared({"image": "a", "command": ["sh", "-c", cmd]}),
             }
         ],
+        **SHARED_CLAIM,
     }
     began = time.monotonic()
     result = _run(tmp_path, spec)

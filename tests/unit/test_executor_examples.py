@@ -92,7 +92,7 @@ def test_with_items_maps_substitute_their_keys(settings):
 
 
 def test_retry_runs_each_step_again_until_it_passes(settings, tmp_path):
-    result = run_workflow(CASES / "retry-until.yaml", {"dir": str(tmp_path)}, settings)
+    result = run_workflow(CASES / "retry-until.yaml", {}, settings)
     assert result.phase == "Succeeded"
     retries = [n for n in result.nodes if n.type == "Retry"]
     assert [n.display_name for n in retries] == ["first", "second", "third"]

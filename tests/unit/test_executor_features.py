@@ -11,25 +11,25 @@ import pytest
 from driftloop.errors import UsageError, WorkflowError
 from driftloop.local.executor import list_runs, load_run, run_workflow
 from driftloop.local.executor.graph import depends_satisfied, topological_order
-from tests.unit.executor_helpers import MemoryStore, sh, workflow
+from tests.unit.executor_helpers import SHARED, SHARED_CLAIM, MemoryStore, sh, shared, workflow
 
 wf = workflow
 
 
 def test_flaky_step_is_retried_until_it_succeeds(settings, tmp_path):
-    counter = tmp_path / "count"
+    counter = f"{SHARED}/count"  # on a volume of the run: an attempt's own files go with its pod
     flaky = sh(
         "flaky",
-        f"n=$(cat {counter} 2>/dev/null || echo 0); echo $((n+1)) > {counter}; [ $n -ge 2 ]",
+        f"n=$(cat {counter} 2>/dev/null || echo 0); echo $((n+1)) | tee {counter}; [ $n -ge 2 ]",
         retryStrategy={"limit": 3, "retryPolicy": "Always"},
     )
-    result = run_workflow(
-        wf([{"name": "main", "dag": {"tasks": [{"name": "f", "template": "flaky"}]}}, flaky]), {}, settings
-    )
+    shared(flaky["container"])
+    dag = {"name": "main", "dag": {"tasks": [{"name": "f", "template": "flaky"}]}}
+    result = run_workflow(wf([dag, flaky], **SHARED_CLAIM), {}, settings)
     assert result.phase == "Succeeded"
     retry = result.node("f")
     assert retry.type == "Retry" and retry.children == ["t.f(0)", "t.f(1)", "t.f(2)"]
-    assert counter.read_text().strip() == "3"
+    assert [n.result for n in result.nodes if n.name in retry.children] == ["1", "2", "3"]
 
 
 def test_retry_limit_exhausted_fails(settings):

@@ -4,8 +4,8 @@ local executor — the outcome Argo gives (``workflow/controller/hooks.go``, ``e
 
 from __future__ import annotations
 
+import itertools
 import time
-from pathlib import Path
 
 import pytest
 
@@ -69,8 +69,7 @@ def test_step_hooks_run_once_each_and_see_the_steps_outputs(settings):
     assert all(n.phase not in ("Running", "Pending") for n in result.nodes)
 
 
-def test_dag_task_on_exit_runs_before_its_dependents_and_a_failing_hook_changes_nothing(settings, tmp_path):
-    log = tmp_path / "order"
+def test_dag_task_on_exit_runs_before_its_dependents_and_a_failing_hook_changes_nothing(settings):
     dag = {
         "name": "main",
         "dag": {
@@ -84,18 +83,18 @@ def test_dag_task_on_exit_runs_before_its_dependents_and_a_failing_hook_changes_
             ]
         },
     }  # fmt: skip
-    step = sh("step", f"echo {{{{inputs.parameters.n}}}} >> {log}", inputs={"parameters": [{"name": "n"}]})
-    bad = sh("bad-exit", f"echo a-exit >> {log}; exit 1")
-    log_exit = sh(
-        "log-exit", f"echo exit-{{{{inputs.parameters.n}}}} >> {log}", inputs={"parameters": [{"name": "n"}]}
-    )
+    step = sh("step", "echo {{inputs.parameters.n}}", inputs={"parameters": [{"name": "n"}]})
+    bad = sh("bad-exit", "echo a-exit; exit 1")
+    log_exit = sh("log-exit", "echo exit-{{inputs.parameters.n}}", inputs={"parameters": [{"name": "n"}]})
     result = run_workflow(workflow([dag, step, bad, log_exit]), {}, settings)
     by = nodes(result)
     assert result.phase == "Succeeded"
     assert by["a"].phase == "Succeeded" and by["a.onExit"].phase == "Failed"
     assert by["a.onExit"].name == f"{result.name}.a.onExit"
     assert by["b.onExit"].phase == "Succeeded"
-    assert log.read_text().split() == ["a", "a-exit", "b", "exit-Succeeded"]
+    order = [by[n] for n in ("a", "a.onExit", "b", "b.onExit")]
+    assert [n.result for n in order] == ["a", "a-exit", "b", "exit-Succeeded"]
+    assert all(x.finished <= y.started for x, y in itertools.pairwise(order)), order  # one after the other
 
 
 def test_workflow_hooks_exit_and_running_and_exit_gets_the_workflow_arguments(settings):
@@ -134,8 +133,9 @@ def test_a_hook_expression_that_cannot_be_evaluated_is_an_error_node_not_a_guess
     assert hook.phase == "Error" and "nosuch" in hook.message
 
 
-def _memo_wf(counter: Path, key: str = "k-{{inputs.parameters.x}}", max_age: str = "1h") -> dict:
-    tmpl = sh("work", f"echo run >> {counter}; echo out-{{{{inputs.parameters.x}}}} > /tmp/o; echo printed")
+def _memo_wf(key: str = "k-{{inputs.parameters.x}}", max_age: str = "1h") -> dict:
+    """A memoized step; whether its pod ran shows in its node's ``log`` (None for a cache hit)."""
+    tmpl = sh("work", "echo out-{{inputs.parameters.x}} > /tmp/o; echo printed")
     tmpl["inputs"] = {"parameters": [{"name": "x"}]}
     tmpl["outputs"] = {"parameters": [{"name": "o", "valueFrom": {"path": "/tmp/o"}}]}
     tmpl["memoize"] = {"key": key, "maxAge": max_age, "cache": {"configMap": {"name": "my-cache"}}}
@@ -144,12 +144,11 @@ def _memo_wf(counter: Path, key: str = "k-{{inputs.parameters.x}}", max_age: str
     return workflow([main, tmpl])
 
 
-def test_memoize_second_run_is_a_hit_with_the_cached_outputs_and_no_pod(settings, tmp_path):
-    counter = tmp_path / "count"
-    first = run_workflow(_memo_wf(counter), {}, settings)
-    second = run_workflow(_memo_wf(counter), {}, settings)
-    assert counter.read_text().split() == ["run"]  # the pod ran once
+def test_memoize_second_run_is_a_hit_with_the_cached_outputs_and_no_pod(settings):
+    first = run_workflow(_memo_wf(), {}, settings)
+    second = run_workflow(_memo_wf(), {}, settings)
     a, b = nodes(first)["w"], nodes(second)["w"]
+    assert a.log is not None  # the pod ran the first time
     assert a.memoization == {"hit": False, "key": "k-1", "cacheName": "my-cache"}
     assert b.memoization == {"hit": True, "key": "k-1", "cacheName": "my-cache"}
     assert b.phase == "Succeeded" and b.type == "Pod"
@@ -157,26 +156,23 @@ def test_memoize_second_run_is_a_hit_with_the_cached_outputs_and_no_pod(settings
     assert b.log is None  # nothing ran
 
 
-def test_memoize_expired_entry_is_a_miss_and_a_bad_key_errors(settings, tmp_path):
-    counter = tmp_path / "count"
-    run_workflow(_memo_wf(counter, max_age="1s"), {}, settings)
+def test_memoize_expired_entry_is_a_miss_and_a_bad_key_errors(settings):
+    run_workflow(_memo_wf(max_age="1s"), {}, settings)
     time.sleep(1.2)
-    again = run_workflow(_memo_wf(counter, max_age="1s"), {}, settings)
-    assert counter.read_text().split() == ["run", "run"]
+    again = run_workflow(_memo_wf(max_age="1s"), {}, settings)
     assert nodes(again)["w"].memoization["hit"] is False
-    bad = run_workflow(_memo_wf(counter, key="bad key"), {}, settings)
+    assert nodes(again)["w"].log is not None  # the pod ran again
+    bad = run_workflow(_memo_wf(key="bad key"), {}, settings)
     node = nodes(bad)["w"]
     assert bad.phase == "Failed" and node.phase == "Error" and "invalid cache key: bad key" in node.message
 
 
-def test_a_failed_memoized_node_is_not_cached(settings, tmp_path):
-    flag = tmp_path / "fail"
-    flag.write_text("1")
-    wf = _memo_wf(tmp_path / "count")
-    wf["spec"]["templates"][1]["container"]["args"][0] += f"; [ ! -f {flag} ]"
-    assert run_workflow(wf, {}, settings).phase == "Failed"
-    flag.unlink()
-    result = run_workflow(wf, {}, settings)
+def test_a_failed_memoized_node_is_not_cached(settings):
+    wf = _memo_wf()  # a workflow parameter (not in the key) decides whether the pod fails
+    wf["spec"]["arguments"] = {"parameters": [{"name": "fail", "value": "1"}]}
+    wf["spec"]["templates"][1]["container"]["args"][0] += '; [ "{{workflow.parameters.fail}}" != 1 ]'
+    assert run_workflow(wf, {"fail": "1"}, settings).phase == "Failed"
+    result = run_workflow(wf, {"fail": "0"}, settings)
     assert result.phase == "Succeeded" and nodes(result)["w"].memoization["hit"] is False
 
 

@@ -351,9 +351,18 @@ def test_template_fail_fast_lets_running_children_finish(settings):
 # -- 5. retries (operator.go processNodeRetries, RetryPolicyActual, buildRetryStrategyLocalScope)
 
 
+#: A volume claim of the run where :func:`counting` steps keep their counters (a pod writes nothing else
+#: that outlives it, as on Argo).
+COUNTERS = {"volumeClaimTemplates": [{"metadata": {"name": "counters"}, "spec": {"accessModes": ["RWO"]}}]}
+
+
 def counting(name: str, counter: Path, script: str, **extra: Any) -> dict[str, Any]:
-    """A step that knows its attempt number ``$n`` (0-based), counted in a file."""
-    return sh(name, f"n=$(cat {counter} 2>/dev/null || echo 0); echo $((n+1)) > {counter}; {script}", **extra)
+    """A step that knows its attempt number ``$n`` (0-based), counted in the file ``counter.name`` of the
+    run's ``counters`` volume (the workflow needs ``**COUNTERS``)."""
+    path = f"/counters/{counter.name}"
+    step = sh(name, f"n=$(cat {path} 2>/dev/null || echo 0); echo $((n+1)) > {path}; {script}", **extra)
+    step["container"]["volumeMounts"] = [{"name": "counters", "mountPath": "/counters"}]
+    return step
 
 
 def attempts(result: WorkflowResult, name: str) -> list[NodeResult]:
@@ -364,7 +373,7 @@ def attempts(result: WorkflowResult, name: str) -> list[NodeResult]:
 
 def test_an_empty_retry_strategy_retries_until_success(settings, tmp_path):
     step = counting("main", tmp_path / "n", "[ $n -ge 4 ]", retryStrategy={})
-    result = run_workflow(wf([step]), {}, settings)
+    result = run_workflow(wf([step], **COUNTERS), {}, settings)
     assert result.phase == "Succeeded"
     assert [n.phase for n in attempts(result, "s")] == ["Failed"] * 4 + ["Succeeded"]
 
@@ -394,7 +403,7 @@ def test_the_expression_sees_template_inputs_and_a_string_exit_code(settings, tm
         "name": "main",
         "steps": [[{"name": "f", "template": "flaky", "arguments": arg("again-on", "2")}]],
     }
-    result = run_workflow(wf([steps, step]), {}, settings)
+    result = run_workflow(wf([steps, step], **COUNTERS), {}, settings)
     assert [n.exit_code for n in attempts(result, "f")] == [2, 3]  # '2' matched the string, '3' did not
     assert result.node("f").message == "retryStrategy.expression evaluated to false"
     assert result.phase == "Failed"
@@ -414,7 +423,7 @@ def test_on_transient_error_retries_neither_a_killed_process_nor_an_exit_code(se
         "name": "main",
         "steps": [[{"name": "k", "template": "killed"}, {"name": "e", "template": "exits"}]],
     }
-    result = run_workflow(wf([steps, killed, exits]), {}, settings)
+    result = run_workflow(wf([steps, killed, exits], **COUNTERS), {}, settings)
     assert [(n.phase, n.exit_code, n.message) for n in attempts(result, "k")] == [
         ("Failed", 137, "Error (exit code 137)")
     ]

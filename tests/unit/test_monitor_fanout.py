@@ -1,8 +1,9 @@
 """The committed ``driftloop-monitor`` template's fan-out on the local executor at fleet size: 40 models,
 one failing, the other 39 publish. The leaf steps are swapped for cheap stand-ins (each writes what it
-was given to a directory); everything else — the ``monitor`` and ``check-model`` DAGs, ``withParam``,
-``when``, ``failFast``, ``parallelism``, the retry strategy — is the compiled YAML as it ships. The real
-steps on 3 models with data run in tests/integration/test_monitor_fanout.py."""
+was given to a volume the run's pods share, and prints the file it wrote); everything else — the
+``monitor`` and ``check-model`` DAGs, ``withParam``, ``when``, ``failFast``, ``parallelism``, the retry
+strategy — is the compiled YAML as it ships. The real steps on 3 models with data run in
+tests/integration/test_monitor_fanout.py."""
 
 from __future__ import annotations
 
@@ -22,6 +23,13 @@ MODELS = [f"m{i:02d}" for i in range(40)]
 FAILING = "m13"
 
 _OUT = "import json, os, sys\nout = os.environ['FANOUT_OUT']\n"
+#: Where the stand-ins' shared volume is mounted (a pod's own files go with it, as on Argo).
+OUT = "/fanout-out"
+
+
+def _wrote(name: str, content: str) -> str:
+    """Source that writes ``content`` to the file ``name`` (expressions) on the volume and prints it."""
+    return f"open(os.path.join(out, {name}), 'w').write({content})\nprint('wrote', {name}, {content})\n"
 
 
 def _write_param(name: str, value: str) -> str:
@@ -37,39 +45,46 @@ STANDINS = {
     + f"sys.exit(2) if model == {FAILING!r} else None\n"  # a data error: exit 2, not retried
     + _write_param("mode", "'sharded'")
     + _write_param("shards", "json.dumps([0, 1, 2])"),
-    "summarize-shard": _OUT
-    + "open(os.path.join(out, '{{inputs.parameters.model}}-{{inputs.parameters.shard}}'), 'w').write('s')\n",
+    "summarize-shard": _OUT + _wrote("'{{inputs.parameters.model}}-{{inputs.parameters.shard}}'", "'s'"),
     "merge-shards": _OUT
     + "m = '{{inputs.parameters.model}}'\n"
     + "shards = sorted(f for f in os.listdir(out) if f.startswith(m + '-'))\n"
-    + "open(os.path.join(out, m + '.published'), 'w').write(json.dumps(shards))\n",
+    + _wrote("m + '.published'", "json.dumps(shards)"),
     "drift-check": "import sys\nsys.exit(1)\n",  # a Parquet plan never takes the one-pod branch
 }
 
 
-def _cheap(out: Path) -> dict[str, Any]:
+def _cheap() -> dict[str, Any]:
     doc = yaml.safe_load(TEMPLATE.read_text())
     leaves = {t["name"]: t for t in doc["spec"]["templates"] if "script" in t}
     assert set(leaves) == set(STANDINS)  # the template has exactly these steps
     for name, source in STANDINS.items():
         script = leaves[name]["script"]
         script["source"], script["args"] = source, []
-        script["env"] = [*script.get("env", []), {"name": "FANOUT_OUT", "value": str(out)}]
+        script["env"] = [*script.get("env", []), {"name": "FANOUT_OUT", "value": OUT}]
+        script["volumeMounts"] = [*script.get("volumeMounts", []), {"name": "fanout-out", "mountPath": OUT}]
+    claim = {"metadata": {"name": "fanout-out"}, "spec": {"accessModes": ["ReadWriteOnce"]}}
+    doc["spec"]["volumeClaimTemplates"] = [*doc["spec"].get("volumeClaimTemplates", []), claim]
     return dict(doc)
 
 
+def _written(result: Any) -> dict[str, str]:
+    """The files the stand-ins wrote (name → content), from what their pods printed."""
+    lines = [line for n in result.nodes if n.type == "Pod" and n.result for line in n.result.splitlines()]
+    return {w[1]: w[2] for w in (line.split(" ", 2) for line in lines) if w[0] == "wrote"}
+
+
 def test_forty_models_one_failing_the_other_39_publish(tmp_path: Path) -> None:
-    out = tmp_path / "out"
-    out.mkdir()
     settings = SimpleNamespace(data_dir=tmp_path / "data")
 
-    result = run_workflow(_cheap(out), {"current": "s3://bucket/window/"}, settings)
+    result = run_workflow(_cheap(), {"current": "s3://bucket/window/"}, settings)
 
     assert result.phase == "Failed"  # the run reports the failed model ...
-    published = sorted(p.stem for p in out.glob("*.published"))
+    written = _written(result)
+    published = sorted(f.removesuffix(".published") for f in written if f.endswith(".published"))
     assert published == [m for m in MODELS if m != FAILING]  # ... and the other 39 were checked
     for model in published:
-        assert json.loads((out / f"{model}.published").read_text()) == [f"{model}-{i}" for i in range(3)]
+        assert json.loads(written[f"{model}.published"]) == [f"{model}-{i}" for i in range(3)]
     branches = [n for n in result.nodes if n.template_name == "check-model" and n.type == "DAG"]
     assert len(branches) == 40
     assert [n.phase for n in branches if n.phase != "Succeeded"] == ["Failed"]
@@ -84,20 +99,18 @@ def test_forty_models_one_failing_the_other_39_publish(tmp_path: Path) -> None:
 
 
 def test_a_window_checked_in_one_pod_skips_the_shards(tmp_path: Path) -> None:
-    out = tmp_path / "out"
-    out.mkdir()
-    doc = _cheap(out)
+    doc = _cheap()
     plan = next(t for t in doc["spec"]["templates"] if t["name"] == "plan-shards")
     plan["script"]["source"] = _OUT + _write_param("mode", "'single'") + _write_param("shards", "'[]'")
     check = next(t for t in doc["spec"]["templates"] if t["name"] == "drift-check")
-    check["script"]["source"] = _OUT + "open(os.path.join(out, '{{inputs.parameters.model}}.checked'), 'w')\n"
+    check["script"]["source"] = _OUT + _wrote("'{{inputs.parameters.model}}.checked'", "''")
     models = next(t for t in doc["spec"]["templates"] if t["name"] == "list-models")
     models["script"]["source"] = _OUT + _write_param("models", "json.dumps(['{{inputs.parameters.model}}'])")
 
     result = run_workflow(doc, {"model": "credit"}, SimpleNamespace(data_dir=tmp_path / "data"))
 
     assert result.phase == "Succeeded", [(n.name, n.phase, n.message) for n in result.nodes]
-    assert sorted(p.name for p in out.iterdir()) == ["credit.checked"]
+    assert sorted(_written(result)) == ["credit.checked"]
     phases = {n.display_name: n.phase for n in result.nodes}
     assert phases["drift-check"] == "Succeeded"
     assert phases["merge"] == "Skipped"

@@ -64,15 +64,10 @@ def pin_native_threads() -> None:
     threadpool_limits(limits=1)
 
 
-#: Variables the local executor sets for a pod's process; they share the prefix but are not settings.
-_EXECUTOR_ENV = {"DRIFTLOOP_SANDBOX", "DRIFTLOOP_OUTPUTS_DIR"}
-
-
 def step_settings() -> Settings:
     """The settings of a step process, resolved once at its entry (which also pins native threads)."""
     pin_native_threads()
-    env = {k: v for k, v in os.environ.items() if k not in _EXECUTOR_ENV}
-    return load_settings(CONFIG_FILE if CONFIG_FILE.is_file() else None, env=env)
+    return load_settings(CONFIG_FILE if CONFIG_FILE.is_file() else None, env=dict(os.environ))
 
 
 @functools.cache

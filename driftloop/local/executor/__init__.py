@@ -10,6 +10,7 @@ process per pod (:mod:`.runner`). Each run is recorded under ``<data_dir>/runs/<
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
@@ -25,8 +26,8 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from driftloop.config import Settings, export_settings
-from driftloop.errors import UsageError, WorkflowError
-from driftloop.local.executor import cancel, sync
+from driftloop.errors import ConfigError, UsageError, WorkflowError
+from driftloop.local.executor import cancel, isolation, sync
 from driftloop.local.executor.artifacts import ArtifactStore
 from driftloop.local.executor.cancel import CANCEL, cancel_all, closing, is_closing, request_cancel, wait_idle
 from driftloop.local.executor.engine import Run
@@ -137,6 +138,35 @@ def _default_store(settings: Any) -> Callable[[], ArtifactStore]:
     return make
 
 
+def _host_paths(settings: _Settings) -> list[Path]:
+    """The local paths a run's settings name (the data directory, a model's ``code_dir`` and local
+    ``dataset``): its pods read them, read-only, at their own path (:mod:`.isolation`)."""
+    found = [Path(settings.data_dir).resolve()]
+
+    def walk(node: object) -> None:
+        if isinstance(node, dict):
+            for value in node.values():
+                walk(value)
+        elif isinstance(node, list | tuple):
+            for value in node:
+                walk(value)
+        elif isinstance(node, str | Path) and str(node).startswith("/") and os.path.exists(str(node)[:4096]):
+            found.append(Path(node))
+
+    if isinstance(settings, Settings):
+        walk(settings.model_dump())
+    return found
+
+
+def _local_keys(settings: Settings) -> None:
+    """Make local mode's registry key pair (``<data_dir>/keys``) here, on the host, before the first pod:
+    pods see the data directory read-only (:mod:`.isolation`), so a signing step could not make it."""
+    from driftloop.signing import verify_key
+
+    with contextlib.suppress(ConfigError):  # keys configured elsewhere, or none to make: the steps say
+        verify_key(settings)
+
+
 def run_workflow(
     doc_or_path: Mapping[str, Any] | str | Path,
     parameters: Mapping[str, str] | None,
@@ -164,6 +194,7 @@ def run_workflow(
     """
     wf = load_workflow(doc_or_path, Path(templates_dir) if templates_dir else None)
     spec, meta = wf["spec"], wf.get("metadata") or {}
+    isolation.check(spec)
     values = _workflow_parameters(spec, dict(parameters or {}))
     name, uid = _name(meta), uid or str(uuid.uuid4())
     data_dir = Path(settings.data_dir)
@@ -176,9 +207,11 @@ def run_workflow(
     run = Run(wf, name, uid, sandbox, logs, data_dir / "locks", store, on_event, logger.info)
     run.exit_args = {"parameters": [{"name": k, "value": v} for k, v in values.items()]}
     run.memo_dir = data_dir / "memoize"
+    run.host_paths.extend(_host_paths(settings))
     # Steps load their settings at entry; hand them exactly this run's configuration.
     if isinstance(settings, Settings):
         run.pod_env["DRIFTLOOP_CONFIG"] = str(export_settings(settings, rdir / SECRETS_COPY))
+        _local_keys(settings)
     started = time.time()
     run.started_at = started
     run.globals.update(

@@ -82,6 +82,8 @@ class Run:
         self._pod_slots = _slots(self.spec.get("parallelism"))
         #: environment every pod gets on top of this process's (e.g. DRIFTLOOP_CONFIG)
         self.pod_env: dict[str, str] = {}
+        #: host paths every pod reads at their own path (the data directory, with the run's settings)
+        self.host_paths: list[Path] = []
         #: the workflow's arguments (with the run's values): what an exit hook without arguments gets
         self.exit_args: dict[str, Any] = {}
         #: ``workflow.outputs.artifacts.*`` (outputs with ``globalName``)

@@ -72,6 +72,7 @@ def run_pod(
         env_extra=run.pod_env,
         mounts=mounts,
         cancelled=run.cancelled,
+        host=run.host_paths,
     )
     node.exit_code = outcome.exit_code
     if outcome.error:
@@ -154,6 +155,11 @@ def _stage_input(run: Run, art: Mapping[str, Any], given: Mapping[str, Any] | No
         source.update(given)
     if not art.get("path"):
         raise WorkflowError(f"input artifact {art['name']!r} has no path", "set the path to put it at")
+    if local.is_symlink() or not inside(local.parent, run.sandbox_root):  # a link a pod left on a claim
+        raise WorkflowError(
+            f"input artifact {art['name']!r}: {art['path']} leads out of the pod's sandbox (a symlink)",
+            "put the artifact at a path that is not a link",
+        )
     local.parent.mkdir(parents=True, exist_ok=True)
     if "raw" in source:
         local.write_text(str((source["raw"] or {}).get("data", "")))

@@ -1,20 +1,18 @@
-"""Run one leaf node (a ``script`` or ``container`` template) as a host process.
+"""Run one leaf node (a ``script`` or ``container`` template) as a process in its own mount namespace.
 
 How a pod is mapped onto this machine:
 
-* ``container``: ``command + args`` run on the host; the image is ignored (the engine says so once).
-* ``script``: ``source`` is written to a file and run as ``command + args + [file]``, as Argo does with
-  ``/argo/staging/script``.
-* Hera runner steps (args ``-m hera.workflows.runner``) run through :mod:`driftloop.local.executor.hera_shim`,
-  which calls Hera's runner with its absolute paths mapped into the sandbox.
+* ``container``: ``command + args`` run on this host's programs; the image is ignored (the engine says so
+  once).
+* ``script``: ``source`` is written to ``/argo/staging/script`` and run as ``command + args + [file]``, as
+  Argo does.
 * ``python`` / ``python3`` run with this interpreter (``sys.executable``), so the project's code and Hera are
-  importable and start-up is fast.
-* Absolute paths a template declares (output parameter ``valueFrom.path``, artifact ``path``, Hera's
-  outputs directory) are **rewritten** to ``<sandbox>/<path>`` in the command, args, source and env before
-  the process starts, so two nodes never share ``/tmp/out.txt``; so are their parent directories outside the
-  host's system directories (``/mnt/out`` for ``/mnt/out/part.json``: a step may create it). The process
-  starts in the sandbox's ``/`` (or its ``workingDir``). ``DRIFTLOOP_SANDBOX`` holds the sandbox root. A path
-  a step computes at run time (not written literally in the template) is not rewritten.
+  importable and start-up is fast; Hera runner steps (``-m hera.workflows.runner``) run unchanged.
+* The process sees the filesystem :mod:`.isolation` builds: the pod's sandbox directory is its ``/`` (its
+  ``/tmp``, declared output and input paths, volume mounts and working directory are private), the host's
+  other directories are read-only. So a command sees exactly the paths Argo would give it, and nothing it
+  writes reaches the host. Where isolation is unavailable the engine refuses every pod that declares a path
+  or mounts a volume (:func:`.isolation.unavailable`); the others run in the sandbox directory on the host.
 * ``activeDeadlineSeconds``: the process runs in its own session; on timeout the whole process group is
   killed.
 """
@@ -24,7 +22,6 @@ from __future__ import annotations
 import contextlib
 import itertools
 import os
-import re
 import signal
 import subprocess
 import sys
@@ -34,9 +31,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-__all__ = ["ProcessOutcome", "is_hera_runner", "run_process", "sandbox_path"]
+from driftloop.local.executor import isolation
 
-HERA_OUTPUTS_DEFAULT = "/tmp/hera-outputs"
+__all__ = ["SCRIPT", "ProcessOutcome", "host_paths", "is_hera_runner", "run_process"]
+
+#: Where a ``script`` template's source is in the pod, as Argo stages it.
+SCRIPT = "/argo/staging/script"
 _PY = {"python", "python3", sys.executable}
 
 
@@ -51,44 +51,30 @@ class ProcessOutcome:
     error: str | None = None  # the process could not be started
 
 
-def sandbox_path(root: Path, path: str) -> Path:
-    """Where the absolute pod path ``path`` lives for this node."""
-    return root / path.lstrip("/")
-
-
 def is_hera_runner(args: Sequence[str]) -> bool:
     """Whether ``args`` start Hera's runner module (``-m hera.workflows.runner``)."""
     return any(a == "-m" and b == "hera.workflows.runner" for a, b in itertools.pairwise(args))
 
 
-def _rewrite(value: str, mapping: Sequence[tuple[str, str]]) -> str:
-    """Replace each declared path in one pass, only where it is a whole path (or a prefix of one)."""
-    if not mapping:
-        return value
-    table = dict(mapping)
-    pattern = re.compile(r"(?<![\w./-])(" + "|".join(re.escape(old) for old, _ in mapping) + r")(?![\w.-])")
-    return pattern.sub(lambda m: table[m.group(1)], value)
+def host_paths() -> list[Path]:
+    """Host paths a step reads at their own path even where the pod's ``/tmp`` would hide them: the
+    interpreter's prefixes (the virtualenv), the checkout this package runs from, the current directory."""
+    here = Path(__file__).resolve().parents[3]  # the directory holding the ``driftloop`` package
+    return [Path(sys.prefix), Path(sys.base_prefix), here, Path.cwd()]
 
 
-#: Top-level directories of the host that a pod path's parent is never rewritten for: the host's own
-#: tools and scratch live there (``/tmp`` is shared scratch, see the module docstring).
-_HOST_TOP = frozenset(
-    {"bin", "boot", "dev", "etc", "home", "lib", "lib32", "lib64", "libx32", "media", "nix", "opt"}
-    | {"proc", "root", "run", "sbin", "snap", "srv", "sys", "tmp", "usr", "var"}
-)
-
-
-def _pod_parents(paths: Sequence[str]) -> set[str]:
-    """The parents of declared pod paths (``/mnt/out`` for ``/mnt/out/part.json``), so a step that makes or
-    lists the directory of its output (``os.mkdir("/mnt/out")``) does it in the sandbox, not on the host —
-    except under the host's system directories (:data:`_HOST_TOP`)."""
-    out: set[str] = set()
-    for p in paths:
-        parts = [x for x in p.split("/") if x]
-        if not p.startswith("/") or len(parts) < 2 or parts[0] in _HOST_TOP:
-            continue
-        out.update("/" + "/".join(parts[:i]) for i in range(1, len(parts)))
-    return out
+def _found(program: str, path: str, root: Path | None) -> bool:
+    """Whether ``program`` resolves to an executable, on the host or (``root``) in the pod's sandbox — so a
+    command that does not exist is an Error the retry rules know ("cannot start"), not an exit code."""
+    if "/" in program and not program.startswith("/"):
+        return True  # relative to the working directory: the process start says
+    dirs = [""] if "/" in program else [d for d in path.split(os.pathsep) if d]
+    for d in dirs:
+        candidate = os.path.join(d, program)
+        places = [candidate] + ([str(root / candidate.lstrip("/"))] if root is not None else [])
+        if any(os.path.isfile(c) and os.access(c, os.X_OK) for c in places):
+            return True
+    return False
 
 
 def run_process(
@@ -101,52 +87,45 @@ def run_process(
     env_extra: Mapping[str, str],
     mounts: Sequence[tuple[str, str]] = (),
     cancelled: Callable[[], bool] | None = None,
+    host: Sequence[Path] = (),
 ) -> ProcessOutcome:
-    """Run a rendered ``script``/``container`` spec; stdout and stderr go to ``log_file``. ``mounts`` maps
-    volume mount paths to their emulated directories (:mod:`.volumes`). ``cancelled`` is polled while the
-    process runs: once it says so the process group is stopped and :class:`.cancel.RunCancelled` raised."""
+    """Run a rendered ``script``/``container`` spec; stdout and stderr go to ``log_file``. ``sandbox`` is
+    the pod's root (:mod:`.isolation`); ``declared_paths`` are the pod paths it declares (outputs, input
+    artifacts), made private; ``mounts`` maps volume mount paths to their emulated directories
+    (:mod:`.volumes`); ``host`` names more host paths the step reads (the data directory). ``cancelled`` is
+    polled while the process runs: once it says so the process group is stopped and
+    :class:`.cancel.RunCancelled` raised."""
     sandbox.mkdir(parents=True, exist_ok=True)
     command = [str(c) for c in spec.get("command") or []]
     args = [str(a) for a in spec.get("args") or []]
     env_spec = {
         str(e["name"]): str(e.get("value", "")) for e in spec.get("env") or [] if "valueFrom" not in e
     }
-    hera = is_hera_runner(args)
-    paths = list(declared_paths)
-    if hera:
-        paths.append(env_spec.get("hera__outputs_directory", HERA_OUTPUTS_DEFAULT))
-    from driftloop.local.executor.volumes import local_path
-
-    paths = [p.rstrip("/") or "/" for p in paths]  # a declared directory may be written `/tmp/out/`
-    pod_paths = {p for p in paths if p.startswith("/") and p != "/"} | _pod_parents(paths)
-    pairs = {(p, str(local_path(p, sandbox, mounts))) for p in pod_paths} | set(mounts)
-    mapping = sorted(pairs, key=lambda m: -len(m[0]))
-    command = [_rewrite(c, mapping) for c in command]
-    args = [_rewrite(a, mapping) for a in args]
     env = dict(os.environ)
     if "DRIFTLOOP_CONFIG" in env_extra:
         # The exported settings file is the whole configuration of the run (flags included): inherited
         # DRIFTLOOP_* variables would override it, so they are not passed on.
         env = {k: v for k, v in env.items() if not k.startswith("DRIFTLOOP_")}
-    env.update({k: _rewrite(v, mapping) for k, v in env_spec.items()})
+    env.update(env_spec)
     env.update(env_extra)
-    env["DRIFTLOOP_SANDBOX"] = str(sandbox)
-    env["DRIFTLOOP_OUTPUTS_DIR"] = str(sandbox)
-    if hera:
-        env.setdefault("hera__outputs_directory", str(sandbox_path(sandbox, HERA_OUTPUTS_DEFAULT)))
-        i = next(
-            i
-            for i, (a, b) in enumerate(itertools.pairwise(args))
-            if a == "-m" and b == "hera.workflows.runner"
+    if is_hera_runner(args):
+        # The runner imports the step's module: from the directory driftloop was started in, as the image's
+        # working directory would hold it.
+        env["PYTHONPATH"] = os.pathsep.join(p for p in (os.getcwd(), env.get("PYTHONPATH", "")) if p)
+    reason = isolation.unavailable()
+    isolated = reason is None
+    if reason is not None and (
+        declared_paths or mounts
+    ):  # the engine refuses these at load; never on the host
+        return ProcessOutcome(
+            None, "", False, 0.0, error=isolation.refusal("a declared path", reason).message
         )
-        args[i + 1] = "driftloop.local.executor.hera_shim"
-        cwd = os.getcwd()
-        env["PYTHONPATH"] = os.pathsep.join(p for p in (cwd, env.get("PYTHONPATH", "")) if p)
     if kind == "script":
-        script = sandbox / ".driftloop-script"
-        script.write_text(_rewrite(str(spec.get("source") or ""), mapping))
+        script = sandbox / SCRIPT.lstrip("/")
+        script.parent.mkdir(parents=True, exist_ok=True)
+        script.write_text(str(spec.get("source") or ""))
         script.chmod(0o755)  # as Argo writes it: a command may exec the file itself (a shebang script)
-        args = [*args, str(script)]
+        args = [*args, SCRIPT if isolated else str(script)]
     argv = [*command, *args]
     if not argv:
         return ProcessOutcome(
@@ -158,13 +137,24 @@ def run_process(
         )
     if argv[0] in _PY:
         argv[0] = sys.executable
-    # An image has /tmp and /mnt (not the directories of a step's outputs: the step makes those, as on Argo).
-    for base in ("/tmp", "/mnt"):
-        sandbox_path(sandbox, base).mkdir(parents=True, exist_ok=True)
     # A container starts in its workingDir, else its image's (``/`` for most): the sandbox's root here, so
-    # a relative write lands in the pod's filesystem, never in the directory driftloop was started from.
-    cwd_run = str(sandbox_path(sandbox, str(spec.get("workingDir") or "/")))
-    Path(cwd_run).mkdir(parents=True, exist_ok=True)
+    # a relative write lands in the pod's filesystem.
+    if not _found(argv[0], env.get("PATH", os.defpath), sandbox if isolated else None):
+        error = f"cannot start {argv[0]!r}: No such file or directory"
+        return ProcessOutcome(None, "", False, 0.0, error=error)
+    workdir = str(spec.get("workingDir") or "/")
+    cwd: str | None = None
+    if isolated:
+        layout = isolation.Layout(
+            sandbox,
+            private=isolation.pod_dirs(declared_paths) | ({workdir} if not os.path.isdir(workdir) else set()),
+            mounts=list(mounts),
+            host=[*host_paths(), *host],
+        )
+        argv = isolation.command(layout, argv, workdir)
+    else:  # nothing declared (the engine refused the rest): the sandbox directory is its working directory
+        cwd = str(sandbox / workdir.lstrip("/"))
+        Path(cwd).mkdir(parents=True, exist_ok=True)
     start = time.monotonic()
     out_path = log_file.with_suffix(".stdout")
     log_file.parent.mkdir(parents=True, exist_ok=True)
@@ -176,7 +166,7 @@ def run_process(
                 stderr=err,
                 stdin=subprocess.DEVNULL,
                 env=env,
-                cwd=cwd_run,
+                cwd=cwd,
                 start_new_session=True,
                 preexec_fn=_die_with_parent,
             )

@@ -1,9 +1,8 @@
 """Volumes, emulated inside the run's sandbox — never the host path a workflow names.
 
-A container's ``volumeMounts`` would make its command write to the real ``mountPath`` on this machine (a
-``/mnt/data`` of another program, say). Instead each mount becomes a directory in the sandbox, and the
-``mountPath`` in the command, args, source and env is rewritten to it (:func:`.runner._rewrite`, the same
-way declared artifact paths are):
+Each mount is a directory of the sandbox, bound at its ``mountPath`` in the pod's mount namespace
+(:mod:`.isolation`), so the command uses the path as written and nothing reaches the host's own
+``mountPath``:
 
 * ``emptyDir`` — a fresh directory per pod, as on Kubernetes;
 * ``persistentVolumeClaim`` and ``spec.volumeClaimTemplates`` — one directory per claim for the whole
@@ -12,13 +11,7 @@ way declared artifact paths are):
   object is missing);
 
 anything else (``hostPath``, a required ``configMap``/``secret``, NFS, CSI, ...) needs a cluster and is
-refused when the workflow is loaded (:func:`check_volumes`), naming the field. A program that builds the
-mount path at run time, rather than naming it in its command, is not redirected: keep the path literal.
-
-A volume mounted at ``/tmp`` (or below it) is the one exception: its paths are not rewritten. The host's
-``/tmp`` is scratch space already, and rewriting it would also redirect host paths a run passes as data
-(a local data set under ``/tmp``); declared artifact and parameter paths under ``/tmp`` still go to the
-sandbox, as before.
+refused when the workflow is loaded (:func:`check_volumes`), naming the field.
 """
 
 from __future__ import annotations
@@ -95,27 +88,21 @@ def mount_mapping(
     for mount in mounts:
         name, path = str(mount["name"]), no_dotdot(str(mount["mountPath"]), "volumeMounts.mountPath")
         no_dotdot(str(mount.get("subPath") or ""), "volumeMounts.subPath")
-        if path.rstrip("/") == "/tmp" or path.startswith("/tmp/"):
-            continue  # scratch on the host too; see the module docstring
         volume = volumes.get(name, {})
         if name in claims or "persistentVolumeClaim" in volume:
             base = run_sandbox / "volumes" / name  # shared by the run's pods
         else:  # per pod: one directory a volume, however many times the pod mounts it
             base = pod_sandbox / ".volumes" / name
         target = base / str(mount["subPath"]) if mount.get("subPath") else base
+        if not inside(target, run_sandbox):  # a symlink an earlier pod left in a shared claim
+            raise WorkflowError(
+                f"volumeMounts {name!r} subPath {mount.get('subPath')!r} leads out of the run's sandbox "
+                "(a symlink)",
+                "mount a directory of the volume, not a link",
+            )
         target.mkdir(parents=True, exist_ok=True)
-        _link(pod_sandbox / path.lstrip("/"), target)
         out.append((path.rstrip("/") or "/", str(target)))
     return out
-
-
-def _link(at: Path, target: Path) -> None:
-    """The mount path inside the pod's sandbox points at the volume, so a relative path from the pod's
-    working directory reaches it as in a container (absolute ones are rewritten to ``target``)."""
-    if at.exists() or at.is_symlink():
-        return
-    at.parent.mkdir(parents=True, exist_ok=True)
-    at.symlink_to(target, target_is_directory=True)
 
 
 def no_dotdot(path: str, where: str) -> str:
