@@ -125,14 +125,17 @@ def main() -> None:
     p.add_argument("--user")
     p.add_argument("--workdir")
     a = p.parse_args()
-    if "/" not in a.name.split(":")[0] or "." not in a.name.split("/")[0] and a.name.split("/")[0] != "localhost":
+    registry = a.name.split("/")[0]
+    if "/" not in a.name or ("." not in registry and registry != "localhost"):
         raise SystemExit(f"error: image name {a.name} is not fully qualified — give REGISTRY/REPO:TAG")
     files = []
     for spec in a.file:
         src, dest, *mode = spec.split(":")
         files.append((Path(src), dest, int(mode[0], 8) if mode else 0o755))
-    config: dict[str, object] = {"Env": ["PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
-                                         *a.env]}
+    env = list(a.env)
+    if not any(e.startswith("PATH=") for e in env):
+        env.insert(0, "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin")
+    config: dict[str, object] = {"Env": env}
     if a.entrypoint:
         config["Entrypoint"] = json.loads(a.entrypoint)
     if a.cmd:
