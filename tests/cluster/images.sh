@@ -53,7 +53,7 @@ argo_events() { static "quay.io/argoproj/argo-events:$aev" "$out/argo-events.tar
 
 driftloop() {
     local tar="$out/driftloop.tar" name="ghcr.io/driftloop/driftloop:$dlver"
-    local inputs; mapfile -t inputs < <(cd "$repo" && git ls-files -co --exclude-standard pyproject.toml driftloop monitors sensors workflows | sed "s#^#$repo/#")
+    local inputs; mapfile -t inputs < <(cd "$repo" && git ls-files -co --exclude-standard pyproject.toml driftloop monitors sensors workflows manifests | sed "s#^#$repo/#")
     if ! newer "$tar" "${inputs[@]}" "$here/oci.py" "$here/images.sh"; then echo "cluster images: driftloop cached"; return; fi
     command -v debootstrap >/dev/null || { echo "error: debootstrap is not installed — apt-get install debootstrap"; exit 1; }
     local base="$cache/debian-bookworm"
@@ -70,15 +70,20 @@ driftloop() {
     cp -a "$base/." "$root/"
     rm -f "$root/.done"
     mkdir -p "$root/src"
-    (cd "$repo" && git ls-files -co --exclude-standard pyproject.toml README.md driftloop monitors sensors workflows \
+    (cd "$repo" && git ls-files -co --exclude-standard pyproject.toml README.md driftloop monitors sensors workflows manifests \
         | tar -cf - -T -) | tar -xf - -C "$root/src"
     cp /etc/resolv.conf "$root/etc/resolv.conf"
-    # a private mount namespace: the bind mounts vanish with it, whatever happens
+    # pip trusts the machine's CA bundle (an egress proxy may sign PyPI's certificate): bind-mounted for the
+    # install only, in a private mount namespace whose mounts vanish with it, so the image does not keep it
+    local ca="${PIP_CERT:-${SSL_CERT_FILE:-/etc/ssl/certs/ca-certificates.crt}}"
+    touch "$root/tmp/build-ca.crt"
     unshare -m sh -c "mount --rbind /dev '$root/dev' && mount -t proc proc '$root/proc' && \
-        chroot '$root' sh -c 'python3 -m venv /opt/driftloop && \
-        PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1 nice -n 10 /opt/driftloop/bin/pip install --quiet /src'" \
+        mount --bind '$ca' '$root/tmp/build-ca.crt' && \
+        chroot '$root' env -u PIP_FIND_LINKS PIP_CERT=/tmp/build-ca.crt SSL_CERT_FILE=/tmp/build-ca.crt PIP_NO_CACHE_DIR=1 \
+        PIP_DISABLE_PIP_VERSION_CHECK=1 sh -c 'python3 -m venv /opt/driftloop && \
+        nice -n 10 /opt/driftloop/bin/pip install --quiet /src'" \
         || { echo "error: pip install in the image's root failed"; rm -rf "$root"; exit 1; }
-    rm -rf "$root/src" "$root/var/cache/apt/archives/"*.deb "$root/var/lib/apt/lists/"*
+    rm -rf "$root/src" "$root/tmp/build-ca.crt" "$root/var/cache/apt/archives/"*.deb "$root/var/lib/apt/lists/"*
     : > "$root/etc/resolv.conf"
     echo "driftloop:x:10001:10001::/tmp:/usr/sbin/nologin" >> "$root/etc/passwd"
     echo "driftloop:x:10001:" >> "$root/etc/group"
