@@ -16,16 +16,16 @@ mkdir -p "$bin"
 
 # build MODULE_DIR STAMP LDFLAGS PKG... — one go build for the packages, skipped while the stamp is newer
 build() {
-    local mod="$1" stamp="$bin/.$2" ld="$3"; shift 3
+    local mod="$1" what="$2" stamp="$bin/.$2" ld="$3"; shift 3
     if [[ -f "$stamp" && "$stamp" -nt "$mod/go.mod" && "$stamp" -nt "$mod/go.sum" ]]; then
-        echo "cluster build: $2 cached ($(cd "$bin" && ls -m "${@##*/}" 2>/dev/null))"
+        echo "cluster build: $what cached ($(cd "$bin" && ls -m "${@##*/}" 2>/dev/null))"
         return
     fi
-    echo "cluster build: $2 — building ${*##*/} (cold: many minutes on 2 shared cores)"
+    echo "cluster build: $what — building ${*##*/} (cold: many minutes on 2 shared cores)"
     local t0=$SECONDS
     (cd "$mod" && nice -n 10 env CGO_ENABLED=0 "$GO" build -trimpath -ldflags "-s -w $ld" -o "$bin/" "$@")
     touch "$stamp"
-    echo "cluster build: $2 done in $((SECONDS - t0)) s"
+    echo "cluster build: $what done in $((SECONDS - t0)) s"
 }
 
 kver="$(cd "$here/kubernetes" && "$GO" list -m -f '{{.Version}}' k8s.io/kubernetes)"
@@ -37,6 +37,12 @@ build "$here/kubernetes" "kubernetes-$kver" "$kld" \
     k8s.io/kubernetes/cmd/kube-apiserver k8s.io/kubernetes/cmd/kube-controller-manager \
     k8s.io/kubernetes/cmd/kube-scheduler k8s.io/kubernetes/cmd/kubelet k8s.io/kubernetes/cmd/kube-proxy
 
+# the node first (pause and CoreDNS are small), then the engines
+build "$here/pause" "pause-1" "" driftloop.dev/cluster/pause
+
+cdver="$(cd "$here/coredns" && "$GO" list -m -f '{{.Version}}' github.com/coredns/coredns)"
+build "$here/coredns" "coredns-$cdver" "" driftloop.dev/cluster/coredns
+
 aw="github.com/argoproj/argo-workflows/v3"
 awver="$(cd "$here/argo-workflows" && "$GO" list -m -f '{{.Version}}' "$aw")"
 build "$here/argo-workflows" "argo-workflows-$awver" "-X $aw.version=$awver" \
@@ -46,10 +52,5 @@ aev="$(cd "$repo/tests/engines/argo-events" && "$GO" list -m -f '{{.Version}}' g
 build "$repo/tests/engines/argo-events" "argo-events-$aev" "" github.com/argoproj/argo-events/cmd
 # the binary of .../cmd is named cmd; the images and the host call it argo-events
 [[ -f "$bin/cmd" ]] && mv -f "$bin/cmd" "$bin/argo-events"
-
-cdver="$(cd "$here/coredns" && "$GO" list -m -f '{{.Version}}' github.com/coredns/coredns)"
-build "$here/coredns" "coredns-$cdver" "" github.com/coredns/coredns
-
-build "$here/pause" "pause-1" "" driftloop.dev/cluster/pause
 
 echo "cluster build: binaries ready in $bin"

@@ -66,7 +66,10 @@ def say(msg: str) -> None:
 
 
 def run(*cmd: str | Path, check: bool = True) -> subprocess.CompletedProcess[str]:
-    p = subprocess.run([str(c) for c in cmd], text=True, capture_output=True)
+    try:
+        p = subprocess.run([str(c) for c in cmd], text=True, capture_output=True)
+    except FileNotFoundError as e:
+        raise ClusterError(f"{cmd[0]} is not installed — install it and run again") from e
     if check and p.returncode != 0:
         last = (p.stderr or p.stdout).strip().splitlines()[-1:] or [""]
         raise ClusterError(f"{Path(str(cmd[0])).name} exited {p.returncode}: {last[0]}")
@@ -201,8 +204,7 @@ def make_pki() -> None:
 # ---------------------------------------------------------------- host network
 
 def setup_network() -> None:
-    for mod in ("br_netfilter", "overlay"):
-        run("modprobe", mod, check=False)
+    # the kernel has no loadable modules (nomodule): br_netfilter and overlay are built in or missing
     for key, value in (("net/ipv4/ip_forward", "1"), ("net/bridge/bridge-nf-call-iptables", "1")):
         path = Path("/proc/sys") / key
         if not path.exists():
@@ -410,17 +412,19 @@ def stop(name: str, timeout: float = 15) -> None:
 
 
 def our_processes() -> list[int]:
-    """Processes whose command line names one of our roots (containerd's shims carry its socket path)."""
+    """Processes of a cluster: run from a binary of BIN, or naming the data or run root in their command
+    line (containerd's shims carry its socket path). Never a build writing into BIN."""
     pids = []
-    marks = (str(DATA).encode(), str(RUN).encode(), str(BIN).encode())
+    marks = (str(DATA).encode() + b"/", str(RUN).encode() + b"/")
     for d in Path("/proc").iterdir():
         if not d.name.isdigit() or int(d.name) == os.getpid():
             continue
         try:
             cmd = (d / "cmdline").read_bytes()
+            exe = os.readlink(d / "exe")
         except OSError:
             continue
-        if any(m in cmd for m in marks):
+        if exe.startswith(str(BIN) + "/") or any(m in cmd for m in marks):
             pids.append(int(d.name))
     return pids
 

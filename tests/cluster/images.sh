@@ -73,13 +73,15 @@ driftloop() {
     (cd "$repo" && git ls-files -co --exclude-standard pyproject.toml README.md driftloop monitors sensors workflows manifests \
         | tar -cf - -T -) | tar -xf - -C "$root/src"
     cp /etc/resolv.conf "$root/etc/resolv.conf"
-    # pip trusts the machine's CA bundle (an egress proxy may sign PyPI's certificate): bind-mounted for the
+    # a clean environment (the machine's CA settings name files the image does not have); pip trusts the
+    # machine's CA bundle (an egress proxy may sign PyPI's certificate): bind-mounted for the
     # install only, in a private mount namespace whose mounts vanish with it, so the image does not keep it
     local ca="${PIP_CERT:-${SSL_CERT_FILE:-/etc/ssl/certs/ca-certificates.crt}}"
     touch "$root/tmp/build-ca.crt"
     unshare -m sh -c "mount --rbind /dev '$root/dev' && mount -t proc proc '$root/proc' && \
         mount --bind '$ca' '$root/tmp/build-ca.crt' && \
-        chroot '$root' env -u PIP_FIND_LINKS PIP_CERT=/tmp/build-ca.crt SSL_CERT_FILE=/tmp/build-ca.crt PIP_NO_CACHE_DIR=1 \
+        chroot '$root' env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin HOME=/root PIP_CERT=/tmp/build-ca.crt \
+        SSL_CERT_FILE=/tmp/build-ca.crt REQUESTS_CA_BUNDLE=/tmp/build-ca.crt PIP_NO_CACHE_DIR=1 \
         PIP_DISABLE_PIP_VERSION_CHECK=1 sh -c 'python3 -m venv /opt/driftloop && \
         nice -n 10 /opt/driftloop/bin/pip install --quiet /src'" \
         || { echo "error: pip install in the image's root failed"; rm -rf "$root"; exit 1; }
