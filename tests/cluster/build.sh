@@ -53,4 +53,17 @@ build "$repo/tests/engines/argo-events" "argo-events-$aev" "" github.com/argopro
 # the binary of .../cmd is named cmd; the images and the host call it argo-events
 [[ -f "$bin/cmd" ]] && mv -f "$bin/cmd" "$bin/argo-events"
 
+# Apache Kafka's jars (the cluster's broker runs on the host: `driftloop up` with kafka.engine=apache), from
+# Maven Central at the pin of tests/engines/kafka/pom.xml — into the cache, not the checkout's .bin
+kafka="$cache/kafka"
+if [[ ! -f "$kafka/.installed" || "$repo/tests/engines/kafka/pom.xml" -nt "$kafka/.installed" ]]; then
+    command -v java >/dev/null || { echo "error: java is not installed — Apache Kafka needs a JDK 17+ (apt-get install openjdk-17-jdk-headless)"; exit 1; }
+    command -v mvn >/dev/null || { echo "error: mvn is not installed — it fetches Apache Kafka's jars (apt-get install maven)"; exit 1; }
+    echo "cluster build: Apache Kafka jars from Maven Central into $kafka/libs"
+    rm -rf "$kafka/libs"
+    mvn -q -B -f "$repo/tests/engines/kafka/pom.xml" dependency:copy-dependencies -DincludeScope=runtime \
+        -DoutputDirectory="$kafka/libs"
+    touch "$kafka/.installed"
+fi
+
 echo "cluster build: binaries ready in $bin"

@@ -54,7 +54,8 @@ CNI_BIN = "/usr/lib/cni"
 
 # (name, binary) in start order; down stops them in reverse
 SERVICES = ["etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler", "containerd",
-            "kubelet", "kube-proxy", "coredns"]
+            "kubelet", "kube-proxy", "coredns", "kafka-s3"]
+KAFKA_PORT, S3_PORT = 9092, 9000
 
 
 class ClusterError(Exception):
@@ -113,14 +114,15 @@ def alive(name: str) -> int | None:
     return pid
 
 
-def start(name: str, cmd: list[str | Path], env: dict[str, str] | None = None) -> None:
+def start(name: str, cmd: list[str | Path], env: dict[str, str] | None = None,
+          cwd: Path | None = None) -> None:
     if alive(name):
         say(f"{name} already running")
         return
     LOGS.mkdir(parents=True, exist_ok=True)
     with open(LOGS / f"{name}.log", "ab") as log:
         p = subprocess.Popen([str(c) for c in cmd], stdout=log, stderr=subprocess.STDOUT,
-                             stdin=subprocess.DEVNULL, start_new_session=True,
+                             stdin=subprocess.DEVNULL, start_new_session=True, cwd=cwd,
                              env={**os.environ, **(env or {})})
     pidfile(name).write_text(str(p.pid))
     say(f"{name} started (pid {p.pid}, log {LOGS / (name + '.log')})")
@@ -259,7 +261,9 @@ def start_control_plane() -> None:
         "--service-account-issuer", "https://kubernetes.default.svc.cluster.local",
         "--authorization-mode", "Node,RBAC", "--allow-privileged=true",
         "--kubelet-client-certificate", PKI / "admin.crt", "--kubelet-client-key", PKI / "admin.key",
-        "--enable-admission-plugins", "NodeRestriction"])
+        "--enable-admission-plugins", "NodeRestriction",
+        # the node's name is not in any DNS: logs and exec reach the kubelet at its address
+        "--kubelet-preferred-address-types", "InternalIP"])
     wait("kube-apiserver", lambda: https_ok(f"{APISERVER}/readyz"), 180, "kube-apiserver")
     start("kube-controller-manager", [
         BIN / "kube-controller-manager", "--kubeconfig", DATA / "controller-manager.kubeconfig",
@@ -381,6 +385,54 @@ def node_ready() -> bool:
     return out.strip() == "True"
 
 
+def port_open(port: int) -> bool:
+    import socket
+    with socket.create_connection((NODE_IP, port), timeout=2):
+        return True
+
+
+def start_kafka_s3() -> None:
+    """Apache Kafka and SeaweedFS's S3 on the node's address, run by `driftloop up --services-only`, and
+    the Services the local-cluster overlay expects in front of them (kafka.kafka, minio.minio)."""
+    services = DATA / "services"
+    services.mkdir(parents=True, exist_ok=True)
+    libs = CACHE / "kafka" / "libs"
+    if not libs.is_dir():
+        raise ClusterError(f"{libs} is missing — run tests/cluster/build.sh (make cluster does)")
+    env = {
+        "DRIFTLOOP_EMBEDDED__HOST": NODE_IP, "DRIFTLOOP_KAFKA__ENGINE": "apache",
+        "DRIFTLOOP_EMBEDDED__KAFKA_LIBS": str(libs), "DRIFTLOOP_EMBEDDED__KAFKA_STORAGE": "memory",
+    }
+    # its own directory as the working directory: no driftloop.yaml of a checkout applies
+    start("kafka-s3", [REPO / ".venv" / "bin" / "driftloop", "up", "--services-only", "--data-dir", services,
+                       "--kafka-port", str(KAFKA_PORT), "--s3-port", str(S3_PORT)], env=env, cwd=services)
+    wait(f"Apache Kafka {NODE_IP}:{KAFKA_PORT}", lambda: port_open(KAFKA_PORT), 180, "kafka-s3")
+    wait(f"SeaweedFS S3 {NODE_IP}:{S3_PORT}", lambda: port_open(S3_PORT), 180, "kafka-s3")
+    for ns, name, port in (("kafka", "kafka", KAFKA_PORT), ("minio", "minio", S3_PORT)):
+        apply({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns}})
+        apply({"apiVersion": "v1", "kind": "Service", "metadata": {"name": name, "namespace": ns},
+               "spec": {"ports": [{"name": "main", "port": port, "targetPort": port}]}})
+        apply({"apiVersion": "discovery.k8s.io/v1", "kind": "EndpointSlice",
+               "metadata": {"name": f"{name}-node", "namespace": ns,
+                            "labels": {"kubernetes.io/service-name": name}},
+               "addressType": "IPv4", "ports": [{"name": "main", "port": port, "protocol": "TCP"}],
+               "endpoints": [{"addresses": [NODE_IP]}]})
+    say(f"kafka.kafka.svc:{KAFKA_PORT} and minio.minio.svc:{S3_PORT} lead to the node's Kafka and S3")
+
+
+def apply(obj: dict[str, object]) -> None:
+    path = DATA / "apply.json"
+    path.write_text(json.dumps(obj))
+    kubectl("apply", "-f", str(path))
+
+
+def s3_keys() -> tuple[str, str]:
+    """The S3 key pair the node's SeaweedFS was started with (its data_dir's own random pair)."""
+    from driftloop.s3 import CREDENTIALS_FILE
+    data = json.loads((DATA / "services" / CREDENTIALS_FILE).read_text())
+    return str(data["access_key_id"]), str(data["secret_access_key"])
+
+
 def up() -> None:
     t0 = time.monotonic()
     check_prerequisites()
@@ -392,6 +444,15 @@ def up() -> None:
     start_node()
     wait("node Ready", node_ready, 180, "kubelet")
     wait("CoreDNS", lambda: http_ok("http://127.0.0.1:18181/ready"), 60, "coredns")
+    start_kafka_s3()
+    import engines
+    for image in ("workflow-controller", "argoexec", "argocli", "argo-events", "driftloop"):
+        archive = CACHE / "images" / f"{image}.tar"
+        if not archive.exists():
+            raise ClusterError(f"{archive} is missing — run tests/cluster/images.sh (make cluster does)")
+        ctr("images", "import", archive)
+        say(f"image {image} imported")
+    engines.install(DATA, kubectl, say)
     say(f"up in {time.monotonic() - t0:.0f} s — export KUBECONFIG={KUBECONFIG}")
     print(kubectl("get", "nodes", "-o", "wide").stdout, end="")
 
