@@ -45,7 +45,21 @@ build "$here/coredns" "coredns-$cdver" "" driftloop.dev/cluster/coredns
 
 aw="github.com/argoproj/argo-workflows/v3"
 awver="$(cd "$here/argo-workflows" && "$GO" list -m -f '{{.Version}}' "$aw")"
-build "$here/argo-workflows" "argo-workflows-$awver" "-X $aw.version=$awver" \
+# In Argo's repository workflow/executor/os-specific/signal_linux.go is a symlink to signal_darwin.go; module
+# zips drop symlinks, so the module as served does not build for linux ("undefined: Setpgid"). The build
+# uses a copy of the module with that link restored, through a replace in a copy of our go.mod (-modfile).
+src="$cache/src/argo-workflows-$awver"
+if [[ ! -f "$src/.restored" ]]; then
+    rm -rf "$src"; mkdir -p "$src"
+    cp -r "$(cd "$here/argo-workflows" && "$GO" list -m -f '{{.Dir}}' "$aw")/." "$src/"
+    chmod -R u+w "$src"
+    ln -s signal_darwin.go "$src/workflow/executor/os-specific/signal_linux.go"
+    touch "$src/.restored"
+fi
+modfile="$cache/src/argo-workflows.go.mod"
+{ cat "$here/argo-workflows/go.mod"; echo; echo "replace $aw => $src"; } > "$modfile"
+cp "$here/argo-workflows/go.sum" "${modfile%.mod}.sum"
+GOFLAGS="${GOFLAGS:-} -modfile=$modfile" build "$here/argo-workflows" "argo-workflows-$awver" "-X $aw.version=$awver" \
     "$aw/cmd/workflow-controller" "$aw/cmd/argoexec" "$aw/cmd/argo"
 
 aev="$(cd "$repo/tests/engines/argo-events" && "$GO" list -m -f '{{.Version}}' github.com/argoproj/argo-events)"
