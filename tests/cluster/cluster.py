@@ -311,10 +311,27 @@ def ctr(*args: str | Path, check: bool = True) -> subprocess.CompletedProcess[st
 
 
 def import_image(archive: Path, name: str) -> None:
-    if name in ctr("images", "ls", "-q").stdout.split():
-        return
+    """Import an OCI archive unless containerd already holds the same manifest under that name."""
+    import tarfile
+    with tarfile.open(archive) as tar:
+        member = tar.extractfile("index.json")
+        digest = json.loads(member.read())["manifests"][0]["digest"] if member else ""
+    for line in ctr("images", "ls").stdout.splitlines()[1:]:
+        ref, _type, have = line.split()[:3]
+        if ref == name and have == digest:
+            say(f"image {name} present")
+            return
+    t0 = time.monotonic()
     ctr("images", "import", archive)
-    say(f"image {name} imported")
+    say(f"image {name} imported ({time.monotonic() - t0:.0f} s)")
+
+
+def image_name(archive: Path) -> str:
+    import tarfile
+    with tarfile.open(archive) as tar:
+        member = tar.extractfile("index.json")
+        index = json.loads(member.read()) if member else {}
+    return str(index["manifests"][0]["annotations"]["io.containerd.image.name"])
 
 
 def start_node() -> None:
@@ -450,8 +467,7 @@ def up() -> None:
         archive = CACHE / "images" / f"{image}.tar"
         if not archive.exists():
             raise ClusterError(f"{archive} is missing — run tests/cluster/images.sh (make cluster does)")
-        ctr("images", "import", archive)
-        say(f"image {image} imported")
+        import_image(archive, image_name(archive))
     engines.install(DATA, kubectl, say)
     say(f"up in {time.monotonic() - t0:.0f} s — export KUBECONFIG={KUBECONFIG}")
     print(kubectl("get", "nodes", "-o", "wide").stdout, end="")

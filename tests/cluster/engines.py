@@ -58,15 +58,13 @@ def workflows_kustomization(dest: Path) -> tuple[Path, str]:
 def events_kustomization(dest: Path) -> tuple[Path, str]:
     root, version = module_dir(REPO / "tests" / "engines" / "argo-events", "github.com/argoproj/argo-events")
     image = f"quay.io/argoproj/argo-events:{version}"
-    patch = [
-        {"op": "replace", "path": "/spec/template/spec/containers/0/imagePullPolicy",
-         "value": "IfNotPresent"},
-        # the image the controller gives EventSource and Sensor pods, and their pull policy
-        {"op": "replace", "path": "/spec/template/spec/containers/0/env/1",
-         "value": {"name": "ARGO_EVENTS_IMAGE", "value": image}},
-        {"op": "add", "path": "/spec/template/spec/containers/0/env/-",
-         "value": {"name": "IMAGE_PULL_POLICY", "value": "IfNotPresent"}},
-    ]
+    # a strategic merge: env entries merge by name (a JSON patch by index hit the wrong entry)
+    patch = {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "controller-manager"},
+             "spec": {"template": {"spec": {"containers": [{
+                 "name": "controller-manager", "imagePullPolicy": "IfNotPresent",
+                 # the image the controller gives EventSource and Sensor pods, and their pull policy
+                 "env": [{"name": "ARGO_EVENTS_IMAGE", "value": image},
+                         {"name": "IMAGE_PULL_POLICY", "value": "IfNotPresent"}]}]}}}}
     path = _kustomization(
         dest, root / "manifests" / "cluster-install", "argo-events",
         [{"name": "quay.io/argoproj/argo-events", "newTag": version}],
@@ -89,5 +87,8 @@ def install(data: Path, kubectl: Callable[..., subprocess.CompletedProcess[str]]
     say(f"Argo Events {ev_version} applied (controller)")
     for ns, deploy in (("argo", "workflow-controller"), ("argo", "argo-server"),
                        ("argo-events", "controller-manager")):
-        kubectl("-n", ns, "rollout", "status", f"deployment/{deploy}", "--timeout=300s")
+        if kubectl("-n", ns, "rollout", "status", f"deployment/{deploy}", "--timeout=180s",
+                   check=False).returncode != 0:
+            pods = kubectl("-n", ns, "get", "pods", "-o", "wide", check=False).stdout
+            raise RuntimeError(f"{ns}/{deploy} not available after 180 s:\n{pods}")
         say(f"{ns}/{deploy} available")

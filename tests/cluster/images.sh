@@ -23,19 +23,20 @@ newer() { # newer ARCHIVE INPUT... — true when the archive is missing or older
     return 1
 }
 
-# static IMAGE_NAME ARCHIVE ENTRYPOINT_JSON BINARY... — a scratch image with the binaries in /bin and a /tmp
+# static IMAGE_NAME ARCHIVE ENTRYPOINT_JSON BINARY... — a scratch image with the binaries in /bin and a /tmp,
+# run as user 8737 (Argo's images' numeric user: the Deployments require runAsNonRoot)
 static() {
     local name="$1" tar="$2" entry="$3"; shift 3
     for b in "$@"; do [[ -f "$bin/$b" ]] || { echo "error: $bin/$b is missing — run tests/cluster/build.sh"; exit 1; }; done
     local bins=(); for b in "$@"; do bins+=("$bin/$b"); done
-    if ! newer "$tar" "${bins[@]}" "$here/oci.py"; then echo "cluster images: $name cached"; return; fi
+    if ! newer "$tar" "${bins[@]}" "$here/oci.py" "$here/images.sh"; then echo "cluster images: $name cached"; return; fi
     local root; root="$(mktemp -d)"
     mkdir -p "$root/bin" "$root/tmp" "$root/etc"
     chmod 1777 "$root/tmp"
     for b in "$@"; do cp "$bin/$b" "$root/bin/"; done
     echo "root:x:0:0:root:/tmp:/bin/nologin" > "$root/etc/passwd"
     echo "8737:x:8737:8737:argo:/tmp:/bin/nologin" >> "$root/etc/passwd"
-    "$py" "$here/oci.py" "$tar" "$name" --rootfs "$root" --entrypoint "$entry"
+    "$py" "$here/oci.py" "$tar" "$name" --rootfs "$root" --entrypoint "$entry" --user 8737
     rm -rf "$root"
 }
 
