@@ -49,6 +49,9 @@ ETCD_URL = "http://127.0.0.1:23790"
 APISERVER = f"https://{NODE_IP}:6443"
 KUBECONFIG = DATA / "admin.kubeconfig"
 CONTAINERD_SOCK = RUN / "containerd" / "containerd.sock"
+# containerd's content and snapshots are a cache (the imported images survive `down`: a warm `up` does not
+# import the 1.5 GB driftloop image again); its state (tasks, netns) is under RUN and goes with `down`
+CONTAINERD_ROOT = CACHE / "containerd"
 PAUSE_IMAGE = "registry.k8s.io/pause:3.10"
 CNI_BIN = "/usr/lib/cni"
 
@@ -283,7 +286,7 @@ def start_control_plane() -> None:
 def containerd_config() -> str:
     cri = 'plugins."io.containerd.grpc.v1.cri"'
     return f"""version = 2
-root = "{DATA / 'containerd'}"
+root = "{CONTAINERD_ROOT}"
 state = "{RUN / 'containerd' / 'state'}"
 [grpc]
   address = "{CONTAINERD_SOCK}"
@@ -476,6 +479,7 @@ def up() -> None:
 # ---------------------------------------------------------------- down
 
 def stop(name: str, timeout: float = 15) -> None:
+    t0 = time.monotonic()
     pid = alive(name)
     if pid:
         os.killpg(pid, signal.SIGTERM)
@@ -484,7 +488,7 @@ def stop(name: str, timeout: float = 15) -> None:
             time.sleep(0.2)
         if alive(name):
             os.killpg(pid, signal.SIGKILL)
-        say(f"{name} stopped")
+        say(f"{name} stopped ({time.monotonic() - t0:.0f} s)")
     pidfile(name).unlink(missing_ok=True)
 
 
