@@ -26,6 +26,21 @@ def module_dir(mod_dir: Path, module: str) -> tuple[Path, str]:
     return Path(info["Dir"]), str(info["Version"])
 
 
+# Debian's etcd (3.4.23) is older than what kube-apiserver needs for watch progress requests (3.4.31), so
+# the apiserver refuses streaming list-watches ("the required storage feature RequestWatchProgress is
+# disabled"); Argo's client-go then never saw a pod finish (the first step stayed Pending after its pod
+# Completed). Clients fall back to list + watch with client-go's WatchListClient gate off.
+NO_WATCH_LIST = {"name": "KUBE_FEATURE_WatchListClient", "value": "false"}
+
+
+def _env_patch(deployment: str, container: str, env: list[dict[str, str]],
+               **fields: str) -> dict[str, object]:
+    """A strategic-merge patch of one container (env entries merge by name)."""
+    patch = {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": deployment},
+             "spec": {"template": {"spec": {"containers": [{"name": container, "env": env, **fields}]}}}}
+    return {"target": {"kind": "Deployment", "name": deployment}, "patch": json.dumps(patch)}
+
+
 def _kustomization(dest: Path, upstream: Path, namespace: str, images: list[dict[str, str]],
                    patches: list[dict[str, object]]) -> Path:
     dest.mkdir(parents=True, exist_ok=True)
@@ -51,24 +66,22 @@ def workflows_kustomization(dest: Path) -> tuple[Path, str]:
     path = _kustomization(
         dest, root / "manifests" / "cluster-install", "argo",
         [{"name": f"quay.io/argoproj/{n}", "newTag": version} for n in ("workflow-controller", "argocli")],
-        [{"target": {"kind": "Deployment", "name": "argo-server"}, "patch": json.dumps(server_patch)}])
+        [{"target": {"kind": "Deployment", "name": "argo-server"}, "patch": json.dumps(server_patch)},
+         _env_patch("argo-server", "argo-server", [NO_WATCH_LIST]),
+         _env_patch("workflow-controller", "workflow-controller", [NO_WATCH_LIST])])
     return path, version
 
 
 def events_kustomization(dest: Path) -> tuple[Path, str]:
     root, version = module_dir(REPO / "tests" / "engines" / "argo-events", "github.com/argoproj/argo-events")
     image = f"quay.io/argoproj/argo-events:{version}"
-    # a strategic merge: env entries merge by name (a JSON patch by index hit the wrong entry)
-    patch = {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "controller-manager"},
-             "spec": {"template": {"spec": {"containers": [{
-                 "name": "controller-manager", "imagePullPolicy": "IfNotPresent",
-                 # the image the controller gives EventSource and Sensor pods, and their pull policy
-                 "env": [{"name": "ARGO_EVENTS_IMAGE", "value": image},
-                         {"name": "IMAGE_PULL_POLICY", "value": "IfNotPresent"}]}]}}}}
+    # the image the controller gives EventSource and Sensor pods, and their pull policy
+    env = [{"name": "ARGO_EVENTS_IMAGE", "value": image},
+           {"name": "IMAGE_PULL_POLICY", "value": "IfNotPresent"}, NO_WATCH_LIST]
     path = _kustomization(
         dest, root / "manifests" / "cluster-install", "argo-events",
         [{"name": "quay.io/argoproj/argo-events", "newTag": version}],
-        [{"target": {"kind": "Deployment", "name": "controller-manager"}, "patch": json.dumps(patch)}])
+        [_env_patch("controller-manager", "controller-manager", env, imagePullPolicy="IfNotPresent")])
     return path, version
 
 
