@@ -5,7 +5,7 @@ PYTHON ?= python3
 VENV   ?= .venv
 BIN     = $(VENV)/bin
 
-.PHONY: install engines kafka demo test test-fast bench compile lint clean cluster cluster-build cluster-images cluster-down cluster-test
+.PHONY: install engines kafka demo test test-fast bench compile lint clean cluster cluster-build cluster-images cluster-down cluster-test e2e
 
 # Argo's own validators (`argo lint --offline`, `argo-events lint`), built from the Go module proxy into .bin/
 # (git-ignored); the versions are pinned by tests/engines/*/go.mod + go.sum. Cold: ~10 min each on 2
@@ -90,6 +90,10 @@ cluster: cluster-images
 
 cluster-down:
 	$(PYTHON) tests/cluster/cluster.py down
+
+# driftloop on the real engines of `make cluster` (opt-in; not part of `make test`): tests/cluster/e2e.py
+e2e: install
+	$(BIN)/python tests/cluster/e2e.py
 
 # checks that cluster-down left nothing behind (run after `make cluster-down`)
 cluster-test: install
