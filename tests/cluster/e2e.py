@@ -71,6 +71,11 @@ def apply_overlay(env: dict[str, str]) -> None:
     secret("driftloop-signing", signing_key=keys["signing-key"])
     secret("driftloop-verify", verify_key=keys["verify-key"])
     secret("driftloop-serving", auth_token=os.urandom(16).hex())
+    # The controller did not apply a workflow-controller-configmap changed while it ran (its watches are
+    # unreliable on Debian's etcd 3.4, see engines.py): pods came without the executor securityContext and
+    # the namespace's `restricted` Pod Security refused them. Restart it so it reads the merged keys.
+    kubectl("-n", "argo", "rollout", "restart", "deployment/workflow-controller")
+    kubectl("-n", "argo", "rollout", "status", "deployment/workflow-controller", "--timeout=180s")
     mark("apply", "manifests/overlays/local-cluster applied; Secrets driftloop-s3/-signing/-verify/-serving")
 
 
