@@ -530,7 +530,8 @@ def our_mounts() -> list[str]:
     out = []
     for line in Path("/proc/self/mountinfo").read_text().splitlines():
         target = line.split()[4].replace("\\040", " ")
-        if target.startswith((str(DATA) + "/", str(RUN) + "/")) or target in (str(DATA), str(RUN)):
+        roots = (str(DATA), str(RUN), str(CONTAINERD_ROOT))
+        if target.startswith(tuple(r + "/" for r in roots)) or target in roots:
             out.append(target)
     return sorted(set(out), key=len, reverse=True)
 
