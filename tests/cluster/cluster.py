@@ -266,7 +266,11 @@ def start_control_plane() -> None:
         "--kubelet-client-certificate", PKI / "admin.crt", "--kubelet-client-key", PKI / "admin.key",
         "--enable-admission-plugins", "NodeRestriction",
         # the node's name is not in any DNS: logs and exec reach the kubelet at its address
-        "--kubelet-preferred-address-types", "InternalIP"])
+        "--kubelet-preferred-address-types", "InternalIP",
+        # Debian's etcd 3.4.23 cannot serve watch progress requests (the apiserver needs 3.4.31), so a
+        # streaming list-watch ends at once ("RequestWatchProgress is disabled") and Argo's controller saw
+        # pods finish only at a resync; with the WatchList gate off clients get plain LIST + WATCH.
+        "--feature-gates", "WatchList=false"])
     wait("kube-apiserver", lambda: https_ok(f"{APISERVER}/readyz"), 180, "kube-apiserver")
     start("kube-controller-manager", [
         BIN / "kube-controller-manager", "--kubeconfig", DATA / "controller-manager.kubeconfig",
