@@ -82,13 +82,6 @@ def termination_message(message: str) -> None:
             path.write_text(message[:4096])  # the kubelet keeps at most 4096 bytes
 
 
-def _input(name: str) -> Artifact:
-    """An input artifact the step's user can read: Argo's init container (another uid) downloads it, and its
-    S3 driver creates the file 0600 — on the real cluster evaluate failed with "Permission denied:
-    /tmp/hera-inputs/artifacts/challenger". ``mode`` makes argoexec chmod it after loading."""
-    return Artifact(name=name, mode=0o444)
-
-
 def _file(name: str, optional: bool = False) -> Artifact:
     """A one-file output artifact, stored un-archived so the Argo UI and `aws s3 cp` show it as is."""
     return Artifact(name=name, output=True, archive=NoneArchiveStrategy(), optional=optional or None)
@@ -210,7 +203,7 @@ class EvaluateOutput(Output):
 
 def evaluate(
     model: str,
-    model_file: Annotated[Path, _input("challenger")],
+    model_file: Annotated[Path, Artifact(name="challenger")],
     model_sha256: str,
     holdout_uri: str,
     task: str,
@@ -259,9 +252,9 @@ class RegisterOutput(Output):
 
 def register(
     model: str,
-    model_file: Annotated[Path, _input("challenger")],
-    scores: Annotated[Path, _input("scores")],
-    estimator: Annotated[Path, _input("estimator")],
+    model_file: Annotated[Path, Artifact(name="challenger")],
+    scores: Annotated[Path, Artifact(name="scores")],
+    estimator: Annotated[Path, Artifact(name="estimator")],
     model_sha256: str,
     train_uri: str,
     holdout_uri: str,

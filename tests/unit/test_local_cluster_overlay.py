@@ -37,14 +37,3 @@ def test_local_cluster_has_an_artifact_repository_for_the_steps_artifacts() -> N
     # the keys are the Secret every driftloop pod already reads its S3 keys from
     assert s3["accessKeySecret"] == {"name": "driftloop-s3", "key": "access-key-id"}
     assert s3["secretKeySecret"] == {"name": "driftloop-s3", "key": "secret-access-key"}
-
-
-def test_every_input_artifact_is_readable_by_the_step_user() -> None:
-    # argoexec's init container (uid 8737) downloads input artifacts; its S3 driver creates them 0600, so the
-    # step (uid 10001) could not open them: evaluate failed with "Permission denied" on the real cluster
-    objs = kustomize(REPO / "manifests" / "overlays" / "local-cluster")
-    inputs = [(o["metadata"]["name"], t["name"], a) for o in objs if o.get("kind") == "WorkflowTemplate"
-              for t in o["spec"].get("templates", []) for a in (t.get("inputs") or {}).get("artifacts", [])]
-    assert inputs, "no template has input artifacts: this check would be vacuous"
-    unreadable = [f"{w}/{t}/{a['name']}" for w, t, a in inputs if not (a.get("mode") or 0) & 0o004]
-    assert not unreadable, f"input artifacts without a world-readable mode: {unreadable}"
