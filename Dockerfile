@@ -13,6 +13,8 @@ COPY driftloop ./driftloop
 COPY monitors ./monitors
 COPY sensors ./sensors
 COPY workflows ./workflows
+# the wheel force-includes manifests/ (pyproject.toml: tool.hatch.build.targets.wheel.force-include)
+COPY manifests ./manifests
 RUN /opt/driftloop/bin/pip install .
 
 FROM python:3.11-slim-bookworm

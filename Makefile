@@ -5,7 +5,7 @@ PYTHON ?= python3
 VENV   ?= .venv
 BIN     = $(VENV)/bin
 
-.PHONY: install sandbox engines kafka demo test test-fast bench compile lint clean
+.PHONY: install sandbox engines kafka demo test test-fast bench compile lint clean cluster cluster-build cluster-images cluster-down cluster-test e2e
 
 # Argo's own validators (`argo lint --offline`, `argo-events lint`), built from the Go module proxy into .bin/
 # (git-ignored); the versions are pinned by tests/engines/*/go.mod + go.sum. Cold: ~10 min each on 2
@@ -90,6 +90,29 @@ compile: install
 lint: install
 	$(BIN)/ruff check .
 	$(BIN)/mypy
+
+# A real single-node Kubernetes (opt-in; `make test` neither runs nor needs it): tests/cluster/README.md.
+# Binaries (Kubernetes v1.34, Argo, CoreDNS) build from the Go module proxy and images from Debian's packages
+# + PyPI into ~/.cache/driftloop-cluster; the cluster's state lives in /var/lib and /run/driftloop-cluster.
+cluster-build:
+	tests/cluster/build.sh
+
+cluster-images: cluster-build install
+	PYTHON=$(CURDIR)/$(BIN)/python tests/cluster/images.sh
+
+cluster: cluster-images
+	$(BIN)/python tests/cluster/cluster.py up
+
+cluster-down:
+	$(PYTHON) tests/cluster/cluster.py down
+
+# driftloop on the real engines of `make cluster` (opt-in; not part of `make test`): tests/cluster/e2e.py
+e2e: install
+	$(BIN)/python tests/cluster/e2e.py
+
+# checks that cluster-down left nothing behind (run after `make cluster-down`)
+cluster-test: install
+	DRIFTLOOP_CLUSTER=1 $(BIN)/python -m pytest tests/cluster -q
 
 clean:
 	rm -rf $(VENV) .bin .driftloop .pytest_cache .ruff_cache .mypy_cache

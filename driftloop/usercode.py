@@ -32,10 +32,24 @@ def ensure_code_path(spec: ModelSpec | None) -> None:
         importlib.invalidate_caches()
 
 
+def _ensure_example_path(model: str) -> None:
+    """A built-in example's modules (``models: [credit]``) ship inside the package: put their directory
+    last on ``sys.path``. A pod's step gets no ``code_dir`` it can use (the compiling machine's path), and on
+    the real cluster the credit example's train step failed with "No module named 'credit_model'". Last, so
+    a user's own module of the same name, on ``code_dir`` or the image's path, still wins."""
+    from driftloop.modelspec import EXAMPLES_DIR
+
+    path = EXAMPLES_DIR / model
+    if path.is_dir() and str(path) not in sys.path:
+        sys.path.append(str(path))
+        importlib.invalidate_caches()
+
+
 def load_callable(model: str, key: str, ref: str, spec: ModelSpec | None = None) -> Callable[..., Any]:
     """The function ``ref`` (``module:function``) of model ``model``'s setting ``key``; a ConfigError names
     the model, the key and what went wrong (module missing, import failed, no such function)."""
     ensure_code_path(spec)
+    _ensure_example_path(model)
     module_name, _, attr = ref.partition(":")
     where = f" (code_dir {spec.code_dir})" if spec is not None and spec.code_dir else ""
     try:

@@ -343,7 +343,7 @@ class EmbeddedStack:
         try:
             weed_dir.mkdir(parents=True, exist_ok=True)
             os.chmod(weed_dir, 0o700)  # volumes and the security material: the user of `up` only
-            security = weed_security_env(weed_dir)
+            security = weed_security_env(weed_dir, e.host)
         except OSError as exc:
             raise unwritable(weed_dir, exc) from exc
         env = {k: v for k, v in os.environ.items() if not k.startswith("WEED_")}

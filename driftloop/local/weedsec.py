@@ -40,8 +40,20 @@ def _write_private(path: Path, data: bytes) -> None:
     tmp.replace(path)
 
 
-def _make_tls(folder: Path) -> None:
-    """A self-signed CA and one certificate (server and client use) it signed, valid for 10 years."""
+def _san(host: str) -> object:
+    import ipaddress
+
+    from cryptography import x509
+
+    try:
+        return x509.IPAddress(ipaddress.ip_address(host))
+    except ValueError:
+        return x509.DNSName(host)
+
+
+def _make_tls(folder: Path, host: str) -> None:
+    """A self-signed CA and one certificate (server and client use) it signed, valid for 10 years, for
+    loopback and ``host`` (the address the servers bind and name each other by: ``embedded.host``)."""
     from cryptography import x509
     from cryptography.hazmat.primitives import hashes, serialization
     from cryptography.hazmat.primitives.asymmetric import ec
@@ -73,7 +85,7 @@ def _make_tls(folder: Path) -> None:
         .not_valid_after(until)
         .add_extension(
             x509.SubjectAlternativeName(
-                [x509.DNSName("localhost"), x509.IPAddress(__import__("ipaddress").ip_address("127.0.0.1"))]
+                list(dict.fromkeys([x509.DNSName("localhost"), _san("127.0.0.1"), _san(host)]))  # type: ignore[list-item]
             ),
             critical=False,
         )
@@ -92,7 +104,17 @@ def _make_tls(folder: Path) -> None:
     _write_private(folder / "weed.crt", cert.public_bytes(pem))
 
 
-def _make(folder: Path) -> None:
+def _covers(cert_file: Path, host: str) -> bool:
+    """Whether the certificate names ``host`` (a data_dir first used on loopback, then on another address,
+    needs a new one: weed's servers verify each other by the address they dial)."""
+    from cryptography import x509
+
+    cert = x509.load_pem_x509_certificate(cert_file.read_bytes())
+    names = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+    return _san(host) in list(names)
+
+
+def _make(folder: Path, host: str = "127.0.0.1") -> None:
     """The whole set, made in a private temporary folder and renamed into place in one step: two `up`
     starting at once on a new data_dir never mix one's CA with the other's certificate."""
     import shutil
@@ -101,22 +123,25 @@ def _make(folder: Path) -> None:
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir(mode=0o700, parents=True)
     try:
-        _make_tls(tmp)
+        _make_tls(tmp, host)
         keys = {name: secrets.token_hex(32) for name in ("signing", "signing_read", "filer", "filer_read")}
         _write_private(tmp / "jwt.json", json.dumps(keys).encode())
         if folder.exists() and not (folder / "jwt.json").exists():
             shutil.rmtree(folder)  # an incomplete set (never in use: weed cannot start without it)
+        elif folder.exists() and not _covers(folder / "weed.crt", host):
+            shutil.rmtree(folder)  # made for another address, and weed is not running on this data_dir
         with contextlib.suppress(OSError):  # OSError: another process's complete set is in place
             tmp.rename(folder)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
 
 
-def weed_security_env(weed_dir: Path) -> dict[str, str]:
-    """The ``WEED_*`` variables that close the inner ports (made on first use under ``weed_dir``)."""
+def weed_security_env(weed_dir: Path, host: str = "127.0.0.1") -> dict[str, str]:
+    """The ``WEED_*`` variables that close the inner ports (made on first use under ``weed_dir``, for
+    servers that bind ``host``)."""
     folder = Path(weed_dir) / SECURITY_DIR
-    if not (folder / "jwt.json").exists():
-        _make(folder)
+    if not (folder / "jwt.json").exists() or not _covers(folder / "weed.crt", host):
+        _make(folder, host)
     os.chmod(folder, 0o700)
     jwt_file = folder / "jwt.json"
     jwt = json.loads(jwt_file.read_text())

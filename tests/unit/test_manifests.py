@@ -527,6 +527,19 @@ def _dockerfile() -> list[tuple[str, str]]:
     return out
 
 
+def test_dockerfile_copies_what_the_wheel_build_reads() -> None:
+    """`pip install .` in the build stage needs every package and force-included tree of the wheel target
+    (an image built for the real cluster failed with "Forced include not found: /src/manifests")."""
+    import tomllib
+
+    wheel = tomllib.loads((REPO / "pyproject.toml").read_text())["tool"]["hatch"]["build"]["targets"]["wheel"]
+    needed = set(wheel["packages"]) | set(wheel.get("force-include", {}))
+    copied = {
+        rest.split()[0].rstrip("/") for word, rest in _dockerfile() if word == "COPY" and "--from" not in rest
+    }
+    assert needed <= copied, f"the Dockerfile does not COPY {sorted(needed - copied)}"
+
+
 def test_dockerfile_is_slim_non_root_and_runtime_only() -> None:
     instructions = _dockerfile()
     bases = [rest.split()[0] for word, rest in instructions if word == "FROM"]
