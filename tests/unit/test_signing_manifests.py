@@ -155,6 +155,10 @@ def test_the_namespace_enforces_restricted_and_argo_references_templates_strictl
     assert executor["runAsNonRoot"] and not executor["allowPrivilegeEscalation"]
     assert executor["capabilities"]["drop"] == ["ALL"]
     assert executor["seccompProfile"]["type"] == "RuntimeDefault"
+    # the init container writes the input artifacts a step reads: the same uid, or the step cannot
+    from workflows.pod import RUN_AS_USER
+
+    assert executor["runAsUser"] == RUN_AS_USER
     for overlay in ("local-cluster", "production"):
         kustomization = _docs(MANIFESTS / "overlays" / overlay / "kustomization.yaml")[0]
         assert "../../components/argo-controller" in kustomization["components"]
