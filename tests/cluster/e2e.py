@@ -79,17 +79,22 @@ def apply_overlay(env: dict[str, str]) -> None:
     mark("apply", "manifests/overlays/local-cluster applied; Secrets driftloop-s3/-signing/-verify/-serving")
 
 
+def _python(code: str, env: dict[str, str], what: str) -> str:
+    """Run ``code`` with the checkout's Python against the cluster's S3 (``env``); its stdout, stripped."""
+    out = subprocess.run([str(REPO / ".venv" / "bin" / "python"), "-c", code], capture_output=True, text=True,
+                         env=env, cwd=REPO)
+    if out.returncode != 0:
+        raise E2EError(f"{what} failed: {out.stderr.strip()[-300:]}")
+    return out.stdout.strip()
+
+
 def seed(env: dict[str, str]) -> None:
     """The credit data set the retrain reads (what `driftloop demo` writes first)."""
     code = ("from driftloop.config import load_settings; from driftloop.s3 import S3Store; "
             "from driftloop.demo.data import applications; s = S3Store(load_settings()); "
             "s.put_parquet('datasets/credit/current.parquet', applications(4000, 1, False)); "
             "print(s.uri('datasets/credit/current.parquet'))")
-    out = subprocess.run([str(REPO / ".venv" / "bin" / "python"), "-c", code], capture_output=True, text=True,
-                         env=env, cwd=REPO)
-    if out.returncode != 0:
-        raise E2EError(f"seeding the data set failed: {out.stderr.strip()[-300:]}")
-    mark("data", f"4000 applications → {out.stdout.strip()}")
+    mark("data", f"4000 applications → {_python(code, env, 'seeding the data set')}")
 
 
 def manual_retrain(env: dict[str, str]) -> str:
@@ -123,11 +128,7 @@ def champion(env: dict[str, str]) -> str:
             "from driftloop.registry import Registry; r = Registry(S3Store(load_settings())); "
             "v = r.get_alias('credit', 'champion'); m = r.get('credit', v).metrics if v else {}; "
             "print(json.dumps({'champion': v, 'metrics': m}))")
-    out = subprocess.run([str(REPO / ".venv" / "bin" / "python"), "-c", code], capture_output=True, text=True,
-                         env=env, cwd=REPO)
-    if out.returncode != 0:
-        raise E2EError(f"reading the registry failed: {out.stderr.strip()[-300:]}")
-    got = json.loads(out.stdout)
+    got = json.loads(_python(code, env, "reading the registry"))
     if got["champion"] != "v1" or not got["metrics"]:
         raise E2EError(f"registry: champion {got['champion']}, metrics {got['metrics']} (want v1 + metrics)")
     shown = ", ".join(f"{k}={v:.3f}" if isinstance(v, float) else f"{k}={v}"
