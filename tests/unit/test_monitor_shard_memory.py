@@ -56,4 +56,6 @@ def test_a_long_shard_peaks_no_higher_than_one_row_group(tmp_path: Path) -> None
     out = json.loads(proc.stdout)
     assert out["rows"] == GROUPS * GROUP_ROWS
     group_mb = GROUP_ROWS * COLS * 8 / 2**20  # 15 MB decoded; the file is 8 times that
-    assert out["all"] - out["one"] < 3 * group_mb, out
+    # eight groups held at once would add 7 × 15 MB; the allocator's high-water noise alone measured 3.05
+    # groups once (2 xdist workers, one OpenMP thread), so the bar is 4 — still far from growing with length
+    assert out["all"] - out["one"] < 4 * group_mb, out

@@ -138,9 +138,10 @@ def _default_store(settings: Any) -> Callable[[], ArtifactStore]:
     return make
 
 
-def _host_paths(settings: _Settings) -> list[Path]:
+def _host_paths(settings: _Settings, parameters: Mapping[str, str] | None = None) -> list[Path]:
     """The local paths a run's settings name (the data directory, a model's ``code_dir`` and local
-    ``dataset``): its pods read them, read-only, at their own path (:mod:`.isolation`)."""
+    ``dataset``) and its workflow parameters name (a monitor's local ``current`` window): its pods read
+    them, read-only, at their own path (:mod:`.isolation`) — even under ``/tmp``, which is a pod's own."""
     found = [Path(settings.data_dir).resolve()]
 
     def walk(node: object) -> None:
@@ -155,6 +156,7 @@ def _host_paths(settings: _Settings) -> list[Path]:
 
     if isinstance(settings, Settings):
         walk(settings.model_dump())
+    walk(dict(parameters or {}))
     return found
 
 
@@ -207,7 +209,7 @@ def run_workflow(
     run = Run(wf, name, uid, sandbox, logs, data_dir / "locks", store, on_event, logger.info)
     run.exit_args = {"parameters": [{"name": k, "value": v} for k, v in values.items()]}
     run.memo_dir = data_dir / "memoize"
-    run.host_paths.extend(_host_paths(settings))
+    run.host_paths.extend(_host_paths(settings, values))
     # Steps load their settings at entry; hand them exactly this run's configuration.
     if isinstance(settings, Settings):
         run.pod_env["DRIFTLOOP_CONFIG"] = str(export_settings(settings, rdir / SECRETS_COPY))
