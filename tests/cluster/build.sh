@@ -6,10 +6,7 @@
 # One `go build` at a time under `nice -n 10` (the machine's 2 cores are shared); a binary is rebuilt only
 # when its go.mod/go.sum is newer. All CGO_ENABLED=0, so the same files go into the images.
 set -euo pipefail
-here="$(cd "$(dirname "$0")" && pwd)"
-repo="$(cd "$here/../.." && pwd)"
-cache="${CLUSTER_CACHE:-$HOME/.cache/driftloop-cluster}"
-bin="$cache/bin"
+source "$(dirname "$0")/paths.sh"
 GO="${GO:-go}"
 command -v "$GO" >/dev/null || { echo "error: go is not installed — the cluster's binaries are built with it (https://go.dev/doc/install)"; exit 1; }
 mkdir -p "$bin"

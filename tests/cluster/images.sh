@@ -8,10 +8,7 @@
 #               this checkout — what the Dockerfile does, without Docker
 # An image is rebuilt only when its inputs are newer than its archive. Usage: images.sh [NAME...]
 set -euo pipefail
-here="$(cd "$(dirname "$0")" && pwd)"
-repo="$(cd "$here/../.." && pwd)"
-cache="${CLUSTER_CACHE:-$HOME/.cache/driftloop-cluster}"
-bin="$cache/bin"
+source "$(dirname "$0")/paths.sh"
 out="$cache/images"
 py="${PYTHON:-python3}"
 mkdir -p "$out"
