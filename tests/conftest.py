@@ -66,14 +66,15 @@ def _free(port: int) -> bool:
 
 
 def _port_range() -> tuple[int, int]:
-    """The ports this process draws from: 20000–29999, split evenly between pytest-xdist workers so two
-    workers never race for the same port (a port's SeaweedFS gRPC twin, + 10000, lies in 30000–39999,
-    outside every worker's range)."""
+    """The ports this process draws from: 10000–19999, split evenly between pytest-xdist workers so two
+    workers never race for the same port. A port's SeaweedFS gRPC twin (+ 10000) lies in 20000–29999:
+    outside every worker's range, and below the kernel's ephemeral range (from 32768), where any client
+    socket of the machine could take it between the check and weed's bind."""
     worker = os.environ.get("PYTEST_XDIST_WORKER", "gw0")
     count = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1"))
     index = int(worker[2:]) if worker[2:].isdigit() else 0
     span = 10000 // max(count, 1)
-    low = 20000 + span * (index % max(count, 1))
+    low = 10000 + span * (index % max(count, 1))
     return low, low + span - 1
 
 

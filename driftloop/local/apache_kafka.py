@@ -158,7 +158,7 @@ def _format(java: str, libs: Path, config: Path, log4j: Path, log_path: Path) ->
                 f"formatting Apache Kafka's log directory failed ({exc})", f"see {log_path}"
             ) from exc
     if done.returncode != 0:
-        said = _last_line(log_path)
+        said = last_log_line(log_path)
         what = f"exit {done.returncode}: {said}" if said else f"exit {done.returncode}"
         raise ServiceError(
             f"formatting Apache Kafka's log directory failed ({what})",
@@ -166,7 +166,7 @@ def _format(java: str, libs: Path, config: Path, log4j: Path, log_path: Path) ->
         )
 
 
-def _last_line(log_path: Path, limit: int = 300) -> str:
+def last_log_line(log_path: Path, limit: int = 300) -> str:
     """The log's last non-empty line (what the storage tool said last), cut to ``limit`` characters."""
     try:
         with open(log_path, "rb") as log:

@@ -35,7 +35,7 @@ from pathlib import Path
 from typing import IO, Any, Literal
 
 from driftloop.config import Settings
-from driftloop.errors import ConfigError, ServiceError
+from driftloop.errors import ConfigError, DriftloopError, ServiceError
 from driftloop.local.weedsec import weed_security_env, weed_sockets
 from driftloop.s3 import credentials
 
@@ -499,13 +499,27 @@ class EmbeddedStack:
         from driftloop.s3 import wait_for_s3
 
         deadline = time.monotonic() + self.settings.embedded.start_timeout_s
+        self._raise_if_exited()
+        try:
+            remaining = max(1.0, deadline - time.monotonic())
+            wait_for_kafka(self.settings, timeout_s=remaining)
+            remaining = max(1.0, deadline - time.monotonic())
+            wait_for_s3(self.settings, timeout_s=remaining)
+        except DriftloopError:
+            self._raise_if_exited()
+            raise
+
+    def _raise_if_exited(self) -> None:
+        """A service that exited while we waited for it is the reason: say which, and what it said last."""
+        from driftloop.local.apache_kafka import last_log_line
+
         for svc in self.services:
             if not svc.alive():
-                raise ServiceError(f"embedded {svc.name} exited at start", f"see {svc.log_path}")
-        remaining = max(1.0, deadline - time.monotonic())
-        wait_for_kafka(self.settings, timeout_s=remaining)
-        remaining = max(1.0, deadline - time.monotonic())
-        wait_for_s3(self.settings, timeout_s=remaining)
+                said = last_log_line(svc.log_path)
+                raise ServiceError(
+                    f"embedded {svc.name} exited at start" + (f": {said}" if said else ""),
+                    f"see {svc.log_path}",
+                )
 
     def provision(self) -> None:
         """Create the configured topics and bucket (also on a real Kafka / S3)."""
