@@ -159,7 +159,6 @@ class MonitorFields(BaseModel):
         return self
 
 
-
 class MonitorDefinition(MonitorFields):
     """What a drift check of one model looks at, and when it counts as drift: the model's ``monitor:``
     fields, its name and its target."""

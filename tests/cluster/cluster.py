@@ -56,8 +56,17 @@ PAUSE_IMAGE = "registry.k8s.io/pause:3.10"
 CNI_BIN = "/usr/lib/cni"
 
 # (name, binary) in start order; down stops them in reverse
-SERVICES = ["etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler", "containerd",
-            "kubelet", "kube-proxy", "coredns", "kafka-s3"]
+SERVICES = [
+    "etcd",
+    "kube-apiserver",
+    "kube-controller-manager",
+    "kube-scheduler",
+    "containerd",
+    "kubelet",
+    "kube-proxy",
+    "coredns",
+    "kafka-s3",
+]
 KAFKA_PORT, S3_PORT = 9092, 9000
 
 
@@ -82,20 +91,32 @@ def run(*cmd: str | Path, check: bool = True) -> subprocess.CompletedProcess[str
 
 # ---------------------------------------------------------------- prerequisites
 
+
 def check_prerequisites() -> None:
     tools = {
-        "containerd": "apt-get install containerd", "runc": "apt-get install runc",
-        "ctr": "apt-get install containerd", "etcd": "apt-get install etcd-server",
-        "openssl": "apt-get install openssl", "iptables": "apt-get install iptables",
-        "ip": "apt-get install iproute2", "nsenter": "apt-get install util-linux",
+        "containerd": "apt-get install containerd",
+        "runc": "apt-get install runc",
+        "ctr": "apt-get install containerd",
+        "etcd": "apt-get install etcd-server",
+        "openssl": "apt-get install openssl",
+        "iptables": "apt-get install iptables",
+        "ip": "apt-get install iproute2",
+        "nsenter": "apt-get install util-linux",
     }
     for tool, fix in tools.items():
         if shutil.which(tool) is None:
             raise ClusterError(f"{tool} is not installed — {fix}")
     if not Path(CNI_BIN, "bridge").exists():
         raise ClusterError(f"{CNI_BIN}/bridge is missing — apt-get install containernetworking-plugins")
-    for b in ("kube-apiserver", "kube-controller-manager", "kube-scheduler", "kubelet", "kube-proxy",
-              "coredns", "pause"):
+    for b in (
+        "kube-apiserver",
+        "kube-controller-manager",
+        "kube-scheduler",
+        "kubelet",
+        "kube-proxy",
+        "coredns",
+        "pause",
+    ):
         if not (BIN / b).exists():
             raise ClusterError(f"{BIN / b} is missing — run tests/cluster/build.sh (make cluster does)")
     if os.geteuid() != 0:
@@ -103,6 +124,7 @@ def check_prerequisites() -> None:
 
 
 # ---------------------------------------------------------------- processes
+
 
 def pidfile(name: str) -> Path:
     return RUN / f"{name}.pid"
@@ -117,16 +139,23 @@ def alive(name: str) -> int | None:
     return pid
 
 
-def start(name: str, cmd: list[str | Path], env: dict[str, str] | None = None,
-          cwd: Path | None = None) -> None:
+def start(
+    name: str, cmd: list[str | Path], env: dict[str, str] | None = None, cwd: Path | None = None
+) -> None:
     if alive(name):
         say(f"{name} already running")
         return
     LOGS.mkdir(parents=True, exist_ok=True)
     with open(LOGS / f"{name}.log", "ab") as log:
-        p = subprocess.Popen([str(c) for c in cmd], stdout=log, stderr=subprocess.STDOUT,
-                             stdin=subprocess.DEVNULL, start_new_session=True, cwd=cwd,
-                             env={**os.environ, **(env or {})})
+        p = subprocess.Popen(
+            [str(c) for c in cmd],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,
+            cwd=cwd,
+            env={**os.environ, **(env or {})},
+        )
     pidfile(name).write_text(str(p.pid))
     say(f"{name} started (pid {p.pid}, log {LOGS / (name + '.log')})")
 
@@ -156,8 +185,10 @@ def kubectl(*args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
 
 # ---------------------------------------------------------------- certificates
 
-def openssl_cert(name: str, subject: str, *, ca: bool = False, sans: list[str] | None = None,
-                 client: bool = False) -> None:
+
+def openssl_cert(
+    name: str, subject: str, *, ca: bool = False, sans: list[str] | None = None, client: bool = False
+) -> None:
     key, crt = PKI / f"{name}.key", PKI / f"{name}.crt"
     if crt.exists():
         return
@@ -166,23 +197,53 @@ def openssl_cert(name: str, subject: str, *, ca: bool = False, sans: list[str] |
         run("openssl", "req", "-x509", "-new", "-key", key, "-days", "365", "-subj", subject, "-out", crt)
         return
     ext = PKI / f"{name}.ext"
-    lines = ["basicConstraints=CA:FALSE", "keyUsage=critical,digitalSignature,keyEncipherment",
-             f"extendedKeyUsage={'clientAuth' if client else 'serverAuth,clientAuth'}"]
+    lines = [
+        "basicConstraints=CA:FALSE",
+        "keyUsage=critical,digitalSignature,keyEncipherment",
+        f"extendedKeyUsage={'clientAuth' if client else 'serverAuth,clientAuth'}",
+    ]
     if sans:
         lines.append("subjectAltName=" + ",".join(sans))
     ext.write_text("\n".join(lines) + "\n")
     csr = PKI / f"{name}.csr"
     run("openssl", "req", "-new", "-key", key, "-subj", subject, "-out", csr)
-    run("openssl", "x509", "-req", "-in", csr, "-CA", PKI / "ca.crt", "-CAkey", PKI / "ca.key",
-        "-CAcreateserial", "-days", "365", "-extfile", ext, "-out", crt)
+    run(
+        "openssl",
+        "x509",
+        "-req",
+        "-in",
+        csr,
+        "-CA",
+        PKI / "ca.crt",
+        "-CAkey",
+        PKI / "ca.key",
+        "-CAcreateserial",
+        "-days",
+        "365",
+        "-extfile",
+        ext,
+        "-out",
+        crt,
+    )
 
 
 def make_pki() -> None:
     PKI.mkdir(parents=True, exist_ok=True)
     openssl_cert("ca", "/CN=driftloop-cluster-ca", ca=True)
-    openssl_cert("apiserver", "/CN=kube-apiserver", sans=[
-        f"IP:{NODE_IP}", "IP:127.0.0.1", "IP:10.96.0.1", "DNS:kubernetes", "DNS:kubernetes.default",
-        "DNS:kubernetes.default.svc", "DNS:kubernetes.default.svc.cluster.local", "DNS:localhost"])
+    openssl_cert(
+        "apiserver",
+        "/CN=kube-apiserver",
+        sans=[
+            f"IP:{NODE_IP}",
+            "IP:127.0.0.1",
+            "IP:10.96.0.1",
+            "DNS:kubernetes",
+            "DNS:kubernetes.default",
+            "DNS:kubernetes.default.svc",
+            "DNS:kubernetes.default.svc.cluster.local",
+            "DNS:localhost",
+        ],
+    )
     # One client identity per component, named as Kubernetes' RBAC defaults expect.
     openssl_cert("admin", "/O=system:masters/CN=driftloop-admin", client=True)
     openssl_cert("controller-manager", "/CN=system:kube-controller-manager", client=True)
@@ -195,18 +256,37 @@ def make_pki() -> None:
         run("openssl", "rsa", "-in", PKI / "sa.key", "-pubout", "-out", PKI / "sa.pub")
     for name in ("admin", "controller-manager", "scheduler", "kubelet", "kube-proxy", "coredns"):
         path = KUBECONFIG if name == "admin" else DATA / f"{name}.kubeconfig"
-        path.write_text(json.dumps({
-            "apiVersion": "v1", "kind": "Config", "current-context": "driftloop",
-            "clusters": [{"name": "driftloop", "cluster": {
-                "server": APISERVER, "certificate-authority": str(PKI / "ca.crt")}}],
-            "users": [{"name": name, "user": {"client-certificate": str(PKI / f"{name}.crt"),
-                                              "client-key": str(PKI / f"{name}.key")}}],
-            "contexts": [{"name": "driftloop", "context": {"cluster": "driftloop", "user": name}}],
-        }, indent=1))
+        path.write_text(
+            json.dumps(
+                {
+                    "apiVersion": "v1",
+                    "kind": "Config",
+                    "current-context": "driftloop",
+                    "clusters": [
+                        {
+                            "name": "driftloop",
+                            "cluster": {"server": APISERVER, "certificate-authority": str(PKI / "ca.crt")},
+                        }
+                    ],
+                    "users": [
+                        {
+                            "name": name,
+                            "user": {
+                                "client-certificate": str(PKI / f"{name}.crt"),
+                                "client-key": str(PKI / f"{name}.key"),
+                            },
+                        }
+                    ],
+                    "contexts": [{"name": "driftloop", "context": {"cluster": "driftloop", "user": name}}],
+                },
+                indent=1,
+            )
+        )
     say(f"certificates and kubeconfigs in {PKI} (admin: {KUBECONFIG})")
 
 
 # ---------------------------------------------------------------- host network
+
 
 def setup_network() -> None:
     # the kernel has no loadable modules (nomodule): br_netfilter and overlay are built in or missing
@@ -222,22 +302,39 @@ def setup_network() -> None:
     run("ip", "link", "set", BRIDGE, "up")
     cni = DATA / "cni" / "net.d"
     cni.mkdir(parents=True, exist_ok=True)
-    (cni / "10-driftloop.conflist").write_text(json.dumps({
-        "cniVersion": "1.0.0", "name": "driftloop",
-        "plugins": [{
-            "type": "bridge", "bridge": BRIDGE, "isGateway": True, "ipMasq": False, "hairpinMode": True,
-            "ipam": {"type": "host-local", "dataDir": str(DATA / "cni" / "ipam"),
-                     "ranges": [[{"subnet": POD_CIDR, "gateway": NODE_IP}]],
-                     "routes": [{"dst": "0.0.0.0/0"}]},
-        }],
-    }, indent=1))
+    (cni / "10-driftloop.conflist").write_text(
+        json.dumps(
+            {
+                "cniVersion": "1.0.0",
+                "name": "driftloop",
+                "plugins": [
+                    {
+                        "type": "bridge",
+                        "bridge": BRIDGE,
+                        "isGateway": True,
+                        "ipMasq": False,
+                        "hairpinMode": True,
+                        "ipam": {
+                            "type": "host-local",
+                            "dataDir": str(DATA / "cni" / "ipam"),
+                            "ranges": [[{"subnet": POD_CIDR, "gateway": NODE_IP}]],
+                            "routes": [{"dst": "0.0.0.0/0"}],
+                        },
+                    }
+                ],
+            },
+            indent=1,
+        )
+    )
     say(f"bridge {BRIDGE} {NODE_IP}/24, pod network {POD_CIDR}")
 
 
 # ---------------------------------------------------------------- components
 
+
 def https_ok(url: str) -> bool:
     import ssl
+
     ctx = ssl.create_default_context(cafile=str(PKI / "ca.crt"))
     ctx.load_cert_chain(str(PKI / "admin.crt"), str(PKI / "admin.key"))
     with urllib.request.urlopen(url, context=ctx, timeout=3) as r:
@@ -250,61 +347,134 @@ def http_ok(url: str) -> bool:
 
 
 def start_control_plane() -> None:
-    start("etcd", ["etcd", "--name", NODE, "--data-dir", DATA / "etcd", "--listen-client-urls", ETCD_URL,
-                   "--advertise-client-urls", ETCD_URL, "--listen-peer-urls", "http://127.0.0.1:23800",
-                   "--initial-advertise-peer-urls", "http://127.0.0.1:23800",
-                   "--initial-cluster", f"{NODE}=http://127.0.0.1:23800"])
+    start(
+        "etcd",
+        [
+            "etcd",
+            "--name",
+            NODE,
+            "--data-dir",
+            DATA / "etcd",
+            "--listen-client-urls",
+            ETCD_URL,
+            "--advertise-client-urls",
+            ETCD_URL,
+            "--listen-peer-urls",
+            "http://127.0.0.1:23800",
+            "--initial-advertise-peer-urls",
+            "http://127.0.0.1:23800",
+            "--initial-cluster",
+            f"{NODE}=http://127.0.0.1:23800",
+        ],
+    )
     wait("etcd", lambda: http_ok(f"{ETCD_URL}/health"), 60, "etcd")
-    start("kube-apiserver", [
-        BIN / "kube-apiserver", "--etcd-servers", ETCD_URL, "--bind-address", NODE_IP,
-        "--advertise-address", NODE_IP, "--secure-port", "6443",
-        "--tls-cert-file", PKI / "apiserver.crt", "--tls-private-key-file", PKI / "apiserver.key",
-        "--client-ca-file", PKI / "ca.crt", "--service-cluster-ip-range", SERVICE_CIDR,
-        "--service-account-key-file", PKI / "sa.pub", "--service-account-signing-key-file", PKI / "sa.key",
-        "--service-account-issuer", "https://kubernetes.default.svc.cluster.local",
-        "--authorization-mode", "Node,RBAC", "--allow-privileged=true",
-        "--kubelet-client-certificate", PKI / "admin.crt", "--kubelet-client-key", PKI / "admin.key",
-        "--enable-admission-plugins", "NodeRestriction",
-        # the node's name is not in any DNS: logs and exec reach the kubelet at its address
-        "--kubelet-preferred-address-types", "InternalIP",
-        # Debian's etcd 3.4.23 cannot serve watch progress requests (the apiserver needs 3.4.31), so a
-        # streaming list-watch ends at once ("RequestWatchProgress is disabled") and Argo's controller saw
-        # pods finish only at a resync; with the WatchList gate off clients get plain LIST + WATCH.
-        "--feature-gates", "WatchList=false"])
+    start(
+        "kube-apiserver",
+        [
+            BIN / "kube-apiserver",
+            "--etcd-servers",
+            ETCD_URL,
+            "--bind-address",
+            NODE_IP,
+            "--advertise-address",
+            NODE_IP,
+            "--secure-port",
+            "6443",
+            "--tls-cert-file",
+            PKI / "apiserver.crt",
+            "--tls-private-key-file",
+            PKI / "apiserver.key",
+            "--client-ca-file",
+            PKI / "ca.crt",
+            "--service-cluster-ip-range",
+            SERVICE_CIDR,
+            "--service-account-key-file",
+            PKI / "sa.pub",
+            "--service-account-signing-key-file",
+            PKI / "sa.key",
+            "--service-account-issuer",
+            "https://kubernetes.default.svc.cluster.local",
+            "--authorization-mode",
+            "Node,RBAC",
+            "--allow-privileged=true",
+            "--kubelet-client-certificate",
+            PKI / "admin.crt",
+            "--kubelet-client-key",
+            PKI / "admin.key",
+            "--enable-admission-plugins",
+            "NodeRestriction",
+            # the node's name is not in any DNS: logs and exec reach the kubelet at its address
+            "--kubelet-preferred-address-types",
+            "InternalIP",
+            # Debian's etcd 3.4.23 cannot serve watch progress requests (the apiserver needs 3.4.31), so a
+            # streaming list-watch ends at once ("RequestWatchProgress is disabled") and Argo's controller saw
+            # pods finish only at a resync; with the WatchList gate off clients get plain LIST + WATCH.
+            "--feature-gates",
+            "WatchList=false",
+        ],
+    )
     wait("kube-apiserver", lambda: https_ok(f"{APISERVER}/readyz"), 180, "kube-apiserver")
-    start("kube-controller-manager", [
-        BIN / "kube-controller-manager", "--kubeconfig", DATA / "controller-manager.kubeconfig",
-        "--authentication-kubeconfig", DATA / "controller-manager.kubeconfig",
-        "--authorization-kubeconfig", DATA / "controller-manager.kubeconfig",
-        "--bind-address", "127.0.0.1", "--leader-elect=false", "--use-service-account-credentials",
-        "--service-account-private-key-file", PKI / "sa.key", "--root-ca-file", PKI / "ca.crt",
-        "--cluster-signing-cert-file", PKI / "ca.crt", "--cluster-signing-key-file", PKI / "ca.key",
-        "--service-cluster-ip-range", SERVICE_CIDR])
-    start("kube-scheduler", [
-        BIN / "kube-scheduler", "--kubeconfig", DATA / "scheduler.kubeconfig",
-        "--authentication-kubeconfig", DATA / "scheduler.kubeconfig",
-        "--authorization-kubeconfig", DATA / "scheduler.kubeconfig",
-        "--bind-address", "127.0.0.1", "--leader-elect=false"])
+    start(
+        "kube-controller-manager",
+        [
+            BIN / "kube-controller-manager",
+            "--kubeconfig",
+            DATA / "controller-manager.kubeconfig",
+            "--authentication-kubeconfig",
+            DATA / "controller-manager.kubeconfig",
+            "--authorization-kubeconfig",
+            DATA / "controller-manager.kubeconfig",
+            "--bind-address",
+            "127.0.0.1",
+            "--leader-elect=false",
+            "--use-service-account-credentials",
+            "--service-account-private-key-file",
+            PKI / "sa.key",
+            "--root-ca-file",
+            PKI / "ca.crt",
+            "--cluster-signing-cert-file",
+            PKI / "ca.crt",
+            "--cluster-signing-key-file",
+            PKI / "ca.key",
+            "--service-cluster-ip-range",
+            SERVICE_CIDR,
+        ],
+    )
+    start(
+        "kube-scheduler",
+        [
+            BIN / "kube-scheduler",
+            "--kubeconfig",
+            DATA / "scheduler.kubeconfig",
+            "--authentication-kubeconfig",
+            DATA / "scheduler.kubeconfig",
+            "--authorization-kubeconfig",
+            DATA / "scheduler.kubeconfig",
+            "--bind-address",
+            "127.0.0.1",
+            "--leader-elect=false",
+        ],
+    )
 
 
 def containerd_config() -> str:
     cri = 'plugins."io.containerd.grpc.v1.cri"'
     return f"""version = 2
 root = "{CONTAINERD_ROOT}"
-state = "{RUN / 'containerd' / 'state'}"
+state = "{RUN / "containerd" / "state"}"
 [grpc]
   address = "{CONTAINERD_SOCK}"
 [ttrpc]
-  address = "{RUN / 'containerd' / 'containerd.sock.ttrpc'}"
+  address = "{RUN / "containerd" / "containerd.sock.ttrpc"}"
 [plugins."io.containerd.internal.v1.opt"]
-  path = "{DATA / 'containerd-opt'}"
+  path = "{DATA / "containerd-opt"}"
 [{cri}]
   sandbox_image = "{PAUSE_IMAGE}"
   restrict_oom_score_adj = true
   netns_mounts_under_state_dir = true
 [{cri}.cni]
   bin_dir = "{CNI_BIN}"
-  conf_dir = "{DATA / 'cni' / 'net.d'}"
+  conf_dir = "{DATA / "cni" / "net.d"}"
 [{cri}.containerd]
   default_runtime_name = "runc"
   snapshotter = "overlayfs"
@@ -320,6 +490,7 @@ def ctr(*args: str | Path, check: bool = True) -> subprocess.CompletedProcess[st
 def import_image(archive: Path, name: str) -> None:
     """Import an OCI archive unless containerd already holds the same manifest under that name."""
     import tarfile
+
     with tarfile.open(archive) as tar:
         member = tar.extractfile("index.json")
         digest = json.loads(member.read())["manifests"][0]["digest"] if member else ""
@@ -335,6 +506,7 @@ def import_image(archive: Path, name: str) -> None:
 
 def image_name(archive: Path) -> str:
     import tarfile
+
     with tarfile.open(archive) as tar:
         member = tar.extractfile("index.json")
         index = json.loads(member.read()) if member else {}
@@ -354,32 +526,68 @@ def start_node() -> None:
     kubelet_dir = DATA / "kubelet"
     kubelet_dir.mkdir(parents=True, exist_ok=True)
     config = {
-        "apiVersion": "kubelet.config.k8s.io/v1beta1", "kind": "KubeletConfiguration",
-        "address": NODE_IP, "readOnlyPort": 0, "healthzBindAddress": "127.0.0.1", "healthzPort": 10248,
-        "authentication": {"anonymous": {"enabled": False}, "webhook": {"enabled": True},
-                           "x509": {"clientCAFile": str(PKI / "ca.crt")}},
+        "apiVersion": "kubelet.config.k8s.io/v1beta1",
+        "kind": "KubeletConfiguration",
+        "address": NODE_IP,
+        "readOnlyPort": 0,
+        "healthzBindAddress": "127.0.0.1",
+        "healthzPort": 10248,
+        "authentication": {
+            "anonymous": {"enabled": False},
+            "webhook": {"enabled": True},
+            "x509": {"clientCAFile": str(PKI / "ca.crt")},
+        },
         "authorization": {"mode": "Webhook"},
-        "cgroupDriver": "cgroupfs", "containerRuntimeEndpoint": f"unix://{CONTAINERD_SOCK}",
-        "clusterDNS": [NODE_IP], "clusterDomain": "cluster.local", "failSwapOn": False,
-        "resolvConf": "/etc/resolv.conf", "registerNode": True, "podCIDR": POD_CIDR,
-        "serializeImagePulls": False, "imageGCHighThresholdPercent": 100,
+        "cgroupDriver": "cgroupfs",
+        "containerRuntimeEndpoint": f"unix://{CONTAINERD_SOCK}",
+        "clusterDNS": [NODE_IP],
+        "clusterDomain": "cluster.local",
+        "failSwapOn": False,
+        "resolvConf": "/etc/resolv.conf",
+        "registerNode": True,
+        "podCIDR": POD_CIDR,
+        "serializeImagePulls": False,
+        "imageGCHighThresholdPercent": 100,
         "evictionHard": {"memory.available": "100Mi", "nodefs.available": "1%", "imagefs.available": "1%"},
-        "localStorageCapacityIsolation": True, "protectKernelDefaults": False,
+        "localStorageCapacityIsolation": True,
+        "protectKernelDefaults": False,
     }
     (DATA / "kubelet.yaml").write_text(json.dumps(config, indent=1))
-    start("kubelet", [BIN / "kubelet", "--config", DATA / "kubelet.yaml",
-                      "--kubeconfig", DATA / "kubelet.kubeconfig", "--root-dir", kubelet_dir,
-                      "--cert-dir", kubelet_dir / "pki", "--node-ip", NODE_IP, "--hostname-override", NODE])
+    start(
+        "kubelet",
+        [
+            BIN / "kubelet",
+            "--config",
+            DATA / "kubelet.yaml",
+            "--kubeconfig",
+            DATA / "kubelet.kubeconfig",
+            "--root-dir",
+            kubelet_dir,
+            "--cert-dir",
+            kubelet_dir / "pki",
+            "--node-ip",
+            NODE_IP,
+            "--hostname-override",
+            NODE,
+        ],
+    )
     proxy_conf = DATA / "kube-proxy.yaml"
-    text = json.dumps({
-        "apiVersion": "kubeproxy.config.k8s.io/v1alpha1", "kind": "KubeProxyConfiguration",
-        "mode": "iptables", "clusterCIDR": POD_CIDR, "hostnameOverride": NODE,
-        "clientConnection": {"kubeconfig": str(DATA / "kube-proxy.kubeconfig")},
-        "bindAddress": "127.0.0.1", "healthzBindAddress": "127.0.0.1:10256",
-        "metricsBindAddress": "127.0.0.1:10249",
-        # the sandbox may refuse conntrack sysctls; leave the kernel's values
-        "conntrack": {"maxPerCore": 0, "tcpEstablishedTimeout": "0s", "tcpCloseWaitTimeout": "0s"},
-    }, indent=1)
+    text = json.dumps(
+        {
+            "apiVersion": "kubeproxy.config.k8s.io/v1alpha1",
+            "kind": "KubeProxyConfiguration",
+            "mode": "iptables",
+            "clusterCIDR": POD_CIDR,
+            "hostnameOverride": NODE,
+            "clientConnection": {"kubeconfig": str(DATA / "kube-proxy.kubeconfig")},
+            "bindAddress": "127.0.0.1",
+            "healthzBindAddress": "127.0.0.1:10256",
+            "metricsBindAddress": "127.0.0.1:10249",
+            # the sandbox may refuse conntrack sysctls; leave the kernel's values
+            "conntrack": {"maxPerCore": 0, "tcpEstablishedTimeout": "0s", "tcpCloseWaitTimeout": "0s"},
+        },
+        indent=1,
+    )
     # kube-proxy watches its configuration file and exits when it changes: write only a new content
     if not proxy_conf.exists() or proxy_conf.read_text() != text:
         proxy_conf.write_text(text)
@@ -391,7 +599,7 @@ def start_node() -> None:
     health 127.0.0.1:18080
     ready 127.0.0.1:18181
     kubernetes cluster.local in-addr.arpa ip6.arpa {{
-        kubeconfig {DATA / 'coredns.kubeconfig'}
+        kubeconfig {DATA / "coredns.kubeconfig"}
         pods insecure
         fallthrough in-addr.arpa ip6.arpa
     }}
@@ -404,13 +612,15 @@ def start_node() -> None:
 
 
 def node_ready() -> bool:
-    out = kubectl("get", "node", NODE, "-o",
-                  "jsonpath={.status.conditions[?(@.type=='Ready')].status}", check=False).stdout
+    out = kubectl(
+        "get", "node", NODE, "-o", "jsonpath={.status.conditions[?(@.type=='Ready')].status}", check=False
+    ).stdout
     return out.strip() == "True"
 
 
 def port_open(port: int) -> bool:
     import socket
+
     with socket.create_connection((NODE_IP, port), timeout=2):
         return True
 
@@ -424,23 +634,54 @@ def start_kafka_s3() -> None:
     if not libs.is_dir():
         raise ClusterError(f"{libs} is missing — run tests/cluster/build.sh (make cluster does)")
     env = {
-        "DRIFTLOOP_EMBEDDED__HOST": NODE_IP, "DRIFTLOOP_KAFKA__ENGINE": "apache",
-        "DRIFTLOOP_EMBEDDED__KAFKA_LIBS": str(libs), "DRIFTLOOP_EMBEDDED__KAFKA_STORAGE": "memory",
+        "DRIFTLOOP_EMBEDDED__HOST": NODE_IP,
+        "DRIFTLOOP_KAFKA__ENGINE": "apache",
+        "DRIFTLOOP_EMBEDDED__KAFKA_LIBS": str(libs),
+        "DRIFTLOOP_EMBEDDED__KAFKA_STORAGE": "memory",
     }
     # its own directory as the working directory: no driftloop.yaml of a checkout applies
-    start("kafka-s3", [REPO / ".venv" / "bin" / "driftloop", "up", "--services-only", "--data-dir", services,
-                       "--kafka-port", str(KAFKA_PORT), "--s3-port", str(S3_PORT)], env=env, cwd=services)
+    start(
+        "kafka-s3",
+        [
+            REPO / ".venv" / "bin" / "driftloop",
+            "up",
+            "--services-only",
+            "--data-dir",
+            services,
+            "--kafka-port",
+            str(KAFKA_PORT),
+            "--s3-port",
+            str(S3_PORT),
+        ],
+        env=env,
+        cwd=services,
+    )
     wait(f"Apache Kafka {NODE_IP}:{KAFKA_PORT}", lambda: port_open(KAFKA_PORT), 180, "kafka-s3")
     wait(f"SeaweedFS S3 {NODE_IP}:{S3_PORT}", lambda: port_open(S3_PORT), 180, "kafka-s3")
     for ns, name, port in (("kafka", "kafka", KAFKA_PORT), ("minio", "minio", S3_PORT)):
         apply({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns}})
-        apply({"apiVersion": "v1", "kind": "Service", "metadata": {"name": name, "namespace": ns},
-               "spec": {"ports": [{"name": "main", "port": port, "targetPort": port}]}})
-        apply({"apiVersion": "discovery.k8s.io/v1", "kind": "EndpointSlice",
-               "metadata": {"name": f"{name}-node", "namespace": ns,
-                            "labels": {"kubernetes.io/service-name": name}},
-               "addressType": "IPv4", "ports": [{"name": "main", "port": port, "protocol": "TCP"}],
-               "endpoints": [{"addresses": [NODE_IP]}]})
+        apply(
+            {
+                "apiVersion": "v1",
+                "kind": "Service",
+                "metadata": {"name": name, "namespace": ns},
+                "spec": {"ports": [{"name": "main", "port": port, "targetPort": port}]},
+            }
+        )
+        apply(
+            {
+                "apiVersion": "discovery.k8s.io/v1",
+                "kind": "EndpointSlice",
+                "metadata": {
+                    "name": f"{name}-node",
+                    "namespace": ns,
+                    "labels": {"kubernetes.io/service-name": name},
+                },
+                "addressType": "IPv4",
+                "ports": [{"name": "main", "port": port, "protocol": "TCP"}],
+                "endpoints": [{"addresses": [NODE_IP]}],
+            }
+        )
     say(f"kafka.kafka.svc:{KAFKA_PORT} and minio.minio.svc:{S3_PORT} lead to the node's Kafka and S3")
 
 
@@ -453,6 +694,7 @@ def apply(obj: dict[str, object]) -> None:
 def s3_keys() -> tuple[str, str]:
     """The S3 key pair the node's SeaweedFS was started with (its data_dir's own random pair)."""
     from driftloop.s3 import CREDENTIALS_FILE
+
     data = json.loads((DATA / "services" / CREDENTIALS_FILE).read_text())
     return str(data["access_key_id"]), str(data["secret_access_key"])
 
@@ -470,6 +712,7 @@ def up() -> None:
     wait("CoreDNS", lambda: http_ok("http://127.0.0.1:18181/ready"), 60, "coredns")
     start_kafka_s3()
     import engines
+
     for image in ("workflow-controller", "argoexec", "argocli", "argo-events", "driftloop"):
         archive = CACHE / "images" / f"{image}.tar"
         if not archive.exists():
@@ -481,6 +724,7 @@ def up() -> None:
 
 
 # ---------------------------------------------------------------- down
+
 
 def stop(name: str, timeout: float = 15) -> None:
     t0 = time.monotonic()

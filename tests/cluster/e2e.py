@@ -37,8 +37,12 @@ def mark(stage: str, message: str) -> None:
 
 def kubectl(*args: str, check: bool = True, stdin: str | None = None) -> str:
     exe = REPO / ".venv" / "bin" / "kubectl"
-    p = subprocess.run([str(exe), "--kubeconfig", str(cluster.KUBECONFIG), *args], input=stdin,
-                       capture_output=True, text=True)
+    p = subprocess.run(
+        [str(exe), "--kubeconfig", str(cluster.KUBECONFIG), *args],
+        input=stdin,
+        capture_output=True,
+        text=True,
+    )
     if check and p.returncode != 0:
         raise E2EError(f"kubectl {' '.join(args[:3])} exited {p.returncode}: {p.stderr.strip()[-300:]}")
     return p.stdout
@@ -48,11 +52,15 @@ def host_env() -> dict[str, str]:
     """The configuration a user's machine would have: the Argo Server, and Kafka/S3 at the node."""
     access, secret = cluster.s3_keys()
     ip = kubectl("-n", "argo", "get", "svc", "argo-server", "-o", "jsonpath={.spec.clusterIP}")
-    return {**os.environ,
-            "DRIFTLOOP_ARGO__SERVER_URL": f"http://{ip}:2746", "DRIFTLOOP_ARGO__NAMESPACE": NAMESPACE,
-            "DRIFTLOOP_S3__ENDPOINT_URL": f"http://{cluster.NODE_IP}:{cluster.S3_PORT}",
-            "DRIFTLOOP_S3__ACCESS_KEY_ID": access, "DRIFTLOOP_S3__SECRET_ACCESS_KEY": secret,
-            "DRIFTLOOP_KAFKA__BOOTSTRAP_SERVERS": f"{cluster.NODE_IP}:{cluster.KAFKA_PORT}"}
+    return {
+        **os.environ,
+        "DRIFTLOOP_ARGO__SERVER_URL": f"http://{ip}:2746",
+        "DRIFTLOOP_ARGO__NAMESPACE": NAMESPACE,
+        "DRIFTLOOP_S3__ENDPOINT_URL": f"http://{cluster.NODE_IP}:{cluster.S3_PORT}",
+        "DRIFTLOOP_S3__ACCESS_KEY_ID": access,
+        "DRIFTLOOP_S3__SECRET_ACCESS_KEY": secret,
+        "DRIFTLOOP_KAFKA__BOOTSTRAP_SERVERS": f"{cluster.NODE_IP}:{cluster.KAFKA_PORT}",
+    }
 
 
 def secret(name: str, **data: str) -> None:
@@ -65,9 +73,17 @@ def apply_overlay(env: dict[str, str]) -> None:
     kubectl("apply", "-k", str(REPO / "manifests" / "overlays" / "local-cluster"))
     access, key = cluster.s3_keys()
     secret("driftloop-s3", access_key_id=access, secret_access_key=key)
-    keys = dict(line.split("=", 1) for line in subprocess.run(
-        [str(DRIFTLOOP), "registry", "keygen"], capture_output=True, text=True, check=True, env=env,
-        cwd=REPO).stdout.split())
+    keys = dict(
+        line.split("=", 1)
+        for line in subprocess.run(
+            [str(DRIFTLOOP), "registry", "keygen"],
+            capture_output=True,
+            text=True,
+            check=True,
+            env=env,
+            cwd=REPO,
+        ).stdout.split()
+    )
     secret("driftloop-signing", signing_key=keys["signing-key"])
     secret("driftloop-verify", verify_key=keys["verify-key"])
     secret("driftloop-serving", auth_token=os.urandom(16).hex())
@@ -81,8 +97,13 @@ def apply_overlay(env: dict[str, str]) -> None:
 
 def _python(code: str, env: dict[str, str], what: str) -> str:
     """Run ``code`` with the checkout's Python against the cluster's S3 (``env``); its stdout, stripped."""
-    out = subprocess.run([str(REPO / ".venv" / "bin" / "python"), "-c", code], capture_output=True, text=True,
-                         env=env, cwd=REPO)
+    out = subprocess.run(
+        [str(REPO / ".venv" / "bin" / "python"), "-c", code],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=REPO,
+    )
     if out.returncode != 0:
         raise E2EError(f"{what} failed: {out.stderr.strip()[-300:]}")
     return out.stdout.strip()
@@ -90,17 +111,25 @@ def _python(code: str, env: dict[str, str], what: str) -> str:
 
 def seed(env: dict[str, str]) -> None:
     """The credit data set the retrain reads (what `driftloop demo` writes first)."""
-    code = ("from driftloop.config import load_settings; from driftloop.s3 import S3Store; "
-            "from driftloop.demo.data import applications; s = S3Store(load_settings()); "
-            "s.put_parquet('datasets/credit/current.parquet', applications(4000, 1, False)); "
-            "print(s.uri('datasets/credit/current.parquet'))")
+    code = (
+        "from driftloop.config import load_settings; from driftloop.s3 import S3Store; "
+        "from driftloop.demo.data import applications; s = S3Store(load_settings()); "
+        "s.put_parquet('datasets/credit/current.parquet', applications(4000, 1, False)); "
+        "print(s.uri('datasets/credit/current.parquet'))"
+    )
     mark("data", f"4000 applications → {_python(code, env, 'seeding the data set')}")
 
 
 def manual_retrain(env: dict[str, str]) -> str:
     t0 = time.monotonic()
-    p = subprocess.run([str(DRIFTLOOP), "retrain", "credit", "--json"], capture_output=True, text=True,
-                       env=env, cwd=REPO, timeout=1200)
+    p = subprocess.run(
+        [str(DRIFTLOOP), "retrain", "credit", "--json"],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=REPO,
+        timeout=1200,
+    )
     name = next((line.split("/")[-1] for line in p.stderr.splitlines() if line.startswith("submitted ")), "")
     if not name:
         raise E2EError(f"driftloop retrain did not submit (exit {p.returncode}): {p.stderr.strip()[-300:]}")
@@ -109,30 +138,38 @@ def manual_retrain(env: dict[str, str]) -> str:
     phase = wf["status"].get("phase")
     nodes = wf["status"].get("nodes", {}).values()
     pod_nodes = [n for n in nodes if n["type"] == "Pod"]
-    pods = json.loads(kubectl("-n", NAMESPACE, "get", "pods", "-l", f"workflows.argoproj.io/workflow={name}",
-                              "-o", "json"))["items"]
+    pods = json.loads(
+        kubectl("-n", NAMESPACE, "get", "pods", "-l", f"workflows.argoproj.io/workflow={name}", "-o", "json")
+    )["items"]
     images = {c["image"] for pod in pods for c in pod["spec"]["containers"] if c["name"] == "main"}
     if p.returncode != 0 or phase != "Succeeded":
-        failed = [f"{n['displayName']}: {n.get('message', '')}"
-                  for n in pod_nodes if n["phase"] != "Succeeded"]
+        failed = [
+            f"{n['displayName']}: {n.get('message', '')}" for n in pod_nodes if n["phase"] != "Succeeded"
+        ]
         raise E2EError(f"{name} ended {phase} (retrain exit {p.returncode}): {failed[:3]}")
     if len(pods) < len(pod_nodes) or not images or not all(i.startswith(IMAGE) for i in images):
         raise E2EError(f"{name}: {len(pod_nodes)} pod steps, {len(pods)} pods, main images {images}")
-    mark("run", f"{name} Succeeded in {time.monotonic() - t0:.0f} s: {len(pod_nodes)} steps, each a pod of "
-         f"{', '.join(sorted(images))}")
+    mark(
+        "run",
+        f"{name} Succeeded in {time.monotonic() - t0:.0f} s: {len(pod_nodes)} steps, each a pod of "
+        f"{', '.join(sorted(images))}",
+    )
     return name
 
 
 def champion(env: dict[str, str]) -> str:
-    code = ("import json; from driftloop.config import load_settings; from driftloop.s3 import S3Store; "
-            "from driftloop.registry import Registry; r = Registry(S3Store(load_settings())); "
-            "v = r.get_alias('credit', 'champion'); m = r.get('credit', v).metrics if v else {}; "
-            "print(json.dumps({'champion': v, 'metrics': m}))")
+    code = (
+        "import json; from driftloop.config import load_settings; from driftloop.s3 import S3Store; "
+        "from driftloop.registry import Registry; r = Registry(S3Store(load_settings())); "
+        "v = r.get_alias('credit', 'champion'); m = r.get('credit', v).metrics if v else {}; "
+        "print(json.dumps({'champion': v, 'metrics': m}))"
+    )
     got = json.loads(_python(code, env, "reading the registry"))
     if got["champion"] != "v1" or not got["metrics"]:
         raise E2EError(f"registry: champion {got['champion']}, metrics {got['metrics']} (want v1 + metrics)")
-    shown = ", ".join(f"{k}={v:.3f}" if isinstance(v, float) else f"{k}={v}"
-                      for k, v in got["metrics"].items())
+    shown = ", ".join(
+        f"{k}={v:.3f}" if isinstance(v, float) else f"{k}={v}" for k, v in got["metrics"].items()
+    )
     mark("registry", f"champion v1: {shown[:120]}")
     return str(got["champion"])
 

@@ -20,8 +20,9 @@ REPO = HERE.parents[1]
 
 def module_dir(mod_dir: Path, module: str) -> tuple[Path, str]:
     """(directory in the module cache, version) of a module required by the build module at mod_dir."""
-    out = subprocess.run(["go", "mod", "download", "-json", module], cwd=mod_dir, capture_output=True,
-                         text=True, check=True).stdout
+    out = subprocess.run(
+        ["go", "mod", "download", "-json", module], cwd=mod_dir, capture_output=True, text=True, check=True
+    ).stdout
     info = json.loads(out)
     return Path(info["Dir"]), str(info["Version"])
 
@@ -33,42 +34,68 @@ def module_dir(mod_dir: Path, module: str) -> tuple[Path, str]:
 NO_WATCH_LIST = {"name": "KUBE_FEATURE_WatchListClient", "value": "false"}
 
 
-def _env_patch(deployment: str, container: str, env: list[dict[str, str]],
-               **fields: str) -> dict[str, object]:
+def _env_patch(
+    deployment: str, container: str, env: list[dict[str, str]], **fields: str
+) -> dict[str, object]:
     """A strategic-merge patch of one container (env entries merge by name)."""
-    patch = {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": deployment},
-             "spec": {"template": {"spec": {"containers": [{"name": container, "env": env, **fields}]}}}}
+    patch = {
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": {"name": deployment},
+        "spec": {"template": {"spec": {"containers": [{"name": container, "env": env, **fields}]}}},
+    }
     return {"target": {"kind": "Deployment", "name": deployment}, "patch": json.dumps(patch)}
 
 
-def _kustomization(dest: Path, upstream: Path, namespace: str, images: list[dict[str, str]],
-                   patches: list[dict[str, object]]) -> Path:
+def _kustomization(
+    dest: Path, upstream: Path, namespace: str, images: list[dict[str, str]], patches: list[dict[str, object]]
+) -> Path:
     dest.mkdir(parents=True, exist_ok=True)
     link = dest / "upstream"
     if link.is_symlink() or link.exists():
         link.unlink()
     link.symlink_to(upstream)
-    (dest / "kustomization.yaml").write_text(json.dumps({
-        "apiVersion": "kustomize.config.k8s.io/v1beta1", "kind": "Kustomization",
-        "namespace": namespace, "resources": ["upstream"], "images": images, "patches": patches,
-    }, indent=1))
+    (dest / "kustomization.yaml").write_text(
+        json.dumps(
+            {
+                "apiVersion": "kustomize.config.k8s.io/v1beta1",
+                "kind": "Kustomization",
+                "namespace": namespace,
+                "resources": ["upstream"],
+                "images": images,
+                "patches": patches,
+            },
+            indent=1,
+        )
+    )
     return dest
 
 
 def workflows_kustomization(dest: Path) -> tuple[Path, str]:
     root, version = module_dir(HERE / "argo-workflows", "github.com/argoproj/argo-workflows/v3")
     server_patch = [
-        {"op": "replace", "path": "/spec/template/spec/containers/0/args",
-         "value": ["server", "--auth-mode=server", "--secure=false"]},
-        {"op": "replace", "path": "/spec/template/spec/containers/0/readinessProbe/httpGet/scheme",
-         "value": "HTTP"},
+        {
+            "op": "replace",
+            "path": "/spec/template/spec/containers/0/args",
+            "value": ["server", "--auth-mode=server", "--secure=false"],
+        },
+        {
+            "op": "replace",
+            "path": "/spec/template/spec/containers/0/readinessProbe/httpGet/scheme",
+            "value": "HTTP",
+        },
     ]
     path = _kustomization(
-        dest, root / "manifests" / "cluster-install", "argo",
+        dest,
+        root / "manifests" / "cluster-install",
+        "argo",
         [{"name": f"quay.io/argoproj/{n}", "newTag": version} for n in ("workflow-controller", "argocli")],
-        [{"target": {"kind": "Deployment", "name": "argo-server"}, "patch": json.dumps(server_patch)},
-         _env_patch("argo-server", "argo-server", [NO_WATCH_LIST]),
-         _env_patch("workflow-controller", "workflow-controller", [NO_WATCH_LIST])])
+        [
+            {"target": {"kind": "Deployment", "name": "argo-server"}, "patch": json.dumps(server_patch)},
+            _env_patch("argo-server", "argo-server", [NO_WATCH_LIST]),
+            _env_patch("workflow-controller", "workflow-controller", [NO_WATCH_LIST]),
+        ],
+    )
     return path, version
 
 
@@ -76,17 +103,24 @@ def events_kustomization(dest: Path) -> tuple[Path, str]:
     root, version = module_dir(REPO / "tests" / "engines" / "argo-events", "github.com/argoproj/argo-events")
     image = f"quay.io/argoproj/argo-events:{version}"
     # the image the controller gives EventSource and Sensor pods, and their pull policy
-    env = [{"name": "ARGO_EVENTS_IMAGE", "value": image},
-           {"name": "IMAGE_PULL_POLICY", "value": "IfNotPresent"}, NO_WATCH_LIST]
+    env = [
+        {"name": "ARGO_EVENTS_IMAGE", "value": image},
+        {"name": "IMAGE_PULL_POLICY", "value": "IfNotPresent"},
+        NO_WATCH_LIST,
+    ]
     path = _kustomization(
-        dest, root / "manifests" / "cluster-install", "argo-events",
+        dest,
+        root / "manifests" / "cluster-install",
+        "argo-events",
         [{"name": "quay.io/argoproj/argo-events", "newTag": version}],
-        [_env_patch("controller-manager", "controller-manager", env, imagePullPolicy="IfNotPresent")])
+        [_env_patch("controller-manager", "controller-manager", env, imagePullPolicy="IfNotPresent")],
+    )
     return path, version
 
 
-def install(data: Path, kubectl: Callable[..., subprocess.CompletedProcess[str]],
-            say: Callable[[str], None]) -> None:
+def install(
+    data: Path, kubectl: Callable[..., subprocess.CompletedProcess[str]], say: Callable[[str], None]
+) -> None:
     """Apply both installs and wait for their controllers (and the Argo Server) to be available."""
     wf, wf_version = workflows_kustomization(data / "engines" / "argo-workflows")
     ev, ev_version = events_kustomization(data / "engines" / "argo-events")
@@ -98,10 +132,17 @@ def install(data: Path, kubectl: Callable[..., subprocess.CompletedProcess[str]]
     say(f"Argo Workflows {wf_version} applied (controller, server)")
     kubectl("apply", "--server-side", "--force-conflicts", "-k", str(ev))
     say(f"Argo Events {ev_version} applied (controller)")
-    for ns, deploy in (("argo", "workflow-controller"), ("argo", "argo-server"),
-                       ("argo-events", "controller-manager")):
-        if kubectl("-n", ns, "rollout", "status", f"deployment/{deploy}", "--timeout=180s",
-                   check=False).returncode != 0:
+    for ns, deploy in (
+        ("argo", "workflow-controller"),
+        ("argo", "argo-server"),
+        ("argo-events", "controller-manager"),
+    ):
+        if (
+            kubectl(
+                "-n", ns, "rollout", "status", f"deployment/{deploy}", "--timeout=180s", check=False
+            ).returncode
+            != 0
+        ):
             pods = kubectl("-n", ns, "get", "pods", "-o", "wide", check=False).stdout
             raise RuntimeError(f"{ns}/{deploy} not available after 180 s:\n{pods}")
         say(f"{ns}/{deploy} available")

@@ -53,8 +53,9 @@ def _add_file(tar: tarfile.TarFile, src: Path, dest: str, mode: int) -> None:
     tar.addfile(info, io.BytesIO(data))
 
 
-def build(out: Path, name: str, rootfs: Path | None, files: list[tuple[Path, str, int]],
-          config: dict[str, object]) -> str:
+def build(
+    out: Path, name: str, rootfs: Path | None, files: list[tuple[Path, str, int]], config: dict[str, object]
+) -> str:
     """Write the archive; return the manifest digest."""
     blobs: dict[str, bytes] = {}
 
@@ -82,29 +83,44 @@ def build(out: Path, name: str, rootfs: Path | None, files: list[tuple[Path, str
     manifest = {
         "schemaVersion": 2,
         "mediaType": "application/vnd.oci.image.manifest.v1+json",
-        "config": {"mediaType": "application/vnd.oci.image.config.v1+json",
-                   "digest": blob(config_bytes), "size": len(config_bytes)},
-        "layers": [{"mediaType": "application/vnd.oci.image.layer.v1.tar",
-                    "digest": layer_digest, "size": len(layer)}],
+        "config": {
+            "mediaType": "application/vnd.oci.image.config.v1+json",
+            "digest": blob(config_bytes),
+            "size": len(config_bytes),
+        },
+        "layers": [
+            {
+                "mediaType": "application/vnd.oci.image.layer.v1.tar",
+                "digest": layer_digest,
+                "size": len(layer),
+            }
+        ],
     }
     manifest_bytes = json.dumps(manifest, sort_keys=True).encode()
     manifest_digest = blob(manifest_bytes)
     index = {
         "schemaVersion": 2,
-        "manifests": [{
-            "mediaType": "application/vnd.oci.image.manifest.v1+json",
-            "digest": manifest_digest, "size": len(manifest_bytes),
-            "annotations": {"io.containerd.image.name": name,
-                            "org.opencontainers.image.ref.name": name.rsplit(":", 1)[-1]},
-        }],
+        "manifests": [
+            {
+                "mediaType": "application/vnd.oci.image.manifest.v1+json",
+                "digest": manifest_digest,
+                "size": len(manifest_bytes),
+                "annotations": {
+                    "io.containerd.image.name": name,
+                    "org.opencontainers.image.ref.name": name.rsplit(":", 1)[-1],
+                },
+            }
+        ],
     }
     tmp = out.with_suffix(".part")
     with tarfile.open(tmp, mode="w") as tar:
+
         def put(arc: str, data: bytes) -> None:
             info = tarfile.TarInfo(arc)
             info.size = len(data)
             info.mode = 0o644
             tar.addfile(info, io.BytesIO(data))
+
         put("oci-layout", b'{"imageLayoutVersion":"1.0.0"}')
         put("index.json", json.dumps(index).encode())
         for digest, data in blobs.items():

@@ -61,7 +61,7 @@ def test_trunc_counts_bytes_for_both_callers() -> None:
     assert trunc(2, text) == "é" and trunc(1, text) == "\ufffd" and trunc(-1, text) == "a"
     assert trunc(10, text) == text
     assert render('{{ trunc 2 "éa" }}', {}) == "é"
-    assert render('{{ .x | trunc 1 }}', {"x": text}) == "\ufffd"
+    assert render("{{ .x | trunc 1 }}", {"x": text}) == "\ufffd"
     assert _sprig("trunc", 2, text) == "é" and _sprig("trunc", 1, text) == "\ufffd"
 
 

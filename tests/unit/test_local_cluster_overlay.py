@@ -18,8 +18,10 @@ def _output_artifacts(objs: list[Any]) -> list[str]:
         if obj.get("kind") != "WorkflowTemplate":
             continue
         for t in obj["spec"].get("templates", []):
-            out += [f"{obj['metadata']['name']}/{t['name']}/{a['name']}"
-                    for a in (t.get("outputs") or {}).get("artifacts", [])]
+            out += [
+                f"{obj['metadata']['name']}/{t['name']}/{a['name']}"
+                for a in (t.get("outputs") or {}).get("artifacts", [])
+            ]
     return out
 
 

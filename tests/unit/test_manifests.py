@@ -42,7 +42,6 @@ ARGO_KINDS = {
 SOURCE_DIRS = ("driftloop", "monitors", "sensors", "workflows")
 
 
-
 # --- helpers --------------------------------------------------------------------------------------------
 def _yaml_files() -> list[Path]:
     return sorted(
@@ -52,8 +51,6 @@ def _yaml_files() -> list[Path]:
 
 def _file_docs(path: Path) -> list[Any]:
     return [d for d in yaml.safe_load_all(path.read_text()) if d is not None]
-
-
 
 
 @cache

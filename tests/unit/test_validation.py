@@ -82,8 +82,6 @@ def _kafka_source() -> tuple[dict[str, Any], str]:
     return source, next(iter(source["spec"]["kafka"]))
 
 
-
-
 # --- every manifest is valid, and really checked --------------------------------------------------------
 @pytest.mark.parametrize("path", _yaml_files(), ids=lambda p: str(p.relative_to(MANIFESTS)))
 def test_every_manifest_file_validates(path: Path) -> None:
