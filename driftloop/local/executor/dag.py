@@ -43,7 +43,7 @@ from driftloop.local.executor.task import (
 from driftloop.local.executor.template import render
 
 if TYPE_CHECKING:
-    from driftloop.local.executor.engine import Run
+    from driftloop.local.executor.context import RunContext
 
 __all__ = ["run_dag"]
 
@@ -53,7 +53,9 @@ _BAD = ("Failed", "Error")
 class _Dag:
     """The scheduling state of one run of a dag template."""
 
-    def __init__(self, run: Run, tmpl: Mapping[str, Any], node: NodeResult, scope: dict[str, str]) -> None:
+    def __init__(
+        self, run: RunContext, tmpl: Mapping[str, Any], node: NodeResult, scope: dict[str, str]
+    ) -> None:
         self.run, self.tmpl, self.node = run, tmpl, node
         tasks = list(tmpl["dag"].get("tasks") or [])
         self.by_name = {str(t["name"]): t for t in tasks}
@@ -175,7 +177,7 @@ class _Dag:
 
 
 def run_dag(
-    run: Run,
+    run: RunContext,
     tmpl: Mapping[str, Any],
     node: NodeResult,
     scope: dict[str, str],
@@ -200,5 +202,5 @@ def _with_ancestors(names: list[str], by_name: Mapping[str, Mapping[str, Any]]) 
     return seen
 
 
-def _expired(run: Run) -> bool:
+def _expired(run: RunContext) -> bool:
     return run.deadline is not None and time.monotonic() >= run.deadline

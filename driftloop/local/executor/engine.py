@@ -17,11 +17,12 @@ import threading
 import time
 from collections.abc import Callable, Collection, Iterator, Mapping
 from pathlib import Path
-from typing import Any, Protocol, cast
+from typing import Any, cast
 
 from driftloop.errors import WorkflowError
 from driftloop.local.executor import cancel, memoize, sync
 from driftloop.local.executor.artifacts import ArtifactStore
+from driftloop.local.executor.context import Guard
 from driftloop.local.executor.dag import run_dag
 from driftloop.local.executor.expr import evaluate, format_value
 from driftloop.local.executor.hooks import HookRunner
@@ -34,19 +35,10 @@ from driftloop.local.executor.suspend import run_suspend
 from driftloop.local.executor.task import ABSENT, artifact_from_expression
 from driftloop.local.executor.template import render, unresolved
 
-__all__ = ["DISPLAY_NAME", "Guard", "Run"]
+__all__ = ["DISPLAY_NAME", "Run"]
 
 #: the template annotation that names a node in Argo's node list (Argo 4)
 DISPLAY_NAME = "workflows.argoproj.io/display-name"
-
-
-class Guard(Protocol):
-    """What a template's children report to (:class:`.task.Pool`): its ``failFast``."""
-
-    @property
-    def tripped(self) -> bool: ...
-
-    def report(self, node: NodeResult) -> None: ...
 
 
 class Run:

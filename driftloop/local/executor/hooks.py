@@ -30,7 +30,7 @@ from driftloop.local.executor.result import NodeResult
 from driftloop.local.executor.template import render, render_obj, unresolved
 
 if TYPE_CHECKING:
-    from driftloop.local.executor.engine import Run
+    from driftloop.local.executor.context import RunContext
 
 __all__ = ["EXIT", "Hook", "HookRunner", "exit_hook", "named_hooks", "run_hook"]
 
@@ -80,7 +80,12 @@ def fires(hook: Hook, scope: Mapping[str, Any]) -> bool:
 
 
 def run_hook(
-    run: Run, hook: Hook, node_name: str, display: str, scope: Mapping[str, str], artifacts: Mapping[str, Any]
+    run: RunContext,
+    hook: Hook,
+    node_name: str,
+    display: str,
+    scope: Mapping[str, str],
+    artifacts: Mapping[str, Any],
 ) -> NodeResult:
     """Run ``hook``'s template as node ``node_name``, its arguments rendered in ``scope``."""
     try:
@@ -108,7 +113,7 @@ class HookRunner:
     """The named hooks of one workflow or task: fired at most once each, those fired at the start run on
     their own thread; :meth:`join` waits for them and returns their nodes (for the parent's children)."""
 
-    def __init__(self, run: Run, hooks: list[Hook], node_name: str, display: str) -> None:
+    def __init__(self, run: RunContext, hooks: list[Hook], node_name: str, display: str) -> None:
         self.run, self.hooks = run, hooks
         self.node_name, self.display = node_name, display
         self._fired: set[str] = set()

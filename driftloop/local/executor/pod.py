@@ -16,13 +16,13 @@ from driftloop.local.executor.template import render, render_obj
 from driftloop.local.executor.volumes import inside, local_path, mount_mapping, no_dotdot
 
 if TYPE_CHECKING:
-    from driftloop.local.executor.engine import Run
+    from driftloop.local.executor.context import RunContext
 
 __all__ = ["run_pod"]
 
 
 def run_pod(
-    run: Run,
+    run: RunContext,
     tmpl: Mapping[str, Any],
     node: NodeResult,
     scope: dict[str, str],
@@ -119,7 +119,7 @@ def step_result(stdout: str) -> str:
     return data[-RESULT_LIMIT:].decode("utf-8", errors="replace")
 
 
-def _collect_param(node: NodeResult, p: Mapping[str, Any], local: Path, run: Run, root: Path) -> None:
+def _collect_param(node: NodeResult, p: Mapping[str, Any], local: Path, run: RunContext, root: Path) -> None:
     """Set output parameter ``p``; ``local`` is where its ``valueFrom.path`` lives on this machine — a
     symlink out of the run's sandbox ``root`` is refused, never followed to a host file."""
     vf = p.get("valueFrom") or {}
@@ -148,7 +148,9 @@ def _collect_param(node: NodeResult, p: Mapping[str, Any], local: Path, run: Run
         run.set_global(f"workflow.outputs.parameters.{p['globalName']}", value)
 
 
-def _stage_input(run: Run, art: Mapping[str, Any], given: Mapping[str, Any] | None, local: Path) -> None:
+def _stage_input(
+    run: RunContext, art: Mapping[str, Any], given: Mapping[str, Any] | None, local: Path
+) -> None:
     """Put input artifact ``art`` at ``local`` (its path, on this machine)."""
     source = dict(art)
     if given:
@@ -187,7 +189,7 @@ def _stage_input(run: Run, art: Mapping[str, Any], given: Mapping[str, Any] | No
     )
 
 
-def _fetch(run: Run, art: Mapping[str, Any], key: str, local: Path) -> None:
+def _fetch(run: RunContext, art: Mapping[str, Any], key: str, local: Path) -> None:
     """Download ``key`` to ``local``: an object (a tarball is unpacked), else every object under the
     prefix ``key/`` (a directory artifact, as Argo's S3 driver), else nothing for an optional artifact."""
     try:

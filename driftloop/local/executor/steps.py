@@ -33,13 +33,13 @@ from driftloop.local.executor.task import (
 )
 
 if TYPE_CHECKING:
-    from driftloop.local.executor.engine import Run
+    from driftloop.local.executor.context import RunContext
 
 __all__ = ["run_steps"]
 
 
 def run_steps(
-    run: Run,
+    run: RunContext,
     tmpl: Mapping[str, Any],
     node: NodeResult,
     scope: dict[str, str],
@@ -74,7 +74,12 @@ def run_steps(
 
 
 def _run_group(
-    run: Run, steps: list[Mapping[str, Any]], node: NodeResult, gnode: NodeResult, frame: Frame, pool: Pool
+    run: RunContext,
+    steps: list[Mapping[str, Any]],
+    node: NodeResult,
+    gnode: NodeResult,
+    frame: Frame,
+    pool: Pool,
 ) -> bool:
     """Run one step group; False when the template stops here (the group failed or errored)."""
     planned: list[Plan | WorkflowError] = []

@@ -22,7 +22,7 @@ from driftloop.local.executor.retry import parse_duration
 from driftloop.local.executor.template import render
 
 if TYPE_CHECKING:
-    from driftloop.local.executor.engine import Run
+    from driftloop.local.executor.context import RunContext
     from driftloop.local.executor.result import NodeResult
 
 __all__ = ["RESUME", "STOP", "request", "run_suspend"]
@@ -40,7 +40,7 @@ def request(run_dir: Path, what: str, parameters: Mapping[str, str] | None = Non
     tmp.replace(path)
 
 
-def run_suspend(run: Run, tmpl: Mapping[str, Any], node: NodeResult, scope: dict[str, str]) -> None:
+def run_suspend(run: RunContext, tmpl: Mapping[str, Any], node: NodeResult, scope: dict[str, str]) -> None:
     """Wait as ``tmpl['suspend']`` says; sets the node's phase, message and output parameters."""
     spec = tmpl.get("suspend") or {}
     duration = None

@@ -35,7 +35,7 @@ from driftloop.local.executor.result import NodeResult
 from driftloop.local.executor.template import render, render_obj, unresolved
 
 if TYPE_CHECKING:
-    from driftloop.local.executor.engine import Run
+    from driftloop.local.executor.context import RunContext
 
 __all__ = [
     "ABSENT",
@@ -126,13 +126,13 @@ class Pool:
         if self.fail_fast and node.type in _COUNTED and node.phase in ("Failed", "Error"):
             self._tripped.set()
 
-    def submit(self, run: Run, unit: Unit) -> Future[NodeResult | None]:
+    def submit(self, run: RunContext, unit: Unit) -> Future[NodeResult | None]:
         return self._executor.submit(self._execute, run, unit)
 
     def shutdown(self) -> None:
         self._executor.shutdown(wait=True, cancel_futures=True)
 
-    def _execute(self, run: Run, unit: Unit) -> NodeResult | None:
+    def _execute(self, run: RunContext, unit: Unit) -> NodeResult | None:
         if self.tripped:
             return None  # failFast: this child never starts and gets no node
         hooks = unit.hooks
@@ -153,7 +153,7 @@ class Pool:
         return node
 
 
-def _after_node(run: Run, unit: Unit, hooks: TaskHooks, runner: HookRunner, node: NodeResult) -> None:
+def _after_node(run: RunContext, unit: Unit, hooks: TaskHooks, runner: HookRunner, node: NodeResult) -> None:
     """A task's node ended: its named hooks whose expression now holds, then its exit hook (Argo runs it
     for a completed node: Succeeded, Failed or Error). Their nodes become the node's children."""
     scope = {**hooks.scope, hooks.status_key: node.phase}
@@ -247,14 +247,14 @@ class Launch:
 
 
 def error_node(
-    run: Run, parent: NodeResult, name: str, display: str, tmpl: str | None, msg: str
+    run: RunContext, parent: NodeResult, name: str, display: str, tmpl: str | None, msg: str
 ) -> NodeResult:
     """The Error node of a task / step that could not be scheduled (type Skipped, as on Argo)."""
     parent.children.append(name)
     return run.finish(run.new_node(name, display, "Skipped", tmpl), "Error", msg)
 
 
-def resolve(run: Run, task: Mapping[str, Any], child_name: str, display: str, frame: Frame) -> Plan:
+def resolve(run: RunContext, task: Mapping[str, Any], child_name: str, display: str, frame: Frame) -> Plan:
     """Resolve ``task`` (``when``, loop, arguments); a WorkflowError means the task itself errors."""
     tmpl_name = template_name(task)
     run.template(tmpl_name)  # an unknown template is this task's error
@@ -286,7 +286,7 @@ def _items(task: Mapping[str, Any], frame: Frame) -> list[Any] | None:
 
 
 def _instance(
-    run: Run,
+    run: RunContext,
     task: Mapping[str, Any],
     tmpl_name: str,
     node_name: str,
@@ -403,7 +403,7 @@ def _render(text: str, local: Mapping[str, str], frame: Frame, what: str) -> str
     return render(text, frame.expr_scope(local))
 
 
-def launch(run: Run, p: Plan, parent: NodeResult, pool: Pool, dag: bool = False) -> Launch:
+def launch(run: RunContext, p: Plan, parent: NodeResult, pool: Pool, dag: bool = False) -> Launch:
     """Create the nodes of a planned task and submit each instance that runs (Argo's node names)."""
     out = Launch(p)
     if p.fanned and not p.instances:
@@ -426,7 +426,7 @@ def launch(run: Run, p: Plan, parent: NodeResult, pool: Pool, dag: bool = False)
     return out
 
 
-def complete(run: Run, out: Launch, parent: NodeResult, frame: Frame) -> tuple[str, list[str]]:
+def complete(run: RunContext, out: Launch, parent: NodeResult, frame: Frame) -> tuple[str, list[str]]:
     """After every instance ended: publish the outputs (aggregated for a loop); return the task's phase
     and, for a loop, its instances' phases (for ``.AnySucceeded`` / ``.AllFailed``)."""
     if out.skipped is not None:
@@ -460,7 +460,7 @@ def complete(run: Run, out: Launch, parent: NodeResult, frame: Frame) -> tuple[s
 
 
 def publish(
-    run: Run, name: str, node: NodeResult, frame: Frame, task: Mapping[str, Any] | None = None
+    run: RunContext, name: str, node: NodeResult, frame: Frame, task: Mapping[str, Any] | None = None
 ) -> None:
     """Make a finished task's status and outputs visible as ``<prefix>.<name>.*``; a Skipped or Omitted
     one publishes its template's declared output defaults, the rest of its outputs are absent."""
@@ -479,7 +479,7 @@ def publish(
         _skipped_outputs(run, base, node.template_name, frame)
 
 
-def _skipped_outputs(run: Run, base: str, tmpl_name: str | None, frame: Frame) -> None:
+def _skipped_outputs(run: RunContext, base: str, tmpl_name: str | None, frame: Frame) -> None:
     tmpl = run.templates.get(tmpl_name or "")
     if tmpl is None:
         return
