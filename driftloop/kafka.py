@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
+import threading
 import time
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
@@ -96,6 +97,10 @@ class Publisher:
             self._producer = KafkaProducer(**options)
         except KafkaError as exc:
             raise _unreachable(settings, exc) from exc
+        # kafka-python's flush() waits for every send but never raises for one that failed (retries
+        # exhausted, a record the broker refused): count them here, and flush says so.
+        self._failed_lock = threading.Lock()
+        self._failed: list[tuple[str, BaseException]] = []
 
     def publish(
         self,
@@ -112,6 +117,7 @@ class Publisher:
             future = self._producer.send(
                 topic, value=_encode(value), key=key.encode() if key else None, headers=hdrs or None
             )
+            future.add_errback(self._on_failure, topic)
             if wait:
                 future.get(timeout=self._settings.kafka.request_timeout_ms / 1000)
         except KafkaError as exc:
@@ -120,13 +126,28 @@ class Publisher:
                 "check that the topic exists and the broker is reachable",
             ) from exc
 
+    def _on_failure(self, topic: str, exc: BaseException) -> None:
+        with self._failed_lock:
+            self._failed.append((topic, exc))
+
     def flush(self, timeout_s: float = 30.0) -> None:
+        """Wait until every record published so far is acknowledged; raise when one was not (each failed
+        record is reported once: a later flush reports only later failures)."""
         from kafka.errors import KafkaError
 
         try:
             self._producer.flush(timeout=timeout_s)
         except KafkaError as exc:
             raise _unreachable(self._settings, exc) from exc
+        with self._failed_lock:
+            failed, self._failed = self._failed, []
+        if failed:
+            topic, first = failed[0]
+            raise ConnectionError_(
+                f"{len(failed)} record(s) published to Kafka topic {topic!r} were not acknowledged "
+                f"({type(first).__name__}: {first})",
+                "check the broker's log and limits (message size, disk); the records were not written",
+            )
 
     def close(self) -> None:
         try:

@@ -9,6 +9,7 @@ hands them to :class:`driftloop.kafka.Publisher`. If Kafka cannot be reached the
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import queue
 import threading
@@ -75,6 +76,13 @@ class InferenceLog(QueueWorker[dict[str, Any]]):
                     self._publisher = Publisher(self.settings)
             return self._publisher
 
+    def _reset_publisher(self) -> None:
+        with self._lock:
+            publisher, self._publisher = self._publisher, None
+        if publisher is not None:
+            with contextlib.suppress(DriftloopError):
+                publisher.close()
+
     def _take_batch(self) -> list[dict[str, Any]]:
         try:
             first = self._queue.get(timeout=0.1)
@@ -110,6 +118,7 @@ class InferenceLog(QueueWorker[dict[str, Any]]):
                     self._drop(self._drain())
                     return
                 log.warning("inference log: %s; retrying in %.1fs", exc, backoff)
+                self._reset_publisher()  # a failed send can leave kafka-python's producer unusable
                 self._stop.wait(backoff)
                 backoff = min(backoff * 2, 10.0)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import time
 
@@ -49,6 +50,30 @@ def test_publish_and_consume_commits_only_after_processing(stack, topic) -> None
     with Consumer(stack.settings, [name], group_id=f"g-{name}") as c:
         after = drain(c, 1)
         assert [json.loads(r.value)["i"] for r in after] == [3]
+
+
+def test_a_record_the_broker_refuses_is_never_lost_silently(stack, topic) -> None:
+    """kafka-python's flush() returns even when a batched send failed; the Publisher's flush raises.
+    A record over Apache Kafka's message.max.bytes (1 MB) is refused; a broker that takes it must
+    give it back: an error or the record, never neither."""
+    from driftloop.errors import ConnectionError_
+
+    name = topic()
+    big = {"blob": "x" * 2_500_000}
+    pub = Publisher(stack.settings, max_request_size=8_000_000)
+    try:
+        pub.publish(name, big, key="k")
+        pub.publish(name, {"i": 1}, key="k")
+        try:
+            pub.flush()
+        except ConnectionError_ as exc:
+            assert "2 record(s)" in str(exc) and "not acknowledged" in str(exc) and name in str(exc)
+            return
+    finally:
+        with contextlib.suppress(ConnectionError_):
+            pub.close()
+    values = [json.loads(r.value) for r in read_recent(stack.settings, name)]
+    assert big in values
 
 
 def test_read_recent_tail_and_time_window(stack, topic) -> None:

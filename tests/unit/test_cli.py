@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import free_port
+from tests.conftest import cli_env, embedded_overrides, free_port
 
 
 def run(
@@ -70,13 +70,16 @@ def test_debug_shows_traceback(tmp_path: Path) -> None:
 
 
 def test_port_in_use_names_port_and_setting(tmp_path: Path) -> None:
-    port = free_port()
+    # the other services on free ports of their own: the defaults may be taken by a user's `driftloop up`
+    others = cli_env(embedded_overrides(tmp_path / "d"))
+    env = {k: v for k, v in others.items() if k.startswith("DRIFTLOOP_")}
+    port = free_port(taken={int(v) for k, v in env.items() if k.endswith("_PORT")})
     with socket.socket() as busy:
         busy.bind(("127.0.0.1", port))
         busy.listen()
         proc = run(
             "up", "--once", "--kafka-port", str(port), "--data-dir", str(tmp_path / "d"),
-            env={"DRIFTLOOP_MODELS": "credit"}, cwd=tmp_path,
+            env={**env, "DRIFTLOOP_MODELS": "credit"}, cwd=tmp_path,
         )  # fmt: skip
     assert_one_line_error(proc, 2, f"port {port}", "embedded.kafka_port")
 
