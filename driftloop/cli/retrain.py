@@ -73,7 +73,7 @@ def retrain(
 def _run_locally(settings: Settings, model: str, params: dict[str, str]) -> WorkflowResult:
     from driftloop.cli.follow import ProgressFollower
     from driftloop.cli.workflow import print_node
-    from driftloop.local.executor import run_workflow
+    from driftloop.local.runs import run_local
     from workflows.retrain import admission_task, build_retrain
 
     template = build_retrain(settings, model, first_task=admission_task).to_dict()
@@ -88,7 +88,7 @@ def _run_locally(settings: Settings, model: str, params: dict[str, str]) -> Work
             print_node(node)
             follower.on_event(node)
 
-        return run_workflow(
+        return run_local(
             template, params, settings, templates_dir=Path(settings.manifests_dir), on_event=on_event
         )
 

@@ -53,7 +53,8 @@ def run(
     templates_dir: Annotated[Path | None, typer.Option(help="where to look up template names")] = None,
 ) -> None:
     """Run NAME (or --file PATH) to completion; exit 0 when it Succeeded, 1 otherwise."""
-    from driftloop.local.executor import find_template, run_workflow
+    from driftloop.local.executor import find_template
+    from driftloop.local.runs import run_local
 
     if (name is None) == (file is None):
         raise UsageError(
@@ -65,7 +66,7 @@ def run(
     params = parse_assignments(list(param or []), "-p")
     doc = file if file is not None else find_template(str(name), tdir)
 
-    result = run_workflow(doc, params, settings, templates_dir=tdir, on_event=print_node)
+    result = run_local(doc, params, settings, templates_dir=tdir, on_event=print_node)
     if as_json:
         console.print_json(json.dumps(result.to_json()))
     style = _STYLE.get(result.phase, "white")

@@ -188,7 +188,8 @@ def _loop(
     shifts: tuple[str, ...] = ("drift",),
 ) -> DemoResult:
     from driftloop.demo.traffic import Traffic
-    from driftloop.local.executor import find_template, run_workflow
+    from driftloop.local.executor import find_template
+    from driftloop.local.runs import run_local
     from driftloop.local.sensor.service import LocalSensor
     from driftloop.registry import Registry
     from driftloop.s3 import S3Store
@@ -210,7 +211,7 @@ def _loop(
     tl.mark("sensor", f"local sensor consuming {settings.topics.drift_events} with {manifests}/…/sensor.yaml")
 
     template = find_template(retrain, manifests)
-    first = run_workflow(template, {"model": model, "reason": "manual"}, settings, templates_dir=manifests)
+    first = run_local(template, {"model": model, "reason": "manual"}, settings, templates_dir=manifests)
     if first.phase != "Succeeded" or registry.get_alias(model, "champion") != "v1":
         raise WorkflowError(f"training v1 ended {first.phase}: {first.message}", f"see {first.record_path}")
     v1 = registry.get(model, "v1")

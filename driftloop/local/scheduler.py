@@ -163,11 +163,11 @@ def run_in_executor(settings: Settings) -> Submit:
     """A submit function that runs each Workflow in the local executor on its own thread."""
 
     def submit(workflow: dict[str, Any]) -> threading.Thread:
-        from driftloop.local.executor import run_workflow
+        from driftloop.local.runs import run_local
 
         def target() -> None:
             try:
-                result = run_workflow(workflow, None, settings, templates_dir=Path(settings.manifests_dir))
+                result = run_local(workflow, None, settings, templates_dir=Path(settings.manifests_dir))
                 log.info("%s %s", workflow["metadata"]["name"], result.phase)
             except Exception as exc:  # a failed scheduled run must not stop the scheduler
                 log.warning("%s could not run: %s", workflow["metadata"]["name"], exc)

@@ -72,6 +72,7 @@ def test_argo_example(
     name: str, settings_for, bucket, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from driftloop.local.executor import run_workflow
+    from driftloop.s3 import S3Store
 
     expected = EXPECTED[name]
     assert set(expected) <= _KEYS, sorted(set(expected) - _KEYS)
@@ -90,11 +91,11 @@ def test_argo_example(
     params = {str(k): str(v) for k, v in (expected.get("parameters") or {}).items()}
     if "refused" in expected:
         with pytest.raises(WorkflowError, match=re.escape(str(expected["refused"]))):
-            run_workflow(path, params, settings)
+            run_workflow(path, params, settings, store_factory=lambda: S3Store(settings))
         return
     limit = _timeout(name)
     doc, bounded = _bounded(path, limit)
-    result = run_workflow(doc, params, settings)
+    result = run_workflow(doc, params, settings, store_factory=lambda: S3Store(settings))
     if bounded and result.message == "Max duration limit exceeded":
         pytest.fail(f"{name} did not finish within {limit:g} s (its `timeout:` in argo_examples.yaml)")
     if "phase" in expected:

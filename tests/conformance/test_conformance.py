@@ -60,7 +60,9 @@ def _params(name: str) -> list[Any]:
     return out
 
 
-def _check(case: str, settings: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def _check(
+    case: str, settings: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, store: Any = None
+) -> None:
     """Run ``case`` (as many times as it asks) and assert everything ``expected.yaml`` says about it.
 
     The run's working directory is an empty directory of its own: it must stay empty (a pod writes in
@@ -79,14 +81,14 @@ def _check(case: str, settings: Any, tmp_path: Path, monkeypatch: pytest.MonkeyP
     }
     if "refused" in exp:
         with pytest.raises(WorkflowError) as info:
-            run_workflow(path, params, settings, templates_dir=TEMPLATES)
+            run_workflow(path, params, settings, templates_dir=TEMPLATES, artifact_store=store)
         message = str(info.value)
         assert exp["refused"] in message, message
         assert "\n" not in message.strip(), f"a refusal is one line: {message!r}"
     else:
         result: WorkflowResult | None = None
         for _ in range(int(exp.get("runs", 1))):
-            result = run_workflow(path, params, settings, templates_dir=TEMPLATES)
+            result = run_workflow(path, params, settings, templates_dir=TEMPLATES, artifact_store=store)
         assert result is not None
         _check_run(result, exp)
     for p in untouched:
@@ -149,8 +151,10 @@ def test_case(case: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Non
 def test_case_with_s3(
     case: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, settings_for: Callable[..., Any], bucket: str
 ) -> None:
+    from driftloop.s3 import S3Store
+
     settings = settings_for(**{"s3.bucket": bucket, "data_dir": str(tmp_path / "data")})
-    _check(case, settings, tmp_path, monkeypatch)
+    _check(case, settings, tmp_path, monkeypatch, S3Store(settings))
 
 
 def readme_table() -> list[tuple[str, str]]:

@@ -127,10 +127,10 @@ def test_cancel_stops_the_step_runs_the_exit_handler_and_leaves_nothing(tmp_path
 _OWNER = """
 import sys, threading, time, yaml
 from driftloop.config import load_settings
-from driftloop.local.executor import run_workflow
+from driftloop.local.runs import run_local
 settings = load_settings(env={}, overrides={"data_dir": sys.argv[2]})
 doc = yaml.safe_load(open(sys.argv[1]))
-t = threading.Thread(target=lambda: print("RESULT", run_workflow(doc, None, settings).phase, flush=True))
+t = threading.Thread(target=lambda: print("RESULT", run_local(doc, None, settings).phase, flush=True))
 t.start()
 t.join()
 time.sleep(600)  # the owner (as `driftloop up`) goes on after its run

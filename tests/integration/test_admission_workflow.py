@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from driftloop.local.executor import run_workflow
+from driftloop.local.runs import run_local
 from sensors.admission import admit
 from tests.conftest import REPO
 
@@ -33,7 +33,7 @@ def test_duplicate_event_stops_at_admission(settings_for, bucket, tmp_path) -> N
             },
         },
     }
-    result = run_workflow(workflow, None, settings, templates_dir=REPO / "manifests")
+    result = run_local(workflow, None, settings, templates_dir=REPO / "manifests")
     phases = {n.display_name: n.phase for n in result.nodes}
     assert result.phase == "Failed"
     assert phases["admit"] == "Failed"

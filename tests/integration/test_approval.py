@@ -63,14 +63,14 @@ def setup(stack: Any, bucket: str, tmp_path: Path, receiver: Receiver) -> Callab
 
 
 def _start(settings: Any) -> tuple[threading.Thread, dict[str, Any]]:
-    from driftloop.local.executor import run_workflow
+    from driftloop.local.runs import run_local
     from workflows.retrain import build_retrain
 
     out: dict[str, Any] = {}
     template = build_retrain(settings, "credit").to_dict()
 
     def run() -> None:
-        out["result"] = run_workflow(template, {"model": "credit", "reason": "manual"}, settings)
+        out["result"] = run_local(template, {"model": "credit", "reason": "manual"}, settings)
 
     thread = threading.Thread(target=run, daemon=True)
     thread.start()

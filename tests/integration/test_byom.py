@@ -82,11 +82,11 @@ def custom(stack, bucket, clean_env, tmp_path: Path, monkeypatch):
 
 
 def _run(settings, params: dict[str, str]):
-    from driftloop.local.executor import run_workflow
+    from driftloop.local.runs import run_local
     from workflows.retrain import admission_task, build_retrain
 
     template = build_retrain(settings, "pricing", first_task=admission_task).to_dict()
-    return run_workflow(template, {"model": "pricing", "reason": "manual", **params}, settings)
+    return run_local(template, {"model": "pricing", "reason": "manual", **params}, settings)
 
 
 def test_custom_estimator_from_outside_the_repository(custom) -> None:
@@ -167,12 +167,12 @@ def test_multiclass_and_regression_models_train_gate_and_serve(
     overrides = {**stack.overrides, "s3.bucket": bucket, "data_dir": str(tmp_path / "data"), "models": models}
     settings = load_settings(env={}, overrides=overrides)
     registry = Registry(S3Store(settings))
-    from driftloop.local.executor import run_workflow
+    from driftloop.local.runs import run_local
     from workflows.retrain import admission_task, build_retrain
 
     for model in ("tiers", "demand"):
         template = build_retrain(settings, model, first_task=admission_task).to_dict()
-        result = run_workflow(template, {"model": model, "reason": "manual"}, settings)
+        result = run_local(template, {"model": model, "reason": "manual"}, settings)
         assert result.phase == "Succeeded", (
             model,
             result.message,

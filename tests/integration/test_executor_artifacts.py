@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from driftloop.local.executor import run_workflow
+from driftloop.local.runs import run_local
 from driftloop.s3 import S3Store
 
 pytestmark = pytest.mark.integration
@@ -56,7 +56,7 @@ def test_output_artifact_is_stored_under_argo_key_and_read_back(settings_for, bu
         "metadata": {"name": "art-rt"},
         "spec": {"entrypoint": "main", "templates": [main, make, use]},
     }
-    result = run_workflow(doc, {}, settings)
+    result = run_local(doc, {}, settings)
     assert result.phase == "Succeeded", result.to_json()
     pod = result.node("make").pod_name
     store = S3Store(settings)

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from driftloop.kafka import read_recent
-from driftloop.local.executor import run_workflow
+from driftloop.local.runs import run_local
 from driftloop.registry import Registry
 from driftloop.s3 import S3Store
 from monitors import MonitorDefinition, build_profile, run_check
@@ -47,7 +47,7 @@ def test_every_model_is_checked_in_shards_and_a_failing_one_stops_no_other(  # t
     for i in range(3):  # three files, two row groups each
         drifted.iloc[i * 1000 : (i + 1) * 1000].to_parquet(window / f"part-{i}.parquet", row_group_size=500)
 
-    result = run_workflow(TEMPLATE, {"current": str(window), "shards": "3"}, settings)
+    result = run_local(TEMPLATE, {"current": str(window), "shards": "3"}, settings)
 
     assert result.phase == "Failed"  # fan-b failed ...
     merges = {n.name.split(".")[1]: n.phase for n in result.nodes if n.display_name == "merge"}
@@ -111,7 +111,7 @@ def test_an_inference_log_window_is_checked_in_one_pod(  # type: ignore[no-untyp
             )
         pub.flush()
 
-    result = run_workflow(TEMPLATE, {"model": "fan-k"}, settings)
+    result = run_local(TEMPLATE, {"model": "fan-k"}, settings)
 
     assert result.phase == "Succeeded", [(n.name, n.phase, n.message) for n in result.nodes]
     phases = {n.display_name: n.phase for n in result.nodes}

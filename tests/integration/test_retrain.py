@@ -151,7 +151,7 @@ def test_retrain_registers_then_gate_rejects_worse_model(env, tmp_path):
 
 def test_compiled_template_runs_in_the_local_executor(env, topic, monkeypatch, tmp_path):
     from driftloop.kafka import read_recent
-    from driftloop.local.executor import run_workflow
+    from driftloop.local.runs import run_local
     from workflows.steps.context import step_settings
 
     outcomes = topic()
@@ -159,7 +159,7 @@ def test_compiled_template_runs_in_the_local_executor(env, topic, monkeypatch, t
     settings = step_settings()
     registry = Registry(S3Store(settings))
 
-    good = run_workflow(
+    good = run_local(
         RUN,
         {"model": "credit", "reason": "drift", "event_id": "evt-a", "params": '{"algorithm": "logreg"}'},
         settings,
@@ -171,7 +171,7 @@ def test_compiled_template_runs_in_the_local_executor(env, topic, monkeypatch, t
     assert registry.get_alias("credit", "champion") == "v1"
     assert registry.get("credit", "v1").lineage["workflow_name"] == good.name
 
-    worse = run_workflow(
+    worse = run_local(
         RUN,
         {"model": "credit", "reason": "manual", "params": json.dumps({"hyperparameters": json.loads(WORSE)})},
         settings,

@@ -17,7 +17,8 @@ import pytest
 
 from driftloop.config import load_settings
 from driftloop.errors import UsageError, WorkflowError
-from driftloop.local.executor import load_run, run_workflow
+from driftloop.local.executor import load_run
+from driftloop.local.runs import run_local
 from tests.unit.executor_helpers import MemoryStore, sh, workflow
 
 SECRET = Path("/etc/passwd")
@@ -25,7 +26,7 @@ SECRET = Path("/etc/passwd")
 
 def _run(tmp_path: Path, wf: dict[str, Any], store: MemoryStore | None = None) -> Any:
     settings = load_settings(env={}, overrides={"data_dir": str(tmp_path / "data")})
-    return run_workflow(wf, None, settings, artifact_store=store or MemoryStore())
+    return run_local(wf, None, settings, artifact_store=store or MemoryStore())
 
 
 def _leaked(store: MemoryStore) -> list[str]:

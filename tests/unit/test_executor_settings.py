@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from driftloop.config import load_settings
-from driftloop.local.executor import run_workflow
+from driftloop.local.runs import run_local
 
 WF = {
     "apiVersion": "argoproj.io/v1alpha1",
@@ -42,7 +42,7 @@ def test_step_sees_the_runs_settings_not_the_inherited_env(
         env={},
         overrides={"s3.bucket": "from-flag", "kafka.sasl_password": "pw", "data_dir": str(tmp_path / "d")},
     )
-    result = run_workflow(WF, {}, settings)
+    result = run_local(WF, {}, settings)
     assert result.phase == "Succeeded", result.to_json()
     assert result.nodes[-1].result == "from-flag pw True 0o600"  # the run's copy: the owner's only ...
     assert list((Path(settings.data_dir) / "runs").rglob("config.yaml")) == []  # ... and gone after the run
@@ -51,7 +51,7 @@ def test_step_sees_the_runs_settings_not_the_inherited_env(
 def test_a_template_run_twice_gets_two_generated_names(tmp_path: Path) -> None:
     template = {**WF, "kind": "WorkflowTemplate", "metadata": {"name": "probe-template"}}
     settings = load_settings(env={}, overrides={"data_dir": str(tmp_path / "d")})
-    first, second = run_workflow(template, {}, settings), run_workflow(template, {}, settings)
+    first, second = run_local(template, {}, settings), run_local(template, {}, settings)
     assert first.name.startswith("probe-template-") and second.name.startswith("probe-template-")
     assert first.name != second.name
     assert first.record_path != second.record_path

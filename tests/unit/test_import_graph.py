@@ -176,6 +176,25 @@ def test_the_executor_is_entered_only_through_its_door() -> None:
     assert offenders == [], f"imports past the executor's door: {offenders}"
 
 
+#: What the executor may import of driftloop: the one base exception and two leaf helpers. Configuration,
+#: S3 and signing reach it as arguments (``driftloop.local.runs``), so it runs any Hera user's workflow.
+EXECUTOR_MAY_IMPORT = {"driftloop.errors", "driftloop.gosemantics", "driftloop.liveness"}
+
+
+def test_the_executor_imports_no_driftloop_configuration_or_client() -> None:
+    edges = project_graph()
+    reached = sorted(
+        f"{m} -> {t}"
+        for m, targets in edges.items()
+        if m == EXECUTOR or m.startswith(EXECUTOR + ".")
+        for t in targets
+        if t.split(".")[0] in PACKAGES
+        and not (t == EXECUTOR or t.startswith(EXECUTOR + "."))
+        and t not in EXECUTOR_MAY_IMPORT
+    )
+    assert reached == [], f"the executor imports past what it is given: {reached}"
+
+
 def test_the_door_walker_sees_a_submodule_named_in_from_import(tmp_path: Path) -> None:
     """``from driftloop.local.executor import model`` is an import of the submodule, not of the door."""
     pkg = tmp_path / "driftloop" / "local" / "executor"

@@ -10,7 +10,6 @@ process per pod (:mod:`.runner`). Each run is recorded under ``<data_dir>/runs/<
 
 from __future__ import annotations
 
-import contextlib
 import json
 import logging
 import os
@@ -21,12 +20,11 @@ import tempfile
 import threading
 import time
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, Protocol
 
-from driftloop.config import Settings, export_settings
-from driftloop.errors import ConfigError, UsageError, WorkflowError
+from driftloop.errors import UsageError, WorkflowError
 from driftloop.local.executor import cancel, isolation, sync
 from driftloop.local.executor.artifacts import ArtifactStore
 from driftloop.local.executor.cancel import CANCEL, cancel_all, closing, is_closing, request_cancel, wait_idle
@@ -124,49 +122,22 @@ def _workflow_parameters(spec: Mapping[str, Any], given: Mapping[str, str]) -> d
     return values
 
 
-def _default_store(settings: Any) -> Callable[[], ArtifactStore]:
-    def make() -> ArtifactStore:
-        try:
-            from driftloop.s3 import S3Store
-        except ImportError:
-            raise WorkflowError(
-                "this workflow uses S3 artifacts but driftloop.s3 is not available",
-                "configure S3 (driftloop up) and install driftloop completely",
-            ) from None
-        return S3Store(settings)
-
-    return make
+def _no_store() -> ArtifactStore:
+    raise WorkflowError(
+        "this workflow uses S3 artifacts but no artifact store was given",
+        "run it with driftloop (`driftloop workflow run`), which gives the configured S3",
+    )
 
 
-def _host_paths(settings: _Settings, parameters: Mapping[str, str] | None = None) -> list[Path]:
-    """The local paths a run's settings name (the data directory, a model's ``code_dir`` and local
-    ``dataset``) and its workflow parameters name (a monitor's local ``current`` window): its pods read
-    them, read-only, at their own path (:mod:`.isolation`) — even under ``/tmp``, which is a pod's own."""
-    found = [Path(settings.data_dir).resolve()]
-
-    def walk(node: object) -> None:
-        if isinstance(node, dict):
-            for value in node.values():
-                walk(value)
-        elif isinstance(node, list | tuple):
-            for value in node:
-                walk(value)
-        elif isinstance(node, str | Path) and str(node).startswith("/") and os.path.exists(str(node)[:4096]):
-            found.append(Path(node))
-
-    if isinstance(settings, Settings):
-        walk(settings.model_dump())
-    walk(dict(parameters or {}))
+def _host_paths(data_dir: Path, parameters: Mapping[str, str]) -> list[Path]:
+    """The local paths a run's workflow parameters name (a monitor's local ``current`` window), and its
+    data directory: its pods read them, read-only, at their own path (:mod:`.isolation`) — even under
+    ``/tmp``, which is a pod's own."""
+    found = [data_dir.resolve()]
+    for value in parameters.values():
+        if value.startswith("/") and os.path.exists(value[:4096]):
+            found.append(Path(value))
     return found
-
-
-def _local_keys(settings: Settings) -> None:
-    """Make local mode's registry key pair (``<data_dir>/keys``) here, on the host, before the first pod:
-    pods see the data directory read-only (:mod:`.isolation`), so a signing step could not make it."""
-    from driftloop.signing import verify_key
-
-    with contextlib.suppress(ConfigError):  # keys configured elsewhere, or none to make: the steps say
-        verify_key(settings)
 
 
 def run_workflow(
@@ -177,6 +148,9 @@ def run_workflow(
     templates_dir: Path | str | None = None,
     on_event: Callable[[NodeResult], None] | None = None,
     artifact_store: ArtifactStore | None = None,
+    store_factory: Callable[[], ArtifactStore] | None = None,
+    pod_env: Callable[[Path], Mapping[str, str]] | None = None,
+    host_paths: Sequence[Path] = (),
     uid: str | None = None,
 ) -> WorkflowResult:
     """Run a Workflow / WorkflowTemplate (a dict or a YAML path) to completion on this machine.
@@ -187,7 +161,12 @@ def run_workflow(
         settings: resolved settings; ``settings.data_dir`` holds run records and mutex locks.
         templates_dir: where ``workflowTemplateRef`` names are looked up (e.g. ``manifests/``).
         on_event: called with a node each time its phase changes (for progress output).
-        artifact_store: object storage for S3 artifacts; defaults to ``driftloop.s3.S3Store(settings)``.
+        artifact_store: object storage for S3 artifacts, or ``store_factory`` to make it on first use; with
+            neither, a step with an S3 artifact is an Error.
+        pod_env: called once, before the first pod, with the path of a private file in the run's directory
+            (removed when the run ends); returns variables for every pod (``driftloop.local.runs`` writes
+            the run's settings there).
+        host_paths: more host paths the pods read at their own path (a model's ``code_dir``, a dataset).
         uid: the run's ``workflow.uid``; a run resumed after a crash passes its first uid, so it keeps its
             identity (its own admission ledger entry admits it again). Default: a new one.
 
@@ -205,15 +184,13 @@ def run_workflow(
     logs.mkdir(parents=True, exist_ok=True)
     (rdir / CANCEL).unlink(missing_ok=True)  # a request meant for an earlier run of this name
     sandbox = Path(tempfile.mkdtemp(prefix=f"driftloop-{name}-"))
-    store = (lambda: artifact_store) if artifact_store is not None else _default_store(settings)
+    store = (lambda: artifact_store) if artifact_store is not None else (store_factory or _no_store)
     run = Run(wf, name, uid, sandbox, logs, data_dir / "locks", store, on_event, logger.info)
     run.exit_args = {"parameters": [{"name": k, "value": v} for k, v in values.items()]}
     run.memo_dir = data_dir / "memoize"
-    run.host_paths.extend(_host_paths(settings, values))
-    # Steps load their settings at entry; hand them exactly this run's configuration.
-    if isinstance(settings, Settings):
-        run.pod_env["DRIFTLOOP_CONFIG"] = str(export_settings(settings, rdir / SECRETS_COPY))
-        _local_keys(settings)
+    run.host_paths.extend([*_host_paths(data_dir, values), *host_paths])
+    if pod_env is not None:
+        run.pod_env.update(pod_env(rdir / SECRETS_COPY))
     started = time.time()
     run.started_at = started
     run.globals.update(

@@ -154,9 +154,9 @@ class Runner:
             if self.settings.argo.server_url:
                 phase, message = _submit_to_argo(self.settings, sub["workflow"]), ""
             else:
-                from driftloop.local.executor import run_workflow
+                from driftloop.local.runs import run_local
 
-                result = run_workflow(
+                result = run_local(
                     sub["workflow"], None, self.settings, templates_dir=self.templates_dir, uid=uid
                 )
                 phase, message = result.phase, result.message or ""
