@@ -353,6 +353,7 @@ def read_recent(
         open_parts = {tp.partition for tp in tps}
         deadline = time.monotonic() + timeout_s
         idle = 0
+        ended, older, cut = "the deadline", 0, ""
         while open_parts and time.monotonic() < deadline:
             batch = consumer.poll(timeout_ms=200, max_records=50_000)
             idle = 0 if batch else idle + 1
@@ -361,16 +362,28 @@ def read_recent(
                 # flight on a loaded machine returns empty polls before the end: 478 of 1,500 read in CI).
                 behind = _behind(consumer, [tp for tp in tps if tp.partition in open_parts])
                 if not behind:
+                    ended = (
+                        "the end (high watermarks "
+                        + ", ".join(
+                            f"{tp.partition}:{consumer.highwater(tp)}"
+                            for tp in tps
+                            if tp.partition in open_parts
+                        )
+                        + ")"
+                    )
                     break
                 idle = 0
             for tp, msgs in batch.items():
                 for m in msgs:
                     if m.timestamp > until_ms:
+                        cut += f" partition {tp.partition} at {m.offset} (timestamp {m.timestamp});"
                         open_parts.discard(tp.partition)
                         consumer.pause(tp)
                         break
                     if since_ms is None or m.timestamp >= since_ms:
                         by_part[m.partition].append(_record(m))
+                    else:
+                        older += 1
         else:  # the deadline, not the end of the topic, ended the read: say the result is partial
             behind = _behind(consumer, [tp for tp in tps if tp.partition in open_parts])
             if behind:
@@ -381,6 +394,17 @@ def read_recent(
                     timeout_s,
                     ", ".join(str(tp.partition) for tp in behind),
                 )
+        if not open_parts:
+            ended = "records written after the read began:" + cut
+        log.debug(
+            "read %s from offsets %s: %d records kept, %d older than since_ms=%s; ended at %s",
+            topic,
+            {tp.partition: begin[tp] for tp in tps},
+            sum(len(r) for r in by_part.values()),
+            older,
+            since_ms,
+            ended,
+        )
         out: list[Record] = []
         for recs in by_part.values():
             out.extend(recs[-max_records:] if max_records is not None else recs)

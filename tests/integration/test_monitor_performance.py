@@ -11,6 +11,7 @@ triggers.
 from __future__ import annotations
 
 import json
+import logging
 import sys
 import time
 from collections.abc import Callable
@@ -126,7 +127,9 @@ def test_a_measured_accuracy_drop_starts_one_retrain_with_reason_performance(
     env: Callable[..., Settings],  # noqa: F811 - the fixture imported above
     topic: Callable[..., str],
     tmp_path: Path,
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
+    caplog.set_level(logging.DEBUG, logger="driftloop.kafka")  # how each read ended, if a count is short
     settings = env(**{"topics.inference_log": topic(), "topics.feedback": topic()})
     model = _register_champion(settings, tmp_path)
 
