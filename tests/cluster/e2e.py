@@ -11,7 +11,8 @@ Checks, in order (each prints a timeline line; the run ends with a one-line summ
    canary Deployment of the model server is scaled up, the analysis judges both versions on labelled
    traffic sent through the Service (tests/cluster/traffic.py), the run promotes;
 5. a challenger forced through the quality gate but bad on live traffic is rolled back by the canary
-   (`driftloop retrain` exits 3).
+   (`driftloop retrain` exits 3);
+6. the monitor CronWorkflow, set to a one-minute schedule, fires and its run Succeeds.
 """
 
 from __future__ import annotations
@@ -480,6 +481,59 @@ def bad_challenger(env: dict[str, str], traffic: ServiceTraffic) -> str:
     return version
 
 
+def cron_check() -> str:
+    """Check 6: the monitor CronWorkflow on a one-minute schedule fires, and its run Succeeds."""
+    cron = "monitor-credit"
+    original = json.loads(kubectl("-n", NAMESPACE, "get", "cronworkflow", cron, "-o", "json"))["spec"][
+        "schedules"
+    ]
+    label = f"workflows.argoproj.io/cron-workflow={cron}"
+
+    def runs() -> list[dict[str, Any]]:
+        return list(
+            json.loads(kubectl("-n", NAMESPACE, "get", "workflows", "-l", label, "-o", "json"))["items"]
+        )
+
+    before = {w["metadata"]["name"] for w in runs()}
+    kubectl(
+        "-n",
+        NAMESPACE,
+        "patch",
+        "cronworkflow",
+        cron,
+        "--type=merge",
+        "-p",
+        '{"spec":{"schedules":["* * * * *"]}}',
+    )
+    t0 = time.monotonic()
+    mark("cron", f"CronWorkflow {cron} on '* * * * *' (was {original})")
+    try:
+        fired = wait_for(
+            f"a run of {cron}",
+            lambda: next((w for w in runs() if w["metadata"]["name"] not in before), None),
+            150,
+            every_s=5,
+        )
+    finally:
+        patch = json.dumps({"spec": {"schedules": original}})
+        kubectl("-n", NAMESPACE, "patch", "cronworkflow", cron, "--type=merge", "-p", patch)
+    name = fired["metadata"]["name"]
+    mark("fired", f"{name} created by {cron} {time.monotonic() - t0:.0f} s after the schedule change")
+
+    def done() -> str | None:
+        wf = json.loads(kubectl("-n", NAMESPACE, "get", "workflow", name, "-o", "json"))
+        phase = wf.get("status", {}).get("phase")
+        return phase if phase in ("Succeeded", "Failed", "Error") else None
+
+    phase = wait_for(f"{name} to finish", done, 600, every_s=5)
+    if phase != "Succeeded":
+        raise E2EError(f"the cron run {name} ended {phase}")
+    mark(
+        "cron", f"{name} Succeeded {time.monotonic() - t0:.0f} s after the schedule change; schedule restored"
+    )
+    return name
+
+
 def main() -> int:
     traffic: ServiceTraffic | None = None
     try:
@@ -496,6 +550,7 @@ def main() -> int:
         triggered = sensor_check(env)
         promoted = canary(env, triggered, traffic, "promote")
         rolled_back = bad_challenger(env, traffic)
+        cron_run = cron_check()
     except (E2EError, cluster.ClusterError, subprocess.TimeoutExpired) as e:
         print(f"e2e: FAILED after {time.monotonic() - T0:.0f} s — {e}", file=sys.stderr)
         return 1
@@ -503,9 +558,9 @@ def main() -> int:
         if traffic is not None:
             traffic.stop()
     print(
-        f"e2e: 4/4 checks passed in {time.monotonic() - T0:.0f} s (manual retrain {name} → champion "
+        f"e2e: 6/6 checks passed in {time.monotonic() - T0:.0f} s (manual retrain {name} → champion "
         f"{version}; drift event → {triggered}, 20 redeliveries → none; canary {promoted} promoted; bad "
-        f"challenger {rolled_back} rolled back)"
+        f"challenger {rolled_back} rolled back; cron run {cron_run} Succeeded)"
     )
     return 0
 
