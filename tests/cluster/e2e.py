@@ -12,7 +12,10 @@ Checks, in order (each prints a timeline line; the run ends with a one-line summ
    traffic sent through the Service (tests/cluster/traffic.py), the run promotes;
 5. a challenger forced through the quality gate but bad on live traffic is rolled back by the canary
    (`driftloop retrain` exits 3);
-6. the monitor CronWorkflow, set to a one-minute schedule, fires and its run Succeeds.
+6. the monitor CronWorkflow, set to a one-minute schedule, fires and its run Succeeds;
+7. with credit's template built with `approval: required`, a run suspends after its canary's promote
+   verdict, and `driftloop approve` (a registry record, then a resume through the Argo Server) lets it
+   promote; the overlay's template is restored.
 """
 
 from __future__ import annotations
@@ -534,6 +537,103 @@ def cron_check() -> str:
     return name
 
 
+def _template_with_approval(env: dict[str, str], dest: Path) -> Path:
+    """credit's retrain WorkflowTemplate compiled with ``approval: required`` (a 900 s timeout)."""
+    code = (
+        "import sys; from pathlib import Path; from driftloop.config import load_settings; "
+        "from driftloop.modelspec import example_spec; from driftloop.compiler import write; "
+        "spec = {**example_spec('credit'), 'approval': 'required', 'approval_timeout_s': 900}; "
+        "write(load_settings(env={}, overrides={'models': {'credit': spec}, 'data_dir': sys.argv[1]}), "
+        "Path(sys.argv[1]))"
+    )
+    out = subprocess.run(
+        [str(REPO / ".venv" / "bin" / "python"), "-c", code, str(dest)],
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+    )
+    if out.returncode != 0:
+        raise E2EError(f"compiling the approval template failed: {out.stderr.strip()[-300:]}")
+    return dest / "base" / "generated" / "workflows" / "driftloop-retrain-credit.yaml"
+
+
+def _overlay_template() -> str:
+    """The overlay's own driftloop-retrain-credit, as `kubectl apply -k` sends it (to restore it)."""
+    docs = kubectl("kustomize", str(REPO / "manifests" / "overlays" / "local-cluster")).split("\n---\n")
+    return next(d for d in docs if "kind: WorkflowTemplate" in d and "name: driftloop-retrain-credit\n" in d)
+
+
+def approve_check(env: dict[str, str], traffic: ServiceTraffic) -> str:
+    """Check 7: with `approval: required` the run suspends after a promote verdict; `driftloop approve`
+    (the registry record + a resume through the Argo Server) lets it promote."""
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as tmp:
+        kubectl("-n", NAMESPACE, "apply", "-f", str(_template_with_approval(env, Path(tmp))))
+    mark("approval", "driftloop-retrain-credit replaced by its `approval: required` build")
+    proc = subprocess.Popen(
+        [str(DRIFTLOOP), "retrain", "credit", "-p", "canary_duration_s=90"],
+        stderr=subprocess.PIPE,
+        stdout=subprocess.DEVNULL,
+        text=True,
+        env=env,
+        cwd=REPO,
+    )
+    assert proc.stderr is not None
+    try:
+        name = next((ln.strip().split("/")[-1] for ln in proc.stderr if ln.startswith("submitted ")), "")
+        if not name:
+            raise E2EError(f"the approval retrain did not submit (exit {proc.wait()})")
+        mark("submit", f"{name} (approval required, canary window 90 s)")
+
+        def suspended() -> dict[str, Any] | None:
+            wf = json.loads(kubectl("-n", NAMESPACE, "get", "workflow", name, "-o", "json"))
+            if wf.get("status", {}).get("phase") in ("Succeeded", "Failed", "Error"):
+                raise E2EError(f"{name} ended {wf['status']['phase']} before waiting for approval")
+            nodes = wf.get("status", {}).get("nodes", {}).values()
+            waiting = [n for n in nodes if n["displayName"] == "wait-approval" and n["phase"] == "Running"]
+            return wf if waiting else None
+
+        t0 = time.monotonic()
+        wf = wait_for(f"{name} suspended at wait-approval", suspended, 900, every_s=5)
+        version = _node_output(wf, "register", "version")
+        mark("suspended", f"{name} waits at wait-approval (canary {version} promote verdict)")
+        time.sleep(5)
+        if (
+            json.loads(kubectl("-n", NAMESPACE, "get", "workflow", name, "-o", "json"))["status"]["phase"]
+            != "Running"
+        ):
+            raise E2EError(f"{name} did not stay suspended")
+        out = subprocess.run(
+            [str(DRIFTLOOP), "approve", "credit", "--reason", "make e2e"],
+            capture_output=True,
+            text=True,
+            env=env,
+            cwd=REPO,
+        )
+        if out.returncode != 0:
+            raise E2EError(f"driftloop approve exited {out.returncode}: {out.stderr.strip()[-300:]}")
+        mark("approve", out.stderr.strip().splitlines()[-1][:160])
+        rest = proc.stderr.read()
+        code = proc.wait(timeout=600)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        kubectl("-n", NAMESPACE, "apply", "-f", "-", stdin=_overlay_template())
+    wf = json.loads(kubectl("-n", NAMESPACE, "get", "workflow", name, "-o", "json"))
+    phase = wf["status"]["phase"]
+    champion_now = _registry(env, version)["champion"]
+    if code != 0 or phase != "Succeeded" or champion_now != version:
+        raise E2EError(
+            f"{name}: {phase}, retrain exit {code} ({rest.strip()[-160:]}), champion {champion_now}"
+        )
+    promoted = [n for n in wf["status"]["nodes"].values() if n["displayName"].startswith("promote")]
+    if not promoted or promoted[0]["phase"] != "Succeeded":
+        raise E2EError(f"{name}: the promote step did not run after the approval")
+    mark("promoted", f"{name} Succeeded {time.monotonic() - t0:.0f} s after the canary: champion {version}")
+    return name
+
+
 def main() -> int:
     traffic: ServiceTraffic | None = None
     try:
@@ -551,6 +651,7 @@ def main() -> int:
         promoted = canary(env, triggered, traffic, "promote")
         rolled_back = bad_challenger(env, traffic)
         cron_run = cron_check()
+        approved = approve_check(env, traffic)
     except (E2EError, cluster.ClusterError, subprocess.TimeoutExpired) as e:
         print(f"e2e: FAILED after {time.monotonic() - T0:.0f} s — {e}", file=sys.stderr)
         return 1
@@ -558,9 +659,9 @@ def main() -> int:
         if traffic is not None:
             traffic.stop()
     print(
-        f"e2e: 6/6 checks passed in {time.monotonic() - T0:.0f} s (manual retrain {name} → champion "
+        f"e2e: 7/7 checks passed in {time.monotonic() - T0:.0f} s (manual retrain {name} → champion "
         f"{version}; drift event → {triggered}, 20 redeliveries → none; canary {promoted} promoted; bad "
-        f"challenger {rolled_back} rolled back; cron run {cron_run} Succeeded)"
+        f"challenger {rolled_back} rolled back; cron run {cron_run} Succeeded; {approved} approved)"
     )
     return 0
 
