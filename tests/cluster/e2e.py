@@ -26,6 +26,7 @@ import json
 import os
 import subprocess
 import sys
+import threading
 import time
 import uuid
 from collections.abc import Callable
@@ -157,14 +158,39 @@ def seed(env: dict[str, str]) -> None:
 def manual_retrain(env: dict[str, str]) -> tuple[str, str]:
     """Check 2: (the Workflow's name, the version its register step wrote)."""
     t0 = time.monotonic()
-    p = subprocess.run(
-        [str(DRIFTLOOP), "retrain", "credit", "--json"],
-        capture_output=True,
+    # The template's podGC deletes a step's pod once it Succeeded, so the pods are recorded as they come:
+    # a watch on the namespace's pods, from before the submission (name and main container's image).
+    column = 'IMAGE:.spec.containers[?(@.name=="main")].image'
+    kube = [str(REPO / ".venv" / "bin" / "kubectl"), "--kubeconfig", str(cluster.KUBECONFIG), "-n", NAMESPACE]
+    watch = subprocess.Popen(
+        [*kube, "get", "pods", "-w", "--no-headers", "-o", f"custom-columns=NAME:.metadata.name,{column}"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
         text=True,
-        env=env,
-        cwd=REPO,
-        timeout=1200,
     )
+    seen: dict[str, str] = {}
+
+    def record() -> None:
+        assert watch.stdout is not None
+        for line in watch.stdout:
+            pod, _, image = line.strip().partition(" ")
+            seen[pod] = image.strip()
+
+    reader = threading.Thread(target=record, daemon=True)
+    reader.start()
+    try:
+        p = subprocess.run(
+            [str(DRIFTLOOP), "retrain", "credit", "--json"],
+            capture_output=True,
+            text=True,
+            env=env,
+            cwd=REPO,
+            timeout=1200,
+        )
+    finally:
+        time.sleep(2)
+        watch.terminate()
+        reader.join(5)
     name = next((line.split("/")[-1] for line in p.stderr.splitlines() if line.startswith("submitted ")), "")
     if not name:
         raise E2EError(f"driftloop retrain did not submit (exit {p.returncode}): {p.stderr.strip()[-300:]}")
@@ -173,10 +199,8 @@ def manual_retrain(env: dict[str, str]) -> tuple[str, str]:
     phase = wf["status"].get("phase")
     nodes = wf["status"].get("nodes", {}).values()
     pod_nodes = [n for n in nodes if n["type"] == "Pod"]
-    pods = json.loads(
-        kubectl("-n", NAMESPACE, "get", "pods", "-l", f"workflows.argoproj.io/workflow={name}", "-o", "json")
-    )["items"]
-    images = {c["image"] for pod in pods for c in pod["spec"]["containers"] if c["name"] == "main"}
+    pods = {pod: image for pod, image in seen.items() if pod.startswith(f"{name}-")}
+    images = set(pods.values())
     if p.returncode != 0 or phase != "Succeeded":
         failed = [
             f"{n['displayName']}: {n.get('message', '')}" for n in pod_nodes if n["phase"] != "Succeeded"
