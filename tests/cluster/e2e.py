@@ -476,11 +476,18 @@ def canary(env: dict[str, str], name: str, traffic: ServiceTraffic, want: str) -
 
 
 def bad_challenger(env: dict[str, str], traffic: ServiceTraffic) -> str:
-    """Check 5: a challenger forced through the gate but bad on live traffic (a logistic regression with
-    almost no signal, no intercept: about every other prediction wrong) is rolled back by the canary."""
-    params = '{"algorithm": "logreg", "hyperparameters": {"C": 1e-9, "fit_intercept": false}}'
+    """Check 5: a challenger trained on corrupted labels (every `default` flipped) passes its gate on its
+    own holdout (gate_margin=1 besides) but is bad on live traffic: the canary rolls it back. (A model
+    with almost no signal only predicts the majority class — as accurate as the champion here.)"""
+    code = (
+        "from driftloop.config import load_settings; from driftloop.s3 import S3Store; "
+        "from driftloop.demo.data import applications; s = S3Store(load_settings()); "
+        "df = applications(4000, 3, False); df['default'] = 1 - df['default']; "
+        "print(s.put_parquet('datasets/credit/flipped.parquet', df))"
+    )
+    flipped = _python(code, env, "seeding the flipped data set")
     proc = subprocess.Popen(
-        [str(DRIFTLOOP), "retrain", "credit", "-p", f"params={params}", "-p", "gate_margin=1"],
+        [str(DRIFTLOOP), "retrain", "credit", "-p", f"dataset_uri={flipped}", "-p", "gate_margin=1"],
         stderr=subprocess.PIPE,
         stdout=subprocess.DEVNULL,
         text=True,
@@ -495,15 +502,15 @@ def bad_challenger(env: dict[str, str], traffic: ServiceTraffic) -> str:
             break
     if not name:
         raise E2EError(f"the forced bad retrain did not submit (exit {proc.wait()})")
-    mark("submit", f"forced bad challenger {name} (gate_margin=1, params {params})")
+    mark("submit", f"bad challenger {name}: trained on {flipped} (labels flipped), gate_margin=1")
     try:
         version = canary(env, name, traffic, "rollback")
     finally:
         rest = proc.stderr.read()
-        code = proc.wait(timeout=300)
-    if code != 3:
+        exit_code = proc.wait(timeout=300)
+    if exit_code != 3:
         raise E2EError(
-            f"driftloop retrain of the bad challenger exited {code} (want 3): {rest.strip()[-200:]}"
+            f"driftloop retrain of the bad challenger exited {exit_code} (want 3): {rest.strip()[-200:]}"
         )
     return version
 
