@@ -33,6 +33,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
 
+import yaml
+
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
@@ -600,8 +602,20 @@ def approve_check(env: dict[str, str], traffic: ServiceTraffic) -> str:
     import tempfile
 
     with tempfile.TemporaryDirectory() as tmp:
-        kubectl("-n", NAMESPACE, "apply", "-f", str(_template_with_approval(env, Path(tmp))))
-    mark("approval", "driftloop-retrain-credit replaced by its `approval: required` build")
+        variant = yaml.safe_load(_template_with_approval(env, Path(tmp)).read_text())
+    # what the overlay adds to every WorkflowTemplate (the credentials component's podSpecPatch, labels):
+    # without it the first step had no S3 keys ("NoCredentialsError")
+    overlay = yaml.safe_load(_overlay_template())
+    variant["metadata"]["labels"] = {**variant["metadata"].get("labels", {}), **overlay["metadata"]["labels"]}
+    variant["spec"] = {
+        **{k: v for k, v in overlay["spec"].items() if k not in variant["spec"]},
+        **variant["spec"],
+    }
+    kubectl("-n", NAMESPACE, "apply", "-f", "-", stdin=yaml.safe_dump(variant))
+    mark(
+        "approval",
+        "driftloop-retrain-credit replaced by its `approval: required` build (+ the overlay's patches)",
+    )
     proc = subprocess.Popen(
         [str(DRIFTLOOP), "retrain", "credit", "-p", "canary_duration_s=90"],
         stderr=subprocess.PIPE,
