@@ -649,11 +649,14 @@ def approve_check(env: dict[str, str], traffic: ServiceTraffic) -> str:
             != "Running"
         ):
             raise E2EError(f"{name} did not stay suspended")
+        # the decision is a signed registry record: the approver holds the signing key (the verify key
+        # alone is refused: "this component signs registry records but has only the verify key")
+        signing = _secret_value("driftloop-signing", "signing-key")
         out = subprocess.run(
             [str(DRIFTLOOP), "approve", "credit", "--reason", "make e2e"],
             capture_output=True,
             text=True,
-            env=env,
+            env={**env, "DRIFTLOOP_REGISTRY__SIGNING_KEY": signing},
             cwd=REPO,
         )
         if out.returncode != 0:
