@@ -661,7 +661,7 @@ def approve_check(env: dict[str, str], traffic: ServiceTraffic) -> str:
         )
         if out.returncode != 0:
             raise E2EError(f"driftloop approve exited {out.returncode}: {out.stderr.strip()[-300:]}")
-        mark("approve", out.stderr.strip().splitlines()[-1][:160])
+        mark("approve", " ".join(out.stderr.split())[:200])
         rest = proc.stderr.read()
         code = proc.wait(timeout=600)
     finally:
@@ -678,7 +678,9 @@ def approve_check(env: dict[str, str], traffic: ServiceTraffic) -> str:
     promoted = [n for n in wf["status"]["nodes"].values() if n["displayName"].startswith("promote")]
     if not promoted or promoted[0]["phase"] != "Succeeded":
         raise E2EError(f"{name}: the promote step did not run after the approval")
-    mark("promoted", f"{name} Succeeded {time.monotonic() - t0:.0f} s after the canary: champion {version}")
+    mark(
+        "promoted", f"{name} Succeeded {time.monotonic() - t0:.0f} s after its submission: champion {version}"
+    )
     return name
 
 
