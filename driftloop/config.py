@@ -189,6 +189,13 @@ class ServingSettings(_Section):
         "the body is parsed (250,000: a full batch of 10,000 rows x 25 features)",
     )
     max_json_depth: int = Field(32, ge=4, description="how deeply a body's arrays and objects may nest (400)")
+    drain_s: float = Field(
+        0.0,
+        ge=0,
+        le=60,
+        description="on SIGTERM, keep serving this long with /readyz answering 503 before the listeners "
+        "close, so a Kubernetes Service stops sending new connections first (0: close at once)",
+    )
 
     @model_validator(mode="after")
     def _distinct_ports(self) -> ServingSettings:

@@ -37,6 +37,7 @@ from sensors.rule import DEFAULT_RULE, TriggerRule
 
 __all__ = [
     "EVENT_BUS",
+    "EVENT_SOURCE_ACCOUNT",
     "KAFKA_SECRET",
     "KAFKA_TLS_SECRET",
     "SENSOR_ACCOUNT",
@@ -56,6 +57,10 @@ KAFKA_TLS_SECRET = "driftloop-kafka-tls"  # key: ca.crt
 SENSOR_FILE = "base/generated/sensors/sensor.yaml"
 #: The Sensor pod's account (manifests/base/rbac-sensor.yaml): may only create argoproj.io workflows.
 SENSOR_ACCOUNT = "driftloop-sensor"
+#: The EventSource pod's account (manifests/base/rbac-eventsource.yaml): on a Kafka EventBus Argo Events
+#: elects the active EventSource pod with a Kubernetes Lease, which the namespace's default account may
+#: not touch.
+EVENT_SOURCE_ACCOUNT = "driftloop-eventsource"
 _LABELS = {"app.kubernetes.io/name": "driftloop", "app.kubernetes.io/part-of": "driftloop"}
 
 
@@ -163,7 +168,7 @@ def build_event_source(settings: Settings, rule: TriggerRule = DEFAULT_RULE) -> 
     entry = {**_dump(kafka), **_sasl_tls(settings)}
     entry["connectionBackoff"] = {"duration": "10s", "steps": 5, "factor": 2, "jitter": 0.2}
     spec = _dump(EventSourceSpec(event_bus_name=EVENT_BUS))
-    spec["template"] = security.pod_template("eventsource")
+    spec["template"] = security.pod_template("eventsource", EVENT_SOURCE_ACCOUNT)
     spec["kafka"] = {rule.event_name: entry}
     return {
         "apiVersion": "argoproj.io/v1alpha1",

@@ -37,7 +37,8 @@ def serve(
     {"instances": [...]} (KServe V1); GET /v2/health/live, /v2/health/ready, /healthz, /readyz, /metrics,
     /v1/models/<model>, /v2/models/<model>; and on the feedback port only: POST /v1/feedback
     {"request_id", "label"} (Authorization: Bearer <serving.auth_token> when set). Ctrl-C or SIGTERM
-    stops gracefully: requests in progress finish and the inference log is flushed to Kafka.
+    stops gracefully: /readyz answers 503 for serving.drain_s while requests are still served, then
+    requests in progress finish and the inference log is flushed to Kafka.
     """
     import signal
 
@@ -59,5 +60,7 @@ def serve(
             while not stop.wait(0.5):
                 if not server.healthy():
                     break
+            if stop.is_set():  # asked to stop (SIGTERM / Ctrl-C): let the load balancer notice first
+                server.drain(settings.serving.drain_s)
     finally:
         server.stop()

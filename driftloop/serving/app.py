@@ -83,8 +83,10 @@ class _Endpoints:
         predict_threads: int,
         parse_threads: int,
         bodies_in_flight: int,
+        draining: Callable[[], bool],
     ) -> None:
         self.services = services
+        self.draining = draining
         self.metrics = metrics
         self.auth_token = auth_token.encode()
         self.limits = limits
@@ -135,11 +137,15 @@ class _Endpoints:
     async def ready(self, request: Request) -> Response:
         services = self.services()
         ready = {m: s.slots.ready for m, s in services.items()}
-        ok = bool(ready) and all(ready.values())
+        draining = self.draining()
+        ok = bool(ready) and all(ready.values()) and not draining
         if request.url.path.startswith("/v2"):
             return _reply(200 if ok else 503, {"ready": ok})
         errors = {m: dict(s.slots.errors) for m, s in services.items() if s.slots.errors}
-        return _reply(200 if ok else 503, {"ready": ok, "models": ready, "errors": errors})
+        body: dict[str, Any] = {"ready": ok, "models": ready, "errors": errors}
+        if draining:
+            body["draining"] = True
+        return _reply(200 if ok else 503, body)
 
     async def metrics_page(self, request: Request) -> Response:
         return Response(self.metrics.render(), media_type=CONTENT_TYPE)
@@ -238,8 +244,11 @@ def build_app(
     predict_threads: int = 4,
     parse_threads: int = 2,
     bodies_in_flight: int = 8 * MAX_BODY,
+    draining: Callable[[], bool] = lambda: False,
 ) -> Starlette:
-    """The ASGI app over ``services`` (model -> service, read per request: models come and go)."""
+    """The ASGI app over ``services`` (model -> service, read per request: models come and go).
+    ``draining()`` true: the server is shutting down — /readyz answers 503 while requests are still
+    served, so a load balancer stops sending new ones before the listeners close."""
     e = _Endpoints(
         services,
         metrics,
@@ -248,6 +257,7 @@ def build_app(
         predict_threads,
         parse_threads,
         bodies_in_flight,
+        draining,
     )
     routes = [
         Route("/healthz", e.live, methods=["GET"]),

@@ -123,6 +123,7 @@ class ModelServer:
         self._uvicorn: Any = None
         self._threads: list[threading.Thread] = []
         self._stop = threading.Event()
+        self._draining = threading.Event()  # set by drain(): /readyz answers 503, requests still served
         #: retrain outcomes and canary verdicts on /metrics (see driftloop.outcomes)
         self.watch_outcomes = watch_outcomes
         self._outcomes: Any = None
@@ -247,6 +248,7 @@ class ModelServer:
             limits=self.limits,
             bodies_in_flight=serving.max_body_bytes_in_flight,
             predict_threads=self.predict_threads,
+            draining=self._draining.is_set,
         )
         config = uvicorn.Config(
             split_ports(app, predict_port=self.port, feedback_port=self.feedback_port),
@@ -277,6 +279,15 @@ class ModelServer:
         thread = threading.Thread(target=target, name=f"serving-{name}", daemon=True)
         thread.start()
         self._threads.append(thread)
+
+    def drain(self, seconds: float) -> None:
+        """Before :meth:`stop` on a SIGTERM: report not-ready and keep serving for ``seconds``. Kubernetes
+        removes a terminating pod from its Service's endpoints asynchronously; a server that closed its
+        listener at once refused the connections kube-proxy still sent it (on a real cluster the
+        promote's rolling update of the stable Deployment cost the traffic 6 'Connection refused')."""
+        self._draining.set()
+        if seconds > 0:
+            time.sleep(seconds)
 
     def stop(self) -> None:
         """Graceful: stop accepting, finish requests in progress, score queued mirrors, publish the log."""

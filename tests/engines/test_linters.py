@@ -20,7 +20,7 @@ import yaml
 from driftloop.compiler import GENERATED_DIR, write
 from driftloop.config import load_settings
 from driftloop.validation import validate_paths
-from tests.conftest import REPO
+from tests.conftest import REPO, kustomize
 from tests.engines.linters import argo_events_lint, argo_lint, event_bus_errors
 
 COMMITTED = REPO / "manifests" / GENERATED_DIR
@@ -87,6 +87,21 @@ def test_argo_events_lints_the_event_source_and_sensor_and_its_schema_the_event_
     bus = yaml.safe_load((sensors / "eventbus.yaml").read_text())
     assert event_bus_errors(bus) == []
     assert ("kafka" if which == "multi-model" else "jetstream") in bus["spec"]
+
+
+def test_the_local_cluster_overlays_event_objects_pass_argo_events_lint_and_schema(tmp_path: Path) -> None:
+    """The overlay replaces the EventBus spec (Kafka instead of JetStream) and the Kafka addresses: what
+    `kubectl apply -k` sends must still be valid for Argo Events."""
+    objs = kustomize(REPO / "manifests" / "overlays" / "local-cluster")
+    kinds = {"EventBus", "EventSource", "Sensor"}
+    for obj in objs:
+        if obj["kind"] in kinds:
+            (tmp_path / f"{obj['kind'].lower()}.yaml").write_text(yaml.safe_dump(obj))
+    assert sorted(p.stem for p in tmp_path.glob("*.yaml")) == ["eventbus", "eventsource", "sensor"]
+    lint = argo_events_lint(tmp_path / "eventsource.yaml", tmp_path / "sensor.yaml")
+    assert lint.ok, lint.output
+    bus = yaml.safe_load((tmp_path / "eventbus.yaml").read_text())
+    assert event_bus_errors(bus) == [] and "kafka" in bus["spec"]
 
 
 def _write(tmp_path: Path, name: str, text: str) -> Path:

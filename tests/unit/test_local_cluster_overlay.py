@@ -7,6 +7,7 @@ from typing import Any
 
 import yaml
 
+from driftloop.config import Settings
 from tests.conftest import kustomize
 
 REPO = Path(__file__).resolve().parents[2]
@@ -39,3 +40,20 @@ def test_local_cluster_has_an_artifact_repository_for_the_steps_artifacts() -> N
     # the keys are the Secret every driftloop pod already reads its S3 keys from
     assert s3["accessKeySecret"] == {"name": "driftloop-s3", "key": "access-key-id"}
     assert s3["secretKeySecret"] == {"name": "driftloop-s3", "key": "secret-access-key"}
+
+
+def test_local_cluster_event_bus_is_kafka_on_the_event_sources_broker() -> None:
+    # the base's JetStream EventBus needs NATS images a registry-less cluster does not have; the overlay
+    # runs Argo Events' Kafka EventBus on the broker the EventSource already reads
+    objs = kustomize(REPO / "manifests" / "overlays" / "local-cluster")
+    (bus,) = [o for o in objs if o["kind"] == "EventBus"]
+    (source,) = [o for o in objs if o["kind"] == "EventSource"]
+    (sensor,) = [o for o in objs if o["kind"] == "Sensor"]
+    assert list(bus["spec"]) == ["kafka"], bus["spec"]
+    kafka = bus["spec"]["kafka"]
+    url = source["spec"]["kafka"]["drift-events"]["url"]
+    assert kafka["url"] == url == "kafka.kafka.svc.cluster.local:9092"
+    assert source["spec"]["eventBusName"] == sensor["spec"]["eventBusName"] == bus["metadata"]["name"]
+    assert kafka["topic"] == Settings().topics.eventbus
+    # a Sensor (re)started after the EventSource published still reads the event
+    assert kafka["consumerGroup"]["oldest"] is True and kafka["consumerGroup"]["groupName"]

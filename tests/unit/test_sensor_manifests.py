@@ -17,7 +17,7 @@ from driftloop.config import load_settings
 from driftloop.errors import ConfigError
 from driftloop.local.sensor.spec import SensorSpec
 from driftloop.validation import validate_paths
-from sensors.manifests import SENSOR_FILE, build_sensor, render_sensor_manifests
+from sensors.manifests import SENSOR_FILE, build_event_source, build_sensor, render_sensor_manifests
 from sensors.rule import TriggerRule
 from tests.conftest import REPO, SHARED
 from tests.policy import check
@@ -254,3 +254,31 @@ def test_a_kafka_event_bus_uses_the_configured_broker_its_secrets_and_the_docume
     plain = load_settings(env={}, overrides={"eventbus": "jetstream", **sasl})
     assert set(build_event_bus(plain)["spec"]) == {"jetstream"}
     assert event_bus_kind(load_settings(env={}, overrides={})) == "jetstream"  # no Kafka address: NATS
+
+
+def test_event_source_account_may_hold_its_lease_on_a_kafka_event_bus() -> None:
+    """On a Kafka EventBus Argo Events elects the active EventSource pod with a Kubernetes Lease named
+    ``eventsource-<name>`` (pkg/shared/leaderelection); as the namespace's default account the real pod
+    logged "leases ... is forbidden" forever and never read a drift event."""
+    settings = load_settings(env={}, overrides={"kafka.bootstrap_servers": "kafka:9092", "eventbus": "kafka"})
+    source = build_event_source(settings)
+    account = source["spec"]["template"]["serviceAccountName"]
+    rbac = list(yaml.safe_load_all((REPO / "manifests" / "base" / "rbac-eventsource.yaml").read_text()))
+    by_kind = {d["kind"]: d for d in rbac}
+    assert by_kind["ServiceAccount"]["metadata"]["name"] == account
+    binding = by_kind["RoleBinding"]
+    assert binding["subjects"] == [{"kind": "ServiceAccount", "name": account, "namespace": "driftloop"}]
+    assert binding["roleRef"]["name"] == by_kind["Role"]["metadata"]["name"]
+    lease = f"eventsource-{source['metadata']['name']}"
+    allowed = {
+        verb
+        for rule in by_kind["Role"]["rules"]
+        if rule["apiGroups"] == ["coordination.k8s.io"] and rule["resources"] == ["leases"]
+        if lease in rule.get("resourceNames", [lease])
+        for verb in rule["verbs"]
+    }
+    assert allowed >= {"get", "create", "update"}
+    # nothing but its lease
+    assert {
+        (g, r) for rule in by_kind["Role"]["rules"] for g in rule["apiGroups"] for r in rule["resources"]
+    } == {("coordination.k8s.io", "leases")}

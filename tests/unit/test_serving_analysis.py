@@ -98,6 +98,37 @@ def test_summarize_joins_labels_by_request_id() -> None:
     assert (s.requests, s.errors, s.labeled, s.correct, s.p95_latency_ms) == (3, 1, 2, 1, 3.0)
 
 
+def test_a_batchs_rows_count_as_one_latency() -> None:
+    """A batch of 10 rows is one HTTP request with one latency (every row is logged with it): one slow
+    batch among four is 25 % of the requests, not 10 of 40 rows weighed as 10 independent requests."""
+
+    def batch(rid: str, ts: int, latency: float) -> list[dict]:
+        return [
+            {
+                "model_version": "v2",
+                "request_id": f"{rid}-{i}",
+                "prediction": 1,
+                "timestamp": ts,
+                "latency_ms": latency,
+            }
+            for i in range(10)
+        ]
+
+    records = batch("a", 1, 200.0) + batch("b", 2, 5.0) + batch("c", 3, 6.0) + batch("d", 3, 5.0)
+    s = summarize(records, {}, "v2")
+    assert s.requests == 40  # rows: the error rate and the labels stay per row
+    assert s.latencies_ms == [5.0, 5.0, 6.0, 200.0] and s.slower_than(100.0) == 1
+    # records without a timestamp (older logs) keep every latency
+    assert (
+        len(
+            summarize(
+                [{k: v for k, v in r.items() if k != "timestamp"} for r in records], {}, "v2"
+            ).latencies_ms
+        )
+        == 40
+    )
+
+
 def test_limits_from_workflow_strings() -> None:
     limits = CanaryLimits.from_kwargs(duration_s="60", min_requests="10", require_labels="true")
     assert limits.duration_s == 60.0 and limits.min_requests == 10 and limits.require_labels is True

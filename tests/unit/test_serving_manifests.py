@@ -122,3 +122,41 @@ def test_feedback_has_its_own_port_admitted_only_from_labelled_namespaces() -> N
     assert admitted[FEEDBACK_PORT] == [
         {"namespaceSelector": {"matchLabels": {FEEDBACK_NAMESPACE_LABEL: "true"}}}
     ]
+
+
+def test_server_pods_drain_before_their_listeners_close() -> None:
+    """A rolling update (promote) or a canary scaled to 0 terminates server pods while kube-proxy may
+    still route new connections to them: on a real cluster the promote cost the traffic 6 'Connection
+    refused'. The pods keep serving (not ready) for serving.drain_s after SIGTERM, inside the grace."""
+    from workflows.deploy.manifests import DRAIN_S
+
+    for dep in docs()["serving/credit.yaml"][:2]:
+        pod = dep["spec"]["template"]["spec"]
+        env = {e["name"]: e.get("value") for e in pod["containers"][0]["env"]}
+        drain = load_settings(
+            env={"DRIFTLOOP_SERVING__DRAIN_S": env["DRIFTLOOP_SERVING__DRAIN_S"]}
+        ).serving.drain_s
+        assert drain == DRAIN_S >= 2
+        # the server's own 10 s grace for requests in progress comes after the drain
+        assert drain + 10 < pod.get("terminationGracePeriodSeconds", 30)
+
+
+def test_a_draining_server_is_not_ready_but_still_answers() -> None:
+    from types import SimpleNamespace
+
+    from starlette.testclient import TestClient
+
+    from driftloop.serving.app import build_app
+    from driftloop.serving.metrics import ServingMetrics
+
+    draining = False
+    services = {"credit": SimpleNamespace(slots=SimpleNamespace(ready=True, errors={}))}
+    app = build_app(lambda: services, ServingMetrics(), draining=lambda: draining)  # type: ignore[arg-type]
+    with TestClient(app) as client:
+        assert client.get("/readyz").status_code == 200
+        draining = True
+        reply = client.get("/readyz")
+        assert reply.status_code == 503 and reply.json()["draining"] is True
+        assert client.get("/v2/health/ready").status_code == 503
+        assert client.get("/healthz").status_code == 200  # alive: not restarted while it drains
+        assert client.get("/v1/models").json() == {"models": ["credit"]}  # requests still served

@@ -29,7 +29,8 @@ class VariantStats:
     abs_error_sum: float = 0.0  # regression: sum and sum of squares of |label - prediction|
     abs_error_sq_sum: float = 0.0
     task: str = "classification"
-    # every latency, ascending (the latency rule counts the canary's requests above the ceiling)
+    # every HTTP request's latency (a batch's rows share one), ascending (the latency rule counts the
+    # canary's requests above the ceiling)
     latencies_ms: list[float] = field(default_factory=list, repr=False)
 
     @property
@@ -97,6 +98,7 @@ def summarize(
     """Stats of one version from inference-log records and labels (request id -> label)."""
     stats = VariantStats(version, task=task)
     latencies: list[float] = []
+    batches: set[tuple[Any, float]] = set()
     for rec in records:
         if version is None or rec.get("model_version") != version:
             continue
@@ -104,7 +106,15 @@ def summarize(
         if "error" in rec:
             stats.errors += 1
         if isinstance(rec.get("latency_ms"), int | float):
-            latencies.append(float(rec["latency_ms"]))
+            latency = float(rec["latency_ms"])
+            # One latency per HTTP request: the server logs a batch's rows with the request's timestamp
+            # and latency. Counted per row, one slow batch of 10 weighed as 10 slow requests and the
+            # latency rule rolled back a healthy canary on a real cluster (5 slow batches of 43 → "12 %").
+            batch = (rec["timestamp"], latency) if "timestamp" in rec else None
+            if batch is None or batch not in batches:
+                latencies.append(latency)
+                if batch is not None:
+                    batches.add(batch)
         rid = rec.get("request_id")
         if "error" not in rec and rid in labels:
             if task == "regression":

@@ -61,6 +61,10 @@ FEEDBACK_NAMESPACE_LABEL = "driftloop.io/feedback"
 APP = "driftloop-serving"
 #: the Secret (key ``auth-token``) holding the serving token
 TOKEN_SECRET = "driftloop-serving"
+#: serving.drain_s of the server pods: on SIGTERM they answer /readyz 503 and keep serving this long, so
+#: the Service stops routing to them before their listeners close (a rolling update refuses no
+#: connection). With the server's 10 s grace it stays inside the pods' default 30 s termination grace.
+DRAIN_S = 5
 
 
 def stable_name(model: str) -> str:
@@ -120,6 +124,7 @@ def _container(model: str, version: str, image: str) -> dict[str, Any]:
             {"name": "DRIFTLOOP_SERVING__HOST", "value": "0.0.0.0"},
             {"name": "DRIFTLOOP_SERVING__PORT", "value": str(PORT)},
             {"name": "DRIFTLOOP_SERVING__FEEDBACK_PORT", "value": str(FEEDBACK_PORT)},
+            {"name": "DRIFTLOOP_SERVING__DRAIN_S", "value": str(DRAIN_S)},
             {
                 "name": "DRIFTLOOP_SERVING__AUTH_TOKEN",
                 # required: no server pod starts without the token, so labels cannot be forged by default
