@@ -132,10 +132,11 @@ def apply_overlay(env: dict[str, str]) -> None:
     mark("apply", "manifests/overlays/local-cluster applied; Secrets driftloop-s3/-signing/-verify/-serving")
 
 
-def _python(code: str, env: dict[str, str], what: str) -> str:
-    """Run ``code`` with the checkout's Python against the cluster's S3 (``env``); its stdout, stripped."""
+def _python(code: str, env: dict[str, str] | None, what: str, *args: str) -> str:
+    """Run ``code`` (``sys.argv[1:]`` = ``args``) with the checkout's Python against the cluster's S3
+    (``env``; None: this process's); its stdout, stripped."""
     out = subprocess.run(
-        [str(REPO / ".venv" / "bin" / "python"), "-c", code],
+        [str(REPO / ".venv" / "bin" / "python"), "-c", code, *args],
         capture_output=True,
         text=True,
         env=env,
@@ -270,15 +271,7 @@ def _publish(env: dict[str, str], event: dict[str, Any], times: int) -> None:
         "e = CloudEvent.parse(sys.argv[1]); validate_event(e.to_dict()); s = load_settings(); "
         f"[publish_event(s, e) for _ in range({times})]"
     )
-    out = subprocess.run(
-        [str(REPO / ".venv" / "bin" / "python"), "-c", code, json.dumps(event)],
-        capture_output=True,
-        text=True,
-        env=env,
-        cwd=REPO,
-    )
-    if out.returncode != 0:
-        raise E2EError(f"producing the drift event failed: {out.stderr.strip()[-300:]}")
+    _python(code, env, "producing the drift event", json.dumps(event))
 
 
 def _retrain_workflows() -> list[dict[str, Any]]:
@@ -359,16 +352,7 @@ def _dead_letters(env: dict[str, str], event_id: str) -> int:
         "print(sum(1 for b in bodies if isinstance(b, dict) and json.loads(b.get('payload') or '{}')"
         ".get('id') == sys.argv[1]))"
     )
-    out = subprocess.run(
-        [str(REPO / ".venv" / "bin" / "python"), "-c", code, event_id],
-        capture_output=True,
-        text=True,
-        env=env,
-        cwd=REPO,
-    )
-    if out.returncode != 0:
-        raise E2EError(f"reading the dead letters failed: {out.stderr.strip()[-300:]}")
-    return int(out.stdout.strip())
+    return int(_python(code, env, "reading the dead letters", event_id))
 
 
 def start_traffic(env: dict[str, str]) -> ServiceTraffic:
@@ -406,16 +390,7 @@ def _registry(env: dict[str, str], version: str) -> dict[str, Any]:
         "v = r.get('credit', sys.argv[1]); a = v.records.get('canary_analysis') or {}; "
         "print(json.dumps({'champion': r.get_alias('credit', 'champion'), 'analysis': a}, default=str))"
     )
-    out = subprocess.run(
-        [str(REPO / ".venv" / "bin" / "python"), "-c", code, version],
-        capture_output=True,
-        text=True,
-        env=env,
-        cwd=REPO,
-    )
-    if out.returncode != 0:
-        raise E2EError(f"reading the registry failed: {out.stderr.strip()[-300:]}")
-    got: dict[str, Any] = json.loads(out.stdout)
+    got: dict[str, Any] = json.loads(_python(code, env, "reading the registry", version))
     return got
 
 
@@ -579,14 +554,7 @@ def _template_with_approval(env: dict[str, str], dest: Path) -> Path:
         "write(load_settings(env={}, overrides={'models': {'credit': spec}, 'data_dir': sys.argv[1]}), "
         "Path(sys.argv[1]))"
     )
-    out = subprocess.run(
-        [str(REPO / ".venv" / "bin" / "python"), "-c", code, str(dest)],
-        capture_output=True,
-        text=True,
-        cwd=REPO,
-    )
-    if out.returncode != 0:
-        raise E2EError(f"compiling the approval template failed: {out.stderr.strip()[-300:]}")
+    _python(code, None, "compiling the approval template", str(dest))
     return dest / "base" / "generated" / "workflows" / "driftloop-retrain-credit.yaml"
 
 
